@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {IBurnableToken} from "../interfaces/IBurnableToken.sol";
+import {ITournament} from "../interfaces/ITournament.sol";
+
+/// @title Tournament
+/// @notice Tournaments, rounds, submissions, stake escrow and settlement of a staked prediction
+///         tournament. A position is (round, staker, modelId). The committee posts a round's Merkle
+///         root of (roundId, staker, modelId, score) leaves; each claim then computes the money:
+///         `delta = stake * clamp(payoutFactor * score, -cap, +cap)`,
+///         `payoutFactor = min(1, threshold / roundTotalStake)`. Losses are burned, gains paid
+///         from the round's reservation of the reward pool. Nothing loops over participants.
+/// @dev Fixed point: `cap` and payoutFactor are WAD (1e18 = 1.0); `score` is SCORE_SCALE (1e6 = 1.0).
+contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+    bytes32 public constant COMMITTEE_ROLE = keccak256("COMMITTEE_ROLE");
+
+    uint256 public constant WAD = 1e18;
+    int256 public constant SCORE_SCALE = 1e6;
+
+    /// @notice A tournament's payout parameters; a round copies them when it opens.
+    struct Params {
+        uint128 threshold; // token units: payoutFactor = min(1, threshold / round total stake)
+        uint128 minStake; // smallest non-zero position, token units
+        uint64 cap; // WAD: the largest |delta| per unit of stake (5e16 = 5%)
+        uint32 resultsWindow; // seconds after resolveTime to finalise; later, stakes are refunded
+        uint16 corrWeightBps; // oracle's weight of CORR in the score, basis points
+        uint16 mmcWeightBps; // oracle's weight of MMC in the score, basis points
+    }
+
+    /// @notice A round: its times, its copy of the tournament's parameters, totals and results.
+    struct Round {
+        uint64 tournamentId;
+        uint64 closeTime;
+        uint64 resolveTime;
+        uint32 stakedPositions; // positions with a stake; frozen at close, the tree's leaf count
+        uint32 settledPositions; // claimed or refunded
+        bytes32 datasetHash;
+        Params params;
+        uint128 totalStake;
+        uint128 reserved; // what is left of the reward reservation
+        uint64 payoutFactor; // WAD, fixed at finalisation
+        bool finalized;
+        bytes32 root;
+        bytes32 scoreTableHash;
+        uint128 totalReward;
+        uint128 totalBurn;
+    }
+
+    struct Position {
+        uint128 stake;
+        bool settled;
+        bytes32 predictionsHash;
+    }
+
+    IBurnableToken private immutable _token;
+
+    uint256 private _tournamentCount;
+    uint256 private _roundCount;
+    mapping(uint256 => Params) private _tournaments;
+    mapping(uint256 => Round) private _rounds;
+    mapping(bytes32 => Position) private _positions;
+
+    // What the contract owes; its token balance is never below the sum (recoverERC20 keeps it so).
+    uint256 private _totalStaked; // open and unsettled positions, every round
+    uint256 private _totalReserved; // reward reservations of finalised rounds
+    uint256 private _rewardPool; // funded, not yet reserved
+
+    event TournamentCreated(uint256 indexed tournamentId, Params params);
+    event TournamentParamsUpdated(uint256 indexed tournamentId, Params params);
+    event RoundOpened(
+        uint256 indexed roundId,
+        uint256 indexed tournamentId,
+        bytes32 datasetHash,
+        uint64 closeTime,
+        uint64 resolveTime
+    );
+    event Submitted(uint256 indexed roundId, address indexed staker, bytes32 indexed modelId, bytes32 predictionsHash);
+    event StakeIncreased(
+        uint256 indexed roundId, address indexed staker, bytes32 indexed modelId, uint256 amount, uint256 newStake
+    );
+    event StakeDecreased(
+        uint256 indexed roundId, address indexed staker, bytes32 indexed modelId, uint256 amount, uint256 newStake
+    );
+    event RewardsFunded(address indexed funder, uint256 amount);
+    event RoundFinalized(
+        uint256 indexed roundId,
+        bytes32 root,
+        bytes32 scoreTableHash,
+        uint128 totalReward,
+        uint128 totalBurn,
+        uint32 leafCount
+    );
+    event Claimed(
+        uint256 indexed roundId,
+        address indexed staker,
+        bytes32 indexed modelId,
+        int64 score,
+        uint256 stake,
+        int256 delta
+    );
+    event Restaked(
+        uint256 indexed fromRoundId, uint256 indexed intoRoundId, address indexed staker, bytes32 modelId, uint256 amount
+    );
+    event Refunded(uint256 indexed roundId, address indexed staker, bytes32 indexed modelId, uint256 amount);
+    event ReservationReleased(uint256 indexed roundId, uint256 amount);
+    event ERC20Recovered(address indexed token, address indexed to, uint256 amount);
+
+    error TournamentZeroAddress();
+    error TournamentUnknown(uint256 tournamentId);
+    error TournamentInvalidParams(uint256 cap, uint256 threshold, uint256 minStake, uint256 resultsWindow);
+    error TournamentRoundUnknown(uint256 roundId);
+    error TournamentInvalidRoundTimes(uint64 closeTime, uint64 resolveTime, uint256 now_);
+    error TournamentZeroHash();
+    error TournamentZeroAmount();
+    error TournamentRoundClosed(uint256 roundId, uint64 closeTime);
+    error TournamentNoSubmission(uint256 roundId, address staker, bytes32 modelId);
+    error TournamentStakeBelowMinimum(uint256 stake, uint256 minStake);
+    error TournamentInsufficientStake(uint256 stake, uint256 amount);
+    error TournamentRoundNotResolved(uint256 roundId, uint64 resolveTime);
+    error TournamentResultsTooLate(uint256 roundId, uint256 deadline);
+    error TournamentAlreadyFinalized(uint256 roundId);
+    error TournamentLeafCountMismatch(uint256 roundId, uint32 leafCount, uint32 stakedPositions);
+    error TournamentTotalsExceedCap(uint256 totalReward, uint256 totalBurn, uint256 maxMove);
+    error TournamentPoolShort(uint256 pool, uint256 totalReward);
+    error TournamentNotFinalized(uint256 roundId);
+    error TournamentNothingStaked(uint256 roundId, address staker, bytes32 modelId);
+    error TournamentAlreadySettled(uint256 roundId, address staker, bytes32 modelId);
+    error TournamentInvalidProof(uint256 roundId, address staker, bytes32 modelId, int64 score);
+    error TournamentRefundNotOpen(uint256 roundId, uint256 refundsFrom);
+    error TournamentRecoverExceedsExcess(uint256 amount, uint256 excess);
+
+    /// @param token_ The stake token (burnable ERC-20).
+    /// @param admin Holds DEFAULT_ADMIN_ROLE: grants roles, unpauses, recovers stray tokens.
+    constructor(IBurnableToken token_, address admin) {
+        if (address(token_) == address(0) || admin == address(0)) revert TournamentZeroAddress();
+        _token = token_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    // ---------------------------------------------------------------- operator
+
+    /// @notice Create a tournament with its payout parameters (operator).
+    /// @return tournamentId The new tournament's id, counting from 1.
+    function createTournament(Params calldata params) external onlyRole(OPERATOR_ROLE) returns (uint256 tournamentId) {
+        _checkParams(params);
+        tournamentId = ++_tournamentCount;
+        _tournaments[tournamentId] = params;
+        emit TournamentCreated(tournamentId, params);
+    }
+
+    /// @notice Change a tournament's parameters (operator); rounds already open keep their copy.
+    function setTournamentParams(uint256 tournamentId, Params calldata params) external onlyRole(OPERATOR_ROLE) {
+        _requireTournament(tournamentId);
+        _checkParams(params);
+        _tournaments[tournamentId] = params;
+        emit TournamentParamsUpdated(tournamentId, params);
+    }
+
+    /// @notice Open a round of a tournament (operator); the dataset is published off-chain.
+    /// @param datasetHash Hash of the round's published dataset.
+    /// @param closeTime Submissions and stakes lock at this time (unix seconds, in the future).
+    /// @param resolveTime Results may be posted from this time on (at or after closeTime).
+    /// @return roundId The new round's id: strictly increasing across all tournaments, from 1.
+    function openRound(uint256 tournamentId, bytes32 datasetHash, uint64 closeTime, uint64 resolveTime)
+        external
+        onlyRole(OPERATOR_ROLE)
+        whenNotPaused
+        returns (uint256 roundId)
+    {
+        _requireTournament(tournamentId);
+        if (datasetHash == bytes32(0)) revert TournamentZeroHash();
+        if (closeTime <= block.timestamp || resolveTime < closeTime) {
+            revert TournamentInvalidRoundTimes(closeTime, resolveTime, block.timestamp);
+        }
+        roundId = ++_roundCount;
+        Round storage r = _rounds[roundId];
+        r.tournamentId = uint64(tournamentId);
+        r.closeTime = closeTime;
+        r.resolveTime = resolveTime;
+        r.datasetHash = datasetHash;
+        r.params = _tournaments[tournamentId];
+        emit RoundOpened(roundId, tournamentId, datasetHash, closeTime, resolveTime);
+    }
+
+    // ---------------------------------------------------------------- participants
+
+    /// @notice Commit (or replace) the hash of a model's predictions file for an open round.
+    function submit(uint256 roundId, bytes32 modelId, bytes32 predictionsHash) external whenNotPaused {
+        _requireOpen(roundId);
+        if (predictionsHash == bytes32(0)) revert TournamentZeroHash();
+        _positions[_key(roundId, msg.sender, modelId)].predictionsHash = predictionsHash;
+        emit Submitted(roundId, msg.sender, modelId, predictionsHash);
+    }
+
+    /// @notice Add `amount` to the caller's position; needs a prior `approve` and a submission.
+    function stake(uint256 roundId, bytes32 modelId, uint256 amount) external whenNotPaused nonReentrant {
+        _increase(roundId, msg.sender, modelId, amount);
+        IERC20(address(_token)).safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Add `amount` to the caller's position in one transaction, authorised by an EIP-2612
+    ///         permit signature for this contract instead of an approve.
+    function stakeWithPermit(
+        uint256 roundId,
+        bytes32 modelId,
+        uint256 amount,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external whenNotPaused nonReentrant {
+        // A front-run permit (same signature, already used) must not block the stake: the
+        // allowance it set is what transferFrom needs.
+        try IERC20Permit(address(_token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
+        _increase(roundId, msg.sender, modelId, amount);
+        IERC20(address(_token)).safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Withdraw `amount` (part or all) of the caller's position before the round closes.
+    ///         Never paused: a stake can always leave an open round.
+    function decreaseStake(uint256 roundId, bytes32 modelId, uint256 amount) external nonReentrant {
+        Round storage r = _requireOpen(roundId);
+        if (amount == 0) revert TournamentZeroAmount();
+        Position storage p = _positions[_key(roundId, msg.sender, modelId)];
+        uint256 current = p.stake;
+        if (amount > current) revert TournamentInsufficientStake(current, amount);
+        uint256 remaining = current - amount;
+        if (remaining != 0 && remaining < r.params.minStake) {
+            revert TournamentStakeBelowMinimum(remaining, r.params.minStake);
+        }
+        p.stake = uint128(remaining);
+        r.totalStake -= uint128(amount);
+        if (remaining == 0) r.stakedPositions -= 1;
+        _totalStaked -= amount;
+        emit StakeDecreased(roundId, msg.sender, modelId, amount, remaining);
+        IERC20(address(_token)).safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Add tokens to the reward pool, from which finalised rounds reserve their rewards.
+    function fundRewards(uint256 amount) external nonReentrant {
+        if (amount == 0) revert TournamentZeroAmount();
+        _rewardPool += amount;
+        emit RewardsFunded(msg.sender, amount);
+        IERC20(address(_token)).safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    // ---------------------------------------------------------------- settlement
+
+    /// @inheritdoc ITournament
+    /// @dev Committee only, between resolveTime and resolveTime + resultsWindow, once.
+    function settleRound(
+        uint256 roundId,
+        bytes32 root,
+        bytes32 scoreTableHash,
+        uint128 totalReward,
+        uint128 totalBurn,
+        uint32 leafCount
+    ) external onlyRole(COMMITTEE_ROLE) {
+        Round storage r = _requireRound(roundId);
+        if (block.timestamp < r.resolveTime) revert TournamentRoundNotResolved(roundId, r.resolveTime);
+        uint256 deadline = uint256(r.resolveTime) + r.params.resultsWindow;
+        if (block.timestamp > deadline) revert TournamentResultsTooLate(roundId, deadline);
+        if (r.finalized) revert TournamentAlreadyFinalized(roundId);
+        if (leafCount != r.stakedPositions) revert TournamentLeafCountMismatch(roundId, leafCount, r.stakedPositions);
+        uint256 maxMove = uint256(r.totalStake) * r.params.cap / WAD;
+        if (totalReward > maxMove || totalBurn > maxMove) revert TournamentTotalsExceedCap(totalReward, totalBurn, maxMove);
+        if (totalReward > _rewardPool) revert TournamentPoolShort(_rewardPool, totalReward);
+
+        r.finalized = true;
+        r.root = root;
+        r.scoreTableHash = scoreTableHash;
+        r.totalReward = totalReward;
+        r.totalBurn = totalBurn;
+        r.payoutFactor = uint64(payoutFactor(r.params.threshold, r.totalStake));
+        r.reserved = totalReward;
+        _rewardPool -= totalReward;
+        _totalReserved += totalReward;
+        emit RoundFinalized(roundId, root, scoreTableHash, totalReward, totalBurn, leafCount);
+        if (leafCount == 0) _releaseReservation(roundId, r);
+    }
+
+    /// @notice Settle a position of a finalised round with its leaf and proof; anyone may call,
+    ///         the payout (stake plus gain, or stake minus the burned loss) goes to the staker.
+    /// @param score The leaf's score, scaled by SCORE_SCALE (1e6 = a score of 1.0).
+    /// @param proof Merkle proof of the leaf (OpenZeppelin sorted-pair tree, double-hashed leaf).
+    function claim(uint256 roundId, address staker, bytes32 modelId, int64 score, bytes32[] calldata proof)
+        external
+        nonReentrant
+    {
+        (uint256 payout, uint256 loss) = _settle(roundId, staker, modelId, score, proof);
+        if (loss != 0) _token.burn(loss);
+        IERC20(address(_token)).safeTransfer(staker, payout);
+    }
+
+    /// @notice Settle the caller's position and stake the whole payout into the same model's
+    ///         position of an open round, in one transaction and without moving tokens.
+    function claimAndRestake(uint256 roundId, bytes32 modelId, int64 score, bytes32[] calldata proof, uint256 intoRoundId)
+        external
+        whenNotPaused
+        nonReentrant
+    {
+        (uint256 payout, uint256 loss) = _settle(roundId, msg.sender, modelId, score, proof);
+        _increase(intoRoundId, msg.sender, modelId, payout);
+        emit Restaked(roundId, intoRoundId, msg.sender, modelId, payout);
+        if (loss != 0) _token.burn(loss);
+    }
+
+    /// @notice Return a position's full stake when its round got no results in time
+    ///         (after resolveTime + resultsWindow, not finalised); anyone may call for the staker.
+    function refund(uint256 roundId, address staker, bytes32 modelId) external nonReentrant {
+        Round storage r = _requireRound(roundId);
+        uint256 refundsFrom = uint256(r.resolveTime) + r.params.resultsWindow + 1;
+        if (r.finalized || block.timestamp < refundsFrom) revert TournamentRefundNotOpen(roundId, refundsFrom);
+        Position storage p = _openPosition(roundId, staker, modelId);
+        uint256 amount = p.stake;
+        p.settled = true;
+        r.settledPositions += 1;
+        _totalStaked -= amount;
+        emit Refunded(roundId, staker, modelId, amount);
+        IERC20(address(_token)).safeTransfer(staker, amount);
+    }
+
+    // ---------------------------------------------------------------- guardian and admin
+
+    /// @notice Stop entry: opening rounds, submitting, staking, restaking (guardian). Exits stay open.
+    function pause() external onlyRole(GUARDIAN_ROLE) {
+        _pause();
+    }
+
+    /// @notice Resume entry (admin only, so a compromised guardian cannot undo its own pause).
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _unpause();
+    }
+
+    /// @notice Send tokens held by mistake to `to` (admin); of the stake token only the excess
+    ///         over what the contract owes (open stakes, reservations, reward pool).
+    function recoverERC20(IERC20 token, address to, uint256 amount) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {
+        if (to == address(0)) revert TournamentZeroAddress();
+        if (address(token) == address(_token)) {
+            uint256 balance = token.balanceOf(address(this));
+            uint256 owed = totalOwed();
+            uint256 excess = balance > owed ? balance - owed : 0;
+            if (amount > excess) revert TournamentRecoverExceedsExcess(amount, excess);
+        }
+        emit ERC20Recovered(address(token), to, amount);
+        token.safeTransfer(to, amount);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice The stake token.
+    function token() external view returns (address) {
+        return address(_token);
+    }
+
+    /// @notice A tournament's current parameters (reverts for an unknown id).
+    function tournament(uint256 tournamentId) external view returns (Params memory) {
+        _requireTournament(tournamentId);
+        return _tournaments[tournamentId];
+    }
+
+    /// @notice Number of tournaments created (ids run from 1).
+    function tournamentCount() external view returns (uint256) {
+        return _tournamentCount;
+    }
+
+    /// @notice Number of rounds opened (ids run from 1).
+    function roundCount() external view returns (uint256) {
+        return _roundCount;
+    }
+
+    /// @notice A round's whole state (reverts for an unknown id).
+    function round(uint256 roundId) external view returns (Round memory) {
+        return _requireRound(roundId);
+    }
+
+    /// @inheritdoc ITournament
+    function roundTimes(uint256 roundId) external view returns (uint64 closeTime, uint64 resolveTime) {
+        Round storage r = _rounds[roundId];
+        return (r.closeTime, r.resolveTime);
+    }
+
+    /// @notice A position: its stake, committed predictions hash, and whether it was settled.
+    function position(uint256 roundId, address staker, bytes32 modelId) external view returns (Position memory) {
+        return _positions[_key(roundId, staker, modelId)];
+    }
+
+    /// @notice Tokens funded for rewards and not yet reserved by a round.
+    function rewardPool() external view returns (uint256) {
+        return _rewardPool;
+    }
+
+    /// @notice Sum of unsettled stakes over every round.
+    function totalStaked() external view returns (uint256) {
+        return _totalStaked;
+    }
+
+    /// @notice Sum of the unspent reward reservations of finalised rounds.
+    function totalReserved() external view returns (uint256) {
+        return _totalReserved;
+    }
+
+    /// @notice Everything the contract owes: open stakes + reservations + reward pool.
+    function totalOwed() public view returns (uint256) {
+        return _totalStaked + _totalReserved + _rewardPool;
+    }
+
+    /// @notice `min(1, threshold / totalStake)` in WAD.
+    function payoutFactor(uint256 threshold, uint256 totalStake) public pure returns (uint256) {
+        return totalStake <= threshold ? WAD : threshold * WAD / totalStake;
+    }
+
+    /// @notice The signed change of a stake: `stake * clamp(factor * score / SCORE_SCALE, -cap, cap) / WAD`,
+    ///         rounded toward zero. Before any reservation limit.
+    /// @param factor payoutFactor in WAD. @param cap WAD.
+    function payoutDelta(uint256 stakeAmount, int64 score, uint256 factor, uint256 cap) public pure returns (int256) {
+        int256 move = int256(factor) * score / SCORE_SCALE;
+        int256 bound = int256(cap);
+        if (move > bound) move = bound;
+        else if (move < -bound) move = -bound;
+        return int256(stakeAmount) * move / int256(WAD);
+    }
+
+    /// @notice The leaf a position's result is committed as: OpenZeppelin's double-hashed leaf.
+    function leaf(uint256 roundId, address staker, bytes32 modelId, int64 score) public pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(roundId, staker, modelId, score))));
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _increase(uint256 roundId, address staker, bytes32 modelId, uint256 amount) private {
+        Round storage r = _requireOpen(roundId);
+        if (amount == 0) revert TournamentZeroAmount();
+        Position storage p = _positions[_key(roundId, staker, modelId)];
+        if (p.predictionsHash == bytes32(0)) revert TournamentNoSubmission(roundId, staker, modelId);
+        uint256 current = p.stake;
+        uint256 updated = current + amount;
+        if (updated < r.params.minStake) revert TournamentStakeBelowMinimum(updated, r.params.minStake);
+        p.stake = SafeCast.toUint128(updated);
+        r.totalStake += uint128(amount); // fits: the round total of uint128 stakes of one token
+        if (current == 0) r.stakedPositions += 1;
+        _totalStaked += amount;
+        emit StakeIncreased(roundId, staker, modelId, amount, updated);
+    }
+
+    /// Verify the leaf, mark the position settled, spend the reservation on a gain. Effects only:
+    /// returns what the staker gets (paid out or restaked) and the loss, both for the caller to move.
+    function _settle(uint256 roundId, address staker, bytes32 modelId, int64 score, bytes32[] calldata proof)
+        private
+        returns (uint256 payout, uint256 loss)
+    {
+        Round storage r = _requireRound(roundId);
+        if (!r.finalized) revert TournamentNotFinalized(roundId);
+        Position storage p = _openPosition(roundId, staker, modelId);
+        if (!MerkleProof.verifyCalldata(proof, r.root, leaf(roundId, staker, modelId, score))) {
+            revert TournamentInvalidProof(roundId, staker, modelId, score);
+        }
+        uint256 stakeAmount = p.stake;
+        p.settled = true;
+        _totalStaked -= stakeAmount;
+        int256 delta = payoutDelta(stakeAmount, score, r.payoutFactor, r.params.cap);
+        payout = stakeAmount;
+        if (delta > 0) {
+            uint256 gain = uint256(delta);
+            if (gain > r.reserved) gain = r.reserved; // never more than the reservation has left
+            r.reserved -= uint128(gain);
+            _totalReserved -= gain;
+            payout += gain;
+            delta = int256(gain);
+        } else if (delta < 0) {
+            loss = uint256(-delta);
+            payout -= loss;
+        }
+        emit Claimed(roundId, staker, modelId, score, stakeAmount, delta);
+        if (++r.settledPositions == r.stakedPositions) _releaseReservation(roundId, r);
+    }
+
+    /// Every position settled: what is left of the reservation returns to the pool.
+    function _releaseReservation(uint256 roundId, Round storage r) private {
+        uint256 left = r.reserved;
+        if (left == 0) return;
+        r.reserved = 0;
+        _totalReserved -= left;
+        _rewardPool += left;
+        emit ReservationReleased(roundId, left);
+    }
+
+    function _openPosition(uint256 roundId, address staker, bytes32 modelId) private view returns (Position storage p) {
+        p = _positions[_key(roundId, staker, modelId)];
+        if (p.stake == 0) revert TournamentNothingStaked(roundId, staker, modelId);
+        if (p.settled) revert TournamentAlreadySettled(roundId, staker, modelId);
+    }
+
+    function _requireOpen(uint256 roundId) private view returns (Round storage r) {
+        r = _requireRound(roundId);
+        if (block.timestamp >= r.closeTime) revert TournamentRoundClosed(roundId, r.closeTime);
+    }
+
+    function _requireRound(uint256 roundId) private view returns (Round storage r) {
+        r = _rounds[roundId];
+        if (r.closeTime == 0) revert TournamentRoundUnknown(roundId);
+    }
+
+    function _requireTournament(uint256 tournamentId) private view {
+        if (tournamentId == 0 || tournamentId > _tournamentCount) revert TournamentUnknown(tournamentId);
+    }
+
+    function _checkParams(Params calldata p) private pure {
+        if (p.cap == 0 || p.cap > WAD || p.threshold == 0 || p.minStake == 0 || p.resultsWindow == 0) {
+            revert TournamentInvalidParams(p.cap, p.threshold, p.minStake, p.resultsWindow);
+        }
+    }
+
+    function _key(uint256 roundId, address staker, bytes32 modelId) private pure returns (bytes32) {
+        return keccak256(abi.encode(roundId, staker, modelId));
+    }
+}
