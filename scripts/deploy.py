@@ -1,0 +1,129 @@
+"""Deploy StakeToken, Tournament and OracleCommittee, wire their roles, and write
+deployments/<chainId>.json.
+
+    brownie run scripts/deploy.py --network development      # anvil, brownie's local accounts
+    brownie run scripts/deploy.py --network ganache
+    brownie run scripts/deploy.py --network <live network>    # see README: keystore + env
+
+On a live network the deployer is a keystore (CROWDSTAKE_KEYSTORE + CROWDSTAKE_KEYSTORE_PASSWORD)
+or, only if explicitly given, a raw key in CROWDSTAKE_PRIVATE_KEY; role holders come from
+CROWDSTAKE_OPERATOR, CROWDSTAKE_GUARDIAN, CROWDSTAKE_MEMBERS (comma-separated),
+CROWDSTAKE_THRESHOLD, CROWDSTAKE_DISPUTE_WINDOW, CROWDSTAKE_TREASURY.
+"""
+
+import os
+
+from brownie import OracleCommittee, StakeToken, Tournament, accounts, chain, network
+
+from crowdstake.chain import save_deployment
+
+TOKEN_NAME, TOKEN_SYMBOL = "Crowdstake", "STAKE"
+SUPPLY_CAP = 100_000_000 * 10**18
+INITIAL_SUPPLY = 10_000_000 * 10**18
+
+
+def deploy_protocol(
+    deployer,
+    *,
+    admin,
+    operator,
+    guardian,
+    members,
+    threshold,
+    dispute_window,
+    treasury,
+    supply_cap=SUPPLY_CAP,
+    initial_supply=INITIAL_SUPPLY,
+    token_name=TOKEN_NAME,
+):
+    """Deploy the three contracts and wire the roles. `deployer` pays; `admin` ends up holding
+    every admin role (the deployer keeps none unless it is the admin)."""
+    tx = {"from": deployer}
+    token = StakeToken.deploy(token_name, TOKEN_SYMBOL, supply_cap, treasury, initial_supply, admin, tx)
+    tournament = Tournament.deploy(token, deployer, tx)
+    committee = OracleCommittee.deploy(tournament, deployer, list(members), threshold, dispute_window, tx)
+
+    tournament.grantRole(tournament.OPERATOR_ROLE(), operator, tx)
+    tournament.grantRole(tournament.GUARDIAN_ROLE(), guardian, tx)
+    tournament.grantRole(tournament.COMMITTEE_ROLE(), committee, tx)
+    committee.grantRole(committee.GUARDIAN_ROLE(), guardian, tx)
+    if admin != deployer:
+        for contract in (tournament, committee):
+            contract.grantRole(contract.DEFAULT_ADMIN_ROLE(), admin, tx)
+            contract.renounceRole(contract.DEFAULT_ADMIN_ROLE(), deployer, tx)
+    return token, tournament, committee
+
+
+def deployment_record(token, tournament, committee, *, block, admin, operator, guardian, members, threshold):
+    """What the package needs to find and use a deployment."""
+    return {
+        "chainId": chain.id,
+        "network": network.show_active(),
+        "deploymentBlock": block,
+        "contracts": {
+            "StakeToken": token.address,
+            "Tournament": tournament.address,
+            "OracleCommittee": committee.address,
+        },
+        "roles": {
+            "admin": str(admin),
+            "operator": str(operator),
+            "guardian": str(guardian),
+            "members": [str(m) for m in members],
+            "threshold": threshold,
+            "disputeWindow": committee.disputeWindow(),
+        },
+    }
+
+
+def _live_deployer():
+    keystore = os.environ.get("CROWDSTAKE_KEYSTORE")
+    if keystore:
+        return accounts.load(keystore, password=os.environ.get("CROWDSTAKE_KEYSTORE_PASSWORD"))
+    if os.environ.get("CROWDSTAKE_PRIVATE_KEY"):
+        return accounts.add(os.environ["CROWDSTAKE_PRIVATE_KEY"])
+    raise SystemExit(
+        "no deployer account: set CROWDSTAKE_KEYSTORE (an encrypted keystore file) and "
+        "CROWDSTAKE_KEYSTORE_PASSWORD, or CROWDSTAKE_PRIVATE_KEY"
+    )
+
+
+def main():
+    local = network.show_active() in ("development", "ganache", "anvil") or chain.id in (1337, 31337)
+    if local:
+        deployer = admin = accounts[0]
+        operator, guardian, treasury = accounts[1], accounts[2], accounts[0]
+        members, threshold, window = list(accounts[3:6]), 2, 3600
+    else:
+        deployer = _live_deployer()
+        env = os.environ
+        admin = env.get("CROWDSTAKE_ADMIN", deployer.address)
+        operator = env.get("CROWDSTAKE_OPERATOR", deployer.address)
+        guardian = env.get("CROWDSTAKE_GUARDIAN", deployer.address)
+        treasury = env.get("CROWDSTAKE_TREASURY", deployer.address)
+        members = [m.strip() for m in env.get("CROWDSTAKE_MEMBERS", "").split(",") if m.strip()]
+        if not members:
+            raise SystemExit("set CROWDSTAKE_MEMBERS to the committee members' addresses, comma-separated")
+        threshold = int(env.get("CROWDSTAKE_THRESHOLD", len(members) // 2 + 1))
+        window = int(env.get("CROWDSTAKE_DISPUTE_WINDOW", 24 * 3600))
+
+    block = chain.height
+    token, tournament, committee = deploy_protocol(
+        deployer,
+        admin=admin,
+        operator=operator,
+        guardian=guardian,
+        members=members,
+        threshold=threshold,
+        dispute_window=window,
+        treasury=treasury,
+    )
+    record = deployment_record(
+        token, tournament, committee,
+        block=block, admin=admin, operator=operator, guardian=guardian, members=members, threshold=threshold,
+    )
+    path = save_deployment(chain.id, record)
+    print(f"crowdstake deployed on chain {chain.id}: {path}")
+    for name, address in record["contracts"].items():
+        print(f"  {name:16} {address}")
+    return token, tournament, committee
