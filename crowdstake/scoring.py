@@ -24,13 +24,19 @@ Determinism (independent operators must produce identical integers):
 - rows are sorted by id and models by name before anything is summed, so input order cannot
   change a bit of any result;
 - ranks are exact half-integers that do not depend on how a sort breaks ties;
-- every reduction that feeds a score is numpy's fixed pairwise summation (``ndarray.sum``),
-  never BLAS (``@``/``dot``), whose order depends on the thread count and the CPU kernel;
+- every reduction that feeds a score is one of numpy's fixed-order sums (``ndarray.sum``:
+  pairwise along a row, row after row across models), never BLAS (``@``/``dot``), whose
+  order depends on the thread count and the CPU kernel; models are scored in blocks on a
+  few threads, but each block's results depend only on its own rows;
 - the signed power 1.5 is ``x * sqrt(|x|)`` (IEEE-exact operations) rather than ``pow``,
   which numpy dispatches to CPU-specific SIMD code;
-- ``quantize`` rounds the exact binary value of ``score * 10**6`` half to even (see there).
-The remaining platform dependence is the C library's ``log`` inside the inverse normal CDF's
-tails; operators on the same pinned stack get bit-identical floats.
+- ``quantize`` rounds the exact binary value of ``score * 10**6`` half to even, using exact
+  rational arithmetic whenever the float product lies near a half-integer (see there), so
+  a boundary case is decided by the score itself, never by a rounding of the product.
+The one platform dependence left is the C library's ``log`` in the tails of the inverse
+normal CDF: operators on the same pinned stack get bit-identical floats; a last-bit
+difference elsewhere could move an integer only for a score within ~1e-15 of a rounding
+boundary (about one model in 10**9).
 
 Bad inputs. Whole-call problems (targets malformed, stakes negative, ...) raise
 ``InvalidInputError``. In ``round_scores`` a problem with one model (missing ids, NaN or
@@ -47,6 +53,8 @@ Neutralisation uses LAPACK (SVD); it is exact to ~1e-12 but not part of the quan
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, Sequence, Union
@@ -78,7 +86,9 @@ Predictions = Union[pd.DataFrame, pd.Series, Mapping]
 
 # Models per block are chosen so a block holds about this many values: big enough to amortise
 # numpy's per-call overhead, small enough to stay in cache and bound peak memory.
-_BLOCK_VALUES = 1 << 19
+_BLOCK_VALUES = 1 << 16
+# Blocks are scored on this many threads; see _map_blocks for why it cannot change results.
+_THREADS = min(8, os.cpu_count() or 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,33 +100,53 @@ def _pow15(x: np.ndarray) -> np.ndarray:
     return x * np.sqrt(np.abs(x))
 
 
-def _rank2(a: np.ndarray) -> np.ndarray:
-    """Twice the 1-based average rank along the last axis of a 2-D float array, as integers.
+def _ranked(a: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``table[2 * average rank]`` for every element of a 2-D float array, ranked along rows.
 
-    Tied values share the mean of their positions; the result does not depend on the order in
-    which the sort leaves ties, because every tied element gets the same value.
+    Doubled average ranks are integers (tied values share the mean of their 1-based sorted
+    positions), so any rank transform is a lookup. Tied elements receive the same value,
+    so the result does not depend on how the sort orders ties.
     """
     c, n = a.shape
-    order = np.argsort(a, axis=1)
-    s = np.take_along_axis(a, order, axis=1)
-    tied = s[:, 1:] == s[:, :-1]  # tied[k]: sorted position k+1 equals position k
-    pos = np.arange(n)
-    if not tied.any():
-        r2_sorted = np.broadcast_to(2 * pos + 2, (c, n))
+    order, s = _sort_rows(a)
+    new = np.empty((c, n), dtype=bool)  # new[i, k]: sorted position k starts a tie group
+    new[:, 0] = True
+    np.not_equal(s[:, 1:], s[:, :-1], out=new[:, 1:])
+    if new.all():
+        sorted_vals = np.broadcast_to(table[2 * np.arange(n) + 2], (c, n))
     else:
-        # first and last sorted position of each element's tie group
-        start = np.empty((c, n), dtype=np.intp)
-        start[:, 0] = 0
-        start[:, 1:] = np.where(tied, 0, pos[1:])
-        np.maximum.accumulate(start, axis=1, out=start)
-        end = np.empty((c, n), dtype=np.intp)
-        end[:, -1] = n - 1
-        end[:, :-1] = np.where(tied, n - 1, pos[:-1])
-        end = np.minimum.accumulate(end[:, ::-1], axis=1)[:, ::-1]
-        r2_sorted = start + end + 2  # (start+1 + end+1) / 2 * 2
-    r2 = np.empty((c, n), dtype=np.intp)
-    np.put_along_axis(r2, order, r2_sorted, axis=1)
-    return r2
+        # groups never span rows, since every row starts one; sum of ranks first+1..first+size
+        # is size * (2 * first + size + 1) / 2, so twice the mean is 2 * first + size + 1
+        starts = np.flatnonzero(new)
+        sizes = np.diff(starts, append=c * n)
+        sorted_vals = np.repeat(table[2 * (starts % n) + sizes + 1], sizes).reshape(c, n)
+    out = np.empty((c, n), dtype=table.dtype)
+    np.put_along_axis(out, order, sorted_vals, axis=1)
+    return out
+
+
+def _sort_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A permutation sorting each row of a 2-D array of finite floats, and the sorted rows.
+
+    numpy's comparison sorts cost ~n log n; instead a radix sort (numpy's stable sort of
+    16-bit keys) on a monotone bucket of each value puts the row nearly in order, and a stable
+    sort of that nearly sorted row (timsort, linear on long runs) finishes the job exactly.
+    The second sort alone decides the order, so correctness never rests on the buckets.
+    """
+    c, n = a.shape
+    lo = a.min(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):  # an overflowing span is handled just below
+        span = a.max(axis=1, keepdims=True) - lo
+    if n < 256 or not np.isfinite(span).all():  # tiny rows, or a range that overflows
+        order = np.argsort(a, axis=1)
+        return order, np.take_along_axis(a, order, axis=1)
+    buckets = min(n, 1 << 16)
+    span[span == 0] = 1.0
+    key = ((a - lo) * ((buckets - 1) / span)).astype(np.uint16)
+    first = np.argsort(key, axis=1, kind="stable")
+    nearly = np.take_along_axis(a, first, axis=1)
+    second = np.argsort(nearly, axis=1, kind="stable")
+    return np.take_along_axis(first, second, axis=1), np.take_along_axis(nearly, second, axis=1)
 
 
 def _rank_table(n: int) -> np.ndarray:
@@ -140,11 +170,23 @@ def _gauss_table(n: int, pow15: bool) -> np.ndarray:
     return _pow15(g) if pow15 else g
 
 
-def _blocks(m: int, n: int):
+def _blocks(m: int, n: int) -> list:
     """Slices of at most ~_BLOCK_VALUES values over m models of n ids."""
     step = max(1, _BLOCK_VALUES // max(n, 1))
-    for lo in range(0, m, step):
-        yield slice(lo, min(m, lo + step))
+    return [slice(lo, min(m, lo + step)) for lo in range(0, m, step)]
+
+
+def _map_blocks(fn, m: int, n: int) -> list:
+    """``[fn(block) for block in _blocks(m, n)]``, on a few threads (numpy releases the GIL).
+
+    Each block's result depends only on its own rows, and results come back in block order,
+    so the thread count cannot change any value.
+    """
+    blocks = _blocks(m, n)
+    if _THREADS <= 1 or len(blocks) <= 1:
+        return [fn(b) for b in blocks]
+    with ThreadPoolExecutor(max_workers=min(_THREADS, len(blocks))) as pool:
+        return list(pool.map(fn, blocks))
 
 
 def tie_kept_rank(x: Any) -> Any:
@@ -155,7 +197,8 @@ def tie_kept_rank(x: Any) -> Any:
     """
     arr, wrap = _as_columns(x)
     n = arr.shape[1]
-    out = _rank_table(n)[_rank2(arr)] if n else arr
+    _require_finite(arr)
+    out = _ranked(arr, _rank_table(n)) if n else arr
     return wrap(out)
 
 
@@ -168,8 +211,14 @@ def gaussianize(x: Any, pow15: bool = False) -> Any:
     """
     arr, wrap = _as_columns(x)
     n = arr.shape[1]
-    out = _gauss_table(n, pow15)[_rank2(arr)] if n else arr
+    _require_finite(arr)
+    out = _ranked(arr, _gauss_table(n, pow15)) if n else arr
     return wrap(out)
+
+
+def _require_finite(arr: np.ndarray) -> None:
+    if not np.isfinite(arr).all():
+        raise InvalidInputError("cannot rank NaN or infinite values; drop or fix them first")
 
 
 def _as_columns(x: Any):
@@ -197,6 +246,10 @@ def _show(v: Any) -> str:
     if isinstance(v, np.generic):
         v = v.item()
     return repr(v)
+
+
+def _ids(k: int) -> str:
+    return f"{int(k)} id" if k == 1 else f"{int(k)} ids"
 
 
 def _clean_targets(targets: Any) -> tuple[pd.Index, np.ndarray]:
@@ -252,7 +305,7 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool):
         if frame.index.has_duplicates:
             dup = frame.index.duplicated(keep="first")
             common.append(
-                f"duplicated ids: {int(np.unique(frame.index[dup]).size)} ids appear more than once,"
+                f"duplicated ids: {_ids(np.unique(frame.index[dup]).size)} listed more than once,"
                 f" e.g. {_show(frame.index[dup][0])}"
             )
             frame = frame[~dup]
@@ -264,9 +317,9 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool):
         frame = frame.reindex(ids)
         reasons = [list(common) for _ in names]
         numeric = [pd.api.types.is_numeric_dtype(dt) for dt in frame.dtypes]
-        for j, ok in enumerate(numeric):
-            if not ok:
-                reasons[j].append(f"non-numeric predictions (dtype {frame.dtypes.iloc[j]})")
+        skip = ~np.array(numeric, dtype=bool)
+        for j in np.flatnonzero(skip):
+            reasons[j].append(f"non-numeric predictions (dtype {frame.dtypes.iloc[j]})")
         if all(numeric):
             x = np.ascontiguousarray(frame.to_numpy(dtype=float).T)
         else:
@@ -280,19 +333,22 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool):
         names = list(predictions.keys())
         x = np.full((len(names), n), np.nan)
         absent_mask = np.zeros((len(names), n), bool)
+        skip = np.zeros(len(names), bool)  # rows with no values to check
         reasons = [[] for _ in names]
         for j, name in enumerate(names):  # per model, but only to align; the maths is vectorised
             s = predictions[name]
             if not isinstance(s, pd.Series):
                 reasons[j].append(f"predictions must be a pandas Series indexed by id, got {type(s).__name__}")
+                skip[j] = True
                 continue
             if not pd.api.types.is_numeric_dtype(s.dtype):
                 reasons[j].append(f"non-numeric predictions (dtype {s.dtype})")
+                skip[j] = True
                 continue
             if s.index.has_duplicates:
                 dup = s.index.duplicated(keep="first")
                 reasons[j].append(
-                    f"duplicated ids: {int(np.unique(s.index[dup]).size)} ids appear more than once,"
+                    f"duplicated ids: {_ids(np.unique(s.index[dup]).size)} listed more than once,"
                     f" e.g. {_show(s.index[dup][0])}"
                 )
                 s = s[~dup]
@@ -309,23 +365,29 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool):
             "predictions must be a DataFrame (ids x models), a Series, or a mapping model -> Series"
         )
 
-    # value checks, all models at once
-    nan = np.isnan(x) & ~absent_mask
-    inf = np.isinf(x)
-    finite = np.isfinite(x)
-    checks = [("NaN predictions", nan), ("infinite predictions", inf)]
+    # value checks, all models at once; the detailed masks are built only for failing models
+    m = len(names)
+    lo = x.min(axis=1) if n else np.zeros(m)  # NaN wherever a row holds a NaN
+    hi = x.max(axis=1) if n else np.zeros(m)
+    suspect = ~(np.isfinite(lo) & np.isfinite(hi))
     if unit_interval:
-        checks.append(("predictions outside [0, 1]", finite & ((x < 0) | (x > 1))))
-    for label, mask in checks:
-        counts = mask.sum(axis=1)
-        first = mask.argmax(axis=1)
-        for j in np.flatnonzero(counts):
-            i = first[j]
-            detail = f"{_show(x[j, i])} at id {_show(ids[i])}" if label.endswith("]") else f"id {_show(ids[i])}"
-            reasons[j].append(f"{label}: {int(counts[j])} ids, e.g. {detail}")
-    lo = np.where(finite, x, np.inf).min(axis=1) if n else np.zeros(len(names))
-    hi = np.where(finite, x, -np.inf).max(axis=1) if n else np.zeros(len(names))
-    constant = finite.any(axis=1) & (lo == hi)
+        suspect |= (lo < 0) | (hi > 1)
+    suspect &= ~skip
+    for j in np.flatnonzero(suspect):
+        row, gone = x[j], absent_mask[j]
+        finite = np.isfinite(row)
+        checks = [("NaN predictions", np.isnan(row) & ~gone, False), ("infinite predictions", np.isinf(row), False)]
+        if unit_interval:
+            checks.append(("predictions outside [0, 1]", finite & ((row < 0) | (row > 1)), True))
+        for label, mask, show_value in checks:
+            count = int(mask.sum())
+            if count:
+                i = int(mask.argmax())
+                detail = f"{_show(row[i])} at id {_show(ids[i])}" if show_value else f"id {_show(ids[i])}"
+                reasons[j].append(f"{label}: {_ids(count)}, e.g. {detail}")
+        lo[j] = row[finite].min() if finite.any() else np.nan
+        hi[j] = row[finite].max() if finite.any() else np.nan
+    constant = lo == hi  # over the finite values; False for a row with none
     for j in np.flatnonzero(constant):
         reasons[j].append(f"constant predictions: every value is {_show(lo[j])}, so they cannot be ranked")
     return names, x, reasons, constant
@@ -364,13 +426,14 @@ def _corr_matrix(x: np.ndarray, t: np.ndarray) -> np.ndarray:
     tc = t15 - t15.sum() / n
     tt = (tc * tc).sum()
     table = _gauss_table(n, pow15=True)
-    out = np.empty(x.shape[0])
-    for blk in _blocks(x.shape[0], n):
-        g = table[_rank2(x[blk])]
+
+    def block(blk: slice) -> np.ndarray:
+        g = _ranked(x[blk], table)
         g -= (g.sum(axis=1) / n)[:, None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[blk] = (g * tc).sum(axis=1) / np.sqrt((g * g).sum(axis=1) * tt)
-    return out
+        with np.errstate(invalid="ignore", divide="ignore"):  # a constant row gives 0/0 = NaN
+            return (g * tc).sum(axis=1) / np.sqrt((g * g).sum(axis=1) * tt)
+
+    return _concat(_map_blocks(block, x.shape[0], n))
 
 
 def _mmc_matrix(x: np.ndarray, meta: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -380,32 +443,46 @@ def _mmc_matrix(x: np.ndarray, meta: np.ndarray, t: np.ndarray) -> np.ndarray:
         t = t * 4  # numerai-tools maps [0, 1] targets to buckets -2..2
     tc = t - t.sum() / n
     table = _gauss_table(n, pow15=False)
-    m = table[_rank2(meta[None, :])[0]]
+    m = _ranked(meta[None, :], table)[0]
     mm = (m * m).sum()
-    out = np.empty(x.shape[0])
     if mm == 0:  # a constant meta model has nothing to contribute to
-        out[:] = 0.0
-        return out
+        return np.zeros(x.shape[0])
     tm = (tc * m).sum()
-    for blk in _blocks(x.shape[0], n):
-        p = table[_rank2(x[blk])]
+
+    def block(blk: slice) -> np.ndarray:
+        p = _ranked(x[blk], table)
         # t . (p - m (p.m)/(m.m)) / n, without forming the orthogonalised matrix
-        out[blk] = ((p * tc).sum(axis=1) - (p * m).sum(axis=1) * (tm / mm)) / n
-    return out
+        return ((p * tc).sum(axis=1) - (p * m).sum(axis=1) * (tm / mm)) / n
+
+    return _concat(_map_blocks(block, x.shape[0], n))
 
 
 def _meta_matrix(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Tie-kept rank of the weighted mean of the rank-gaussianised rows of x.
 
-    Rows are summed in the given (sorted) model order, element-wise in numpy, never by BLAS.
+    The weighted rows are added strictly in row (sorted model) order, element-wise in numpy,
+    never by BLAS: each block is reduced over its leading axis with the running total as its
+    first row, and numpy reduces the leading axis of a C-ordered array one row at a time. So
+    neither the block size nor the thread count changes a bit (the tests check both).
     """
     n = x.shape[1]
     w = weights / weights.sum()
     table = _gauss_table(n, pow15=False)
+
+    def block(blk: slice) -> np.ndarray:
+        buf = np.empty((blk.stop - blk.start + 1, n))  # row 0 will hold the running total
+        np.multiply(_ranked(x[blk], table), w[blk, None], out=buf[1:])
+        return buf
+
     acc = np.zeros(n)
-    for blk in _blocks(x.shape[0], n):
-        acc += (table[_rank2(x[blk])] * w[blk, None]).sum(axis=0)
-    return _rank_table(n)[_rank2(acc[None, :])[0]]
+    for buf in _map_blocks(block, x.shape[0], n):
+        buf[0] = acc
+        acc = buf.sum(axis=0)
+    return _ranked(acc[None, :], _rank_table(n))[0]
+
+
+def _concat(parts: list) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -502,7 +579,7 @@ def feature_neutral_corr(predictions: Predictions, features: pd.DataFrame, targe
     """
     ids, t = _clean_targets(targets)
     names, x, constant = _strict(predictions, ids)
-    g = _gauss_table(len(ids), pow15=False)[_rank2(x)]
+    g = _ranked(x, _gauss_table(len(ids), pow15=False))
     neutral = _neutralize_matrix(g, _neutralizer_matrix(features, ids), 1.0)
     # a model fully explained by the features is constant after neutralisation: NaN, as a constant
     neutral[constant] = 0.0
