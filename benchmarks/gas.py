@@ -154,7 +154,7 @@ def main():
     members = list(accounts[3:6])
     alice, outsider = accounts[6], accounts[9]
     bob = accounts.add(keccak(b"crowdstake bench bob"))  # a key we hold: permit signatures
-    admin.transfer(bob, 10**18)
+    admin.transfer(bob, 100 * 10**18)  # gas limits of 1e9 at 2 gwei need 2 ether up front
 
     log(f"network {network.show_active()}, chain {chain.id}, block gas limit {web3.eth.get_block('latest').gasLimit:,}")
     token, tournament, committee = deploy_protocol(
