@@ -49,7 +49,7 @@ test: install
 	brownie test tests/test_lifecycle.py --network ganache -p no:cacheprovider -W ignore::FutureWarning
 
 demo: install
-	brownie run scripts/demo_round.py
+	PYTHONWARNINGS=ignore::FutureWarning brownie run scripts/demo_round.py
 
 # brownie looks for relative script paths under scripts/, hence the absolute path.
 bench: install

@@ -7,6 +7,7 @@ score, vote 2-of-3, dispute window, finalise, claim and restake. `make demo` run
 
 import hashlib
 import random
+import secrets
 
 from brownie import accounts, chain
 from rich.console import Console
@@ -42,7 +43,7 @@ def run_round(token, tournament, committee, *, operator, members, treasury, part
 
     records = []
     for i in range(participants):
-        wallet = accounts.add()
+        wallet = accounts.add(secrets.token_hex(32))
         token.transfer(wallet, 1_000 * E18, {"from": treasury})
         treasury.transfer(wallet, E18 // 10)  # gas
         name = f"model-{i}"
@@ -91,7 +92,7 @@ def run_round(token, tournament, committee, *, operator, members, treasury, part
 
 def show(records, console):
     table = Table(title="Round results")
-    for col in ("model", "stake", "score", "payout", "action"):
+    for col in ("model", "stake", "score", "gain or loss", "action"):
         table.add_column(col, justify="left" if col in ("model", "action") else "right")
     for rec in records:
         table.add_row(

@@ -1,6 +1,7 @@
 """k-of-n voting, acceptance, the dispute window, veto and re-vote, finalisation, membership."""
 
-from brownie import chain
+import secrets
+
 from helpers import DISPUTE_WINDOW, reverts
 
 E18 = 10**18
@@ -152,7 +153,7 @@ def test_finalise_cost_does_not_grow_with_participants(driver, committee, member
     # the first round pays for setting the contract's running totals from zero: compare the later two
     for n in (2, 2, 9):
         rid = driver.open_round()
-        stakers = [accounts.add() for _ in range(n)]
+        stakers = [accounts.add(secrets.token_hex(32)) for _ in range(n)]
         scores = {}
         for s in stakers:
             token.transfer(s, 2 * E18, {"from": alice})

@@ -3,6 +3,7 @@ MerkleProof for large trees, and the leaf encoding matches the contract's."""
 
 import os
 import random
+import secrets
 
 import pytest
 from brownie import MerkleProofHarness
@@ -35,7 +36,7 @@ def test_leaf_encoding_matches_contract(tournament):
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
 def test_small_trees_settle_real_rounds(driver, tournament, accounts, token, alice, n):
     rid = driver.open_round()
-    stakers = [alice] + [accounts.add() for _ in range(n - 1)]
+    stakers = [alice] + [accounts.add(secrets.token_hex(32)) for _ in range(n - 1)]
     for s in stakers[1:]:
         token.transfer(s, 10 * E18, {"from": alice})
         alice.transfer(s, E18 // 10)

@@ -3,7 +3,6 @@
 import copy
 
 import brownie
-from brownie import chain
 from helpers import CAP, PREDICTIONS, RESULTS_WINDOW, model, reverts
 
 E18 = 10**18

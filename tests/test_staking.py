@@ -1,5 +1,7 @@
 """Tournaments, rounds, submissions and stakes before close."""
 
+import secrets
+
 import pytest
 from brownie import chain
 from brownie.exceptions import VirtualMachineError
@@ -146,7 +148,7 @@ def test_stake_unknown_round_reverts(tournament, alice):
 
 
 def test_stake_with_permit_in_one_transaction(driver, token, tournament, accounts, alice):
-    staker = accounts.add()
+    staker = accounts.add(secrets.token_hex(32))
     token.transfer(staker, 10 * E18, {"from": alice})
     alice.transfer(staker, 10**18)  # gas money
     rid = driver.open_round()

@@ -1,3 +1,5 @@
+import secrets
+
 import brownie
 from brownie import chain
 from helpers import reverts
@@ -57,7 +59,7 @@ def _permit(token, signer, spender, value, deadline, chain_id=None, nonce=None, 
 
 
 def test_permit_sets_allowance(token, accounts, bob):
-    signer = accounts.add()
+    signer = accounts.add(secrets.token_hex(32))
     deadline = chain.time() + 600
     v, r, s = _permit(token, signer, bob, 777, deadline)
     token.permit(signer, bob, 777, deadline, v, r, s, {"from": bob})
@@ -66,7 +68,7 @@ def test_permit_sets_allowance(token, accounts, bob):
 
 
 def test_permit_rejects_wrong_chain_contract_deadline_and_reuse(token, tournament, accounts, bob):
-    signer = accounts.add()
+    signer = accounts.add(secrets.token_hex(32))
     deadline = chain.time() + 600
     for bad in (
         _permit(token, signer, bob, 1, deadline, chain_id=chain.id + 1),
