@@ -1,0 +1,630 @@
+"""Stateful test of the escrow: hypothesis drives random sequences of entries, exits, committee
+votes, vetoes, finalisations, claims, restakes and refunds across three participants with two
+models each and up to three rounds. A Python model predicts every outcome (success or the exact
+custom error); the money invariants are checked after every step against the contracts' getters
+and the model; at the end every round is driven to an end and every position settled, after
+which the escrow must owe nothing but its reward pool.
+
+brownie's own `state_machine` fixture cannot run a subclassed machine (DESIGN.md, toolchain
+facts), so this uses hypothesis's `run_state_machine_as_test`; each example reverts the chain to
+the snapshot taken before the run, so every example starts from the same deployment.
+"""
+
+import sys
+from collections import Counter
+
+from brownie import chain
+from eth_abi import encode
+from eth_hash.auto import keccak
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from helpers import CAP, DISPUTE_WINDOW, MIN_STAKE, PREDICTIONS, RESULTS_WINDOW, THRESHOLD, model, reverts
+
+from crowdstake.payout import payout_delta, payout_factor
+
+MODELS = ("m0", "m1")
+MAX_ROUNDS = 3
+CLOSE_IN, RESOLVE_AFTER = 2_000, 1_000  # a round closes 2000 s after opening, resolves 1000 s later
+# Later rounds may stay open longer, so one can still take stakes (and restakes) while an
+# earlier one is finalised and claimed, as Numerai's overlapping rounds do.
+close_ins = st.sampled_from([CLOSE_IN, 86_400, 3 * 86_400])
+# The next block's timestamp is the chain clock plus however long the step takes in real time
+# (plus rounding). Before acting, time is stepped out of MARGIN seconds around every deadline,
+# so the model and the contract always agree on which side of a deadline a transaction lands.
+MARGIN = 30
+VOTERS = 3
+
+people = st.integers(0, 2)  # alice, bob, carol
+models = st.integers(0, len(MODELS) - 1)
+rounds = st.integers(0, MAX_ROUNDS - 1)  # taken modulo the rounds opened so far
+# Half-token steps: some stakes and decreases fall under the 1-token minimum on purpose.
+amounts = st.integers(1, 2_000).map(lambda n: n * 10**18 // 2)
+scores = st.lists(st.integers(-200_000, 200_000), min_size=VOTERS * 2, max_size=VOTERS * 2)
+dissents = st.integers(0, 4).map(lambda n: n == 0)  # a member votes its own result 1 time in 5
+picks = st.integers(0, 10**6)  # an index into whatever candidates there are, modulo their number
+
+
+reached = Counter()  # successful actions over the whole run: proof the machine got somewhere
+
+
+def event(name):
+    reached[name] += 1
+
+
+def result_hash(round_id, result):
+    """OracleCommittee.resultHash, recomputed: keccak256(abi.encode(roundId, result))."""
+    return keccak(encode(["uint256", "(bytes32,bytes32,uint128,uint128,uint32)"], [round_id, result]))
+
+
+class RoundModel:
+    """What the model knows of one round: times, positions, committee epoch and settlement."""
+
+    def __init__(self, round_id, close, resolve):
+        self.id, self.close, self.resolve = round_id, close, resolve
+        self.deadline = resolve + RESULTS_WINDOW  # last second a result can be finalised
+        self.submitted = set()  # (person, model)
+        self.stakes = {}  # (person, model) -> stake; 0 after a full decrease
+        self.settled = set()
+        self.finalized = False
+        self.factor = None
+        self.reserved = 0
+        self.final = None  # (scores, leaves, tree, index) of the finalised result
+        self.vetoes = 0
+        self.new_epoch()
+
+    def new_epoch(self):
+        self.voted = set()
+        self.tally = Counter()
+        self.proposals = {}  # result hash -> (scores, leaves, tree, result)
+        self.honest = None  # the hash honest members vote this epoch
+        self.accepted = None
+        self.dispute_ends = None
+
+    def staked(self):
+        return {k: v for k, v in self.stakes.items() if v}
+
+    def unsettled(self):
+        return [k for k in self.staked() if k not in self.settled]
+
+    def deadlines(self):
+        times = [self.close, self.resolve, self.deadline]
+        return times + ([self.dispute_ends] if self.dispute_ends else [])
+
+
+def test_escrow_state_machine(driver, token, tournament, committee, admin, operator, guardian, members, alice, bob, carol, outsider):
+    parties = [alice, bob, carol]
+    for who in parties:  # once, before the snapshot: stake() needs an allowance
+        token.approve(tournament, 2**256 - 1, {"from": who})
+    token.grantRole(token.MINTER_ROLE(), admin, {"from": admin})
+    chain.snapshot()
+    start_supply = token.totalSupply()
+    start_pool = tournament.rewardPool()
+    start_balances = [token.balanceOf(who) for who in parties]
+    min_stake, tid = MIN_STAKE, driver.tournament_id
+
+    class Escrow(RuleBasedStateMachine):
+        def __init__(self):
+            super().__init__()
+            chain.revert()  # every example starts from the same deployment
+            self.rounds = []
+            self.staked = self.reserved = 0
+            self.pool = start_pool
+            self.balances = list(start_balances)
+            self.minted = 0
+            self.burned_model = 0  # losses the model predicted
+            self.burned_events = 0  # losses the Claimed events reported
+            self.fallback_scores = [0] * 6
+            self.end_by_refund = False
+
+        @initialize(
+            positions=st.lists(st.tuples(people, models, amounts), min_size=1, max_size=6),
+            fallback_scores=scores,
+            end_by_refund=st.booleans(),
+        )
+        def first_round(self, positions, fallback_scores, end_by_refund):
+            """Every example starts with a round and some stakes: hypothesis's first examples
+            are a step or two long, and without this they would settle nothing. The teardown
+            either finalises what it can, scoring with `fallback_scores` what no member
+            proposed, or (`end_by_refund`) lets every unfinalised round lapse into refunds."""
+            self.fallback_scores, self.end_by_refund = fallback_scores, end_by_refund
+            self.open_round()
+            for who, m, amount in positions:
+                self.stake(0, who, m, amount, submit_first=True)
+
+        # ------------------------------------------------------------ helpers
+
+        def now(self):
+            """The chain time, first moved past any deadline closer than MARGIN (see MARGIN)."""
+            while True:
+                now = chain.time()
+                near = [t for r in self.rounds for t in r.deadlines() if t - MARGIN <= now <= t + MARGIN]
+                if not near:
+                    return now
+                chain.sleep(max(near) + MARGIN + 1 - now)
+
+        def pick(self, i):
+            return self.rounds[i % len(self.rounds)]
+
+        def key_args(self, who, m):
+            return parties[who], model(MODELS[m])
+
+        def build(self, r, drawn):
+            """A committee result for round r from drawn integer scores (one per position)."""
+            staked = sorted(r.staked())
+            if not staked:  # an empty round: no tree, leafCount 0
+                result = (b"\x00" * 32, b"\x7a" * 32, 0, 0, 0)
+                return {}, [], None, result
+            chosen = {k: drawn[k[0] * len(MODELS) + k[1]] for k in staked}
+            leaves, tree, result = driver.results(r.id, {(parties[p], MODELS[m]): s for (p, m), s in chosen.items()})
+            return chosen, leaves, tree, result
+
+        def settle_effects(self, r, key):
+            """Model a settlement of `key` in finalised round r: returns (payout, loss, delta)."""
+            chosen, leaves, tree, index = r.final
+            stake = r.stakes[key]
+            delta = payout_delta(stake, chosen[key], r.factor, CAP)
+            loss = 0
+            if delta > 0:
+                delta = min(delta, r.reserved)  # never more than what is left reserved
+                r.reserved -= delta
+                self.reserved -= delta
+            else:
+                loss = -delta
+            r.settled.add(key)
+            self.staked -= stake
+            if len(r.settled) == len(r.staked()):  # the last claim releases the rest
+                self.pool += r.reserved
+                self.reserved -= r.reserved
+                r.reserved = 0
+            return stake + max(delta, 0) - loss, loss, delta
+
+        def record_claim(self, tx, loss, delta):
+            assert tx.events["Claimed"]["delta"] == delta
+            self.burned_model += loss
+            self.burned_events += max(0, -tx.events["Claimed"]["delta"])
+
+        # ------------------------------------------------------------ operator, guardian, admin
+
+        @precondition(lambda self: len(self.rounds) < MAX_ROUNDS)
+        @rule(close_in=close_ins)
+        def open_round(self, close_in=CLOSE_IN):
+            now = self.now()
+            close, resolve = now + close_in, now + close_in + RESOLVE_AFTER
+            tx = tournament.openRound(tid, b"\xda" * 32, close, resolve, {"from": operator})
+            self.rounds.append(RoundModel(tx.return_value, close, resolve))
+
+        @rule(ri=rounds, who=people, m=models, amount=amounts)
+        def pause_blocks_entry_not_exit(self, ri, who, m, amount):
+            """While paused, entry reverts and exits work; then the admin unpauses. (A pause that
+            lasted across steps would mostly block the entries the other rules need.)"""
+            tournament.pause({"from": guardian})
+            r = self.pick(ri)
+            with reverts("EnforcedPause"):
+                tournament.submit(r.id, model(MODELS[m]), PREDICTIONS, {"from": parties[who]})
+            with reverts("EnforcedPause"):
+                tournament.stake(r.id, model(MODELS[m]), amount, {"from": parties[who]})
+            self.decrease_stake(ri, who, m, amount, everything=True)
+            self.claim_pending(ri * 7 + who * 2 + m, sender=who)
+            tournament.unpause({"from": admin})
+            event("pause")
+
+        @rule(who=people, amount=amounts)
+        def mint(self, who, amount):
+            token.mint(parties[who], amount, {"from": admin})
+            self.minted += amount
+            self.balances[who] += amount
+
+        # ------------------------------------------------------------ participants
+
+        @rule(ri=rounds, who=people, m=models)
+        def submit(self, ri, who, m):
+            r, now = self.pick(ri), self.now()
+            args = (r.id, model(MODELS[m]), PREDICTIONS, {"from": parties[who]})
+            if now >= r.close:
+                with reverts("TournamentRoundClosed", r.id, r.close):
+                    tournament.submit(*args)
+            else:
+                tournament.submit(*args)
+                r.submitted.add((who, m))
+
+        @rule(ri=rounds, who=people, m=models, amount=amounts, submit_first=st.booleans())
+        def stake(self, ri, who, m, amount, submit_first):
+            r, key = self.pick(ri), (who, m)
+            if submit_first and key not in r.submitted:  # else often a NoSubmission revert
+                self.submit(ri, who, m)
+            now, current = self.now(), r.stakes.get(key, 0)
+            args = (r.id, model(MODELS[m]), amount, {"from": parties[who]})
+            if now >= r.close:
+                with reverts("TournamentRoundClosed", r.id, r.close):
+                    tournament.stake(*args)
+            elif key not in r.submitted:
+                with reverts("TournamentNoSubmission", r.id, parties[who], model(MODELS[m])):
+                    tournament.stake(*args)
+            elif current + amount < min_stake:
+                with reverts("TournamentStakeBelowMinimum", current + amount, min_stake):
+                    tournament.stake(*args)
+            else:
+                tx = tournament.stake(*args)
+                assert tx.events["StakeIncreased"]["newStake"] == current + amount
+                r.stakes[key] = current + amount
+                self.staked += amount
+                self.balances[who] -= amount
+                event("stake")
+
+        @rule(ri=rounds, who=people, m=models, amount=amounts, everything=st.booleans())
+        def decrease_stake(self, ri, who, m, amount, everything):
+            r, now, key = self.pick(ri), self.now(), (who, m)
+            current = r.stakes.get(key, 0)
+            if everything and current:
+                amount = current
+            args = (r.id, model(MODELS[m]), amount, {"from": parties[who]})
+            # Not gated by the pause: a stake can always leave an open round.
+            if now >= r.close:
+                with reverts("TournamentRoundClosed", r.id, r.close):
+                    tournament.decreaseStake(*args)
+            elif amount > current:
+                with reverts("TournamentInsufficientStake", current, amount):
+                    tournament.decreaseStake(*args)
+            elif 0 < current - amount < min_stake:
+                with reverts("TournamentStakeBelowMinimum", current - amount, min_stake):
+                    tournament.decreaseStake(*args)
+            else:
+                tournament.decreaseStake(*args)
+                r.stakes[key] = current - amount
+                self.staked -= amount
+                self.balances[who] += amount
+
+        # ------------------------------------------------------------ time
+
+        @rule(ri=rounds, to=st.sampled_from(["+600s", "+1 day", "close", "resolve", "dispute end", "refunds"]))
+        def time_passes(self, ri, to):
+            """A little time, a day, or just past one of a round's deadlines (if still ahead).
+            One rule for all of time, so time does not crowd out the other rules."""
+            r = self.pick(ri)
+            targets = {
+                "+600s": chain.time() + 600,
+                "+1 day": chain.time() + 86_400,
+                "close": r.close + MARGIN + 1,
+                "resolve": r.resolve + MARGIN + 1,
+                "dispute end": r.dispute_ends and r.dispute_ends + MARGIN + 1,
+                "refunds": r.deadline + MARGIN + 1,
+            }
+            if targets[to]:
+                driver.until(targets[to])
+
+        # ------------------------------------------------------------ committee
+
+        @rule(ri=rounds, member=st.integers(0, VOTERS - 1), drawn=scores, dissent=dissents)
+        def vote(self, ri, member, drawn, dissent):
+            r, now = self.pick(ri), self.now()
+            voter = members[member]
+            if now < r.resolve:
+                with reverts("OracleCommitteeRoundNotResolved", r.id, r.resolve):
+                    committee.vote(r.id, (b"\x01" * 32, b"\x7a" * 32, 0, 0, 0), {"from": voter})
+                return
+            if r.finalized:
+                with reverts("OracleCommitteeAlreadyFinalized", r.id):
+                    committee.vote(r.id, (b"\x01" * 32, b"\x7a" * 32, 0, 0, 0), {"from": voter})
+                return
+            if r.accepted:
+                with reverts("OracleCommitteeAlreadyAccepted", r.id, r.accepted):
+                    committee.vote(r.id, (b"\x01" * 32, b"\x7a" * 32, 0, 0, 0), {"from": voter})
+                return
+            # Honest members vote the epoch's first honest proposal; a dissenter its own scores.
+            if dissent or r.honest is None:
+                built = self.build(r, drawn)
+                h = result_hash(r.id, built[3])
+                r.proposals.setdefault(h, built)
+                if not dissent:
+                    r.honest = h
+            else:
+                h = r.honest
+            if member in r.voted:
+                with reverts("OracleCommitteeAlreadyVoted", r.id, voter):
+                    committee.vote(r.id, r.proposals[h][3], {"from": voter})
+                return
+            tx = committee.vote(r.id, r.proposals[h][3], {"from": voter})
+            r.voted.add(member)
+            r.tally[h] += 1
+            assert tx.events["Voted"]["votes"] == r.tally[h]
+            if r.tally[h] == 2:  # 2 of 3: accepted, the dispute window opens
+                r.accepted = h
+                r.dispute_ends = tx.timestamp + DISPUTE_WINDOW
+                assert tx.events["ResultAccepted"]["disputeEndsAt"] == r.dispute_ends
+
+        @rule(ri=rounds, drawn=scores)
+        def committee_accepts(self, ri, drawn):
+            """Members who have not voted yet vote the honest result until it is accepted (as the
+            oracle's operators would): a faster way to a result than single random votes."""
+            r = self.pick(ri)
+            for member in range(VOTERS):
+                if r.accepted or r.finalized or self.now() < r.resolve:
+                    break
+                if member not in r.voted:
+                    self.vote(ri, member, drawn, dissent=False)
+
+        @rule(ri=rounds, any_round=dissents)
+        def veto(self, ri, any_round):
+            """Mostly a round with a result in its dispute window (the useful case)."""
+            now = self.now()
+            candidates = [x for x in self.rounds if x.accepted and not x.finalized and now < x.dispute_ends]
+            if any_round or not candidates:
+                candidates = self.rounds
+            r = candidates[ri % len(candidates)]
+            if r.finalized:
+                with reverts("OracleCommitteeAlreadyFinalized", r.id):
+                    committee.veto(r.id, {"from": guardian})
+            elif not r.accepted:
+                with reverts("OracleCommitteeNotAccepted", r.id):
+                    committee.veto(r.id, {"from": guardian})
+            elif now >= r.dispute_ends:
+                with reverts("OracleCommitteeDisputeWindowClosed", r.id, r.dispute_ends):
+                    committee.veto(r.id, {"from": guardian})
+            else:
+                committee.veto(r.id, {"from": guardian})
+                r.vetoes += 1
+                r.new_epoch()  # members vote again, from scratch
+                event("veto")
+                assert committee.roundState(r.id)["vetoes"] == r.vetoes
+
+        @rule(ri=rounds)
+        def finalize(self, ri):
+            r, now = self.pick(ri), self.now()
+            if r.finalized:
+                with reverts("OracleCommitteeAlreadyFinalized", r.id):
+                    committee.finalize(r.id, {"from": outsider})
+            elif not r.accepted:
+                with reverts("OracleCommitteeNotAccepted", r.id):
+                    committee.finalize(r.id, {"from": outsider})
+            elif now < r.dispute_ends:
+                with reverts("OracleCommitteeDisputeWindowOpen", r.id, r.dispute_ends):
+                    committee.finalize(r.id, {"from": outsider})
+            elif now > r.deadline:
+                with reverts("TournamentResultsTooLate", r.id, r.deadline):
+                    committee.finalize(r.id, {"from": outsider})
+            elif r.proposals[r.accepted][3][2] > self.pool:
+                with reverts("TournamentPoolShort", self.pool, r.proposals[r.accepted][3][2]):
+                    committee.finalize(r.id, {"from": outsider})
+            else:
+                self.do_finalize(r)
+
+        def do_finalize(self, r):
+            chosen, leaves, tree, result = r.proposals[r.accepted]
+            committee.finalize(r.id, {"from": outsider})
+            r.finalized = True
+            event("finalize")
+            r.final = (chosen, leaves, tree, {(p, m): i for i, (p, m) in enumerate(chosen)})
+            r.factor = payout_factor(THRESHOLD, sum(r.staked().values()))
+            reward = result[2]  # reserved from the pool
+            self.pool -= reward
+            self.reserved += reward
+            r.reserved = reward
+            if result[4] == 0:  # no positions to claim: the reservation goes straight back
+                self.pool += r.reserved
+                self.reserved -= r.reserved
+                r.reserved = 0
+
+        # ------------------------------------------------------------ settlement
+
+        @rule(ri=rounds, who=people, m=models, sender=st.integers(0, 3), bad_score=st.booleans())
+        def claim(self, ri, who, m, sender, bad_score):
+            r, key = self.pick(ri), (who, m)
+            staker, mid = self.key_args(who, m)
+            caller = (parties + [outsider])[sender]  # anyone may claim for the staker
+            if not r.finalized:
+                with reverts("TournamentNotFinalized", r.id):
+                    tournament.claim(r.id, staker, mid, 0, [], {"from": caller})
+                return
+            if not r.stakes.get(key):
+                with reverts("TournamentNothingStaked", r.id, staker, mid):
+                    tournament.claim(r.id, staker, mid, 0, [], {"from": caller})
+                return
+            chosen, leaves, tree, index = r.final
+            proof = tree.proof(index[key])
+            if key in r.settled:
+                with reverts("TournamentAlreadySettled", r.id, staker, mid):
+                    tournament.claim(r.id, staker, mid, chosen[key], proof, {"from": caller})
+                return
+            if bad_score:  # a better score than the committee's: the proof must not hold
+                with reverts("TournamentInvalidProof", r.id, staker, mid, chosen[key] + 1):
+                    tournament.claim(r.id, staker, mid, chosen[key] + 1, proof, {"from": caller})
+                return
+            tx = tournament.claim(r.id, staker, mid, chosen[key], proof, {"from": caller})
+            payout, loss, delta = self.settle_effects(r, key)
+            self.record_claim(tx, loss, delta)
+            self.balances[who] += payout
+            event("claim")
+
+        def pending_claims(self):
+            return [(r, key) for r in self.rounds if r.finalized for key in r.unsettled()]
+
+        def lapsed(self):
+            now = chain.time()
+            return [(r, key) for r in self.rounds if not r.finalized and now > r.deadline for key in r.unsettled()]
+
+        # `claim` and `refund` pick any position, so they mostly test refusals; these pick a
+        # position that can settle, so sequences reach settlement before the teardown does.
+        @precondition(lambda self: self.pending_claims())
+        @rule(i=picks, sender=st.integers(0, 3))
+        def claim_pending(self, i, sender):
+            pending = self.pending_claims()
+            if pending:
+                r, (who, m) = pending[i % len(pending)]
+                self.claim(self.rounds.index(r), who, m, sender, bad_score=False)
+
+        @precondition(lambda self: self.lapsed())
+        @rule(i=picks)
+        def refund_lapsed(self, i):
+            self.now()
+            lapsed = self.lapsed()
+            r, (who, m) = lapsed[i % len(lapsed)]
+            self.refund(self.rounds.index(r), who, m)
+
+        @precondition(lambda self: self.pending_claims() and len(self.rounds) > 1)
+        @rule(i=picks, into=rounds, any_round=dissents, submit_first=st.booleans())
+        def claim_and_restake(self, i, into, any_round, submit_first):
+            """Mostly into an open round (the useful case); sometimes into any round."""
+            pending = self.pending_claims()
+            r, key = pending[i % len(pending)]
+            candidates = [x for x in self.rounds if self.now() < x.close]
+            if any_round or not candidates:
+                candidates = self.rounds
+            target, (who, m) = candidates[into % len(candidates)], key
+            if submit_first and key not in target.submitted:
+                self.submit(self.rounds.index(target), who, m)
+            now = self.now()
+            staker, mid = self.key_args(who, m)
+            chosen, leaves, tree, index = r.final
+            args = (r.id, mid, chosen[key], tree.proof(index[key]), target.id, {"from": staker})
+            stake, reserved = r.stakes[key], r.reserved
+            preview = payout_delta(stake, chosen[key], r.factor, CAP)
+            payout = stake + min(preview, reserved) if preview > 0 else stake + preview
+            current = target.stakes.get(key, 0)
+            if now >= target.close:
+                with reverts("TournamentRoundClosed", target.id, target.close):
+                    tournament.claimAndRestake(*args)
+            elif key not in target.submitted:
+                with reverts("TournamentNoSubmission", target.id, staker, mid):
+                    tournament.claimAndRestake(*args)
+            elif current + payout < min_stake:
+                with reverts("TournamentStakeBelowMinimum", current + payout, min_stake):
+                    tournament.claimAndRestake(*args)
+            else:
+                tx = tournament.claimAndRestake(*args)
+                got, loss, delta = self.settle_effects(r, key)
+                assert got == payout
+                self.record_claim(tx, loss, delta)
+                assert tx.events["Restaked"]["amount"] == payout
+                target.stakes[key] = current + payout
+                self.staked += payout  # no token moves: the payout stays in escrow
+                event("claimAndRestake")
+
+        @rule(ri=rounds, who=people, m=models)
+        def refund(self, ri, who, m):
+            r, now, key = self.pick(ri), self.now(), (who, m)
+            staker, mid = self.key_args(who, m)
+            if r.finalized or now <= r.deadline:
+                with reverts("TournamentRefundNotOpen", r.id, r.deadline + 1):
+                    tournament.refund(r.id, staker, mid, {"from": outsider})
+            elif not r.stakes.get(key):
+                with reverts("TournamentNothingStaked", r.id, staker, mid):
+                    tournament.refund(r.id, staker, mid, {"from": outsider})
+            elif key in r.settled:
+                with reverts("TournamentAlreadySettled", r.id, staker, mid):
+                    tournament.refund(r.id, staker, mid, {"from": outsider})
+            else:
+                self.do_refund(r, key)
+
+        def do_refund(self, r, key):
+            staker, mid = self.key_args(*key)
+            tx = tournament.refund(r.id, staker, mid, {"from": outsider})
+            assert tx.events["Refunded"]["amount"] == r.stakes[key]
+            r.settled.add(key)
+            self.staked -= r.stakes[key]
+            self.balances[key[0]] += r.stakes[key]
+            event("refund")
+
+        # ------------------------------------------------------------ invariants
+
+        @invariant()
+        def escrow_covers_what_it_owes(self):
+            owed = (tournament.totalStaked(), tournament.totalReserved(), tournament.rewardPool())
+            assert owed == (self.staked, self.reserved, self.pool)
+            balance = token.balanceOf(tournament)
+            assert balance >= sum(owed)
+            assert balance == self.staked + self.reserved + self.pool  # nobody sends it stray tokens
+
+        @invariant()
+        def supply_falls_exactly_by_burns(self):
+            assert self.burned_events == self.burned_model
+            assert token.totalSupply() == start_supply + self.minted - self.burned_events
+
+        @invariant()
+        def wallets_match_the_model(self):
+            assert [token.balanceOf(who) for who in parties] == self.balances
+
+        @invariant()
+        def rounds_match_their_positions(self):
+            for r in self.rounds:
+                state = tournament.round(r.id)
+                assert state["totalStake"] == sum(r.stakes.values())
+                assert state["stakedPositions"] == len(r.staked())
+                assert state["settledPositions"] == len(r.settled)
+                assert state["finalized"] == r.finalized
+                assert state["reserved"] == r.reserved
+                for (who, m), amount in r.stakes.items():
+                    p = tournament.position(r.id, *self.key_args(who, m))
+                    assert (p["stake"], p["settled"]) == (amount, (who, m) in r.settled)
+
+        # ------------------------------------------------------------ the end
+
+        def teardown(self):
+            if sys.exc_info()[0] is not None:
+                return  # a step failed: leave its error as the one reported
+            # Every round resolved; then finalise whatever still can be, in time.
+            if self.rounds:
+                driver.until(max(r.resolve for r in self.rounds) + MARGIN + 1)
+            for r in self.rounds:
+                if self.end_by_refund or r.finalized or self.now() + DISPUTE_WINDOW + 2 * MARGIN > r.deadline:
+                    continue
+                if not r.accepted:
+                    free = [i for i in range(VOTERS) if i not in r.voted]
+                    if r.honest is None:  # nobody proposed yet
+                        built = self.build(r, self.fallback_scores)
+                        r.honest = result_hash(r.id, built[3])
+                        r.proposals.setdefault(r.honest, built)
+                    h = r.honest
+                    if r.tally[h] + len(free) < 2:
+                        continue  # this epoch cannot accept any more: the round will refund
+                    while not r.accepted:
+                        self.vote(self.rounds.index(r), free.pop(0), self.fallback_scores, False)
+                driver.until(r.dispute_ends + MARGIN + 1)
+                if self.now() <= r.deadline and r.proposals[r.accepted][3][2] <= self.pool:
+                    self.do_finalize(r)
+                self.check_invariants_now()
+            # Settle every position: claim in finalised rounds, refund the others after the window.
+            for r in self.rounds:
+                if r.finalized:
+                    for key in r.unsettled():
+                        self.claim(self.rounds.index(r), *key, sender=3, bad_score=False)
+            if self.rounds:
+                driver.until(max(r.deadline for r in self.rounds) + MARGIN + 1)
+            for r in self.rounds:
+                if not r.finalized:
+                    for key in r.unsettled():
+                        self.do_refund(r, key)
+            self.check_invariants_now()
+            # Everyone exited; the escrow owes nothing but the pool.
+            for r in self.rounds:
+                assert r.unsettled() == []
+                state = tournament.round(r.id)
+                assert state["settledPositions"] == state["stakedPositions"]
+            assert tournament.totalStaked() == 0
+            assert tournament.totalReserved() == 0
+            assert token.balanceOf(tournament) == tournament.rewardPool() == self.pool
+
+        def check_invariants_now(self):
+            self.escrow_covers_what_it_owes()
+            self.supply_falls_exactly_by_burns()
+            self.wallets_match_the_model()
+            self.rounds_match_their_positions()
+
+    reached.clear()
+    run_state_machine_as_test(
+        Escrow,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
+    print(dict(reached))
