@@ -40,8 +40,10 @@ networks:
 	@grep -qs 'id: bench-anvil$$' $(HOME)/.brownie/network-config.yaml || brownie networks add Development bench-anvil \
 	  cmd=anvil host=http://127.0.0.1 port=8547 gas_limit=1000000000 accounts=10 base_fee=0 chain_id=31337
 
+# Compile, then refresh the package's copies of the ABIs and bytecode (commit them).
 compile: install
 	brownie compile
+	$(BIN)/python tools/export_artifacts.py
 
 # The whole suite on anvil, then the round's lifecycle again on ganache.
 test: install

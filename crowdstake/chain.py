@@ -1,13 +1,25 @@
-"""Where a deployment lives: `deployments/<chainId>.json` (addresses, deployment block, roles),
-written by `scripts/deploy.py` and read by the package."""
+"""The package's way to a chain, without brownie: deployments (`deployments/<chainId>.json`,
+written by `scripts/deploy.py`), the contracts' ABIs, a web3 connection, and signed
+transactions whose reverts come back as the contracts' custom errors."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from crowdstake.errors import ConfigError
+from eth_abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception
+from web3.types import TxReceipt
+
+from crowdstake.errors import ConfigError, CrowdstakeError
+
+keccak = Web3.keccak
 
 
 def deployments_dir() -> Path:
@@ -38,3 +50,115 @@ def load_deployment(chain_id: int, directory: Path | None = None) -> dict:
         ) from None
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path} is not valid JSON ({e}): redeploy or restore the file") from None
+
+
+# ------------------------------------------------------------------ runtime: web3, no brownie
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+def load_artifact(name: str) -> dict:
+    """A contract's ABI and creation bytecode, as compiled (`make compile` refreshes them)."""
+    return json.loads((ARTIFACTS / f"{name}.json").read_text())
+
+
+def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
+    """A web3 connection to `rpc_url`, or a ConfigError saying the node is not reachable."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    try:
+        w3.eth.chain_id
+    except (OSError, Web3Exception, ValueError) as e:
+        raise ConfigError(f"cannot reach an Ethereum node at {rpc_url} ({e.__class__.__name__}): "
+                          "start one or pass the right --rpc-url") from None
+    return w3
+
+
+@dataclass
+class Protocol:
+    """The deployed contracts of one chain, as web3 contract objects."""
+
+    w3: Web3
+    deployment: dict
+    token: Contract
+    tournament: Contract
+    committee: Contract
+
+    @classmethod
+    def load(cls, w3: Web3, directory: Path | None = None) -> "Protocol":
+        deployment = load_deployment(w3.eth.chain_id, directory)
+        addresses = deployment["contracts"]
+
+        def contract(name: str) -> Contract:
+            return w3.eth.contract(address=addresses[name], abi=load_artifact(name)["abi"])
+
+        return cls(w3, deployment, contract("StakeToken"), contract("Tournament"), contract("OracleCommittee"))
+
+
+class TransactionFailed(CrowdstakeError, RuntimeError):
+    """A transaction (or its simulation) reverted; `error` is the contract's custom error name."""
+
+    def __init__(self, message: str, error: str | None = None, args: tuple = ()):
+        super().__init__(message)
+        self.error, self.error_args = error, args
+
+
+def _error_table() -> dict[bytes, tuple[str, list[str]]]:
+    table = {}
+    for name in ("StakeToken", "Tournament", "OracleCommittee"):
+        for item in load_artifact(name)["abi"]:
+            if item["type"] == "error":
+                types = [i["type"] if i["type"] != "tuple" else "tuple" for i in item["inputs"]]
+                selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
+                table[selector] = (item["name"], types)
+    return table
+
+
+def decode_revert(data: bytes | str | None) -> tuple[str, tuple] | None:
+    """(error name, arguments) of a custom-error revert payload from our contracts, else None."""
+    if isinstance(data, str):
+        data = bytes.fromhex(data.removeprefix("0x")) if data.startswith("0x") else None
+    if not data or len(data) < 4:
+        return None
+    known = _error_table().get(data[:4])
+    if known is None:
+        return None
+    name, types = known
+    return name, tuple(abi_decode(types, data[4:]))
+
+
+def _revert_data(exc: Exception) -> bytes | str | None:
+    data = getattr(exc, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data")
+    if data is None and exc.args and isinstance(exc.args[-1], (str, bytes)):
+        data = exc.args[-1]
+    return data
+
+
+def send(w3: Web3, account: LocalAccount, call, *, confirmations: int = 0, gas_margin: float = 1.25,
+         timeout: float = 120.0) -> TxReceipt:
+    """Simulate, sign and send `call` (a bound contract function) from `account`; wait for its
+    receipt (and `confirmations` more blocks). A revert raises TransactionFailed naming the
+    contract's custom error, before anything is sent."""
+    try:
+        gas = call.estimate_gas({"from": account.address})
+    except (ContractCustomError, ContractLogicError) as e:
+        decoded = decode_revert(_revert_data(e))
+        if decoded:
+            name, args = decoded
+            raise TransactionFailed(f"{name}{args}", name, args) from None
+        raise TransactionFailed(f"the transaction would revert: {e}") from None
+    tx = call.build_transaction({
+        "from": account.address,
+        "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+        "gas": int(gas * gas_margin),
+        "chainId": w3.eth.chain_id,
+    })
+    signed = account.sign_transaction(tx)
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
+    if receipt["status"] != 1:
+        raise TransactionFailed(f"transaction {tx_hash.hex()} reverted on-chain")
+    while confirmations and w3.eth.block_number < receipt["blockNumber"] + confirmations:
+        time.sleep(0.5)
+    return receipt

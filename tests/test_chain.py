@@ -1,0 +1,51 @@
+"""The package's runtime path to the chain: web3 + ABIs from the package, no brownie objects."""
+
+import secrets
+
+import pytest
+from brownie import chain, web3
+from eth_account import Account
+from helpers import model
+
+from crowdstake.chain import Protocol, TransactionFailed, connect, save_deployment, send
+from crowdstake.errors import ConfigError
+from scripts.deploy import deployment_record
+
+
+@pytest.fixture
+def runtime(protocol, tmp_path, admin, operator, guardian, members):
+    token, tournament, committee = protocol
+    record = deployment_record(token, tournament, committee, block=0, admin=admin, operator=operator,
+                               guardian=guardian, members=members, threshold=2)
+    save_deployment(chain.id, record, tmp_path)
+    return Protocol.load(connect(web3.provider.endpoint_uri), tmp_path)
+
+
+@pytest.fixture
+def wallet(token, alice):
+    account = Account.from_key(secrets.token_bytes(32))
+    alice.transfer(account.address, 10**18)
+    token.transfer(account.address, 10 * 10**18, {"from": alice})
+    return account
+
+
+def test_signed_transaction_changes_state(runtime, wallet, driver):
+    rid = driver.open_round()
+    receipt = send(runtime.w3, wallet, runtime.tournament.functions.submit(rid, model("m"), b"\x11" * 32))
+    assert receipt["status"] == 1
+    assert runtime.tournament.functions.position(rid, wallet.address, model("m")).call()[2] == b"\x11" * 32
+
+
+def test_revert_is_decoded_and_nothing_is_sent(runtime, wallet, driver):
+    rid = driver.open_round()
+    nonce = runtime.w3.eth.get_transaction_count(wallet.address)
+    with pytest.raises(TransactionFailed) as caught:
+        send(runtime.w3, wallet, runtime.tournament.functions.stake(rid, model("m"), 10**18))
+    assert caught.value.error == "TournamentNoSubmission"
+    assert caught.value.error_args == (rid, wallet.address.lower(), model("m"))
+    assert runtime.w3.eth.get_transaction_count(wallet.address) == nonce
+
+
+def test_unreachable_node_is_a_clear_error():
+    with pytest.raises(ConfigError, match="cannot reach an Ethereum node at http://127.0.0.1:9"):
+        connect("http://127.0.0.1:9", timeout=2)
