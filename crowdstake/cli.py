@@ -1,18 +1,75 @@
-"""The `crowdstake` command. Subcommands grow with the package (oracle, participant, demo);
-today: the version and the deployments this machine knows."""
+"""The `crowdstake` command: wallets, rounds, submissions, stakes, claims, the submission store.
+
+Every user mistake prints one line saying what was wrong and what to do, and changes nothing."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from crowdstake import __version__
-from crowdstake.chain import deployments_dir, load_deployment
 from crowdstake.errors import CrowdstakeError
 
+DEFAULT_RPC = "http://127.0.0.1:8545"
 
-def _deployment(args: argparse.Namespace) -> None:
+
+def _print_table(frame, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in frame.columns:
+        table.add_column(str(col))
+    for row in frame.itertuples(index=False):
+        table.add_row(*("" if v is None or v != v else str(v) for v in row))
+    Console().print(table)
+
+
+# ------------------------------------------------------------------ wiring
+
+
+def _account(args):
+    from crowdstake import wallet
+
+    if args.key_env:
+        return wallet.account_from_env(args.key_env)
+    if not args.wallet:
+        raise CrowdstakeError("no wallet chosen: pass --wallet NAME (see `crowdstake wallet list`) or --key-env VAR")
+    return wallet.load_wallet(args.wallet, wallet.password_from())
+
+
+def _protocol(args):
+    from crowdstake.chain import Protocol, connect
+
+    return Protocol.load(connect(args.rpc_url), Path(args.deployments) if args.deployments else None)
+
+
+def _store(args, protocol):
+    from crowdstake import store
+
+    if not args.store:
+        return None
+    if args.store.startswith(("http://", "https://")):
+        return store.HttpStore(args.store)
+    return store.local_store_for(args.store, protocol)
+
+
+def _participant(args):
+    from crowdstake.participant import Participant
+
+    protocol = _protocol(args)
+    return Participant(protocol, _account(args), _store(args, protocol))
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_deployment(args) -> None:
+    from crowdstake.chain import deployments_dir, load_deployment
+
     if args.chain_id is None:
         found = sorted(deployments_dir().glob("*.json"))
         if not found:
@@ -26,23 +83,144 @@ def _deployment(args: argparse.Namespace) -> None:
     print(json.dumps(load_deployment(args.chain_id), indent=2, sort_keys=True))
 
 
+def cmd_wallet(args) -> None:
+    from crowdstake import wallet
+
+    if args.action == "new":
+        print(f"created wallet {args.name}: {wallet.new_wallet(args.name, wallet.password_from(confirm=True))}")
+    elif args.action == "import":
+        key_var = args.key_env or "CROWDSTAKE_PRIVATE_KEY"
+        account = wallet.account_from_env(key_var)
+        address = wallet.import_wallet(args.name, account.key, wallet.password_from(confirm=True))
+        print(f"imported wallet {args.name}: {address}")
+    elif args.action == "list":
+        for name, address in wallet.list_wallets():
+            print(f"{name}\t{address}")
+    else:  # balance
+        balance = _participant(args).balance()
+        print(f"{balance['address']}: {balance['tokens']:,} tokens, {balance['eth']:,} ETH")
+
+
+def cmd_rounds(args) -> None:
+    from crowdstake.participant import Participant
+    from eth_account import Account
+
+    protocol = _protocol(args)
+    frame = Participant(protocol, Account.create()).rounds()  # reading needs no key of the user's
+    _print_table(frame, f"rounds on chain {protocol.w3.eth.chain_id}")
+
+
+def cmd_submit(args) -> None:
+    done = _participant(args).submit(args.round, args.model, args.file)
+    print(f"submitted {args.file} for model {args.model} in round {args.round}: hash {done['hash']}, tx {done['tx']}")
+
+
+def cmd_stake(args) -> None:
+    p = _participant(args)
+    done = (p.decrease if args.decrease else p.stake)(args.round, args.model, args.amount)
+    verb = "withdrew" if args.decrease else "staked"
+    print(f"{verb} {args.amount} on model {args.model} in round {args.round}: position now {done['stake']}, tx {done['tx']}")
+
+
+def cmd_claim(args) -> None:
+    p = _participant(args)
+    if args.all:
+        finalised = [r for r in p.rounds().itertuples() if r.state == "finalised"]
+        claimable = {int(r) for r in p.status().query("state == 'claimable'")["round"]}
+        rounds = [r.round for r in finalised if r.round in claimable]
+        if not rounds:
+            raise CrowdstakeError("nothing to claim: no finalised round holds an unclaimed position of this wallet")
+    else:
+        if args.round is None:
+            raise CrowdstakeError("say which round: --round R, or --all")
+        rounds = [args.round]
+    for rid in rounds:
+        for done in p.claim(rid, args.model if not args.all else None, args.restake_into):
+            where = f"restaked into round {done['restaked_into']}" if done["restaked_into"] else "paid to the wallet"
+            print(f"claimed round {rid} model {done['model']}: {done['delta']:+} tokens, {where} (tx {done['tx']})")
+
+
+def cmd_status(args) -> None:
+    p = _participant(args)
+    _print_table(p.status(), f"positions of {p.account.address}")
+
+
+def cmd_store_serve(args) -> None:
+    from crowdstake import store
+
+    store.serve(args.dir, args.host, args.port, args.rpc_url, Path(args.deployments) if args.deployments else None)
+
+
+# ------------------------------------------------------------------ parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crowdstake", description=__doc__)
     parser.add_argument("--version", action="version", version=f"crowdstake {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--rpc-url", default=os.environ.get("CROWDSTAKE_RPC_URL", DEFAULT_RPC),
+                        help="the node's RPC URL (env CROWDSTAKE_RPC_URL; default %(default)s)")
+    common.add_argument("--deployments", default=None, help="deployments directory (env CROWDSTAKE_DEPLOYMENTS)")
+    common.add_argument("--wallet", default=os.environ.get("CROWDSTAKE_WALLET"), help="wallet name (env CROWDSTAKE_WALLET)")
+    common.add_argument("--key-env", default=None, help="use the raw private key in this environment variable instead")
+    common.add_argument("--store", default=os.environ.get("CROWDSTAKE_STORE"),
+                        help="submission store: an http(s) URL or a local directory (env CROWDSTAKE_STORE)")
     commands = parser.add_subparsers(dest="command", required=True)
+
     dep = commands.add_parser("deployment", help="list known deployments, or show one chain's")
     dep.add_argument("--chain-id", type=int, help="the chain whose deployment to show")
-    dep.set_defaults(run=_deployment)
+    dep.set_defaults(run=cmd_deployment)
+
+    wal = commands.add_parser("wallet", parents=[common], help="encrypted wallets: new, import, list, balance")
+    wal.add_argument("action", choices=["new", "import", "list", "balance"])
+    wal.add_argument("name", nargs="?", help="the wallet's name (new, import)")
+    wal.set_defaults(run=cmd_wallet)
+
+    commands.add_parser("rounds", parents=[common], help="every round with its times and totals").set_defaults(run=cmd_rounds)
+
+    sub = commands.add_parser("submit", parents=[common], help="upload predictions and commit their hash")
+    sub.add_argument("--round", type=int, required=True)
+    sub.add_argument("--model", required=True)
+    sub.add_argument("file", help="predictions CSV: id,prediction")
+    sub.set_defaults(run=cmd_submit)
+
+    stk = commands.add_parser("stake", parents=[common], help="stake on a position (permit: one transaction)")
+    stk.add_argument("--round", type=int, required=True)
+    stk.add_argument("--model", required=True)
+    stk.add_argument("--amount", required=True, help="tokens, e.g. 12.5")
+    stk.add_argument("--decrease", action="store_true", help="withdraw the amount instead (before close)")
+    stk.set_defaults(run=cmd_stake)
+
+    clm = commands.add_parser("claim", parents=[common], help="claim payouts of finalised rounds")
+    clm.add_argument("--round", type=int)
+    clm.add_argument("--model")
+    clm.add_argument("--restake-into", type=int, help="stake the whole payout into this open round")
+    clm.add_argument("--all", action="store_true", help="claim every claimable position of the wallet")
+    clm.set_defaults(run=cmd_claim)
+
+    commands.add_parser("status", parents=[common], help="the wallet's positions").set_defaults(run=cmd_status)
+
+    srv = commands.add_parser("store", parents=[common], help="the submission store service")
+    srv.add_argument("action", choices=["serve"])
+    srv.add_argument("--dir", required=True, help="where the store keeps its files")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8700)
+    srv.set_defaults(run=cmd_store_serve)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "deployments", None):
+        os.environ["CROWDSTAKE_DEPLOYMENTS"] = args.deployments
     try:
         args.run(args)
     except CrowdstakeError as e:  # a user mistake: one clear line, no stack trace
         print(f"crowdstake: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("crowdstake: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 
