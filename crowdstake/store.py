@@ -485,7 +485,7 @@ class LocalStore:
         except Exception:
             raise StoreUnauthorized("the signature is malformed: sign the request with the account's key") from None
         if recovered != signer:
-            raise StoreUnauthorized(f"the signature is not by {signer_field} {signer} (it recovers to {recovered})")
+            raise StoreUnauthorized(f"the signature is not by {signer_field} {signer}: sign with that account's key")
         now = self._now()
         if expiry < now:
             raise StoreUnauthorized(f"the signature expired at {expiry} (chain time now {now}): sign a new request")
