@@ -2,8 +2,9 @@
 votes, vetoes, finalisations, claims, restakes and refunds across three participants with two
 models each and up to three rounds. A Python model predicts every outcome (success or the exact
 custom error); the money invariants are checked after every step against the contracts' getters
-and the model; at the end every round is driven to an end and every position settled, after
-which the escrow must owe nothing but its reward pool.
+and the model (each position's on-chain record at the end of an example, a call apiece); at the
+end every round is driven to an end and every position settled, after which the escrow must owe
+nothing but its reward pool.
 
 brownie's own `state_machine` fixture cannot run a subclassed machine (DESIGN.md, toolchain
 facts), so this uses hypothesis's `run_state_machine_as_test`; each example reverts the chain to
@@ -47,7 +48,9 @@ models = st.integers(0, len(MODELS) - 1)
 rounds = st.integers(0, MAX_ROUNDS - 1)  # taken modulo the rounds opened so far
 # Half-token steps: some stakes and decreases fall under the 1-token minimum on purpose.
 amounts = st.integers(1, 2_000).map(lambda n: n * 10**18 // 2)
-scores = st.lists(st.integers(-200_000, 200_000), min_size=VOTERS * 2, max_size=VOTERS * 2)
+# hypothesis favours small integers; the sampled extremes make capped gains and losses common.
+score = st.integers(-200_000, 200_000) | st.sampled_from([-200_000, -60_000, 60_000, 200_000])
+scores = st.lists(score, min_size=VOTERS * 2, max_size=VOTERS * 2)
 dissents = st.integers(0, 4).map(lambda n: n == 0)  # a member votes its own result 1 time in 5
 picks = st.integers(0, 10**6)  # an index into whatever candidates there are, modulo their number
 
@@ -123,6 +126,7 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
             self.burned_events = 0  # losses the Claimed events reported
             self.fallback_scores = [0] * 6
             self.end_by_refund = False
+            self.check_positions = False  # each position on-chain: a call each, so teardown only
 
         @initialize(
             positions=st.lists(st.tuples(people, models, amounts), min_size=1, max_size=6),
@@ -340,16 +344,31 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
                 r.dispute_ends = tx.timestamp + DISPUTE_WINDOW
                 assert tx.events["ResultAccepted"]["disputeEndsAt"] == r.dispute_ends
 
-        @rule(ri=rounds, drawn=scores)
-        def committee_accepts(self, ri, drawn):
-            """Members who have not voted yet vote the honest result until it is accepted (as the
-            oracle's operators would): a faster way to a result than single random votes."""
+        def accept(self, ri, drawn):
+            """Members who have not voted yet vote the honest result until it is accepted."""
             r = self.pick(ri)
             for member in range(VOTERS):
-                if r.accepted or r.finalized or self.now() < r.resolve:
-                    break
+                if r.accepted or r.finalized:
+                    return
                 if member not in r.voted:
                     self.vote(ri, member, drawn, dissent=False)
+
+        @rule(ri=rounds, drawn=scores, veto_first=st.booleans())
+        def results_come_in(self, ri, drawn, veto_first):
+            """A round's whole settlement in one step, so later steps can claim and restake:
+            resolve, the committee accepts (maybe vetoed once and re-voted), the dispute window
+            passes, anyone finalises. Single `vote`, `veto`, `finalize` steps cover the rest."""
+            r = self.pick(ri)
+            if r.finalized:
+                return
+            driver.until(max(r.resolve + MARGIN + 1, chain.time()))
+            self.accept(ri, drawn)
+            if veto_first and r.accepted and self.now() < r.dispute_ends:
+                self.veto(ri, any_round=True)
+                self.accept(ri, drawn[::-1])
+            if r.accepted:
+                driver.until(max(r.dispute_ends + MARGIN + 1, chain.time()))
+                self.finalize(ri)
 
         @rule(ri=rounds, any_round=dissents)
         def veto(self, ri, any_round):
@@ -560,7 +579,7 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
                 assert state["settledPositions"] == len(r.settled)
                 assert state["finalized"] == r.finalized
                 assert state["reserved"] == r.reserved
-                for (who, m), amount in r.stakes.items():
+                for (who, m), amount in r.stakes.items() if self.check_positions else ():
                     p = tournament.position(r.id, *self.key_args(who, m))
                     assert (p["stake"], p["settled"]) == (amount, (who, m) in r.settled)
 
@@ -612,6 +631,7 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
             assert token.balanceOf(tournament) == tournament.rewardPool() == self.pool
 
         def check_invariants_now(self):
+            self.check_positions = True
             self.escrow_covers_what_it_owes()
             self.supply_falls_exactly_by_burns()
             self.wallets_match_the_model()
@@ -621,10 +641,12 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
     run_state_machine_as_test(
         Escrow,
         settings=settings(
-            max_examples=25,
-            stateful_step_count=30,
+            max_examples=20,
+            stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
-    print(dict(reached))
+    print("reached:", dict(reached))
+    # Not vacuous: the run staked, finalised and claimed (in steps or in the teardowns).
+    assert reached["stake"] and reached["finalize"] and reached["claim"], dict(reached)
