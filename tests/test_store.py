@@ -335,6 +335,11 @@ def test_oversized_file_is_refused(runtime, tmp_path, ann, rid):
                  cls=S.StoreTooLarge, status=413)
 
 
+def test_crlf_file_without_final_newline_is_accepted(backend, ann, rid):
+    data = GOOD.replace(b"\n", b"\r\n").rstrip(b"\r\n")
+    assert backend.upload_predictions(ann, rid, model("m"), data) == web3.keccak(data)
+
+
 def test_refused_file_is_not_stored(backend, runtime, ann, rid):
     with pytest.raises(S.InvalidPredictionsError):
         backend.upload_predictions(ann, rid, model("m"), csv_for(ids=IDS[:-1]))
