@@ -65,6 +65,7 @@ from crowdstake.merkle import model_id as _model_id_of
 MAX_BYTES = 32 * 2**20  # a predictions file or score table, at most
 MAX_EXPIRY = 86_400  # a signature may be valid at most this long (seconds of chain time) ahead
 DEFAULT_TTL = 600
+STALE_TMP = 600  # a temporary file older than this (seconds) is a crash's leftover
 DOMAIN_NAME = "crowdstake submission store"
 DOMAIN_VERSION = "1"
 AUTH_HEADER = "X-Crowdstake-Auth"
@@ -359,6 +360,17 @@ def _atomic_write(path: Path, data: bytes) -> None:
 # ------------------------------------------------------------------ the store itself
 
 
+def register_live_ids(directory, round_id: int, ids: Iterable[str]) -> int:
+    """The fund registers a round's live ids in a store directory (a running store sees them at
+    once): writes `<directory>/rounds/<roundId>/live_ids.csv` atomically. Returns the count."""
+    ids = [str(i) for i in ids]
+    data = ("id\n" + "".join(f"{i}\n" for i in ids)).encode()
+    parse_live_ids(data)
+    _atomic_write(Path(directory) / "rounds" / str(int(round_id)) / "live_ids.csv", data)
+    return len(ids)
+
+
+
 class LocalStore:
     """The store over a plain directory; every rule lives here (the HTTP service wraps it).
 
@@ -385,8 +397,13 @@ class LocalStore:
         self._used: dict[bytes, int] = {}  # signature digest -> expiry
         self._live_cache: dict[int, tuple[tuple, frozenset[str]]] = {}
         self.directory.mkdir(parents=True, exist_ok=True)
+        stale = time.time() - STALE_TMP
         for leftover in self.directory.rglob(".tmp-*"):  # a crash's half-written file: never read
-            leftover.unlink(missing_ok=True)
+            try:
+                if leftover.stat().st_mtime < stale:  # not another writer's file in flight
+                    leftover.unlink()
+            except FileNotFoundError:
+                pass
         self._journal = self.directory / "used_signatures.log"
         self._load_journal()
 
@@ -452,12 +469,8 @@ class LocalStore:
     # ---------------------------------------------------------------- live ids
 
     def register_live_ids(self, round_id: int, ids: Iterable[str]) -> int:
-        """Register a round's live ids (the fund); the same as placing rounds/<id>/live_ids.csv."""
-        ids = [str(i) for i in ids]
-        data = ("id\n" + "".join(f"{i}\n" for i in ids)).encode()
-        parse_live_ids(data)
-        _atomic_write(self._round_dir(round_id) / "live_ids.csv", data)
-        return len(ids)
+        """Register a round's live ids (the fund): see the module function."""
+        return register_live_ids(self.directory, round_id, ids)
 
     def live_ids(self, round_id: int) -> list[str]:
         return sorted(self._live_set(round_id))

@@ -386,8 +386,16 @@ def test_crashed_write_leaves_no_partial_file(local, runtime, monkeypatch, ann, 
 def test_leftover_temporary_files_are_removed_at_start(local, runtime, tmp_path, rid):
     leftover = local.directory / "rounds" / str(rid) / ".tmp-abc"
     leftover.write_bytes(b"id,predic")
+    os.utime(leftover, (0, 0))
     make_local(runtime, tmp_path / "store")
     assert not leftover.exists()
+
+
+def test_a_second_store_on_the_directory_keeps_fresh_temporary_files(local, runtime, tmp_path, rid):
+    in_flight = local.directory / "rounds" / str(rid) / ".tmp-xyz"
+    in_flight.write_bytes(b"id,predic")
+    make_local(runtime, tmp_path / "store")
+    assert in_flight.exists()
 
 
 def test_concurrent_uploads_lose_nothing_and_corrupt_nothing(http, local, runtime, rid):
@@ -469,3 +477,53 @@ def test_a_new_table_replaces_the_latest_and_the_old_stays_readable(backend, run
     backend.publish_score_table(oracle, rid, TABLE + b"0xdef,0x02,0.1\n")
     assert backend.get_score_table(rid) == TABLE + b"0xdef,0x02,0.1\n"
     assert backend.get_score_table(rid, old) == TABLE
+
+
+# ------------------------------------------------------------------ the service as `serve` runs it
+
+
+@pytest.fixture
+def served(runtime, tmp_path):
+    """`crowdstake.store.serve` in its own process, wired to the chain by RPC URL and deployments."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = ("import sys; from pathlib import Path; from crowdstake.store import serve; "
+            "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), sys.argv[3], Path(sys.argv[4]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "served"), str(port),
+                             web3.provider.endpoint_uri, str(tmp_path)], stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                S.HttpStore(url, timeout=1).info()
+                break
+            except S.ConfigError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                time.sleep(0.05)
+        yield url, tmp_path / "served"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_served_store_uses_the_chains_rounds_clock_and_committee(served, driver, oracle, ann):
+    url, directory = served
+    client = S.HttpStore(url, chain_id=chain.id, identity=url)
+    assert client.info()["now"] == chain_now()
+    rid = driver.open_round()
+    S.register_live_ids(directory, rid, IDS)  # the fund writes the file into the running store's directory
+    digest = client.upload_predictions(ann, rid, model("m"), GOOD)
+    with refused(S.StoreForbidden, 403, "readable by nobody"):
+        client.get_file(rid, digest)
+    with refused(S.StoreForbidden, 403, f"{ann.address} may not publish"):
+        client.publish_score_table(ann, rid, TABLE)
+    driver.until(driver.tournament.round(rid)["closeTime"])
+    assert client.get_file(rid, digest) == GOOD
+    client.publish_score_table(oracle, rid, TABLE)
+    assert client.get_score_table(rid) == TABLE
