@@ -22,7 +22,6 @@ import platform
 import random
 import secrets
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -32,9 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eth_account import Account  # noqa: E402
+from eth_account import Account
 
-from crowdstake import store as S  # noqa: E402
+from crowdstake import store as S
 
 CHAIN_ID = 31337
 IDENTITY = "benchmark-store"
@@ -94,7 +93,7 @@ def level(url: str, concurrency: int, wallets: list, rng: random.Random) -> dict
             digest = client.put_predictions(data, auth)
             assert digest == S.file_hash(data)
             latencies.append(time.perf_counter() - start)
-        except Exception as e:  # counted, reported
+        except Exception as e:  # noqa: BLE001 - counted and reported
             errors.append(f"{e.__class__.__name__}: {e}")
 
     start = time.perf_counter()
@@ -102,7 +101,7 @@ def level(url: str, concurrency: int, wallets: list, rng: random.Random) -> dict
         list(pool.map(upload, jobs))
     elapsed = time.perf_counter() - start
     latencies.sort()
-    q = lambda p: round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 2)  # noqa: E731
+    q = lambda p: round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 2)
     return {
         "concurrency": concurrency,
         "uploads": len(latencies),

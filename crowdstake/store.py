@@ -50,14 +50,17 @@ import secrets
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
-from typing import Callable, Collection, Iterable
+from typing import Self
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_hash.auto import keccak
 from eth_utils import is_address, to_checksum_address
-from starlette.requests import Request  # at module level: FastAPI resolves the handlers' annotations here
+
+# at module level, where FastAPI resolves the handlers' (string) annotations
+from starlette.requests import Request
 
 from crowdstake.errors import ConfigError, CrowdstakeError, InvalidInputError
 from crowdstake.merkle import model_id as _model_id_of
@@ -253,8 +256,9 @@ def parse_live_ids(data: bytes) -> list[str]:
 
 
 _NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_WELL_FORMED = re.compile(r"id,prediction\r?\n(?:[^\s,\"']+,%s\r?\n)*(?:[^\s,\"']+,%s\r?)?" % (_NUM, _NUM))
-_ROWS = re.compile(r"^([^\s,\"']+),(\S+?)\r?$", re.M)
+_ROW = r"[^\s,\"']+," + _NUM
+_WELL_FORMED = re.compile(rf"id,prediction\r?\n(?:{_ROW}\r?\n)*(?:{_ROW}\r?)?")
+_ROWS = re.compile(r"^([^\s,\"']+),(\S+?)\r?$", re.MULTILINE)
 
 
 def validate_predictions(data: bytes, live_ids: Collection[str] | None = None, max_bytes: int = MAX_BYTES) -> int:
@@ -443,13 +447,13 @@ class LocalStore:
     def _now(self) -> int:
         try:
             return int(self.now())
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failure of the node (transport, RPC, decoding) is "unavailable"
             raise StoreUnavailable(f"the store cannot read the chain's time ({e.__class__.__name__}): try again later") from None
 
     def _times(self, round_id: int) -> tuple[int, int]:
         try:
             close, resolve = self.round_times(int(round_id))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - as for _now
             raise StoreUnavailable(f"the store cannot read round {round_id}'s times from the chain "
                                    f"({e.__class__.__name__}): try again later") from None
         if not close:
@@ -532,7 +536,7 @@ class LocalStore:
         signable = _typed(kind, self.chain_id, message)
         try:
             recovered = Account.recover_message(signable, signature=signature)
-        except Exception:
+        except Exception:  # noqa: BLE001 - eth-keys raises several types for a malformed signature
             raise StoreUnauthorized("the signature is malformed: sign the request with the account's key") from None
         if recovered != signer:
             raise StoreUnauthorized(f"the signature is not by {signer_field} {signer}: sign with that account's key")
@@ -906,7 +910,7 @@ class ServerThread:
                                                     backlog=1024))
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 
-    def start(self, timeout: float = 10.0) -> "ServerThread":
+    def start(self, timeout: float = 10.0) -> ServerThread:
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
@@ -920,7 +924,7 @@ class ServerThread:
         self._thread.join(timeout=10)
         self._socket.close()
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

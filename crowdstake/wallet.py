@@ -111,7 +111,7 @@ def _key_bytes(private_key) -> bytes:
         raise InvalidInputError(f"a private key is 32 bytes (64 hex digits), this one is {len(key)} bytes")
     try:
         Account.from_key(key)
-    except Exception:  # eth-keys may echo the value: never pass it on
+    except Exception:  # noqa: BLE001 - eth-keys may echo the value: never pass it on
         raise InvalidInputError("the private key is not a valid secp256k1 key") from None
     return key
 

@@ -3,7 +3,6 @@ the core cases also against the LocalStore backend. The store's clock is the cha
 
 import os
 import secrets
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -407,7 +406,7 @@ def test_concurrent_uploads_lose_nothing_and_corrupt_nothing(http, local, runtim
         w, name, data = job
         try:
             assert http.upload_predictions(w, rid, model(name), data) == web3.keccak(data)
-        except Exception as e:  # collected: a thread's failure must fail the test
+        except Exception as e:  # noqa: BLE001 - collected: a thread's failure must fail the test
             errors.append(e)
 
     with ThreadPoolExecutor(max_workers=16) as pool:
