@@ -10,11 +10,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception, Web3RPCError
 from web3.types import TxReceipt
 
 from crowdstake.errors import ConfigError, CrowdstakeError
@@ -135,13 +136,32 @@ def _revert_data(exc: Exception) -> bytes | str | None:
     return data
 
 
+RETRYABLE = (requests.ConnectionError, requests.Timeout)
+
+
+def with_retries(fn, *args, attempts: int = 5, base_delay: float = 0.5, what: str = "the node", **kwargs):
+    """Call `fn`, retrying connection failures and timeouts with exponential backoff; after
+    `attempts` tries, a ConfigError that says so. Anything else is raised at once."""
+    for attempt in range(attempts):
+        try:
+            return fn(*args, **kwargs)
+        except RETRYABLE as e:
+            if attempt == attempts - 1:
+                raise ConfigError(f"{what} did not answer after {attempts} attempts "
+                                  f"({e.__class__.__name__}): check the node and --rpc-url, then run again") from None
+            time.sleep(base_delay * 2**attempt)
+
+
 def send(w3: Web3, account: LocalAccount, call, *, confirmations: int = 0, gas_margin: float = 1.25,
-         timeout: float = 120.0) -> TxReceipt:
+         timeout: float = 120.0, on_sent=None) -> TxReceipt:
     """Simulate, sign and send `call` (a bound contract function) from `account`; wait for its
     receipt (and `confirmations` more blocks). A revert raises TransactionFailed naming the
-    contract's custom error, before anything is sent."""
+    contract's custom error, before anything is sent. `on_sent(tx_hash)` runs once the node has
+    the transaction and before its receipt (a journal records it there, so a crash in between
+    never leads to a second transaction). Connection faults are retried; the same signed
+    transaction is resent, so a retry can never send twice."""
     try:
-        gas = call.estimate_gas({"from": account.address})
+        gas = with_retries(call.estimate_gas, {"from": account.address})
     except (ContractCustomError, ContractLogicError) as e:
         decoded = decode_revert(_revert_data(e))
         if decoded:
@@ -150,15 +170,28 @@ def send(w3: Web3, account: LocalAccount, call, *, confirmations: int = 0, gas_m
         raise TransactionFailed(f"the transaction would revert: {e}") from None
     tx = call.build_transaction({
         "from": account.address,
-        "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+        "nonce": with_retries(w3.eth.get_transaction_count, account.address, "pending"),
         "gas": int(gas * gas_margin),
         "chainId": w3.eth.chain_id,
     })
     signed = account.sign_transaction(tx)
-    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
+    try:
+        tx_hash = with_retries(w3.eth.send_raw_transaction, signed.raw_transaction)
+    except Web3RPCError as e:  # a resend of what the node already holds
+        if "already known" not in str(e):
+            raise
+        tx_hash = signed.hash
+    if on_sent:
+        on_sent(tx_hash)
+    return wait_for(w3, tx_hash, confirmations=confirmations, timeout=timeout)
+
+
+def wait_for(w3: Web3, tx_hash, *, confirmations: int = 0, timeout: float = 120.0) -> TxReceipt:
+    """The receipt of a sent transaction (after `confirmations` more blocks); a revert on-chain
+    raises TransactionFailed."""
+    receipt = with_retries(w3.eth.wait_for_transaction_receipt, tx_hash, timeout=timeout, poll_latency=0.05)
     if receipt["status"] != 1:
-        raise TransactionFailed(f"transaction {tx_hash.hex()} reverted on-chain")
+        raise TransactionFailed(f"transaction {Web3.to_hex(tx_hash)} reverted on-chain")
     while confirmations and w3.eth.block_number < receipt["blockNumber"] + confirmations:
         time.sleep(0.5)
     return receipt

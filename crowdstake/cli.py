@@ -53,7 +53,7 @@ def _store(args, protocol):
     if not args.store:
         return None
     if args.store.startswith(("http://", "https://")):
-        return store.HttpStore(args.store)
+        return store.HttpStore(args.store, chain_id=protocol.w3.eth.chain_id)  # refuses another chain's store
     return store.local_store_for(args.store, protocol)
 
 
@@ -145,6 +145,53 @@ def cmd_status(args) -> None:
     _print_table(p.status(), f"positions of {p.account.address}")
 
 
+def _oracle_summary(summary: dict) -> None:
+    print(f"round {summary['round']}: {summary['positions']} positions scored, root {summary['root']}")
+    print(f"  declared reward {summary['totalReward'] / 1e18:,.6f}, burn {summary['totalBurn'] / 1e18:,.6f}; "
+          f"score table {summary['tableHash']}")
+    for who, why in summary["floors"].items():
+        print(f"  floor score for {who}: {why}")
+    if "would_send" in summary:
+        print(f"  dry run: would publish table {summary['tableHash']} and vote {summary['would_send']['vote']}")
+    else:
+        print(f"  state: {summary['state']}; gas spent by this operator: {summary['gas']:,}")
+
+
+def _oracle_inputs(args):
+    from crowdstake.participant import ParticipantError
+
+    protocol = _protocol(args)
+    store = _store(args, protocol)
+    if store is None:
+        raise ParticipantError("the oracle needs the submission store: pass --store URL (or directory)")
+    account = None if (args.dry_run and not (args.wallet or args.key_env)) else _account(args)
+    return protocol, store, account
+
+
+def cmd_oracle(args) -> None:
+    from crowdstake import oracle
+
+    if args.action == "verify":
+        protocol = _protocol(args)
+        report = oracle.verify_round(protocol, _store(args, protocol), args.round, Path(args.targets))
+        verdict = "matches" if report["matches"] else "DOES NOT match"
+        print(f"round {args.round}: the recomputed root {report['recomputedRoot']} {verdict} the on-chain {report['onchainRoot']}")
+        for d in report["differences"]:
+            print(f"  {d['staker']} {d['modelId']}: recomputed {d['recomputed']}, published {d['published']}")
+        if not report["matches"]:
+            raise oracle.OracleError(f"round {args.round} does not verify: {len(report['differences'])} leaves differ")
+        return
+    protocol, store, account = _oracle_inputs(args)
+    if args.action == "run":
+        if args.round is None:
+            raise CrowdstakeError("say which round: --round R")
+        _oracle_summary(oracle.run_round(protocol, account, store, args.round, Path(args.targets), Path(args.workdir),
+                                         dry_run=args.dry_run, log=print))
+        return
+    oracle.watch(protocol, account, store, Path(args.targets), Path(args.workdir), interval=args.interval,
+                 report=_oracle_summary, log=print)
+
+
 def cmd_store_serve(args) -> None:
     from crowdstake import store
 
@@ -199,6 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     clm.set_defaults(run=cmd_claim)
 
     commands.add_parser("status", parents=[common], help="the wallet's positions").set_defaults(run=cmd_status)
+
+    orc = commands.add_parser("oracle", parents=[common], help="committee member: score, vote, finalise; verify")
+    orc.add_argument("action", choices=["run", "watch", "verify"])
+    orc.add_argument("--round", type=int)
+    orc.add_argument("--targets", required=True, help="directory of realised targets, <round>.csv (id,target)")
+    orc.add_argument("--workdir", default="oracle-work", help="where the journal and score tables are kept")
+    orc.add_argument("--dry-run", action="store_true", help="do everything but publish and send")
+    orc.add_argument("--interval", type=float, default=15.0, help="watch: seconds between looks at the chain")
+    orc.set_defaults(run=cmd_oracle)
 
     srv = commands.add_parser("store", parents=[common], help="the submission store service")
     srv.add_argument("action", choices=["serve"])

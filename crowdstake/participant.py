@@ -28,7 +28,7 @@ class ParticipantError(CrowdstakeError, ValueError):
 
 class Store(Interface):
     def upload_predictions(self, account: LocalAccount, round_id: int, model_id: bytes, data: bytes) -> bytes: ...
-    def get_score_table(self, round_id: int) -> bytes: ...
+    def get_score_table(self, round_id: int, table_hash: bytes | None = None) -> bytes: ...
 
 
 def parse_amount(text: str | int | Decimal) -> int:
@@ -250,7 +250,7 @@ class Participant:
     def _my_rows(self, round_id: int, r: dict):
         if self.store is None:
             raise ParticipantError("no submission store given: pass --store URL (or directory) to read the score table")
-        data = self.store.get_score_table(round_id)
+        data = self.store.get_score_table(round_id, r["scoreTableHash"])  # the one the committee voted
         if table_hash(data) != r["scoreTableHash"]:
             raise ParticipantError(f"the store's score table for round {round_id} does not match the hash voted on-chain: use another store")
         me = self.account.address.lower()

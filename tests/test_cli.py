@@ -20,7 +20,7 @@ from crowdstake.chain import save_deployment
 from crowdstake.merkle import Leaf, ResultsTree
 from crowdstake.payout import payout_delta, payout_factor
 from crowdstake.scoretable import Row, table_hash, write_table
-from crowdstake.store import HttpStore, local_store_for
+from crowdstake.store import HttpStore, register_live_ids
 from scripts.deploy import deployment_record
 
 E18 = 10**18
@@ -94,8 +94,7 @@ def alice_wallet(env, admin, token):
 
 def _round_with_live_ids(driver, env, close_in=1000, resolve_in=2000):
     rid = driver.open_round(close_in, resolve_in)
-    (Path(env["HOME"]) / "store" / "rounds" / str(rid)).mkdir(parents=True, exist_ok=True)
-    (Path(env["HOME"]) / "store" / "rounds" / str(rid) / "live_ids.csv").write_text("id\n" + "\n".join(IDS) + "\n")
+    register_live_ids(Path(env["HOME"]) / "store", rid, IDS)  # what the fund does for each round
     return rid
 
 
