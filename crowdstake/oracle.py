@@ -1,0 +1,350 @@
+"""The oracle operator's job for one round: read the round's staked positions from the chain,
+fetch each committed predictions file from the store and check it against its on-chain hash,
+score every model, build the results tree and the score table, publish the table, vote, and
+finalise once the dispute window has passed.
+
+Every step is recorded in a journal (`<workdir>/round-<R>.json`, written atomically), and
+the chain is the judge of what was done: run again after a crash at any point, the operator
+recomputes nothing it already has, never votes twice (a vote sent but not yet mined is waited
+for, not resent), and recognises rounds already voted, accepted, vetoed or finalised.
+Independent operators given the same chain, files and targets produce byte-identical tables
+and roots: positions are sorted, scoring is order- and thread-independent, floats are written
+in round-trip form.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from crowdstake.chain import Protocol, TransactionFailed, send, wait_for, with_retries
+from crowdstake.errors import ConfigError, CrowdstakeError, InvalidInputError
+from crowdstake.merkle import Leaf, ResultsTree
+from crowdstake.payout import payout_delta, payout_factor
+from crowdstake.scoretable import Row, read_table, table_hash, write_table
+from crowdstake.scoring import round_scores
+
+LOG_PAGE = 10_000  # blocks per eth_getLogs request: real nodes refuse unbounded ranges
+
+
+class OracleError(CrowdstakeError, RuntimeError):
+    """The round cannot be scored or voted as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Position:
+    staker: str
+    model_id: bytes
+    stake: int
+    predictions_hash: bytes
+
+    @property
+    def key(self) -> str:
+        return f"{self.staker.lower()}:{self.model_id.hex()}"
+
+
+@dataclass
+class RoundResult:
+    round_id: int
+    table: bytes
+    rows: list[Row]
+    root: bytes
+    total_reward: int
+    total_burn: int
+
+    @property
+    def vote(self) -> tuple:
+        """The committee's Result tuple."""
+        return (self.root, table_hash(self.table), self.total_reward, self.total_burn, len(self.rows))
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def read_positions(protocol: Protocol, round_id: int) -> list[Position]:
+    """The round's staked positions, from StakeIncreased events (paged) and the contract's state,
+    sorted by (staker, modelId)."""
+    w3, tournament = protocol.w3, protocol.tournament
+    start = protocol.deployment.get("deploymentBlock", 0)
+    end = with_retries(lambda: w3.eth.block_number)
+    keys = set()
+    for lo in range(start, end + 1, LOG_PAGE):
+        logs = with_retries(tournament.events.StakeIncreased.get_logs, from_block=lo,
+                            to_block=min(lo + LOG_PAGE - 1, end), argument_filters={"roundId": round_id})
+        keys |= {(e["args"]["staker"], e["args"]["modelId"]) for e in logs}
+    positions = []
+    for staker, mid in sorted(keys, key=lambda k: (k[0].lower(), k[1])):
+        stake, _, digest = with_retries(tournament.functions.position(round_id, staker, mid).call)
+        if stake:
+            positions.append(Position(Web3.to_checksum_address(staker), mid, stake, digest))
+    return positions
+
+
+def read_targets(path: Path) -> pd.Series:
+    """Realised targets as the fund publishes them: a CSV `id,target`."""
+    try:
+        frame = pd.read_csv(path, dtype={"id": str})
+    except FileNotFoundError:
+        raise ConfigError(f"no targets file {path}: the fund publishes one per round as <round>.csv") from None
+    if list(frame.columns) != ["id", "target"]:
+        raise InvalidInputError(f"{path} needs the header id,target")
+    return frame.set_index("id")["target"]
+
+
+def _parse_predictions(data: bytes) -> tuple[pd.Series | None, str]:
+    try:
+        frame = pd.read_csv(io.BytesIO(data), dtype={"id": str})
+    except Exception as e:  # pandas raises many types for a malformed file
+        return None, f"malformed predictions file: {e.__class__.__name__}"
+    if list(frame.columns) != ["id", "prediction"]:
+        return None, "malformed predictions file: header is not id,prediction"
+    values = pd.to_numeric(frame["prediction"], errors="coerce")
+    return pd.Series(values.to_numpy(), index=frame["id"].to_numpy()), ""
+
+
+def fetch_predictions(store, round_id: int, positions: list[Position]) -> tuple[dict, dict]:
+    """Each position's committed file, fetched by its on-chain hash and checked against it.
+    Returns (predictions by key, reasons by key for the files that cannot be scored)."""
+    predictions, reasons = {}, {}
+    for p in positions:
+        try:
+            data = store.get_file(round_id, p.predictions_hash)
+        except CrowdstakeError:
+            reasons[p.key] = "committed file missing from the store"
+            continue
+        if Web3.keccak(data) != p.predictions_hash:
+            reasons[p.key] = "file does not match its on-chain hash"
+            continue
+        series, reason = _parse_predictions(data)
+        if series is None:
+            reasons[p.key] = reason
+        else:
+            predictions[p.key] = series
+    return predictions, reasons
+
+
+# ------------------------------------------------------------------ scoring and the tree
+
+
+def compute_result(protocol: Protocol, store, round_id: int, targets: pd.Series) -> RoundResult:
+    """Score the round and build its tree, table and declared totals, exactly as the contract
+    will compute the money."""
+    r = protocol.tournament.functions.round(round_id).call()
+    fields = dict(zip([c["name"] for c in _round_components(protocol)], r))
+    threshold, _, cap, _, w_corr, w_mmc = fields["params"]
+    positions = read_positions(protocol, round_id)
+    if len(positions) != fields["stakedPositions"]:
+        raise OracleError(f"read {len(positions)} staked positions from events but the contract counts "
+                          f"{fields['stakedPositions']}: the node's logs are incomplete, try another node")
+    if not positions:
+        return RoundResult(round_id, write_table([]), [], b"\x00" * 32, 0, 0)
+    predictions, reasons = fetch_predictions(store, round_id, positions)
+    stakes = {p.key: p.stake / 10**18 for p in positions}
+    scores = round_scores(predictions, targets, stakes, (w_corr / 10_000, w_mmc / 10_000))
+    factor = payout_factor(threshold, fields["totalStake"])
+    leaves, partial = [], []
+    for p in positions:
+        s = scores.loc[p.key]
+        quantized = int(s["quantized"])
+        leaves.append(Leaf(round_id, p.staker, p.model_id, quantized))
+        partial.append((p, s, quantized, payout_delta(p.stake, quantized, factor, cap), reasons.get(p.key) or s["reason"]))
+    tree = ResultsTree(leaves)
+    rows = [
+        Row(p.staker, p.model_id, p.stake, float(s["corr"]), float(s["mmc"]), float(s["score"]), q, delta, reason,
+            tuple(tree.proof(i)))
+        for i, (p, s, q, delta, reason) in enumerate(partial)
+    ]
+    reward = sum(row.delta for row in rows if row.delta > 0)
+    burn = -sum(row.delta for row in rows if row.delta < 0)
+    return RoundResult(round_id, write_table(rows), rows, tree.root, reward, burn)
+
+
+def _round_components(protocol: Protocol) -> list[dict]:
+    fn = next(i for i in protocol.tournament.abi if i.get("name") == "round" and i["type"] == "function")
+    return fn["outputs"][0]["components"]
+
+
+# ------------------------------------------------------------------ the journal
+
+
+class Journal:
+    """What this operator has done for a round, on disk; replaced atomically at each step."""
+
+    def __init__(self, workdir: Path, round_id: int):
+        self.path = Path(workdir) / f"round-{round_id}.json"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def get(self, key: str, default=None):
+        return self.data.get(key, default)
+
+    def record(self, **entries) -> None:
+        self.data.update(entries)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+        os.replace(tmp, self.path)
+
+
+# ------------------------------------------------------------------ the operator's run
+
+
+def run_round(protocol: Protocol, account: LocalAccount | None, store, round_id: int, targets_dir: Path,
+              workdir: Path, *, dry_run: bool = False, finalize: bool = True,
+              on_step: Callable[[str], None] = lambda step: None, log: Callable[[str], None] = lambda m: None) -> dict:
+    """Score round `round_id`, publish its table, vote, and finalise when possible. Safe to run
+    again at any point; returns a summary of what the round's state now is."""
+    w3, committee, tournament = protocol.w3, protocol.committee, protocol.tournament
+    if not 1 <= round_id <= tournament.functions.roundCount().call():
+        raise OracleError(f"round {round_id} not found")
+    close, resolve = tournament.functions.roundTimes(round_id).call()
+    now = w3.eth.get_block("latest")["timestamp"]
+    if now < resolve:
+        raise OracleError(f"round {round_id} resolves at {resolve}, {resolve - now} s from the chain's now: too early to score")
+    journal = Journal(workdir, round_id)
+    summary = {"round": round_id, "gas": journal.get("gas", 0)}
+
+    # 1. score (or reuse the scored result: the same inputs give the same bytes)
+    table_path = Path(workdir) / f"round-{round_id}-scores.csv"
+    if journal.get("root") and table_path.exists():
+        table = table_path.read_bytes()
+        rows = read_table(table)
+        result = RoundResult(round_id, table, rows, bytes.fromhex(journal.get("root")), journal.get("totalReward"),
+                             journal.get("totalBurn"))
+    else:
+        log(f"scoring round {round_id}")
+        result = compute_result(protocol, store, round_id, read_targets(Path(targets_dir) / f"{round_id}.csv"))
+        tmp = table_path.with_suffix(".tmp")
+        tmp.write_bytes(result.table)
+        os.replace(tmp, table_path)
+        journal.record(root=result.root.hex(), tableHash=table_hash(result.table).hex(),
+                       totalReward=result.total_reward, totalBurn=result.total_burn, leafCount=len(result.rows))
+    on_step("scored")
+    summary.update(positions=len(result.rows), root="0x" + result.root.hex(), tableHash="0x" + table_hash(result.table).hex(),
+                   totalReward=result.total_reward, totalBurn=result.total_burn,
+                   floors={f"{r.staker}:0x{r.model_id.hex()[:12]}": r.reason for r in result.rows if r.reason})
+    if dry_run:
+        summary["would_send"] = {"publish": summary["tableHash"], "vote": result.vote if account else None}
+        return summary
+    if account is None:
+        raise ConfigError("voting needs the member's wallet: pass --wallet or --key-env")
+
+    # 2. publish the table (idempotent: the same bytes under the same hash)
+    if not journal.get("published"):
+        if result.rows:
+            store.publish_score_table(account, round_id, result.table)
+        journal.record(published=True)
+    on_step("published")
+
+    # 3. vote, once per epoch; a vote already sent is waited for, never sent again
+    state = committee.functions.roundState(round_id).call()
+    vetoes, dispute_ends, finalized = state[0], state[1], state[2]
+    epoch_key = f"vote-{vetoes}"
+    if finalized:
+        summary["state"] = "finalised"
+        return summary
+    if dispute_ends == 0:
+        sent = journal.get(epoch_key)
+        if sent:
+            _gas(journal, summary, wait_for(w3, sent))
+        elif not committee.functions.hasVoted(round_id, account.address).call():
+            log(f"voting root 0x{result.root.hex()[:16]}…")
+            receipt = send(w3, account, committee.functions.vote(round_id, result.vote),
+                           on_sent=lambda h: (journal.record(**{epoch_key: Web3.to_hex(h)}), on_step("vote-sent")))
+            _gas(journal, summary, receipt)
+        on_step("voted")
+        state = committee.functions.roundState(round_id).call()
+        dispute_ends = state[1]
+
+    # 4. finalise once the dispute window has passed (anyone may; one succeeds)
+    now = w3.eth.get_block("latest")["timestamp"]
+    if finalize and dispute_ends and now >= dispute_ends:
+        sent = journal.get("finalize")
+        try:
+            if sent:
+                _gas(journal, summary, wait_for(w3, sent))
+            else:
+                receipt = send(w3, account, committee.functions.finalize(round_id),
+                               on_sent=lambda h: (journal.record(finalize=Web3.to_hex(h)), on_step("finalize-sent")))
+                _gas(journal, summary, receipt)
+        except TransactionFailed as e:
+            if e.error != "OracleCommitteeAlreadyFinalized" and not committee.functions.roundState(round_id).call()[2]:
+                raise
+    state = committee.functions.roundState(round_id).call()
+    summary["state"] = "finalised" if state[2] else ("accepted" if state[1] else "voting")
+    summary["gas"] = journal.get("gas", 0)
+    return summary
+
+
+def _gas(journal: Journal, summary: dict, receipt) -> None:
+    counted = set(journal.get("counted", []))
+    tx = Web3.to_hex(receipt["transactionHash"])
+    if tx not in counted:
+        journal.record(gas=journal.get("gas", 0) + receipt["gasUsed"], counted=sorted(counted | {tx}))
+    summary["gas"] = journal.get("gas", 0)
+
+
+def verify_round(protocol: Protocol, store, round_id: int, targets_dir: Path) -> dict:
+    """Recompute a round from the published files, targets and chain state, and compare with
+    the accepted or finalised result on-chain: which leaves differ, if any."""
+    r = dict(zip([c["name"] for c in _round_components(protocol)], protocol.tournament.functions.round(round_id).call()))
+    state = protocol.committee.functions.roundState(round_id).call()
+    if r["finalized"]:
+        root, table_digest = r["root"], r["scoreTableHash"]
+    elif state[1]:
+        root, table_digest = state[4][0], state[4][1]
+    else:
+        raise OracleError(f"round {round_id} has no accepted or finalised result to verify yet")
+    mine = compute_result(protocol, store, round_id, read_targets(Path(targets_dir) / f"{round_id}.csv"))
+    report = {"round": round_id, "onchainRoot": "0x" + root.hex(), "recomputedRoot": "0x" + mine.root.hex(),
+              "matches": mine.root == root and table_hash(mine.table) == table_digest, "differences": []}
+    if not report["matches"]:
+        try:
+            published = {(row.staker.lower(), row.model_id): row for row in read_table(store.get_score_table(round_id, table_digest))}
+        except CrowdstakeError:
+            published = {}
+        for row in mine.rows:
+            theirs = published.get((row.staker.lower(), row.model_id))
+            if theirs is None or theirs.quantized != row.quantized:
+                report["differences"].append({"staker": row.staker, "modelId": "0x" + row.model_id.hex(),
+                                              "recomputed": row.quantized,
+                                              "published": None if theirs is None else theirs.quantized})
+    return report
+
+
+def watch(protocol: Protocol, account: LocalAccount, store, targets_dir: Path, workdir: Path, *,
+          interval: float = 15.0, report=lambda summary: None, log=lambda m: None, rounds_limit: int | None = None) -> None:
+    """Keep going: score and vote every round once it has resolved and its targets are published,
+    and finalise rounds whose dispute window has passed. Stops after `rounds_limit` rounds are
+    finalised (tests), else runs until interrupted."""
+    import time
+
+    done: set[int] = set()
+    while rounds_limit is None or len(done) < rounds_limit:
+        now = with_retries(lambda: protocol.w3.eth.get_block("latest")["timestamp"])
+        for rid in range(1, protocol.tournament.functions.roundCount().call() + 1):
+            if rid in done:
+                continue
+            _, resolve = protocol.tournament.functions.roundTimes(rid).call()
+            if now < resolve or not (Path(targets_dir) / f"{rid}.csv").exists():
+                continue
+            if protocol.committee.functions.roundState(rid).call()[2]:
+                done.add(rid)
+                continue
+            try:
+                summary = run_round(protocol, account, store, rid, targets_dir, workdir, log=log)
+            except TransactionFailed as e:  # e.g. the results window lapsed: refunds, not votes
+                log(f"round {rid}: {e}")
+                done.add(rid)
+                continue
+            report(summary)
+            if summary.get("state") == "finalised":
+                done.add(rid)
+        time.sleep(interval)
