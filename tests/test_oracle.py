@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -229,3 +230,29 @@ def test_unreachable_node_fails_after_bounded_retries():
     assert with_retries(flaky, base_delay=0.01) == "ok" and len(calls) == 3
     with pytest.raises(ConfigError, match="did not answer after 4 attempts"):
         with_retries(lambda: (_ for _ in ()).throw(requests.Timeout()), attempts=4, base_delay=0.01)
+
+
+def test_two_watches_vote_and_finalise_without_colliding(world, admin, operator, tmp_path):
+    rid, _, targets_dir = _open_round(world, admin, operator, tmp_path, seed=7)
+    errors = []
+
+    def watch(i):
+        try:
+            oracle.watch(world["protocol"], world["members"][i], world["store"], targets_dir, tmp_path / f"w{i}",
+                         interval=0.2, rounds_limit=rid)  # every round up to this one ends finalised
+        except Exception as e:  # reported below: a thread's failure must fail the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=watch, args=(i,), daemon=True) for i in range(2)]
+    for t in threads:
+        t.start()
+    for _ in range(300):
+        if world["committee"].roundState(rid)["disputeEndsAt"]:
+            break
+        time.sleep(0.1)
+    _until(world["committee"].roundState(rid)["disputeEndsAt"])  # the dispute window passes
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and not any(t.is_alive() for t in threads)
+    assert world["tournament"].round(rid)["finalized"]
+    assert all(world["committee"].hasVoted(rid, m.address) for m in world["members"][:2])
