@@ -604,10 +604,15 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     ) private pure {
         uint256 n = leaves.length;
         if (n == 0) revert TournamentEmptyBatch(roundId);
-        // The length rule OpenZeppelin checks too, here with the batch's context.
-        if (n + proof.length != proofFlags.length + 1) {
-            revert TournamentInvalidMultiproof(roundId, n, proof.length, proofFlags.length);
+        // OpenZeppelin's own checks, made first so a malformed multiproof reverts with the
+        // batch's context: lengths that fit, and one proof hash used per false flag.
+        uint256 flagCount = proofFlags.length;
+        if (n + proof.length != flagCount + 1) revert TournamentInvalidMultiproof(roundId, n, proof.length, flagCount);
+        uint256 fromProof;
+        for (uint256 i; i < flagCount; ++i) {
+            if (!proofFlags[i]) ++fromProof;
         }
+        if (fromProof != proof.length) revert TournamentInvalidMultiproof(roundId, n, proof.length, flagCount);
         bytes32[] memory hashes = new bytes32[](n);
         for (uint256 i; i < n; ++i) {
             Settlement calldata s = leaves[i];

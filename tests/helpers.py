@@ -92,3 +92,11 @@ class Driver:
     def claim(self, tree, leaves, index, sender):
         l = leaves[index]
         return self.tournament.claim(l.round_id, l.staker, l.model_id, l.score, tree.proof(index), {"from": sender})
+
+
+def multiclaim_args(tree, leaves, indices):
+    """claimMany's (leaves, proof, proofFlags) for `indices` of `leaves`, and the indices in the
+    order the contract takes them."""
+    order, proof, flags = tree.multiproof(indices)
+    batch = [(leaves[i].staker, leaves[i].model_id, leaves[i].score) for i in order]
+    return batch, proof, flags, order

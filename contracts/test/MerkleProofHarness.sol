@@ -10,4 +10,13 @@ contract MerkleProofHarness {
     function verify(bytes32[] calldata proof, bytes32 root, bytes32 leaf) external pure returns (bool) {
         return MerkleProof.verifyCalldata(proof, root, leaf);
     }
+
+    /// @notice Whether the multiproof proves `leaves` under `root` (MerkleProof.multiProofVerifyCalldata).
+    function multiProofVerify(bytes32[] calldata proof, bool[] calldata proofFlags, bytes32 root, bytes32[] memory leaves)
+        external
+        pure
+        returns (bool)
+    {
+        return MerkleProof.multiProofVerifyCalldata(proof, proofFlags, root, leaves);
+    }
 }

@@ -1,0 +1,174 @@
+"""Settle a whole finalised round: every position, in `claimMany` batches built from the
+published score table. Anyone can run it (a keeper, the operator, a participant): each payout
+goes to its own staker, to its wallet or (`to_balance`) to its internal balance in the
+Tournament, from which it can be withdrawn or staked again without a token transfer.
+
+Resumable: the chain is the journal. Each run first reads which positions are already settled
+(by anyone: single claims, earlier batches, refunds) and only batches the rest. With a
+`journal` file, transactions sent but not yet confirmed when a run stopped are waited for
+before anything else is read, so a restart never sends a batch that is already on its way.
+
+Batches are runs of neighbouring leaves in the tree (`ResultsTree.tree_order`): their
+multiproofs share most of their paths, about two proof hashes per tree level per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.logs import DISCARD
+
+from crowdstake.chain import Protocol, TransactionFailed, send, wait_for, with_retries
+from crowdstake.errors import CrowdstakeError
+from crowdstake.merkle import Leaf, ResultsTree, batch_size as fitting_batch_size
+from crowdstake.scoretable import read_table, table_hash
+
+READ_PAGE = 500  # positions read per JSON-RPC batch request
+
+
+class SettleError(CrowdstakeError, ValueError):
+    """A round cannot be settled as asked; the message says why and what to do."""
+
+
+def _round(protocol: Protocol, round_id: int) -> dict:
+    t = protocol.tournament
+    count = with_retries(t.functions.roundCount().call)
+    if not 1 <= round_id <= count:
+        raise SettleError(f"round {round_id} not found: rounds run from 1 to {count}")
+    fn = next(i for i in t.abi if i.get("name") == "round" and i["type"] == "function")
+    names = [c["name"] for c in fn["outputs"][0]["components"]]
+    return dict(zip(names, with_retries(t.functions.round(round_id).call)))
+
+
+def load_tree(protocol: Protocol, store, round_id: int) -> tuple[dict, list[Leaf], ResultsTree]:
+    """The round, its leaves from the store's score table, and their tree, each checked against
+    the chain (table hash, root, leaf count)."""
+    r = _round(protocol, round_id)
+    if not r["finalized"]:
+        raise SettleError(f"round {round_id} is not finalised: nothing can be settled yet")
+    data = store.get_score_table(round_id)
+    if table_hash(data) != bytes(r["scoreTableHash"]):
+        raise SettleError(f"the store's score table for round {round_id} does not match the hash voted on-chain: use another store")
+    leaves = [Leaf(round_id, Web3.to_checksum_address(row.staker), row.model_id, row.quantized) for row in read_table(data)]
+    if not leaves:
+        raise SettleError(f"round {round_id} has no positions: nothing to settle")
+    tree = ResultsTree(leaves)
+    if tree.root != bytes(r["root"]) or len(leaves) != r["stakedPositions"]:
+        raise SettleError(f"the score table of round {round_id} does not rebuild the on-chain root "
+                          f"({len(leaves)} rows, {r['stakedPositions']} staked positions)")
+    return r, leaves, tree
+
+
+def settled_flags(protocol: Protocol, leaves: list[Leaf]) -> list[bool]:
+    """Whether each leaf's position is settled on-chain (JSON-RPC batches of READ_PAGE calls)."""
+    t, w3 = protocol.tournament, protocol.w3
+    flags: list[bool] = []
+    for lo in range(0, len(leaves), READ_PAGE):
+        page = leaves[lo:lo + READ_PAGE]
+        try:
+            with w3.batch_requests() as batch:
+                for l in page:
+                    batch.add(t.functions.position(l.round_id, l.staker, l.model_id))
+                results = batch.execute()
+            flags += [bool(res[1]) for res in results]
+        except Exception:  # a node without batch requests: one call each
+            flags += [bool(with_retries(t.functions.position(l.round_id, l.staker, l.model_id).call)[1]) for l in page]
+    return flags
+
+
+class Journal:
+    """Transactions sent and not yet known confirmed, in a small JSON file (atomic writes)."""
+
+    def __init__(self, path: Path | str | None):
+        self.path = Path(path) if path else None
+        self.pending: list[str] = []
+        if self.path and self.path.exists():
+            self.pending = json.loads(self.path.read_text()).get("pending", [])
+
+    def _save(self) -> None:
+        if self.path:
+            tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+            tmp.write_text(json.dumps({"pending": self.pending}) + "\n")
+            os.replace(tmp, self.path)
+
+    def sent(self, tx_hash) -> None:
+        self.pending.append(Web3.to_hex(tx_hash))
+        self._save()
+
+    def done(self, tx_hash) -> None:
+        h = Web3.to_hex(tx_hash)
+        self.pending = [p for p in self.pending if p != h]
+        self._save()
+
+
+def settle_round(protocol: Protocol, account: LocalAccount, store, round_id: int, to_balance: bool = False,
+                 batch_size: int | None = None, progress: Callable[[int, int], None] | None = None,
+                 journal: Path | str | None = None) -> dict:
+    """Settle every unsettled position of finalised round `round_id` with claimMany batches sent
+    from `account`; payouts to the stakers' wallets, or to their internal balances.
+
+    `batch_size` defaults to what fits half a block (crowdstake.merkle.batch_size). A batch
+    that would revert because someone settled one of its positions meanwhile is rebuilt from
+    the chain's state; a batch too large for the node is halved. `progress(done, total)` is
+    called after each batch. Returns a summary: positions, already settled, settled now,
+    transactions, gas used, and the tokens paid, credited and burned."""
+    w3, t = protocol.w3, protocol.tournament
+    jr = Journal(journal)
+    for h in list(jr.pending):  # a previous run's transactions: let them land first
+        try:
+            wait_for(w3, h)
+        except TransactionFailed:
+            pass
+        jr.done(h)
+    r, leaves, tree = load_tree(protocol, store, round_id)
+    settled = settled_flags(protocol, leaves)
+    already = sum(settled)
+    todo = [i for i in tree.tree_order() if not settled[i]]
+    size = batch_size or fitting_batch_size(w3.eth.get_block("latest")["gasLimit"], len(leaves), to_balance=to_balance)
+    if size < 1:
+        raise SettleError(f"batch size must be at least 1, got {size}")
+    summary = {"round": round_id, "positions": len(leaves), "already_settled": already, "settled": 0,
+               "transactions": 0, "gas_used": 0, "batch_size": size, "to_balance": bool(to_balance),
+               "paid": 0, "credited": 0, "burned": 0}
+    total = len(todo)
+    done = 0
+    while todo:
+        chunk = todo[:size]
+        order, proof, flags = tree.multiproof(chunk)
+        batch = [(leaves[i].staker, leaves[i].model_id, leaves[i].score) for i in order]
+        call = t.functions.claimMany(round_id, batch, proof, flags, bool(to_balance))
+        try:
+            receipt = send(w3, account, call, on_sent=jr.sent)
+        except TransactionFailed as e:
+            if e.error in ("TournamentAlreadySettled", "TournamentNothingStaked"):
+                # settled by someone else meanwhile: drop what is settled now, rebuild the batch
+                now_settled = settled_flags(protocol, [leaves[i] for i in chunk])
+                gone = {i for i, s in zip(chunk, now_settled) if s}
+                if not gone:
+                    raise
+                todo = [i for i in todo if i not in gone]
+                summary["already_settled"] += len(gone)
+                total -= len(gone)
+                continue
+            if e.error is None and size > 1:  # too large for the node or the block: halve
+                size = max(1, size // 2)
+                summary["batch_size"] = size
+                continue
+            raise SettleError(f"batch of {len(chunk)} positions of round {round_id} failed: {e}") from None
+        jr.done(receipt["transactionHash"])
+        for ev in t.events.ClaimedMany().process_receipt(receipt, errors=DISCARD):
+            for key in ("paid", "credited", "burned"):
+                summary[key] += ev["args"][key]
+        todo = todo[len(chunk):]
+        done += len(chunk)
+        summary["settled"] += len(chunk)
+        summary["transactions"] += 1
+        summary["gas_used"] += receipt["gasUsed"]
+        if progress:
+            progress(done, total)
+    return summary
