@@ -56,7 +56,9 @@ demo: install
 # brownie looks for relative script paths under scripts/, hence the absolute path.
 bench: install
 	brownie run $(CURDIR)/benchmarks/gas.py --network bench-anvil
+	brownie run $(CURDIR)/benchmarks/oracle.py --network bench-anvil
 	$(BIN)/python benchmarks/scoring.py
+	$(BIN)/python benchmarks/store.py
 
 clean:
 	rm -rf build $(VENV) node_modules

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -134,21 +135,25 @@ def fetch_predictions(store, round_id: int, positions: list[Position]) -> tuple[
 # ------------------------------------------------------------------ scoring and the tree
 
 
-def compute_result(protocol: Protocol, store, round_id: int, targets: pd.Series) -> RoundResult:
+def compute_result(protocol: Protocol, store, round_id: int, targets: pd.Series, timings: dict | None = None) -> RoundResult:
     """Score the round and build its tree, table and declared totals, exactly as the contract
-    will compute the money."""
+    will compute the money. `timings`, if given, receives each phase's wall time in seconds."""
+    clock = _Clock(timings)
     r = protocol.tournament.functions.round(round_id).call()
     fields = dict(zip([c["name"] for c in _round_components(protocol)], r))
     threshold, _, cap, _, w_corr, w_mmc = fields["params"]
     positions = read_positions(protocol, round_id)
+    clock.lap("read_positions")
     if len(positions) != fields["stakedPositions"]:
         raise OracleError(f"read {len(positions)} staked positions from events but the contract counts "
                           f"{fields['stakedPositions']}: the node's logs are incomplete, try another node")
     if not positions:
         return RoundResult(round_id, write_table([]), [], b"\x00" * 32, 0, 0)
     predictions, reasons = fetch_predictions(store, round_id, positions)
+    clock.lap("fetch_files")
     stakes = {p.key: p.stake / 10**18 for p in positions}
     scores = round_scores(predictions, targets, stakes, (w_corr / 10_000, w_mmc / 10_000))
+    clock.lap("scoring")
     factor = payout_factor(threshold, fields["totalStake"])
     leaves, partial = [], []
     for p in positions:
@@ -164,7 +169,20 @@ def compute_result(protocol: Protocol, store, round_id: int, targets: pd.Series)
     ]
     reward = sum(row.delta for row in rows if row.delta > 0)
     burn = -sum(row.delta for row in rows if row.delta < 0)
-    return RoundResult(round_id, write_table(rows), rows, tree.root, reward, burn)
+    table = write_table(rows)
+    clock.lap("tree_and_table")
+    return RoundResult(round_id, table, rows, tree.root, reward, burn)
+
+
+class _Clock:
+    def __init__(self, timings: dict | None):
+        self.timings, self.last = timings, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[name] = now - self.last
+        self.last = now
 
 
 def _round_components(protocol: Protocol) -> list[dict]:
@@ -324,8 +342,6 @@ def watch(protocol: Protocol, account: LocalAccount, store, targets_dir: Path, w
     """Keep going: score and vote every round once it has resolved and its targets are published,
     and finalise rounds whose dispute window has passed. Stops after `rounds_limit` rounds are
     finalised (tests), else runs until interrupted."""
-    import time
-
     done: set[int] = set()
     while rounds_limit is None or len(done) < rounds_limit:
         now = with_retries(lambda: protocol.w3.eth.get_block("latest")["timestamp"])
