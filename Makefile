@@ -7,7 +7,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 SOLC_VERSION := $(shell sed -n 's/^ *version: *\([0-9.]*\)$$/\1/p' brownie-config.yaml | head -1)
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 
-.PHONY: install networks test test-ganache demo bench compile clean
+.PHONY: install networks test demo bench compile clean
 
 install: $(VENV)/.installed node_modules/.installed $(VENV)/.solc-$(SOLC_VERSION)
 	@$(MAKE) --no-print-directory networks
