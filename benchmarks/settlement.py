@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 from brownie import MassStaker, accounts, chain, network, web3
+from brownie.exceptions import TransactionError
+from brownie.network.transaction import TransactionReceipt
 from eth_hash.auto import keccak
 
 from crowdstake.merkle import Leaf, ResultsTree, batch_size
@@ -53,6 +55,23 @@ MODES = ("single", "many_to_balance", "many_to_wallet")
 
 def log(msg):
     print(f"[settle-bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def send(fn, *args):
+    """A transaction through brownie; when anvil, on a big state, reports the new nonce before
+    it can find the mined transaction and brownie calls it dropped, read its receipt instead
+    (as benchmarks/gas.py does)."""
+    try:
+        return fn(*args)
+    except TransactionError as exc:
+        if "dropped without known replacement" not in str(exc):
+            raise
+        txid = str(exc).split()[-1]
+    web3.eth.wait_for_transaction_receipt(txid, timeout=300)
+    tx = TransactionReceipt(txid, silent=True)
+    if tx.status != 1:
+        raise TransactionError(f"{txid} reverted")
+    return tx
 
 
 def mass_model_id(round_id, i):
@@ -101,7 +120,7 @@ def settle_many(tournament, tree, leaves, sender, to_balance):
     for lo in range(0, len(order), size):
         idx, proof, flags = tree.multiproof(order[lo:lo + size])
         batch = [(leaves[i].staker, leaves[i].model_id, leaves[i].score) for i in idx]
-        tx = tournament.claimMany(leaves[0].round_id, batch, proof, flags, to_balance, {"from": sender})
+        tx = send(tournament.claimMany, leaves[0].round_id, batch, proof, flags, to_balance, {"from": sender})
         gas += tx.gas_used
         biggest = max(biggest, tx.gas_used)
         txs += 1
@@ -111,11 +130,11 @@ def settle_many(tournament, tree, leaves, sender, to_balance):
 def finalize_all(committee, members, outsider, rounds):
     """rounds: {rid: result}; votes 2-of-3, waits out the dispute window, finalises each."""
     for rid, result in rounds.items():
-        committee.vote(rid, result, {"from": members[0]})
-        committee.vote(rid, result, {"from": members[1]})
+        send(committee.vote, rid, result, {"from": members[0]})
+        send(committee.vote, rid, result, {"from": members[1]})
     until(max(committee.roundState(rid)["disputeEndsAt"] for rid in rounds))
     for rid in rounds:
-        committee.finalize(rid, {"from": outsider})
+        send(committee.finalize, rid, {"from": outsider})
 
 
 def entry(gas, positions, txs, **extra):
@@ -149,7 +168,7 @@ def main():
         for mode in MODES:
             rid = tournament.openRound(tid, b"\xda" * 32, close, resolve, {"from": operator}).return_value
             for lo in range(0, size, per_tx):
-                staker.enter(rid, lo, min(per_tx, size - lo), PREDICTIONS, BASE, STEP, {"from": admin})
+                send(staker.enter, rid, lo, min(per_tx, size - lo), PREDICTIONS, BASE, STEP, {"from": admin})
             plan[(size, mode)] = rid
         log(f"{len(MODES)} rounds of {size:,} positions created")
 
@@ -160,12 +179,12 @@ def main():
         for mode in MODES[1:]:
             distinct[mode] = tournament.openRound(tid, b"\xda" * 32, close, resolve, {"from": operator}).return_value
         for w in wallets:
-            admin.transfer(w, 3 * 10**18)  # gas limit 1e9 at 2 gwei: 2 ether up front
-            token.transfer(w, 4 * TOKEN, {"from": admin})
-            token.approve(tournament, 4 * TOKEN, {"from": w})
+            send(admin.transfer, w, 3 * 10**18)  # gas limit 1e9 at 2 gwei: 2 ether up front
+            send(token.transfer, w, 4 * TOKEN, {"from": admin})
+            send(token.approve, tournament, 4 * TOKEN, {"from": w})
             for rid in distinct.values():
-                tournament.submit(rid, keccak(b"m"), PREDICTIONS, {"from": w})
-                tournament.stake(rid, keccak(b"m"), 2 * TOKEN, {"from": w})
+                send(tournament.submit, rid, keccak(b"m"), PREDICTIONS, {"from": w})
+                send(tournament.stake, rid, keccak(b"m"), 2 * TOKEN, {"from": w})
         log(f"{DISTINCT} distinct stakers entered")
 
     trees, results = {}, {}

@@ -1,10 +1,11 @@
 """Stateful test of the escrow: hypothesis drives random sequences of entries, exits, committee
-votes, vetoes, finalisations, claims, restakes and refunds across three participants with two
+votes, vetoes, finalisations, claims (single and claimMany batches, to wallets or to internal
+balances), restakes, withdrawals and stakes from internal balances, and refunds across three participants with two
 models each and up to three rounds. A Python model predicts every outcome (success or the exact
 custom error); the money invariants are checked after every step against the contracts' getters
 and the model (each position's on-chain record at the end of an example, a call apiece); at the
 end every round is driven to an end and every position settled, after which the escrow must owe
-nothing but its reward pool.
+nothing but its reward pool (after everyone withdrew its internal balance).
 
 brownie's own `state_machine` fixture cannot run a subclassed machine (DESIGN.md, toolchain
 facts), so this uses hypothesis's `run_state_machine_as_test`; each example reverts the chain to
@@ -27,7 +28,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from helpers import CAP, DISPUTE_WINDOW, MIN_STAKE, PREDICTIONS, RESULTS_WINDOW, THRESHOLD, model, reverts
+from helpers import CAP, DISPUTE_WINDOW, MIN_STAKE, PREDICTIONS, RESULTS_WINDOW, THRESHOLD, model, multiclaim_args, reverts
 
 from crowdstake.payout import payout_delta, payout_factor
 
@@ -121,24 +122,28 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
             self.staked = self.reserved = 0
             self.pool = start_pool
             self.balances = list(start_balances)
+            self.internal = [0] * len(parties)  # internal balances in the Tournament
             self.minted = 0
             self.burned_model = 0  # losses the model predicted
             self.burned_events = 0  # losses the Claimed events reported
             self.fallback_scores = [0] * 6
             self.end_by_refund = False
+            self.end_by_batch = False
             self.check_positions = False  # each position on-chain: a call each, so teardown only
 
         @initialize(
             positions=st.lists(st.tuples(people, models, amounts), min_size=1, max_size=6),
             fallback_scores=scores,
             end_by_refund=st.booleans(),
+            end_by_batch=st.integers(0, 3).map(lambda n: n != 0),
         )
-        def first_round(self, positions, fallback_scores, end_by_refund):
+        def first_round(self, positions, fallback_scores, end_by_refund, end_by_batch):
             """Every example starts with a round and some stakes: hypothesis's first examples
             are a step or two long, and without this they would settle nothing. The teardown
             either finalises what it can, scoring with `fallback_scores` what no member
             proposed, or (`end_by_refund`) lets every unfinalised round lapse into refunds."""
             self.fallback_scores, self.end_by_refund = fallback_scores, end_by_refund
+            self.end_by_batch = end_by_batch  # the teardown settles with claimMany to internal balances
             self.open_round()
             for who, m, amount in positions:
                 self.stake(0, who, m, amount, submit_first=True)
@@ -215,8 +220,11 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
                 tournament.submit(r.id, model(MODELS[m]), PREDICTIONS, {"from": parties[who]})
             with reverts("EnforcedPause"):
                 tournament.stake(r.id, model(MODELS[m]), amount, {"from": parties[who]})
+            with reverts("EnforcedPause"):
+                tournament.stakeFromBalance(r.id, model(MODELS[m]), amount, {"from": parties[who]})
             self.decrease_stake(ri, who, m, amount, everything=True)
             self.claim_pending(ri * 7 + who * 2 + m, sender=who)
+            self.withdraw(who, amount, everything=True)
             tournament.unpause({"from": admin})
             event("pause")
 
@@ -526,6 +534,99 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
                 self.staked += payout  # no token moves: the payout stays in escrow
                 event("claimAndRestake")
 
+        @precondition(lambda self: self.pending_claims())
+        @rule(i=picks, k=st.integers(1, 6), to_balance=st.booleans(), sender=st.integers(0, 3),
+              with_settled=dissents)
+        def claim_many(self, i, k, to_balance, sender, with_settled):
+            """A claimMany batch of up to k unsettled positions of one finalised round (sometimes
+            with an already settled one: the whole batch reverts)."""
+            pending = self.pending_claims()
+            r = pending[i % len(pending)][0]
+            open_keys = r.unsettled()
+            keys = [open_keys[(i + j) % len(open_keys)] for j in range(min(k, len(open_keys)))]
+            settled = sorted(r.settled & set(r.staked()))
+            if with_settled and settled:
+                keys.append(settled[i % len(settled)])
+            chosen, leaves, tree, index = r.final
+            batch, proof, flags, order = multiclaim_args(tree, leaves, [index[key] for key in keys])
+            caller = (parties + [outsider])[sender]
+            args = (r.id, batch, proof, flags, to_balance, {"from": caller})
+            done = [key for key in keys if key in r.settled]
+            if done:
+                by_index = {index[key]: key for key in keys}
+                first = next(by_index[j] for j in order if by_index[j] in r.settled)
+                with reverts("TournamentAlreadySettled", r.id, *self.key_args(*first)):
+                    tournament.claimMany(*args)
+                return
+            tx = tournament.claimMany(*args)
+            claimed = tx.events["Claimed"]
+            assert len(claimed) == len(keys)
+            by_index = {index[key]: key for key in keys}
+            burned = paid = 0
+            for j, ev in zip(order, claimed):  # the contract settles in the multiproof's order
+                who, m = key = by_index[j]
+                payout, loss, delta = self.settle_effects(r, key)
+                assert ev["delta"] == delta and ev["staker"] == parties[who]
+                self.burned_model += loss
+                self.burned_events += max(0, -ev["delta"])
+                burned += loss
+                paid += payout
+                if to_balance:
+                    self.internal[who] += payout
+                else:
+                    self.balances[who] += payout
+            summary = tx.events["ClaimedMany"]
+            assert (summary["credited"] if to_balance else summary["paid"]) == paid
+            assert summary["burned"] == burned
+            event("claimMany")
+
+        @rule(who=people, amount=amounts, everything=st.booleans())
+        def withdraw(self, who, amount, everything):
+            have = self.internal[who]
+            if everything and have:
+                amount = have
+            # Never paused, like every exit.
+            if amount > have:
+                with reverts("TournamentInsufficientBalance", parties[who], have, amount):
+                    tournament.withdraw(amount, {"from": parties[who]})
+                return
+            tx = tournament.withdraw(amount, {"from": parties[who]})
+            assert tx.events["Withdrawn"]["balance"] == have - amount
+            self.internal[who] -= amount
+            self.balances[who] += amount
+            event("withdraw")
+
+        @rule(ri=rounds, who=people, m=models, amount=amounts, submit_first=st.booleans(), everything=st.booleans())
+        def stake_from_balance(self, ri, who, m, amount, submit_first, everything):
+            r, key = self.pick(ri), (who, m)
+            have = self.internal[who]
+            if everything and have:
+                amount = have
+            if submit_first and key not in r.submitted:
+                self.submit(ri, who, m)
+            now, current = self.now(), r.stakes.get(key, 0)
+            staker, mid = self.key_args(who, m)
+            args = (r.id, mid, amount, {"from": staker})
+            if amount > have:
+                with reverts("TournamentInsufficientBalance", staker, have, amount):
+                    tournament.stakeFromBalance(*args)
+            elif now >= r.close:
+                with reverts("TournamentRoundClosed", r.id, r.close):
+                    tournament.stakeFromBalance(*args)
+            elif key not in r.submitted:
+                with reverts("TournamentNoSubmission", r.id, staker, mid):
+                    tournament.stakeFromBalance(*args)
+            elif current + amount < min_stake:
+                with reverts("TournamentStakeBelowMinimum", current + amount, min_stake):
+                    tournament.stakeFromBalance(*args)
+            else:
+                tx = tournament.stakeFromBalance(*args)
+                assert "Transfer" not in tx.events  # no token moves
+                r.stakes[key] = current + amount
+                self.internal[who] -= amount
+                self.staked += amount
+                event("stakeFromBalance")
+
         @rule(ri=rounds, who=people, m=models)
         def refund(self, ri, who, m):
             r, now, key = self.pick(ri), self.now(), (who, m)
@@ -555,11 +656,17 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
 
         @invariant()
         def escrow_covers_what_it_owes(self):
-            owed = (tournament.totalStaked(), tournament.totalReserved(), tournament.rewardPool())
-            assert owed == (self.staked, self.reserved, self.pool)
+            owed = (tournament.totalStaked(), tournament.totalReserved(), tournament.totalInternalBalances(),
+                    tournament.rewardPool())
+            assert owed == (self.staked, self.reserved, sum(self.internal), self.pool)
+            assert tournament.totalOwed() == sum(owed)
             balance = token.balanceOf(tournament)
-            assert balance >= sum(owed)
-            assert balance == self.staked + self.reserved + self.pool  # nobody sends it stray tokens
+            assert balance >= sum(owed)  # open stakes + reservations + internal balances + pool
+            assert balance == self.staked + self.reserved + sum(self.internal) + self.pool  # no stray tokens
+
+        @invariant()
+        def internal_balances_match_the_model(self):
+            assert [tournament.internalBalance(who) for who in parties] == self.internal
 
         @invariant()
         def supply_falls_exactly_by_burns(self):
@@ -610,6 +717,8 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
                     self.do_finalize(r)
                 self.check_invariants_now()
             # Settle every position: claim in finalised rounds, refund the others after the window.
+            while self.end_by_batch and self.pending_claims():  # a round's positions, one batch
+                self.claim_many(0, 6, to_balance=True, sender=3, with_settled=False)
             for r in self.rounds:
                 if r.finalized:
                     for key in r.unsettled():
@@ -628,13 +737,19 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
                 assert state["settledPositions"] == state["stakedPositions"]
             assert tournament.totalStaked() == 0
             assert tournament.totalReserved() == 0
-            assert token.balanceOf(tournament) == tournament.rewardPool() == self.pool
+            for who, have in enumerate(self.internal):  # everyone withdraws what it was credited
+                if have:
+                    self.withdraw(who, have, everything=True)
+            self.check_invariants_now()
+            assert tournament.totalInternalBalances() == 0
+            assert token.balanceOf(tournament) == tournament.rewardPool() == self.pool == tournament.totalOwed()
 
         def check_invariants_now(self):
             self.check_positions = True
             self.escrow_covers_what_it_owes()
             self.supply_falls_exactly_by_burns()
             self.wallets_match_the_model()
+            self.internal_balances_match_the_model()
             self.rounds_match_their_positions()
 
     reached.clear()
@@ -650,3 +765,4 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
     print("reached:", dict(reached))
     # Not vacuous: the run staked, finalised and claimed (in steps or in the teardowns).
     assert reached["stake"] and reached["finalize"] and reached["claim"], dict(reached)
+    assert reached["claimMany"], dict(reached)
