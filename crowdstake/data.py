@@ -51,11 +51,10 @@ the store with ``predictions_csv``. numpy/pandas only.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -64,22 +63,22 @@ from eth_hash.auto import keccak
 from crowdstake.errors import InvalidInputError
 
 __all__ = [
-    "LEVELS",
     "KINDS",
+    "LEVELS",
     "Dataset",
     "Model",
-    "synth_market",
-    "read_raw",
-    "write_raw",
-    "rank_bin",
+    "build_command",
     "build_dataset",
     "dataset_hash_of",
-    "train_model",
     "feature_columns",
     "predictions_csv",
-    "targets_csv",
+    "rank_bin",
+    "read_raw",
     "synth_command",
-    "build_command",
+    "synth_market",
+    "targets_csv",
+    "train_model",
+    "write_raw",
 ]
 
 LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -191,7 +190,7 @@ def read_raw(path) -> pd.DataFrame:
             frame = pd.read_csv(path, dtype={"stock": str})
     except InvalidInputError:
         raise
-    except Exception as exc:  # pandas raises many types for a malformed file
+    except Exception as exc:  # noqa: BLE001 - pandas raises many types for a malformed file
         raise InvalidInputError(f"cannot read {path}: {exc.__class__.__name__}: {exc}") from None
     _check_raw(frame)
     return frame
@@ -474,7 +473,7 @@ class Model:
     features: list[str]
     weights: np.ndarray | None = None
     noise: float = 0.0
-    source: "Model | Callable | None" = None
+    source: Model | Callable | None = None
 
     def predict(self, live: pd.DataFrame) -> pd.Series:
         """Predictions for every row of ``live`` (indexed by id; feature columns as in training)."""
