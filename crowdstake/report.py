@@ -94,6 +94,7 @@ def _plots(out: Path, positions: pd.DataFrame, rounds: pd.DataFrame, supply: pd.
         per = positions.pivot_table(index="round", columns="participant", values="payout", aggfunc="sum",
                                     fill_value=0.0).sort_index()
         cum = per.cumsum()
+        cum = cum[cum.iloc[-1].sort_values(ascending=False, kind="stable").index]  # legend in final order
         for name in cum.columns:
             ax.plot(cum.index, cum[name], marker="o", markersize=3, linewidth=1.2, label=str(name))
         if len(cum.columns) <= 30:
@@ -127,7 +128,8 @@ def _plots(out: Path, positions: pd.DataFrame, rounds: pd.DataFrame, supply: pd.
     # total supply
     fig, ax = plt.subplots(figsize=(8, 4.5))
     s = supply.sort_values(axis)
-    ax.step(s[axis].to_numpy(), s["supply"].to_numpy(dtype=float), where="post", color="tab:purple")
+    ax.step(s[axis].to_numpy(), s["supply"].to_numpy(dtype=float), where="post", color="tab:purple",
+            marker="o", markersize=3)
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax.set(title=IMAGES["supply.png"], xlabel=axis, ylabel="tokens")
     save(fig, "supply.png")
