@@ -39,8 +39,10 @@ Tournament dataset (``build_dataset``).
   ``keccak256(keccak256(train.csv) || keccak256(validation.csv) || keccak256(live.csv))``
   over the files' exact bytes; ``dataset_hash_of(public_dir)`` recomputes it from disk.
 - Private files (``private_dir``, the fund's side only): ``live_targets.csv`` (``id,target``,
-  the layout the oracle reads as ``targets/<round>.csv``), ``salt.txt`` (hex), ``ids.csv``
-  (``id,era,stock``) and ``features.csv`` (``feature,raw``).
+  the layout the oracle reads as ``targets/<round>.csv``; also split per live era as
+  ``targets_by_era/<era>.csv``), ``salt.txt`` (hex), ``ids.csv`` (``id,era,stock``) and
+  ``features.csv`` (``feature,raw``). ``Dataset.for_era(era)`` is one round's dataset when each
+  round goes live on its own era (its own live file and ``dataset_hash``).
 
 Participant models (``train_model``): "good" (ridge regression on every feature), "mediocre"
 (ridge on a random third of the features, shrunk towards noise), "random", and "copycat" (copies
@@ -53,7 +55,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -309,6 +311,8 @@ class Dataset:
             }
         return dict(self._files)
 
+    # The public frames are treated as immutable once built: the files' bytes are cached.
+
     @property
     def dataset_hash(self) -> bytes:
         """bytes32 committed on-chain: keccak256 of the three public files' keccak256 in order."""
@@ -322,6 +326,14 @@ class Dataset:
     def targets_of(self, era: int | None = None) -> pd.Series:
         """The private live targets of one live era (or all), indexed by id."""
         return self.live_targets.loc[self.live_ids(era)]
+
+    def for_era(self, era: int) -> Dataset:
+        """The dataset of one round when each round goes live on its own era: the same train and
+        validation, live (and live targets) restricted to ``era``; its own ``dataset_hash``."""
+        if era not in self.live_eras:
+            raise InvalidInputError(f"era {era} is not a live era; live eras are {self.live_eras}")
+        live = self.live[self.live["era"] == era]
+        return replace(self, live=live.copy(), live_targets=self.live_targets.loc[live.index], _files={})
 
     def write(self, public_dir, private_dir) -> dict[str, Path]:
         """Write the public files to ``public_dir`` and the fund's files to ``private_dir``.
@@ -344,6 +356,9 @@ class Dataset:
             "features.csv": pd.Series(self.features, name="raw").rename_axis("feature")
             .to_csv(lineterminator="\n").encode(),
         }
+        for era in self.live_eras:  # one targets file per live era, for a round per era
+            private[f"targets_by_era/{era}.csv"] = targets_csv(self.targets_of(era))
+        (private_dir / "targets_by_era").mkdir(exist_ok=True)
         for name, data in private.items():
             (private_dir / name).write_bytes(data)
             out[name] = private_dir / name

@@ -127,6 +127,9 @@ def test_live_targets_are_withheld(dataset, written):
     assert list(private.columns) == ["id", "target"]
     assert private.set_index("id")["target"].sort_index().equals(dataset.live_targets.sort_index())
     assert not (written / "public" / "live_targets.csv").exists()
+    for era in dataset.live_eras:
+        per_era = pd.read_csv(written / "private" / "targets_by_era" / f"{era}.csv", dtype={"id": str})
+        assert sorted(per_era["id"]) == dataset.live_ids(era)
 
 
 def test_public_files_hide_raw_ids_feature_names_and_salt(raw, written):
@@ -179,6 +182,18 @@ def test_dataset_hash_ignores_private_data(raw, dataset):
     other = build_dataset(changed, SALT, live_eras=2, validation_eras=6)
     assert other.dataset_hash == dataset.dataset_hash
     assert not other.live_targets.equals(dataset.live_targets)
+
+
+def test_for_era_is_one_round_of_the_live_eras(dataset, tmp_path):
+    first, second = (dataset.for_era(e) for e in dataset.live_eras)
+    assert set(first.live["era"]) == {dataset.live_eras[0]}
+    assert first.live_targets.index.equals(first.live.index)
+    assert first.train.equals(dataset.train)
+    assert len({first.dataset_hash, second.dataset_hash, dataset.dataset_hash}) == 3
+    first.write(tmp_path / "pub", tmp_path / "priv")
+    assert dataset_hash_of(tmp_path / "pub") == first.dataset_hash
+    with pytest.raises(InvalidInputError, match="live era"):
+        dataset.for_era(1)
 
 
 def test_build_rejects_malformed_raw(raw):
