@@ -153,13 +153,14 @@ def with_retries(fn, *args, attempts: int = 5, base_delay: float = 0.5, what: st
 
 
 def send(w3: Web3, account: LocalAccount, call, *, confirmations: int = 0, gas_margin: float = 1.25,
-         timeout: float = 120.0, on_sent=None) -> TxReceipt:
+         min_gas: int = 0, timeout: float = 120.0, on_sent=None) -> TxReceipt:
     """Simulate, sign and send `call` (a bound contract function) from `account`; wait for its
     receipt (and `confirmations` more blocks). A revert raises TransactionFailed naming the
     contract's custom error, before anything is sent. `on_sent(tx_hash)` runs once the node has
     the transaction and before its receipt (a journal records it there, so a crash in between
     never leads to a second transaction). Connection faults are retried; the same signed
-    transaction is resent, so a retry can never send twice."""
+    transaction is resent, so a retry can never send twice. `min_gas` covers calls whose cost
+    depends on what lands first (the vote that reaches the quorum stores the result)."""
     try:
         gas = with_retries(call.estimate_gas, {"from": account.address})
     except (ContractCustomError, ContractLogicError) as e:
@@ -171,7 +172,7 @@ def send(w3: Web3, account: LocalAccount, call, *, confirmations: int = 0, gas_m
     tx = call.build_transaction({
         "from": account.address,
         "nonce": with_retries(w3.eth.get_transaction_count, account.address, "pending"),
-        "gas": int(gas * gas_margin),
+        "gas": max(int(gas * gas_margin), min_gas),
         "chainId": w3.eth.chain_id,
     })
     signed = account.sign_transaction(tx)

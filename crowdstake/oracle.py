@@ -34,6 +34,9 @@ from crowdstake.scoretable import Row, read_table, table_hash, write_table
 from crowdstake.scoring import round_scores
 
 LOG_PAGE = 10_000  # blocks per eth_getLogs request: real nodes refuse unbounded ranges
+# A vote is estimated against the chain as it is, but if another member's vote lands first this
+# one may be the vote that reaches the quorum and stores the result (~200k gas, not ~84k).
+VOTE_GAS = 300_000
 
 
 class OracleError(CrowdstakeError, RuntimeError):
@@ -271,10 +274,14 @@ def run_round(protocol: Protocol, account: LocalAccount | None, store, round_id:
     if dispute_ends == 0:
         sent = journal.get(epoch_key)
         if sent:
-            _gas(journal, summary, wait_for(w3, sent))
-        elif not committee.functions.hasVoted(round_id, account.address).call():
+            try:
+                _gas(journal, summary, wait_for(w3, sent))
+            except TransactionFailed:  # it reverted (the chain moved on): look again, maybe vote again
+                journal.record(**{epoch_key: None})
+                sent = None
+        if not sent and not committee.functions.hasVoted(round_id, account.address).call():
             log(f"voting root 0x{result.root.hex()[:16]}…")
-            receipt = send(w3, account, committee.functions.vote(round_id, result.vote),
+            receipt = send(w3, account, committee.functions.vote(round_id, result.vote), min_gas=VOTE_GAS,
                            on_sent=lambda h: (journal.record(**{epoch_key: Web3.to_hex(h)}), on_step("vote-sent")))
             _gas(journal, summary, receipt)
         on_step("voted")
@@ -356,10 +363,11 @@ def watch(protocol: Protocol, account: LocalAccount, store, targets_dir: Path, w
                 continue
             try:
                 summary = run_round(protocol, account, store, rid, targets_dir, workdir, log=log)
-            except TransactionFailed as e:  # e.g. the results window lapsed: refunds, not votes
+            except TransactionFailed as e:
                 log(f"round {rid}: {e}")
-                done.add(rid)
-                continue
+                if e.error == "TournamentResultsTooLate":  # the window lapsed: stakers get refunds
+                    done.add(rid)
+                continue  # anything else: look again next time
             report(summary)
             if summary.get("state") == "finalised":
                 done.add(rid)
