@@ -50,8 +50,9 @@ test: install
 	brownie test tests -p no:cacheprovider -W ignore::FutureWarning
 	brownie test tests/test_lifecycle.py --network ganache -p no:cacheprovider -W ignore::FutureWarning
 
+# A whole season on a local chain the command starts itself; the report lands in demo-report/.
 demo: install
-	PYTHONWARNINGS=ignore::FutureWarning brownie run scripts/demo_round.py
+	$(BIN)/crowdstake demo --out demo-report
 
 # brownie looks for relative script paths under scripts/, hence the absolute path.
 bench: install

@@ -94,6 +94,15 @@ class Protocol:
 
         return cls(w3, deployment, contract("StakeToken"), contract("Tournament"), contract("OracleCommittee"))
 
+    def round(self, round_id: int) -> dict:
+        """A round's state by the contract's field names, its `params` a dict too."""
+        fn = next(i for i in self.tournament.abi if i.get("name") == "round" and i["type"] == "function")
+        fields = fn["outputs"][0]["components"]
+        values = dict(zip([f["name"] for f in fields], self.tournament.functions.round(round_id).call()))
+        params = next(f for f in fields if f["name"] == "params")["components"]
+        values["params"] = dict(zip([f["name"] for f in params], values["params"]))
+        return values
+
 
 class TransactionFailed(CrowdstakeError, RuntimeError):
     """A transaction (or its simulation) reverted; `error` is the contract's custom error name."""

@@ -192,6 +192,40 @@ def cmd_oracle(args) -> None:
                  report=_oracle_summary, log=print)
 
 
+def cmd_demo(args) -> None:
+    from rich.console import Console
+
+    from crowdstake.season import run_demo
+
+    console = Console()
+    result = run_demo(Path(args.out), participants=args.participants, rounds=args.rounds, seed=args.seed,
+                      network=args.network, rpc_url=args.rpc_url if args.rpc_url != DEFAULT_RPC else None,
+                      log=console.print)
+    board = result["leaderboard"][["participant", "models", "total_stake", "mean_corr", "total_payout", "total_burn"]]
+    _print_table(board.round(4), "leaderboard (tokens)")
+    for fact, holds in result["outcomes"].items():
+        console.print(f"{'[green]yes[/]' if holds else '[red]NO[/]'}  {fact}")
+    console.print(f"report: {result['report']}")
+
+
+def cmd_data(args) -> None:
+    from crowdstake import data
+
+    if args.action == "synth":
+        summary = data.synth_command(args.out, eras=args.eras, stocks=args.stocks, seed=args.seed or 0)
+        print(f"wrote {summary['rows']:,} rows ({summary['eras']} eras x {summary['stocks']} stocks) to {summary['path']}")
+        for name, power in summary["feature_power"].items():
+            print(f"  {name}: correlation with the return {power:+.3f}")
+    else:
+        if not args.raw:
+            raise CrowdstakeError("say which raw file: --raw FILE (see `crowdstake data synth`)")
+        summary = data.build_command(args.raw, args.out, seed=args.seed)
+        print(f"dataset {summary['dataset_hash']}: {summary['train_rows']:,} train, {summary['validation_rows']:,} "
+              f"validation, {summary['live_rows']:,} live rows")
+        print(f"  public files (publish these): {summary['public_dir']}")
+        print(f"  private files (the fund keeps these: live targets, salt, raw ids): {summary['private_dir']}")
+
+
 def cmd_store_serve(args) -> None:
     from crowdstake import store
 
@@ -255,6 +289,24 @@ def build_parser() -> argparse.ArgumentParser:
     orc.add_argument("--dry-run", action="store_true", help="do everything but publish and send")
     orc.add_argument("--interval", type=float, default=15.0, help="watch: seconds between looks at the chain")
     orc.set_defaults(run=cmd_oracle)
+
+    demo = commands.add_parser("demo", parents=[common], help="a whole season on a local chain, with a report")
+    demo.add_argument("--out", default="demo-report", help="where the report and the season's files go")
+    demo.add_argument("--participants", type=int, default=20)
+    demo.add_argument("--rounds", type=int, default=8)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--network", choices=["anvil", "ganache"], default="anvil", help="the local chain to start")
+    demo.set_defaults(run=cmd_demo)
+
+    dat = commands.add_parser("data", help="the fund's data: a synthetic market, the obfuscated dataset")
+    dat.add_argument("action", choices=["synth", "build"])
+    dat.add_argument("--out", required=True, help="synth: the raw CSV to write; build: the output directory")
+    dat.add_argument("--raw", help="build: the raw per-era file (CSV)")
+    dat.add_argument("--eras", type=int, default=60)
+    dat.add_argument("--stocks", type=int, default=500)
+    dat.add_argument("--seed", type=int, default=None,
+                     help="synth: the market's seed; build: derive the salt from it (demos only: a real salt is random)")
+    dat.set_defaults(run=cmd_data)
 
     srv = commands.add_parser("store", parents=[common], help="the submission store service")
     srv.add_argument("action", choices=["serve"])

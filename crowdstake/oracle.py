@@ -142,9 +142,10 @@ def compute_result(protocol: Protocol, store, round_id: int, targets: pd.Series,
     """Score the round and build its tree, table and declared totals, exactly as the contract
     will compute the money. `timings`, if given, receives each phase's wall time in seconds."""
     clock = _Clock(timings)
-    r = protocol.tournament.functions.round(round_id).call()
-    fields = dict(zip([c["name"] for c in _round_components(protocol)], r))
-    threshold, _, cap, _, w_corr, w_mmc = fields["params"]
+    fields = protocol.round(round_id)
+    params = fields["params"]
+    threshold, cap = params["threshold"], params["cap"]
+    w_corr, w_mmc = params["corrWeightBps"], params["mmcWeightBps"]
     positions = read_positions(protocol, round_id)
     clock.lap("read_positions")
     if len(positions) != fields["stakedPositions"]:
@@ -186,11 +187,6 @@ class _Clock:
         if self.timings is not None:
             self.timings[name] = now - self.last
         self.last = now
-
-
-def _round_components(protocol: Protocol) -> list[dict]:
-    fn = next(i for i in protocol.tournament.abi if i.get("name") == "round" and i["type"] == "function")
-    return fn["outputs"][0]["components"]
 
 
 # ------------------------------------------------------------------ the journal
@@ -319,7 +315,7 @@ def _gas(journal: Journal, summary: dict, receipt) -> None:
 def verify_round(protocol: Protocol, store, round_id: int, targets_dir: Path) -> dict:
     """Recompute a round from the published files, targets and chain state, and compare with
     the accepted or finalised result on-chain: which leaves differ, if any."""
-    r = dict(zip([c["name"] for c in _round_components(protocol)], protocol.tournament.functions.round(round_id).call()))
+    r = protocol.round(round_id)
     state = protocol.committee.functions.roundState(round_id).call()
     if r["finalized"]:
         root, table_digest = r["root"], r["scoreTableHash"]

@@ -94,16 +94,9 @@ class Participant:
         count = self.tournament.functions.roundCount().call()
         if not 1 <= round_id <= count:
             raise ParticipantError(f"round {round_id} not found: rounds run from 1 to {count} (see `crowdstake rounds`)")
-        r = self.tournament.functions.round(round_id).call()
-        names = [o["name"] for o in self._round_abi()]
-        out = dict(zip(names, r))
-        out["params"] = dict(zip(("threshold", "minStake", "cap", "resultsWindow", "corrWeightBps", "mmcWeightBps"), out["params"]))
+        out = self.protocol.round(round_id)
         out["state"] = self._state(out)
         return out
-
-    def _round_abi(self) -> list[dict]:
-        fn = next(i for i in self.tournament.abi if i.get("name") == "round" and i["type"] == "function")
-        return fn["outputs"][0]["components"]
 
     def _state(self, r: dict) -> str:
         now = self.now()

@@ -1,0 +1,270 @@
+"""A whole tournament season on a local chain, with every real part: the fund builds an
+obfuscated dataset per round and commits its hash, data scientists train models and stake on
+them from their own wallets (permits), predictions go through the submission store, a 3-member
+committee (k = 2) runs the oracle, results pass the dispute window, and payouts are claimed and
+restaked into the next round while losses burn. `crowdstake demo` runs it and writes a report.
+
+Rounds overlap as Numerai's do: one opens every (chain) day, closes 12 hours later and resolves
+a day after that, so while one round takes stakes the two before it are resolving and settling,
+and payouts are restaked straight into the open round.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from eth_account import Account
+from web3 import Web3
+
+from crowdstake import data as fund_data
+from crowdstake import oracle
+from crowdstake.chain import send
+from crowdstake.deploy import deploy
+from crowdstake.merkle import model_id
+from crowdstake.participant import Participant
+from crowdstake.scoring import numerai_corr, stake_weighted_meta_model
+from crowdstake.store import local_store_for, register_live_ids
+
+E18 = 10**18
+DAY = 86_400
+PARAMS = (2_000 * E18, E18, 5 * 10**16, 7 * DAY, 5000, 20000)  # threshold, min stake, cap 5%, window, weights
+DISPUTE_WINDOW = 3_600
+
+
+@dataclass
+class Scientist:
+    name: str
+    kind: str  # good, mediocre, random, copycat, withholder
+    account: object
+    models: list[str]
+    stake: int  # tokens per model per round
+    copies: str | None = None
+    fitted: dict = field(default_factory=dict)
+
+
+def _cast(participants: int, rng: np.random.Generator) -> list[tuple[str, str, int]]:
+    """(name, kind, models) of the season's data scientists: at least one of every kind."""
+    fixed = [("withholder", "withholder", 1), ("copycat", "copycat", 1), ("multi", "good", 3)]
+    kinds = ["good", "good", "mediocre", "random"]
+    rest = [(f"{kinds[i % len(kinds)]}-{i:02d}", kinds[i % len(kinds)], 1) for i in range(max(participants - len(fixed), 1))]
+    return rest + fixed
+
+
+class Season:
+    """One season's state: the chain, the fund's data, the store and everyone's wallets."""
+
+    def __init__(self, w3: Web3, workdir: Path, participants: int, rounds: int, seed: int, log: Callable):
+        self.w3, self.workdir, self.rounds, self.log = w3, Path(workdir), rounds, log
+        self.rng = np.random.default_rng(seed)
+        self.bank = self._funded_account(500 * E18)  # ganache gives its accounts 1,000 ether
+        self.operator = self._funded_account(10 * E18)
+        self.members = [self._funded_account(10 * E18) for _ in range(3)]
+        self.protocol = deploy(w3, self.bank, operator=self.operator.address, guardian=self.bank.address,
+                               members=[m.address for m in self.members], threshold=2,
+                               dispute_window=DISPUTE_WINDOW, treasury=self.bank.address,
+                               directory=self.workdir / "deployments")
+        self.store = local_store_for(self.workdir / "store", self.protocol)
+        self.targets_dir = self.workdir / "targets"
+        self.targets_dir.mkdir(parents=True, exist_ok=True)
+        t = self.protocol.tournament
+        send(w3, self.bank, self.protocol.token.functions.approve(t.address, 200_000 * E18))
+        send(w3, self.bank, t.functions.fundRewards(200_000 * E18))
+        send(w3, self.operator, t.functions.createTournament(PARAMS))
+        self.tournament_id = t.functions.tournamentCount().call()
+        raw = fund_data.synth_market(eras=rounds + 40, stocks=400, seed=seed)
+        self.dataset = fund_data.build_dataset(raw, secrets.token_bytes(16), live_eras=rounds)
+        self.pending_targets: dict[int, pd.Series] = {}
+        self.scientists = self._recruit(participants)
+        self.records: list[dict] = []
+        self.burned_wei = 0  # every loss the contract burned, to the wei
+        self.round_rows: list[dict] = []
+        self.supply: list[dict] = []
+        self.open_round_id: int | None = None
+
+    # ------------------------------------------------------------------ set-up
+
+    def _funded_account(self, wei: int):
+        account = Account.create()
+        self.w3.eth.send_transaction({"from": self.w3.eth.accounts[0], "to": account.address, "value": wei})
+        return account
+
+    def _recruit(self, participants: int) -> list[Scientist]:
+        train = self.dataset.public["train"]
+        cast = []
+        for name, kind, n_models in _cast(participants, self.rng):
+            account = self._funded_account(E18)
+            send(self.w3, self.bank, self.protocol.token.functions.transfer(account.address, 5_000 * E18))
+            s = Scientist(name, kind, account, [f"{name}-m{j}" for j in range(n_models)],
+                          stake=int(self.rng.integers(50, 300)))
+            for j, m in enumerate(s.models):
+                if kind != "copycat":  # each model its own noise: an ensemble of them beats the typical one
+                    s.fitted[m] = fund_data.train_model("good" if kind == "withholder" else kind, train,
+                                                        seed=int(self.rng.integers(1 << 30)) + j,
+                                                        noise=float(self.rng.uniform(0.5, 1.5)))
+            cast.append(s)
+        leader = next(s for s in cast if s.kind == "good")
+        for s in cast:
+            if s.kind == "copycat":  # copies the first good model's predictions
+                s.copies = leader.models[0]
+                s.fitted[s.models[0]] = fund_data.train_model("copycat", train, seed=1, source=leader.fitted[s.copies])
+        self.log(f"{len(cast)} data scientists, {sum(len(s.models) for s in cast)} models")
+        return cast
+
+    # ------------------------------------------------------------------ a day of the season
+
+    def now(self) -> int:
+        return self.w3.eth.get_block("latest")["timestamp"]
+
+    def advance(self, seconds: int) -> None:
+        self.w3.provider.make_request("evm_increaseTime", [seconds])
+        self.w3.provider.make_request("evm_mine", [])
+
+    def open_round(self, index: int) -> int:
+        dataset = self.dataset.for_era(self.dataset.live_eras[index])
+        now = self.now()
+        t = self.protocol.tournament
+        send(self.w3, self.operator, t.functions.openRound(self.tournament_id, dataset.dataset_hash,
+                                                           now + DAY // 2, now + DAY // 2 + DAY))
+        rid = t.functions.roundCount().call()
+        live = dataset.public["live"]
+        register_live_ids(self.workdir / "store", rid, dataset.live_ids())
+        # the fund keeps the live targets; they are "realised" for the oracle at resolve time
+        self.pending_targets[rid] = dataset.live_targets
+        for s in self.scientists:
+            p = Participant(self.protocol, s.account, self.store)
+            for m in s.models:
+                values = s.fitted[m].predict(live)
+                if s.kind == "withholder":  # commits a hash, never uploads the file
+                    digest = Web3.keccak(fund_data.predictions_csv(values))
+                    send(self.w3, s.account, self.protocol.tournament.functions.submit(rid, model_id(m), digest))
+                else:
+                    p.submit(rid, m, values)
+                p.stake(rid, m, s.stake)
+        self.open_round_id = rid
+        self.log(f"round {rid} open: {sum(len(s.models) for s in self.scientists)} positions staked")
+        return rid
+
+    def resolve(self, rid: int) -> None:
+        """Publish the targets, let the committee score and vote, wait out the dispute window,
+        finalise, then everyone claims, restaking into the open round when there is one."""
+        targets = self.pending_targets.pop(rid)
+        (self.targets_dir / f"{rid}.csv").write_text(
+            "id,target\n" + "".join(f"{i},{v!r}\n" for i, v in targets.items()))
+        for i, member in enumerate(self.members):
+            oracle.run_round(self.protocol, member, self.store, rid, self.targets_dir,
+                             self.workdir / f"operator{i}", finalize=False)
+        ends = self.protocol.committee.functions.roundState(rid).call()[1]
+        self.advance(max(ends - self.now(), 0) + 1)
+        summary = oracle.run_round(self.protocol, self.members[0], self.store, rid, self.targets_dir,
+                                   self.workdir / "operator0")
+        table = oracle.read_table((self.workdir / "operator0" / f"round-{rid}-scores.csv").read_bytes())
+        self._record(rid, table, targets, summary)
+        into = self.open_round_id if self.open_round_id and self._is_open(self.open_round_id) else None
+        for s in self.scientists:
+            Participant(self.protocol, s.account, self.store).claim(rid, restake_into=into)
+        self.log(f"round {rid} finalised and claimed: reward {summary['totalReward'] / E18:,.2f}, "
+                 f"burn {summary['totalBurn'] / E18:,.2f}" + (f", payouts restaked into round {into}" if into else ""))
+
+    def _is_open(self, rid: int) -> bool:
+        return self.now() < self.protocol.tournament.functions.roundTimes(rid).call()[0]
+
+    def _record(self, rid: int, table, targets: pd.Series, summary: dict) -> None:
+        owner = {model_id(m).hex(): (s.name, m) for s in self.scientists for m in s.models}
+        files, stakes = {}, {}
+        for row in table:
+            self.burned_wei += max(-row.delta, 0)
+            name, m = owner[row.model_id.hex()]
+            kind = next(s.kind for s in self.scientists if s.name == name)
+            self.records.append({"round": rid, "participant": name, "kind": kind, "model": m, "stake": row.stake / E18,
+                                 "corr": row.corr, "mmc": row.mmc, "score": row.quantized / 1e6,
+                                 "payout": row.delta / E18, "burn": max(-row.delta, 0) / E18, "reason": row.reason})
+            if not row.reason:
+                digest = self.protocol.tournament.functions.position(rid, row.staker, row.model_id).call()[2]
+                frame = pd.read_csv(io.BytesIO(self.store.get_file(rid, digest)), dtype={"id": str})
+                files[m] = frame.set_index("id")["prediction"]
+                stakes[m] = row.stake / E18
+        meta = stake_weighted_meta_model(pd.DataFrame(files), stakes)
+        corrs = [r["corr"] for r in self.records if r["round"] == rid and not r["reason"]]
+        self.round_rows.append({"round": rid, "reward": summary["totalReward"] / E18, "burn": summary["totalBurn"] / E18,
+                                "meta_corr": float(numerai_corr(meta, targets)), "median_corr": float(np.median(corrs))})
+
+    def snapshot_supply(self) -> None:
+        self.supply.append({"time": self.now(), "supply": self.protocol.token.functions.totalSupply().call() / E18})
+
+    def run(self) -> None:
+        """Open a round a day; resolve each round two and a half days after it opened."""
+        opened: list[int] = []
+        self.snapshot_supply()
+        for day in range(self.rounds + 3):
+            if day < self.rounds:
+                opened.append(self.open_round(day))
+            for rid in [r for r in opened if self.protocol.tournament.functions.roundTimes(r).call()[1] <= self.now()]:
+                self.resolve(rid)
+                opened.remove(rid)
+            self.snapshot_supply()
+            self.advance(DAY)
+            if self.open_round_id and not self._is_open(self.open_round_id):
+                self.open_round_id = None
+        for rid in opened:  # whatever is still in flight resolves at the end
+            self.advance(max(self.protocol.tournament.functions.roundTimes(rid).call()[1] - self.now(), 0) + 1)
+            self.resolve(rid)
+        self.snapshot_supply()
+
+
+def outcomes(season: Season, initial_supply: int) -> dict:
+    """What the season should show, each as a fact the demo prints and the tests assert."""
+    positions = pd.DataFrame(season.records)
+    rounds = pd.DataFrame(season.round_rows)
+    by_kind = positions.groupby("kind")["payout"].mean()
+    withheld = positions[positions["kind"] == "withholder"]
+    t = season.protocol.tournament.functions
+    token = season.protocol.token.functions
+    return {
+        "good models gain on average": bool(by_kind["good"] > 0),
+        "random models lose on average": bool(by_kind["random"] < 0),
+        "the withholder is burned at the floor every round": bool(
+            (withheld["reason"] == "committed file missing from the store").all()
+            and np.allclose(withheld["burn"], withheld["stake"] * PARAMS[2] / E18)),
+        "the meta model scores above the median participant": bool(rounds["meta_corr"].mean() > rounds["median_corr"].mean()),
+        "the tournament owes nothing but its reward pool": (
+            t.totalStaked().call() == 0 and t.totalReserved().call() == 0 and t.totalInternalBalances().call() == 0
+            and token.balanceOf(season.protocol.tournament.address).call() == t.rewardPool().call()),
+        "supply fell by exactly the sum of burns": initial_supply - token.totalSupply().call() == season.burned_wei,
+        "payouts were restaked into the open round": len(
+            season.protocol.tournament.events.Restaked.get_logs(from_block=0)) > 0,
+        "every position of every round was settled": all(
+            r["stakedPositions"] == r["settledPositions"] > 0 and r["finalized"]
+            for r in (season.protocol.round(rid) for rid in range(1, t.roundCount().call() + 1))),
+    }
+
+
+def run_demo(out_dir: Path, *, participants: int = 20, rounds: int = 8, seed: int = 7, network: str = "anvil",
+             rpc_url: str | None = None, log: Callable = print) -> dict:
+    """Start a local chain (unless `rpc_url`), run a season, write the report; returns the outcomes."""
+    from crowdstake.localchain import local_chain
+    from crowdstake.report import leaderboard, write_report
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def play(url: str) -> dict:
+        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
+        season = Season(w3, out_dir / "work", participants, rounds, seed, log)
+        initial = season.protocol.token.functions.totalSupply().call()
+        season.run()
+        positions = pd.DataFrame(season.records).drop(columns=["kind", "reason"])
+        index = write_report(out_dir / "report", positions, pd.DataFrame(season.round_rows), pd.DataFrame(season.supply))
+        facts = outcomes(season, initial)
+        return {"report": index, "leaderboard": leaderboard(positions), "outcomes": facts, "season": season}
+
+    if rpc_url:
+        return play(rpc_url)
+    with local_chain(network) as url:
+        log(f"started {network} at {url}")
+        return play(url)
