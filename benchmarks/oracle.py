@@ -21,6 +21,7 @@ from eth_account import Account
 
 from crowdstake import oracle
 from crowdstake.chain import Protocol, connect, save_deployment, send
+from crowdstake.journal import Journal
 from crowdstake.participant import Participant
 from crowdstake.store import local_store_for, register_live_ids
 from scripts.deploy import deploy_protocol, deployment_record
@@ -108,7 +109,7 @@ def main():
         summary = oracle.run_round(protocol, members[0], store, rid, work / "targets", work / "op0")
         assert summary["state"] == "finalised", summary
         on_chain = time.perf_counter() - started
-        gas = summary["gas"] + oracle.Journal(work / "op1", rid).get("gas")  # both members' votes + the finalise
+        gas = summary["gas"] + Journal(work / "op1" / f"round-{rid}.json").get("gas")  # both members' votes + the finalise
         table = (work / "op0" / f"round-{rid}-scores.csv").read_bytes()
         claims = []
         for row in oracle.read_table(table):

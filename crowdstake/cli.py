@@ -192,6 +192,25 @@ def cmd_oracle(args) -> None:
                  report=_oracle_summary, log=print)
 
 
+def cmd_settle(args) -> None:
+    from rich.progress import Progress
+
+    from crowdstake.settle import settle_round
+
+    protocol = _protocol(args)
+    store = _store(args, protocol)
+    if store is None:
+        raise CrowdstakeError("settling reads the score table from the store: pass --store URL (or directory)")
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"settling round {args.round}", total=None)
+        summary = settle_round(protocol, _account(args), store, args.round, to_balance=args.to_balance,
+                               batch_size=args.batch_size, progress=lambda done, total: bar.update(task, completed=done, total=total),
+                               journal=Path(args.workdir) / f"settle-{args.round}.json")
+    print(f"round {args.round}: {summary['settled']} positions settled in {summary['transactions']} transactions "
+          f"({summary['already_settled']} were already), {summary['gas_used']:,} gas; paid {summary['paid'] / 1e18:,.4f}, "
+          f"credited {summary['credited'] / 1e18:,.4f}, burned {summary['burned'] / 1e18:,.4f}")
+
+
 def cmd_demo(args) -> None:
     from rich.console import Console
 
@@ -289,6 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
     orc.add_argument("--dry-run", action="store_true", help="do everything but publish and send")
     orc.add_argument("--interval", type=float, default=15.0, help="watch: seconds between looks at the chain")
     orc.set_defaults(run=cmd_oracle)
+
+    stl = commands.add_parser("settle", parents=[common], help="settle every position of a finalised round in batches")
+    stl.add_argument("--round", type=int, required=True)
+    stl.add_argument("--to-balance", action="store_true", help="credit stakers' internal balances instead of wallets")
+    stl.add_argument("--batch-size", type=int, default=None, help="positions per transaction (default: what fits)")
+    stl.add_argument("--workdir", default="oracle-work", help="where the resumable journal is kept")
+    stl.set_defaults(run=cmd_settle)
 
     demo = commands.add_parser("demo", parents=[common], help="a whole season on a local chain, with a report")
     demo.add_argument("--out", default="demo-report", help="where the report and the season's files go")

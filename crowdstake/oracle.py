@@ -28,6 +28,7 @@ from web3 import Web3
 
 from crowdstake.chain import Protocol, TransactionFailed, send, wait_for, with_retries
 from crowdstake.errors import ConfigError, CrowdstakeError, InvalidInputError
+from crowdstake.journal import Journal
 from crowdstake.merkle import Leaf, ResultsTree
 from crowdstake.payout import payout_delta, payout_factor
 from crowdstake.scoretable import Row, read_table, table_hash, write_table
@@ -189,27 +190,6 @@ class _Clock:
         self.last = now
 
 
-# ------------------------------------------------------------------ the journal
-
-
-class Journal:
-    """What this operator has done for a round, on disk; replaced atomically at each step."""
-
-    def __init__(self, workdir: Path, round_id: int):
-        self.path = Path(workdir) / f"round-{round_id}.json"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
-
-    def get(self, key: str, default=None):
-        return self.data.get(key, default)
-
-    def record(self, **entries) -> None:
-        self.data.update(entries)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
-        os.replace(tmp, self.path)
-
-
 # ------------------------------------------------------------------ the operator's run
 
 
@@ -225,7 +205,7 @@ def run_round(protocol: Protocol, account: LocalAccount | None, store, round_id:
     now = w3.eth.get_block("latest")["timestamp"]
     if now < resolve:
         raise OracleError(f"round {round_id} resolves at {resolve}, {resolve - now} s from the chain's now: too early to score")
-    journal = Journal(workdir, round_id)
+    journal = Journal(Path(workdir) / f"round-{round_id}.json")
     summary = {"round": round_id, "gas": journal.get("gas", 0)}
 
     # 1. score (or reuse the scored result: the same inputs give the same bytes)

@@ -25,6 +25,7 @@ from web3.logs import DISCARD
 
 from crowdstake.chain import Protocol, TransactionFailed, send, wait_for, with_retries
 from crowdstake.errors import CrowdstakeError
+from crowdstake.journal import Journal
 from crowdstake.merkle import Leaf, ResultsTree, batch_size as fitting_batch_size
 from crowdstake.scoretable import read_table, table_hash
 
@@ -81,31 +82,6 @@ def settled_flags(protocol: Protocol, leaves: list[Leaf]) -> list[bool]:
     return flags
 
 
-class Journal:
-    """Transactions sent and not yet known confirmed, in a small JSON file (atomic writes)."""
-
-    def __init__(self, path: Path | str | None):
-        self.path = Path(path) if path else None
-        self.pending: list[str] = []
-        if self.path and self.path.exists():
-            self.pending = json.loads(self.path.read_text()).get("pending", [])
-
-    def _save(self) -> None:
-        if self.path:
-            tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-            tmp.write_text(json.dumps({"pending": self.pending}) + "\n")
-            os.replace(tmp, self.path)
-
-    def sent(self, tx_hash) -> None:
-        self.pending.append(Web3.to_hex(tx_hash))
-        self._save()
-
-    def done(self, tx_hash) -> None:
-        h = Web3.to_hex(tx_hash)
-        self.pending = [p for p in self.pending if p != h]
-        self._save()
-
-
 def settle_round(protocol: Protocol, account: LocalAccount, store, round_id: int, to_balance: bool = False,
                  batch_size: int | None = None, progress: Callable[[int, int], None] | None = None,
                  journal: Path | str | None = None) -> dict:
@@ -119,12 +95,22 @@ def settle_round(protocol: Protocol, account: LocalAccount, store, round_id: int
     transactions, gas used, and the tokens paid, credited and burned."""
     w3, t = protocol.w3, protocol.tournament
     jr = Journal(journal)
-    for h in list(jr.pending):  # a previous run's transactions: let them land first
+    pending = list(jr.get("pending", []))
+
+    def sent(tx_hash) -> None:
+        pending.append(Web3.to_hex(tx_hash))
+        jr.record(pending=pending)
+
+    def landed(tx_hash) -> None:
+        pending.remove(Web3.to_hex(tx_hash))
+        jr.record(pending=pending)
+
+    for h in list(pending):  # a previous run's transactions: let them land first
         try:
             wait_for(w3, h)
         except TransactionFailed:
             pass
-        jr.done(h)
+        landed(h)
     r, leaves, tree = load_tree(protocol, store, round_id)
     settled = settled_flags(protocol, leaves)
     already = sum(settled)
@@ -143,7 +129,7 @@ def settle_round(protocol: Protocol, account: LocalAccount, store, round_id: int
         batch = [(leaves[i].staker, leaves[i].model_id, leaves[i].score) for i in order]
         call = t.functions.claimMany(round_id, batch, proof, flags, bool(to_balance))
         try:
-            receipt = send(w3, account, call, on_sent=jr.sent)
+            receipt = send(w3, account, call, on_sent=sent)
         except TransactionFailed as e:
             if e.error in ("TournamentAlreadySettled", "TournamentNothingStaked"):
                 # settled by someone else meanwhile: drop what is settled now, rebuild the batch
@@ -160,7 +146,7 @@ def settle_round(protocol: Protocol, account: LocalAccount, store, round_id: int
                 summary["batch_size"] = size
                 continue
             raise SettleError(f"batch of {len(chunk)} positions of round {round_id} failed: {e}") from None
-        jr.done(receipt["transactionHash"])
+        landed(receipt["transactionHash"])
         for ev in t.events.ClaimedMany().process_receipt(receipt, errors=DISCARD):
             for key in ("paid", "credited", "burned"):
                 summary[key] += ev["args"][key]

@@ -167,3 +167,18 @@ def test_user_mistakes_change_nothing(env, store_url, alice_wallet, driver, toke
 
     assert token.balanceOf(alice_wallet) == balance
     assert tournament.position(rid, alice_wallet, model("m"))[0] == 0
+
+
+def test_settle_command_settles_a_round_in_batches(env, store_url, alice_wallet, driver, tournament, committee,
+                                                   admin, tmp_path):
+    env = {**env, "CROWDSTAKE_STORE": store_url}
+    rid = _round_with_live_ids(driver, env)
+    preds = tmp_path / "preds.csv"
+    preds.write_text(PREDICTIONS)
+    cli(env, "submit", "--round", str(rid), "--model", "m", str(preds))
+    cli(env, "stake", "--round", str(rid), "--model", "m", "--amount", "20")
+    _post_results(driver, env, committee, admin, rid, alice_wallet, -20_000)
+    out = cli(env, "settle", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
+    assert "1 positions settled in 1 transactions" in out
+    assert tournament.position(rid, alice_wallet, model("m"))[1]  # settled
+    assert "0 positions settled" in cli(env, "settle", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout

@@ -1,0 +1,30 @@
+"""A small JSON journal of what a long job has done, replaced atomically at every step, so a
+crash at any point leaves either the old record or the new one, never half of one."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+class Journal:
+    """Key-value record on disk (`path`), or in memory only when `path` is None."""
+
+    def __init__(self, path: Path | str | None):
+        self.path = Path(path) if path else None
+        self.data: dict = {}
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists():
+                self.data = json.loads(self.path.read_text())
+
+    def get(self, key: str, default=None):
+        return self.data.get(key, default)
+
+    def record(self, **entries) -> None:
+        self.data.update(entries)
+        if self.path:
+            tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+            tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True) + "\n")
+            os.replace(tmp, self.path)
