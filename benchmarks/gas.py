@@ -25,14 +25,13 @@ import time
 from pathlib import Path
 
 from brownie import MassStaker, accounts, chain, network, web3
-from brownie.exceptions import TransactionError
-from brownie.network.transaction import TransactionReceipt
 from brownie.project import get_loaded_projects
 from eth_hash.auto import keccak
 
 from crowdstake.merkle import Leaf, ResultsTree
 from crowdstake.payout import payout_delta, payout_factor, round_totals
 from crowdstake.permit import sign_permit
+from benchmarks.bench_tools import logger, mass_model_id, send
 from scripts.deploy import TOKEN_NAME, deploy_protocol
 
 # CROWDSTAKE_BENCH_SIZES="10,1000,5000" for a quick trial run (write it elsewhere, see RESULTS).
@@ -44,6 +43,7 @@ TOKEN = 10**18
 CAP = 5 * 10**16
 THRESHOLD = 1_000 * TOKEN
 MIN_STAKE = TOKEN
+log = logger("bench")
 RESULTS_WINDOW = 7 * 86400
 DISPUTE_WINDOW = 3600
 PARAMS = (THRESHOLD, MIN_STAKE, CAP, RESULTS_WINDOW, 5000, 20000)
@@ -59,30 +59,10 @@ EOA_INCREASE = 5 * TOKEN
 RESULTS = Path(os.environ.get("CROWDSTAKE_BENCH_RESULTS", "benchmarks/results/gas.json"))
 
 
-def log(msg):
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def send(fn, *args):
-    """Call a contract function in a transaction and return brownie's receipt. On a big state,
-    anvil now and then reports a sender's new nonce before it can find the mined transaction,
-    and brownie then calls it dropped; wait for its receipt and read that instead."""
-    try:
-        return fn(*args)
-    except TransactionError as exc:
-        if "dropped without known replacement" not in str(exc):
-            raise
-        txid = str(exc).split()[-1]
-    web3.eth.wait_for_transaction_receipt(txid, timeout=300)
-    tx = TransactionReceipt(txid, silent=True)
-    if tx.status != 1:
-        raise TransactionError(f"{txid} reverted")
-    return tx
 
 
-def mass_model_id(round_id, i):
-    """MassStaker.modelIdOf: keccak256(abi.encode(roundId, i))."""
-    return keccak(round_id.to_bytes(32, "big") + i.to_bytes(32, "big"))
 
 
 def mass_stake(i):

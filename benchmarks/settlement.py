@@ -27,12 +27,11 @@ import time
 from pathlib import Path
 
 from brownie import MassStaker, accounts, chain, network, web3
-from brownie.exceptions import TransactionError
-from brownie.network.transaction import TransactionReceipt
 from eth_hash.auto import keccak
 
 from crowdstake.merkle import Leaf, ResultsTree, batch_size
 from crowdstake.payout import payout_factor, round_totals
+from benchmarks.bench_tools import logger, mass_model_id, send
 from scripts.deploy import deploy_protocol
 
 SIZES = tuple(int(x) for x in os.environ.get("CROWDSTAKE_BENCH_SIZES", "100,1000,10000").split(","))
@@ -49,33 +48,15 @@ THRESHOLD = 1_000 * TOKEN
 PARAMS = (THRESHOLD, TOKEN, CAP, 7 * 86400, 5000, 20000)
 PREDICTIONS = b"\x11" * 32
 BASE, STEP = TOKEN, TOKEN // 2
+log = logger("settle-bench")
 RESULTS = Path(os.environ.get("CROWDSTAKE_BENCH_RESULTS", "benchmarks/results/settlement.json"))
 MODES = ("single", "many_to_balance", "many_to_wallet")
 
 
-def log(msg):
-    print(f"[settle-bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def send(fn, *args):
-    """A transaction through brownie; when anvil, on a big state, reports the new nonce before
-    it can find the mined transaction and brownie calls it dropped, read its receipt instead
-    (as benchmarks/gas.py does)."""
-    try:
-        return fn(*args)
-    except TransactionError as exc:
-        if "dropped without known replacement" not in str(exc):
-            raise
-        txid = str(exc).split()[-1]
-    web3.eth.wait_for_transaction_receipt(txid, timeout=300)
-    tx = TransactionReceipt(txid, silent=True)
-    if tx.status != 1:
-        raise TransactionError(f"{txid} reverted")
-    return tx
 
 
-def mass_model_id(round_id, i):
-    return keccak(round_id.to_bytes(32, "big") + i.to_bytes(32, "big"))
 
 
 def random_score(rng):
@@ -236,7 +217,7 @@ def main():
             gas, txs, bsize, biggest = settle_many(tournament, tree, leaves, outsider, to_balance)
             row[mode] = entry(gas, DISTINCT, txs, batch_size=bsize, largest_transaction_gas=biggest)
         out[f"distinct_stakers_{DISTINCT}"] = row
-        log(f"distinct stakers: " + ", ".join(f"{m} {row[m]['gas_per_position']:,}/position" for m in row))
+        log("distinct stakers: " + ", ".join(f"{m} {row[m]['gas_per_position']:,}/position" for m in row))
     assert token.balanceOf(tournament) >= tournament.totalOwed()
 
     big = str(max(SIZES))

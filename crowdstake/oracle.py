@@ -15,7 +15,6 @@ in round-trip form.
 from __future__ import annotations
 
 import io
-import json
 import os
 import time
 from dataclasses import dataclass

@@ -14,8 +14,6 @@ multiproofs share most of their paths, about two proof hashes per tree level per
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Callable
 

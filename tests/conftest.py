@@ -1,7 +1,9 @@
 import pytest
+from brownie import chain, web3
 from helpers import DISPUTE_WINDOW, PARAMS, Driver
 
-from scripts.deploy import deploy_protocol
+from crowdstake.chain import Protocol, connect, save_deployment
+from scripts.deploy import deploy_protocol, deployment_record
 
 FUNDED = 100_000 * 10**18
 POOL = 50_000 * 10**18
@@ -91,3 +93,13 @@ def committee(protocol):
 def driver(token, tournament, committee, operator, members):
     tid = tournament.createTournament(PARAMS, {"from": operator}).return_value
     return Driver(token, tournament, committee, operator, members, tid)
+
+
+@pytest.fixture
+def runtime(protocol, tmp_path, admin, operator, guardian, members):
+    """The package's own view of the module's deployment (web3 + shipped ABIs, no brownie)."""
+    token, tournament, committee = protocol
+    record = deployment_record(token, tournament, committee, block=0, admin=admin, operator=operator,
+                               guardian=guardian, members=members, threshold=2)
+    save_deployment(chain.id, record, tmp_path)
+    return Protocol.load(connect(web3.provider.endpoint_uri), tmp_path)

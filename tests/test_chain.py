@@ -3,22 +3,11 @@
 import secrets
 
 import pytest
-from brownie import chain, web3
 from eth_account import Account
 from helpers import model
 
-from crowdstake.chain import Protocol, TransactionFailed, connect, save_deployment, send
+from crowdstake.chain import TransactionFailed, connect, send
 from crowdstake.errors import ConfigError
-from scripts.deploy import deployment_record
-
-
-@pytest.fixture
-def runtime(protocol, tmp_path, admin, operator, guardian, members):
-    token, tournament, committee = protocol
-    record = deployment_record(token, tournament, committee, block=0, admin=admin, operator=operator,
-                               guardian=guardian, members=members, threshold=2)
-    save_deployment(chain.id, record, tmp_path)
-    return Protocol.load(connect(web3.provider.endpoint_uri), tmp_path)
 
 
 @pytest.fixture

@@ -5,16 +5,14 @@ import random
 import secrets
 
 import pytest
-from brownie import MerkleProofHarness, chain, web3
+from brownie import MerkleProofHarness
 from eth_account import Account
 from helpers import PREDICTIONS, model, multiclaim_args, reverts
 
-from crowdstake.chain import Protocol, connect, save_deployment
 from crowdstake.merkle import Leaf, ResultsTree, verify_multiproof
 from crowdstake.payout import payout_delta, payout_factor, round_totals
 from crowdstake.scoretable import Row, table_hash, write_table
 from crowdstake.settle import SettleError, settle_round
-from scripts.deploy import deployment_record
 
 E18 = 10**18
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -330,15 +328,6 @@ class TableStore:
 
     def get_score_table(self, round_id):
         return self.tables[round_id]
-
-
-@pytest.fixture
-def runtime(protocol, tmp_path, admin, operator, guardian, members):
-    token, tournament, committee = protocol
-    record = deployment_record(token, tournament, committee, block=0, admin=admin, operator=operator,
-                               guardian=guardian, members=members, threshold=2)
-    save_deployment(chain.id, record, tmp_path)
-    return Protocol.load(connect(web3.provider.endpoint_uri), tmp_path)
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ from eth_account import Account
 from helpers import model
 
 from crowdstake import store as S
-from crowdstake.chain import Protocol, connect, save_deployment
-from scripts.deploy import deployment_record
 
 IDS = [f"n{i:04d}" for i in range(20)]
 IDENTITY = "test-store"
@@ -25,15 +23,6 @@ def csv_for(ids=IDS, seed=0, values=None):
 
 
 GOOD = csv_for()
-
-
-@pytest.fixture
-def runtime(protocol, tmp_path, admin, operator, guardian, members):
-    token, tournament, committee = protocol
-    record = deployment_record(token, tournament, committee, block=0, admin=admin, operator=operator,
-                               guardian=guardian, members=members, threshold=2)
-    save_deployment(chain.id, record, tmp_path)
-    return Protocol.load(connect(web3.provider.endpoint_uri), tmp_path)
 
 
 @pytest.fixture

@@ -1,0 +1,37 @@
+"""Helpers the brownie benchmark scripts share."""
+
+import time
+
+from brownie import web3
+from brownie.exceptions import TransactionError
+from brownie.network.transaction import TransactionReceipt
+from eth_hash.auto import keccak
+
+
+def logger(tag):
+    def log(msg):
+        print(f"[{tag} {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    return log
+
+
+def send(fn, *args):
+    """Call a contract function in a transaction and return brownie's receipt. On a big state,
+    anvil now and then reports a sender's new nonce before it can find the mined transaction,
+    and brownie then calls it dropped; wait for its receipt and read that instead."""
+    try:
+        return fn(*args)
+    except TransactionError as exc:
+        if "dropped without known replacement" not in str(exc):
+            raise
+        txid = str(exc).split()[-1]
+    web3.eth.wait_for_transaction_receipt(txid, timeout=300)
+    tx = TransactionReceipt(txid, silent=True)
+    if tx.status != 1:
+        raise TransactionError(f"{txid} reverted")
+    return tx
+
+
+def mass_model_id(round_id, i):
+    """MassStaker.modelIdOf: keccak256(abi.encode(roundId, i))."""
+    return keccak(round_id.to_bytes(32, "big") + i.to_bytes(32, "big"))
