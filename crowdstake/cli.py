@@ -186,10 +186,10 @@ def cmd_oracle(args) -> None:
         if args.round is None:
             raise CrowdstakeError("say which round: --round R")
         _oracle_summary(oracle.run_round(protocol, account, store, args.round, Path(args.targets), Path(args.workdir),
-                                         dry_run=args.dry_run, log=print))
+                                         dry_run=args.dry_run, confirmations=args.confirmations, log=print))
         return
     oracle.watch(protocol, account, store, Path(args.targets), Path(args.workdir), interval=args.interval,
-                 report=_oracle_summary, log=print)
+                 report=_oracle_summary, log=print, confirmations=args.confirmations)
 
 
 def cmd_settle(args) -> None:
@@ -307,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     orc.add_argument("--workdir", default="oracle-work", help="where the journal and score tables are kept")
     orc.add_argument("--dry-run", action="store_true", help="do everything but publish and send")
     orc.add_argument("--interval", type=float, default=15.0, help="watch: seconds between looks at the chain")
+    orc.add_argument("--confirmations", type=int, default=0, help="blocks to wait after each transaction's receipt")
     orc.set_defaults(run=cmd_oracle)
 
     stl = commands.add_parser("settle", parents=[common], help="settle every position of a finalised round in batches")

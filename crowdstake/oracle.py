@@ -193,7 +193,7 @@ class _Clock:
 
 
 def run_round(protocol: Protocol, account: LocalAccount | None, store, round_id: int, targets_dir: Path,
-              workdir: Path, *, dry_run: bool = False, finalize: bool = True,
+              workdir: Path, *, dry_run: bool = False, finalize: bool = True, confirmations: int = 0,
               on_step: Callable[[str], None] = lambda step: None, log: Callable[[str], None] = lambda m: None) -> dict:
     """Score round `round_id`, publish its table, vote, and finalise when possible. Safe to run
     again at any point; returns a summary of what the round's state now is."""
@@ -257,6 +257,7 @@ def run_round(protocol: Protocol, account: LocalAccount | None, store, round_id:
         if not sent and not committee.functions.hasVoted(round_id, account.address).call():
             log(f"voting root 0x{result.root.hex()[:16]}…")
             receipt = send(w3, account, committee.functions.vote(round_id, result.vote), min_gas=VOTE_GAS,
+                           confirmations=confirmations,
                            on_sent=lambda h: (journal.record(**{epoch_key: Web3.to_hex(h)}), on_step("vote-sent")))
             _gas(journal, summary, receipt)
         on_step("voted")
@@ -271,7 +272,7 @@ def run_round(protocol: Protocol, account: LocalAccount | None, store, round_id:
             if sent:
                 _gas(journal, summary, wait_for(w3, sent))
             else:
-                receipt = send(w3, account, committee.functions.finalize(round_id),
+                receipt = send(w3, account, committee.functions.finalize(round_id), confirmations=confirmations,
                                on_sent=lambda h: (journal.record(finalize=Web3.to_hex(h)), on_step("finalize-sent")))
                 _gas(journal, summary, receipt)
         except TransactionFailed as e:
@@ -320,7 +321,8 @@ def verify_round(protocol: Protocol, store, round_id: int, targets_dir: Path) ->
 
 
 def watch(protocol: Protocol, account: LocalAccount, store, targets_dir: Path, workdir: Path, *,
-          interval: float = 15.0, report=lambda summary: None, log=lambda m: None, rounds_limit: int | None = None) -> None:
+          interval: float = 15.0, report=lambda summary: None, log=lambda m: None, rounds_limit: int | None = None,
+          confirmations: int = 0) -> None:
     """Keep going: score and vote every round once it has resolved and its targets are published,
     and finalise rounds whose dispute window has passed. Stops after `rounds_limit` rounds are
     finalised (tests), else runs until interrupted."""
@@ -337,7 +339,8 @@ def watch(protocol: Protocol, account: LocalAccount, store, targets_dir: Path, w
                 done.add(rid)
                 continue
             try:
-                summary = run_round(protocol, account, store, rid, targets_dir, workdir, log=log)
+                summary = run_round(protocol, account, store, rid, targets_dir, workdir, log=log,
+                                    confirmations=confirmations)
             except TransactionFailed as e:
                 log(f"round {rid}: {e}")
                 if e.error == "TournamentResultsTooLate":  # the window lapsed: stakers get refunds
