@@ -759,6 +759,9 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
             max_examples=20,
             stateful_step_count=25,
             deadline=None,
+            # The same 20 examples on every run: CI must not pass or fail by the draw. Explore
+            # further by hand with derandomize=False and more examples.
+            derandomize=True,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
