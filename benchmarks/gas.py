@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -28,10 +29,13 @@ from brownie import MassStaker, accounts, chain, network, web3
 from brownie.project import get_loaded_projects
 from eth_hash.auto import keccak
 
+# this folder's helpers (a site-packages module is also called `benchmarks`, so not as a package)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_tools import logger, mass_model_id, send  # noqa: E402
+
 from crowdstake.merkle import Leaf, ResultsTree
 from crowdstake.payout import payout_delta, payout_factor, round_totals
 from crowdstake.permit import sign_permit
-from benchmarks.bench_tools import logger, mass_model_id, send
 from scripts.deploy import TOKEN_NAME, deploy_protocol
 
 # CROWDSTAKE_BENCH_SIZES="10,1000,5000" for a quick trial run (write it elsewhere, see RESULTS).

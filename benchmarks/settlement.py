@@ -23,15 +23,19 @@ import datetime
 import json
 import os
 import random
+import sys
 import time
 from pathlib import Path
 
 from brownie import MassStaker, accounts, chain, network, web3
 from eth_hash.auto import keccak
 
+# this folder's helpers (a site-packages module is also called `benchmarks`, so not as a package)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_tools import logger, mass_model_id, send  # noqa: E402
+
 from crowdstake.merkle import Leaf, ResultsTree, batch_size
 from crowdstake.payout import payout_factor, round_totals
-from benchmarks.bench_tools import logger, mass_model_id, send
 from scripts.deploy import deploy_protocol
 
 SIZES = tuple(int(x) for x in os.environ.get("CROWDSTAKE_BENCH_SIZES", "100,1000,10000").split(","))
