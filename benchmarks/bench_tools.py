@@ -1,6 +1,7 @@
 """Helpers the brownie benchmark scripts share."""
 
 import time
+from collections import deque
 
 from brownie import web3
 from brownie.exceptions import TransactionError
@@ -30,6 +31,29 @@ def send(fn, *args):
     if tx.status != 1:
         raise TransactionError(f"{txid} reverted")
     return tx
+
+
+def send_windowed(transactions, window=64):
+    """Send transactions straight through web3 (brownie's per-transaction work takes longer than
+    the chain's) with at most `window` awaiting a receipt: thousands pending at once slow anvil to
+    a crawl. Each item is a signed raw transaction (bytes) or a dict from an unlocked account.
+    Returns the receipts' total gasUsed, each checked to have succeeded."""
+    pending, total = deque(), 0
+
+    def receive():
+        nonlocal total
+        receipt = web3.eth.wait_for_transaction_receipt(pending.popleft(), timeout=600, poll_latency=0.01)
+        assert receipt["status"] == 1, receipt["transactionHash"].hex()
+        total += receipt["gasUsed"]
+
+    for tx in transactions:
+        if len(pending) >= window:
+            receive()
+        send_one = web3.eth.send_raw_transaction if isinstance(tx, bytes) else web3.eth.send_transaction
+        pending.append(send_one(tx))
+    while pending:
+        receive()
+    return total
 
 
 def mass_model_id(round_id, i):

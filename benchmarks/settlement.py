@@ -28,11 +28,12 @@ import time
 from pathlib import Path
 
 from brownie import MassStaker, accounts, chain, network, web3
+from eth_account import Account
 from eth_hash.auto import keccak
 
 # this folder's helpers (a site-packages module is also called `benchmarks`, so not as a package)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_tools import logger, mass_model_id, send  # noqa: E402
+from bench_tools import logger, mass_model_id, send, send_windowed  # noqa: E402
 
 from crowdstake.merkle import Leaf, ResultsTree, batch_size
 from crowdstake.payout import payout_factor, round_totals
@@ -57,12 +58,6 @@ RESULTS = Path(os.environ.get("CROWDSTAKE_BENCH_RESULTS", "benchmarks/results/se
 MODES = ("single", "many_to_balance", "many_to_wallet")
 
 
-
-
-
-
-
-
 def random_score(rng):
     return int(round(rng.gauss(0.0, 0.04) * 1_000_000)) or 1
 
@@ -73,29 +68,38 @@ def until(timestamp):
     chain.mine()
 
 
-def receipts(hashes):
-    """gasUsed of sent transactions, each checked to have succeeded."""
-    total = 0
-    for h in hashes:
-        r = web3.eth.wait_for_transaction_receipt(h, timeout=600, poll_latency=0.01)
-        assert r["status"] == 1, h
-        total += r["gasUsed"]
-    return total
+def transactions(sender, calls, gas=300_000):
+    """Transaction dicts from `sender` for (to, data, value) calls, nonces in order; signed here
+    when `sender` is an eth_account key, else for the node to sign (an unlocked account)."""
+    nonce = web3.eth.get_transaction_count(sender.address)
+    gas_price = web3.eth.gas_price  # whatever the node asks: a price under its base fee never mines
+    for to, data, value in calls:
+        tx = {"from": sender.address, "to": to, "data": data, "value": value, "gas": gas, "nonce": nonce,
+              "gasPrice": gas_price, "chainId": web3.eth.chain_id}
+        yield Account.sign_transaction(tx, sender.key).raw_transaction if hasattr(sender, "key") else tx
+        nonce += 1
 
 
 def settle_single(tournament, tree, leaves, sender):
-    """One claim per position, sent straight through web3 (brownie's per-transaction work would
-    take longer than the chain does); the gas is the receipts'."""
-    nonce = web3.eth.get_transaction_count(sender.address)
-    gas_price = web3.eth.gas_price  # whatever the node asks: a price under its base fee never mines
-    hashes = []
-    for i in tree.tree_order():
-        l = leaves[i]
-        data = tournament.claim.encode_input(l.round_id, l.staker, l.model_id, l.score, tree.proof(i))
-        hashes.append(web3.eth.send_transaction({"from": sender.address, "to": tournament.address, "data": data,
-                                                 "gas": 300_000, "nonce": nonce, "gasPrice": gas_price}))
-        nonce += 1
-    return receipts(hashes), len(hashes)
+    """One claim per position; the gas is the receipts'."""
+    order = tree.tree_order()
+    calls = ((tournament.address, tournament.claim.encode_input(
+        leaves[i].round_id, leaves[i].staker, leaves[i].model_id, leaves[i].score, tree.proof(i)), 0) for i in order)
+    return send_windowed(transactions(sender, calls)), len(order)
+
+
+def enter_distinct(token, tournament, admin, wallets, round_ids):
+    """Fund each fresh wallet with ether and 4 tokens, then stake 2 tokens from it in each round."""
+    fund = []
+    for w in wallets:
+        fund += [(w.address, b"", 10**18), (token.address, token.transfer.encode_input(w.address, 4 * TOKEN), 0)]
+    send_windowed(transactions(admin, fund))
+    for w in wallets:  # a few transactions each, signed here: nonces are per wallet
+        calls = [(token.address, token.approve.encode_input(tournament.address, 4 * TOKEN), 0)]
+        for rid in round_ids:
+            calls += [(tournament.address, tournament.submit.encode_input(rid, keccak(b"m"), PREDICTIONS), 0),
+                      (tournament.address, tournament.stake.encode_input(rid, keccak(b"m"), 2 * TOKEN), 0)]
+        send_windowed(transactions(w, calls, gas=200_000))
 
 
 def settle_many(tournament, tree, leaves, sender, to_balance):
@@ -159,18 +163,12 @@ def main():
         log(f"{len(MODES)} rounds of {size:,} positions created")
 
     # Distinct stakers: one fresh wallet per position, in two rounds (to balances, to wallets).
-    wallets = [accounts.add(keccak(b"settle bench %d" % i)) for i in range(DISTINCT)]
+    wallets = [Account.from_key(keccak(b"settle bench %d" % i)) for i in range(DISTINCT)]
     distinct = {}
     if DISTINCT:
         for mode in MODES[1:]:
             distinct[mode] = tournament.openRound(tid, b"\xda" * 32, close, resolve, {"from": operator}).return_value
-        for w in wallets:
-            send(admin.transfer, w, 3 * 10**18)  # gas limit 1e9 at 2 gwei: 2 ether up front
-            send(token.transfer, w, 4 * TOKEN, {"from": admin})
-            send(token.approve, tournament, 4 * TOKEN, {"from": w})
-            for rid in distinct.values():
-                send(tournament.submit, rid, keccak(b"m"), PREDICTIONS, {"from": w})
-                send(tournament.stake, rid, keccak(b"m"), 2 * TOKEN, {"from": w})
+        enter_distinct(token, tournament, admin, wallets, list(distinct.values()))
         log(f"{DISTINCT} distinct stakers entered")
 
     trees, results = {}, {}

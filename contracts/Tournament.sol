@@ -63,13 +63,15 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         uint128 totalBurn;
     }
 
-    /// @notice A position. `stake` and `settled` share one slot: settling a position reads and
-    ///         writes that one (cold) slot, 2,100 + 2,900 gas. A `settled` flag in a slot of its own
-    ///         would cost another cold read and a zero-to-non-zero write, 22,100 gas more per
-    ///         settled position; the predictions hash, never read by settlement, stays apart.
+    /// @notice A position. Settling it clears `stake`, and the cleared slot is the settled mark:
+    ///         a settlement reads and zeroes one cold slot, 2,100 + 2,900 gas less a 4,800 refund.
+    ///         A `settled` flag beside the stake would cost the same write and earn no refund;
+    ///         a flag in a slot of its own, another 22,100. An honest tree's leaf holds a stake
+    ///         until settled, so a proven leaf with no stake counts as settled. The predictions
+    ///         hash, never read by settlement, stays apart. A settled stake is in its position's
+    ///         last StakeIncreased/StakeDecreased event.
     struct Position {
         uint128 stake;
-        bool settled;
         bytes32 predictionsHash;
     }
 
@@ -122,7 +124,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         uint128 totalBurn,
         uint32 leafCount
     );
-    /// @dev The settled stake stays readable with `position`; leaving it out saves claims 256 gas.
+    /// @dev The settled stake is in the position's last stake event; leaving it out saves claims 256 gas.
     event Claimed(uint256 indexed roundId, address indexed staker, bytes32 indexed modelId, int64 score, int256 delta);
     event Restaked(
         uint256 indexed fromRoundId, uint256 indexed intoRoundId, address indexed staker, bytes32 modelId, uint256 amount
@@ -348,7 +350,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     ///         OpenZeppelin multiproof; anyone may call. Each payout goes to its own staker: to
     ///         its wallet, or (`toBalance`) to its internal balance in this contract. All losses
     ///         of the batch are burned with one `burn` call. Reverts as a whole (nothing changes)
-    ///         if any leaf is unstaked or already settled, a leaf appears twice, or the proof fails.
+    ///         if any leaf is settled already, a leaf appears twice, or the proof fails.
     /// @param leaves The positions and scores, in the order `MerkleProof.multiProofVerify` takes
     ///        them (crowdstake.merkle.ResultsTree.multiproof returns that order).
     /// @param proof The multiproof's sibling hashes. @param proofFlags The multiproof's flags.
@@ -378,13 +380,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     /// @notice Send `amount` of the caller's internal balance to its wallet. Never paused.
     function withdraw(uint256 amount) external nonReentrant {
         if (amount == 0) revert TournamentZeroAmount();
-        uint256 balance = _balances[msg.sender];
-        if (amount > balance) revert TournamentInsufficientBalance(msg.sender, balance, amount);
-        unchecked {
-            balance -= amount;
-        }
-        _balances[msg.sender] = balance;
-        _totalBalances -= amount;
+        uint256 balance = _debit(msg.sender, amount);
         emit Withdrawn(msg.sender, amount, balance);
         IERC20(address(_token)).safeTransfer(msg.sender, amount);
     }
@@ -392,13 +388,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     /// @notice Stake `amount` of the caller's internal balance into its position of an open round
     ///         (which needs a submission, as `stake` does); no token moves.
     function stakeFromBalance(uint256 roundId, bytes32 modelId, uint256 amount) external whenNotPaused nonReentrant {
-        uint256 balance = _balances[msg.sender];
-        if (amount > balance) revert TournamentInsufficientBalance(msg.sender, balance, amount);
-        unchecked {
-            balance -= amount;
-        }
-        _balances[msg.sender] = balance;
-        _totalBalances -= amount;
+        uint256 balance = _debit(msg.sender, amount);
         _increase(roundId, msg.sender, modelId, amount);
         emit StakedFromBalance(roundId, msg.sender, modelId, amount, balance);
     }
@@ -409,9 +399,10 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         Round storage r = _requireRound(roundId);
         uint256 refundsFrom = uint256(r.resolveTime) + r.params.resultsWindow + 1;
         if (r.finalized || block.timestamp < refundsFrom) revert TournamentRefundNotOpen(roundId, refundsFrom);
-        Position storage p = _openPosition(roundId, staker, modelId);
+        Position storage p = _positions[_key(roundId, staker, modelId)];
         uint256 amount = p.stake;
-        p.settled = true;
+        if (amount == 0) revert TournamentNothingStaked(roundId, staker, modelId); // or refunded already
+        p.stake = 0;
         r.settledPositions += 1;
         _totalStaked -= amount;
         emit Refunded(roundId, staker, modelId, amount);
@@ -478,7 +469,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         return (r.closeTime, r.resolveTime);
     }
 
-    /// @notice A position: its stake, committed predictions hash, and whether it was settled.
+    /// @notice A position: its stake (zero once settled or refunded) and committed predictions hash.
     function position(uint256 roundId, address staker, bytes32 modelId) external view returns (Position memory) {
         return _positions[_key(roundId, staker, modelId)];
     }
@@ -551,7 +542,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         emit StakeIncreased(roundId, staker, modelId, amount, updated);
     }
 
-    /// Verify the leaf, mark the position settled, spend the reservation on a gain. Effects only:
+    /// Verify the leaf, settle the position, spend the reservation on a gain. Effects only:
     /// returns what the staker gets (paid out or restaked) and the loss, both for the caller to move.
     function _settle(uint256 roundId, address staker, bytes32 modelId, int64 score, bytes32[] calldata proof)
         private
@@ -559,12 +550,10 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     {
         Round storage r = _requireRound(roundId);
         if (!r.finalized) revert TournamentNotFinalized(roundId);
-        Position storage p = _openPosition(roundId, staker, modelId);
         if (!MerkleProof.verifyCalldata(proof, r.root, leaf(roundId, staker, modelId, score))) {
             revert TournamentInvalidProof(roundId, staker, modelId, score);
         }
-        uint256 stakeAmount = p.stake;
-        p.settled = true;
+        uint256 stakeAmount = _takeStake(roundId, staker, modelId);
         _totalStaked -= stakeAmount;
         int256 delta = payoutDelta(stakeAmount, score, r.payoutFactor, r.params.cap);
         payout = stakeAmount;
@@ -668,9 +657,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     /// is already proven), with the round's totals kept in `b`. Returns the staker's payout.
     function _settleInBatch(uint256 roundId, Settlement calldata s, Batch memory b) private returns (uint256 payout) {
         (address staker, bytes32 modelId, int64 score) = (s.staker, s.modelId, s.score);
-        Position storage p = _openPosition(roundId, staker, modelId);
-        uint256 stakeAmount = p.stake;
-        p.settled = true;
+        uint256 stakeAmount = _takeStake(roundId, staker, modelId);
         b.staked += stakeAmount;
         int256 delta = payoutDelta(stakeAmount, score, b.factor, b.cap);
         payout = stakeAmount;
@@ -700,10 +687,23 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         emit ReservationReleased(roundId, left);
     }
 
-    function _openPosition(uint256 roundId, address staker, bytes32 modelId) private view returns (Position storage p) {
-        p = _positions[_key(roundId, staker, modelId)];
-        if (p.stake == 0) revert TournamentNothingStaked(roundId, staker, modelId);
-        if (p.settled) revert TournamentAlreadySettled(roundId, staker, modelId);
+    /// Settle a proven leaf's position: clear its stake (see Position) and return it.
+    function _takeStake(uint256 roundId, address staker, bytes32 modelId) private returns (uint256 stakeAmount) {
+        Position storage p = _positions[_key(roundId, staker, modelId)];
+        stakeAmount = p.stake;
+        if (stakeAmount == 0) revert TournamentAlreadySettled(roundId, staker, modelId);
+        p.stake = 0;
+    }
+
+    /// Take `amount` from `staker`'s internal balance; returns what is left.
+    function _debit(address staker, uint256 amount) private returns (uint256 balance) {
+        balance = _balances[staker];
+        if (amount > balance) revert TournamentInsufficientBalance(staker, balance, amount);
+        unchecked {
+            balance -= amount;
+        }
+        _balances[staker] = balance;
+        _totalBalances -= amount;
     }
 
     function _requireOpen(uint256 roundId) private view returns (Round storage r) {

@@ -21,6 +21,7 @@ from web3.types import TxReceipt
 from crowdstake.errors import ConfigError, CrowdstakeError
 
 keccak = Web3.keccak
+LOG_PAGE = 10_000  # blocks per eth_getLogs request: real nodes refuse unbounded ranges
 
 
 def deployments_dir() -> Path:
@@ -102,6 +103,24 @@ class Protocol:
         params = next(f for f in fields if f["name"] == "params")["components"]
         values["params"] = dict(zip([f["name"] for f in params], values["params"]))
         return values
+
+    def logs(self, event: str, **filters) -> list:
+        """The Tournament's `event` logs since deployment that match `filters` (paged)."""
+        w3, kind = self.w3, getattr(self.tournament.events, event)
+        start = self.deployment.get("deploymentBlock", 0)
+        end = with_retries(lambda: w3.eth.block_number)
+        found = []
+        for lo in range(start, end + 1, LOG_PAGE):
+            found += with_retries(kind.get_logs, from_block=lo, to_block=min(lo + LOG_PAGE - 1, end),
+                                  argument_filters=filters)
+        return found
+
+    def stakes(self, **filters) -> dict[tuple[int, str, bytes], int]:
+        """Each matching position's last stake, (roundId, staker, modelId) -> wei, from its stake
+        events: settling zeroes a position's stake on-chain, its events keep what was at stake."""
+        logs = self.logs("StakeIncreased", **filters) + self.logs("StakeDecreased", **filters)
+        logs.sort(key=lambda e: (e["blockNumber"], e["logIndex"]))
+        return {(e["args"]["roundId"], e["args"]["staker"], e["args"]["modelId"]): e["args"]["newStake"] for e in logs}
 
 
 class TransactionFailed(CrowdstakeError, RuntimeError):

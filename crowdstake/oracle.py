@@ -33,7 +33,6 @@ from crowdstake.payout import payout_delta, payout_factor
 from crowdstake.scoretable import Row, read_table, table_hash, write_table
 from crowdstake.scoring import round_scores
 
-LOG_PAGE = 10_000  # blocks per eth_getLogs request: real nodes refuse unbounded ranges
 # A vote is estimated against the chain as it is, but if another member's vote lands first this
 # one may be the vote that reaches the quorum and stores the result (~200k gas, not ~84k).
 VOTE_GAS = 300_000
@@ -74,20 +73,13 @@ class RoundResult:
 
 
 def read_positions(protocol: Protocol, round_id: int) -> list[Position]:
-    """The round's staked positions, from StakeIncreased events (paged) and the contract's state,
-    sorted by (staker, modelId)."""
-    w3, tournament = protocol.w3, protocol.tournament
-    start = protocol.deployment.get("deploymentBlock", 0)
-    end = with_retries(lambda: w3.eth.block_number)
-    keys = set()
-    for lo in range(start, end + 1, LOG_PAGE):
-        logs = with_retries(tournament.events.StakeIncreased.get_logs, from_block=lo,
-                            to_block=min(lo + LOG_PAGE - 1, end), argument_filters={"roundId": round_id})
-        keys |= {(e["args"]["staker"], e["args"]["modelId"]) for e in logs}
+    """The round's staked positions, sorted by (staker, modelId): stakes from the stake events
+    (still there once positions are settled), predictions hashes from the contract."""
+    stakes = protocol.stakes(roundId=round_id)
     positions = []
-    for staker, mid in sorted(keys, key=lambda k: (k[0].lower(), k[1])):
-        stake, _, digest = with_retries(tournament.functions.position(round_id, staker, mid).call)
+    for (_, staker, mid), stake in sorted(stakes.items(), key=lambda kv: (kv[0][1].lower(), kv[0][2])):
         if stake:
+            digest = with_retries(protocol.tournament.functions.position(round_id, staker, mid).call)[1]
             positions.append(Position(Web3.to_checksum_address(staker), mid, stake, digest))
     return positions
 

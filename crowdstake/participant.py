@@ -19,7 +19,6 @@ from crowdstake.permit import sign_permit
 from crowdstake.scoretable import read_table, table_hash
 
 TOKEN = 10**18
-LOG_PAGE = 10_000  # blocks per eth_getLogs request: real nodes refuse unbounded ranges
 
 
 class ParticipantError(CrowdstakeError, ValueError):
@@ -130,27 +129,18 @@ class Participant:
             raise ParticipantError(f"round {round_id} is {r['state']}: submissions and stakes closed at {r['closeTime']}")
         return r
 
-    def _logs(self, event, **filters) -> list:
-        start = self.protocol.deployment.get("deploymentBlock", 0)
-        end = self.w3.eth.block_number
-        logs = []
-        for lo in range(start, end + 1, LOG_PAGE):
-            logs += event.get_logs(from_block=lo, to_block=min(lo + LOG_PAGE - 1, end), argument_filters=filters)
-        return logs
-
     def status(self) -> pd.DataFrame:
         """The wallet's positions: round, model, stake, score, payout, state."""
         me = self.account.address
-        keys = sorted({(e["args"]["roundId"], e["args"]["modelId"]) for e in self._logs(self.tournament.events.StakeIncreased, staker=me)})
-        claims = {(e["args"]["roundId"], e["args"]["modelId"]): e["args"] for e in self._logs(self.tournament.events.Claimed, staker=me)}
+        claims = {(e["args"]["roundId"], e["args"]["modelId"]): e["args"] for e in self.protocol.logs("Claimed", staker=me)}
+        refunds = {(e["args"]["roundId"], e["args"]["modelId"]) for e in self.protocol.logs("Refunded", staker=me)}
         rows = []
-        for rid, mid in keys:
-            stake, settled, _ = self.tournament.functions.position(rid, me, mid).call()
+        for (rid, _, mid), stake in sorted(self.protocol.stakes(staker=me).items()):
             if stake == 0:
                 continue
             claim = claims.get((rid, mid))
             r = self.round(rid)
-            state = "claimed" if claim else ("refunded" if settled else
+            state = "claimed" if claim else ("refunded" if (rid, mid) in refunds else
                      "claimable" if r["state"] == "finalised" else r["state"])
             rows.append({
                 "round": rid, "model": "0x" + mid.hex()[:12], "stake": stake / TOKEN,
@@ -183,7 +173,7 @@ class Participant:
         wei = parse_amount(amount)
         r = self._open_round(round_id)
         mid = model_id(model)
-        stake, _, predictions = self.tournament.functions.position(round_id, self.account.address, mid).call()
+        stake, predictions = self.tournament.functions.position(round_id, self.account.address, mid).call()
         if predictions == bytes(32):
             raise ParticipantError(f"model {model} has no submission in round {round_id}: `crowdstake submit` first")
         if stake + wei < r["params"]["minStake"]:
@@ -223,7 +213,7 @@ class Participant:
         if model is not None:
             mid = model_id(model)
             rows = [row for row in rows if row.model_id == mid]
-        rows = [row for row in rows if not self.tournament.functions.position(round_id, self.account.address, row.model_id).call()[1]]
+        rows = [row for row in rows if self.tournament.functions.position(round_id, self.account.address, row.model_id).call()[0]]  # unsettled
         if not rows:
             raise ParticipantError(f"nothing to claim in round {round_id} for {self.account.address}" + (f" model {model}" if model else ""))
         if restake_into is not None:

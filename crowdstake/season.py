@@ -185,7 +185,7 @@ class Season:
                                  "corr": row.corr, "mmc": row.mmc, "score": row.quantized / 1e6,
                                  "payout": row.delta / E18, "burn": max(-row.delta, 0) / E18, "reason": row.reason})
             if not row.reason:
-                digest = self.protocol.tournament.functions.position(rid, row.staker, row.model_id).call()[2]
+                digest = self.protocol.tournament.functions.position(rid, row.staker, row.model_id).call()[1]
                 frame = pd.read_csv(io.BytesIO(self.store.get_file(rid, digest)), dtype={"id": str})
                 files[m] = frame.set_index("id")["prediction"]
                 stakes[m] = row.stake / E18

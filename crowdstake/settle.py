@@ -74,9 +74,9 @@ def settled_flags(protocol: Protocol, leaves: list[Leaf]) -> list[bool]:
                 for l in page:
                     batch.add(t.functions.position(l.round_id, l.staker, l.model_id))
                 results = batch.execute()
-            flags += [bool(res[1]) for res in results]
+            flags += [res[0] == 0 for res in results]  # settling zeroes the stake
         except Exception:  # a node without batch requests: one call each
-            flags += [bool(with_retries(t.functions.position(l.round_id, l.staker, l.model_id).call)[1]) for l in page]
+            flags += [with_retries(t.functions.position(l.round_id, l.staker, l.model_id).call)[0] == 0 for l in page]
     return flags
 
 

@@ -22,7 +22,7 @@ def test_signed_transaction_changes_state(runtime, wallet, driver):
     rid = driver.open_round()
     receipt = send(runtime.w3, wallet, runtime.tournament.functions.submit(rid, model("m"), b"\x11" * 32))
     assert receipt["status"] == 1
-    assert runtime.tournament.functions.position(rid, wallet.address, model("m")).call()[2] == b"\x11" * 32
+    assert runtime.tournament.functions.position(rid, wallet.address, model("m")).call()[1] == b"\x11" * 32
 
 
 def test_revert_is_decoded_and_nothing_is_sent(runtime, wallet, driver):

@@ -80,7 +80,7 @@ def test_batches_pay_wallets_exact_amounts(driver, token, tournament, people, ou
         assert token.balanceOf(account) - wallets[account] == got
     total_loss = sum(e[1] for e in expected)
     assert token.totalSupply() == supply - total_loss
-    assert all(tournament.position(rid, l.staker, l.model_id)["settled"] for l in leaves)
+    assert all(tournament.position(rid, l.staker, l.model_id)["stake"] == 0 for l in leaves)  # settled
     r = tournament.round(rid)
     assert r["settledPositions"] == r["stakedPositions"] == 7
     assert r["reserved"] == 0 and tournament.totalReserved() == 0  # the last batch released the rest
@@ -114,7 +114,7 @@ def test_batch_to_internal_balances(driver, token, tournament, people, alice, bo
 
 def _state(token, tournament, rid, leaves, people):
     return (
-        [tournament.position(rid, l.staker, l.model_id)["settled"] for l in leaves],
+        [tournament.position(rid, l.staker, l.model_id)["stake"] for l in leaves],
         [token.balanceOf(w) for w in people.values()],
         [tournament.internalBalance(w) for w in people.values()],
         token.totalSupply(), tournament.totalStaked(), tournament.totalReserved(), tournament.round(rid)["settledPositions"],

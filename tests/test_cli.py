@@ -126,7 +126,7 @@ def test_participant_round_trip(env, store_url, alice_wallet, driver, token, tou
     preds.write_text(PREDICTIONS)
     out = cli(env, "submit", "--round", str(rid), "--model", "m", str(preds)).stdout
     assert f"round {rid}" in out
-    assert tournament.position(rid, alice_wallet, model("m"))[2] == "0x" + table_hash(PREDICTIONS.encode()).hex()
+    assert tournament.position(rid, alice_wallet, model("m"))[1] == "0x" + table_hash(PREDICTIONS.encode()).hex()
     cli(env, "stake", "--round", str(rid), "--model", "m", "--amount", "40")
     cli(env, "stake", "--round", str(rid), "--model", "m", "--amount", "15", "--decrease")
     assert tournament.position(rid, alice_wallet, model("m"))[0] == 25 * E18
@@ -180,5 +180,5 @@ def test_settle_command_settles_a_round_in_batches(env, store_url, alice_wallet,
     _post_results(driver, env, committee, admin, rid, alice_wallet, -20_000)
     out = cli(env, "settle", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
     assert "1 positions settled in 1 transactions" in out
-    assert tournament.position(rid, alice_wallet, model("m"))[1]  # settled
+    assert tournament.position(rid, alice_wallet, model("m"))[0] == 0  # settled
     assert "0 positions settled" in cli(env, "settle", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout

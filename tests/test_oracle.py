@@ -179,7 +179,7 @@ def test_crash_during_finalise_resumes(world, admin, operator, tmp_path):
 
 def test_bad_files_score_at_the_floor(world, admin, operator, tmp_path):
     rid, stakers, targets_dir = _open_round(world, admin, operator, tmp_path, seed=4)
-    digest = world["tournament"].position(rid, stakers[1].address, model_id("model"))[2]
+    digest = world["tournament"].position(rid, stakers[1].address, model_id("model"))[1]
     path = world["home"] / "store" / "rounds" / str(rid) / "files" / f"{digest.hex()}.csv"
     path.write_bytes(path.read_bytes().replace(b"0.", b"0.9", 1))  # altered after commitment
     summary = _run(world, world["members"][0], rid, targets_dir, tmp_path / "op", dry_run=True)

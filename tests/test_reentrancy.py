@@ -79,7 +79,7 @@ def test_reentrant_claim_reverts_the_whole_claim(weird, alice, bob, outsider, sc
     with reverts("ReentrancyGuardReentrantCall"):
         d.tournament.claim(*args, {"from": outsider})
     assert books(d, alice, outsider) == before
-    assert d.tournament.position(rid, alice, leaf.model_id)["settled"] is False
+    assert d.tournament.position(rid, alice, leaf.model_id)["stake"] == STAKE  # not settled
 
     d.token.setMode(NORMAL, {"from": outsider})  # the honest claim still works, once
     d.tournament.claim(*args, {"from": outsider})
@@ -105,7 +105,7 @@ def test_swallowed_reentrant_claim_still_pays_once(weird, alice, bob, outsider, 
     assert d.token.balanceOf(alice) == alice_before + payout  # paid once
     assert d.token.totalSupply() == supply_before - max(0, STAKE - payout)  # burned once
     assert d.token.balanceOf(d.tournament) == d.tournament.totalOwed()
-    assert d.tournament.position(rid, alice, leaf.model_id)["settled"] is True
+    assert d.tournament.position(rid, alice, leaf.model_id)["stake"] == 0  # settled
 
 
 def test_reentrant_claim_and_restake_cannot_claim_again(weird, alice, bob, outsider):
@@ -152,7 +152,7 @@ def test_reentrant_refund_cannot_refund_twice(weird, alice, bob, outsider):
     assert bytes(d.token.lastReentryData()) == REENTRANT_CALL
     assert d.token.balanceOf(alice) == before[0][0] + STAKE  # refunded once
     assert d.tournament.totalStaked() == before[3] - STAKE
-    with reverts("TournamentAlreadySettled", rid, alice, m):
+    with reverts("TournamentNothingStaked", rid, alice, m):
         d.tournament.refund(rid, alice, m, {"from": outsider})
 
 
@@ -207,7 +207,7 @@ def test_false_returning_token_fails_every_path(weird, alice, bob):
         t.claim(rid, alice, leaf.model_id, leaf.score, proof, {"from": alice})
     assert books(d, alice) == before
     assert t.position(open_rid, alice, leaf.model_id)["stake"] == STAKE
-    assert t.position(rid, alice, leaf.model_id)["settled"] is False
+    assert t.position(rid, alice, leaf.model_id)["stake"] == STAKE  # not settled
 
 
 def test_token_without_return_value_works(weird, alice, bob):

@@ -75,7 +75,7 @@ def test_wrong_proof_and_wrong_score_revert(driver, token, tournament, alice, bo
     with reverts("TournamentInvalidProof", rid, alice, model("m"), -10_000):
         tournament.claim(rid, alice, model("m"), -10_000, tree.proof(1), {"from": alice})
     assert token.balanceOf(alice) == balance
-    assert not tournament.position(rid, alice, model("m"))["settled"]
+    assert tournament.position(rid, alice, model("m"))["stake"] != 0  # not settled
 
 
 def test_claim_before_finalise_reverts(driver, tournament, alice, bob, carol):
@@ -97,7 +97,7 @@ def test_claim_unstaked_position_reverts(driver, tournament, alice, bob, carol, 
         tournament.settleRound(rid, *result, {"from": outsider})
     # ... and even with a miscounted root, its leaf pays nothing
     tournament.settleRound(rid, result[0], result[1], 0, 0, 3, {"from": outsider})
-    with reverts("TournamentNothingStaked", rid, outsider, model("m")):
+    with reverts("TournamentAlreadySettled", rid, outsider, model("m")):  # a proven leaf with no stake
         driver.claim(tree, leaves, 3, outsider)
 
 
@@ -207,7 +207,7 @@ def test_claim_and_restake_needs_open_round_and_submission(driver, tournament, a
     close = tournament.round(rid)["closeTime"]
     with reverts("TournamentRoundClosed", rid, close):
         tournament.claimAndRestake(rid, model("m"), 1, tree.proof(0), rid, {"from": alice})
-    assert not tournament.position(rid, alice, model("m"))["settled"]
+    assert tournament.position(rid, alice, model("m"))["stake"] != 0  # not settled
 
 
 def test_liveness_refund_after_results_window(driver, token, tournament, committee, alice, bob, carol, outsider):
@@ -228,7 +228,7 @@ def test_liveness_refund_after_results_window(driver, token, tournament, committ
         balance = token.balanceOf(who)
         tournament.refund(rid, who, model("m"), {"from": outsider})
         assert token.balanceOf(who) == balance + 100 * E18
-    with reverts("TournamentAlreadySettled", rid, alice, model("m")):
+    with reverts("TournamentNothingStaked", rid, alice, model("m")):
         tournament.refund(rid, alice, model("m"), {"from": outsider})
     assert token.totalSupply() == supply
     assert tournament.totalStaked() == 0

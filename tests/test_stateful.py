@@ -450,8 +450,8 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
                 with reverts("TournamentNotFinalized", r.id):
                     tournament.claim(r.id, staker, mid, 0, [], {"from": caller})
                 return
-            if not r.stakes.get(key):
-                with reverts("TournamentNothingStaked", r.id, staker, mid):
+            if not r.stakes.get(key):  # no leaf: no proof holds
+                with reverts("TournamentInvalidProof", r.id, staker, mid, 0):
                     tournament.claim(r.id, staker, mid, 0, [], {"from": caller})
                 return
             chosen, leaves, tree, index = r.final
@@ -634,11 +634,8 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
             if r.finalized or now <= r.deadline:
                 with reverts("TournamentRefundNotOpen", r.id, r.deadline + 1):
                     tournament.refund(r.id, staker, mid, {"from": outsider})
-            elif not r.stakes.get(key):
+            elif not r.stakes.get(key) or key in r.settled:  # never staked, or refunded already
                 with reverts("TournamentNothingStaked", r.id, staker, mid):
-                    tournament.refund(r.id, staker, mid, {"from": outsider})
-            elif key in r.settled:
-                with reverts("TournamentAlreadySettled", r.id, staker, mid):
                     tournament.refund(r.id, staker, mid, {"from": outsider})
             else:
                 self.do_refund(r, key)
@@ -688,7 +685,7 @@ def test_escrow_state_machine(driver, token, tournament, committee, admin, opera
                 assert state["reserved"] == r.reserved
                 for (who, m), amount in r.stakes.items() if self.check_positions else ():
                     p = tournament.position(r.id, *self.key_args(who, m))
-                    assert (p["stake"], p["settled"]) == (amount, (who, m) in r.settled)
+                    assert p["stake"] == (0 if (who, m) in r.settled else amount)  # settling zeroes it
 
         # ------------------------------------------------------------ the end
 
