@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
+import yaml
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.contract import Contract
-from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception, Web3RPCError
+from web3.exceptions import (ContractCustomError, ContractLogicError, TransactionNotFound, Web3Exception,
+                             Web3RPCError)
 from web3.types import TxReceipt
 
 from crowdstake.errors import ConfigError, CrowdstakeError
@@ -65,14 +70,86 @@ def load_artifact(name: str) -> dict:
 
 
 def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
-    """A web3 connection to `rpc_url`, or a ConfigError saying the node is not reachable."""
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    """A web3 connection to `rpc_url` whose every request is retried on connection faults (see
+    `with_retries`), or a ConfigError saying the node is not reachable."""
+    w3 = Web3(_RetryingHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
     try:
         w3.eth.chain_id
+    except ConfigError:
+        raise ConfigError(f"cannot reach an Ethereum node at {redacted(rpc_url)} after {RETRY.attempts} attempts: "
+                          "start one or pass the right --rpc-url/--network") from None
     except (OSError, Web3Exception, ValueError) as e:
-        raise ConfigError(f"cannot reach an Ethereum node at {rpc_url} ({e.__class__.__name__}): "
-                          "start one or pass the right --rpc-url") from None
+        raise ConfigError(f"cannot reach an Ethereum node at {redacted(rpc_url)} ({e.__class__.__name__}): "
+                          "start one or pass the right --rpc-url/--network") from None
     return w3
+
+
+def redacted(url: str) -> str:
+    """`url` without its path and query, where providers put API keys: safe to print."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}" if parts.hostname else url
+
+
+class _RetryingHTTPProvider(HTTPProvider):
+    """web3's HTTP provider with the package's retry policy on every request, sends included
+    (resending a signed transaction is harmless), instead of web3's own for reads only."""
+
+    def __init__(self, url: str, **kwargs):
+        super().__init__(url, exception_retry_configuration=None, **kwargs)
+
+    def make_request(self, method, params):
+        where = f"the node at {redacted(self.endpoint_uri)}"
+        try:
+            return with_retries(super().make_request, method, params, what=where)
+        except RETRYABLE as e:  # an outer with_retries owns the budget: tell its message which node
+            e.node = where
+            raise
+
+
+# ------------------------------------------------------------------ brownie's networks, without brownie
+
+_ENV_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def brownie_network_config() -> Path:
+    """Where brownie 1.22 keeps its networks: `~/.brownie/network-config.yaml` (it reads no
+    environment variable for this folder; HOME decides)."""
+    return Path.home() / ".brownie" / "network-config.yaml"
+
+
+def _brownie_networks(path: Path) -> dict[str, dict]:
+    """Every network of brownie's config by id: development ones, then live ones."""
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"no brownie network config at {path}: add the network with `brownie networks add`, "
+                          "or pass --rpc-url") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML ({e.__class__.__name__}): fix it, or pass --rpc-url") from None
+    live = [n for group in config.get("live") or [] for n in group.get("networks") or []]
+    return {n["id"]: n for n in [*(config.get("development") or []), *live] if isinstance(n, dict) and "id" in n}
+
+
+def network_rpc_url(name: str, config: Path | None = None) -> str:
+    """The RPC URL of brownie network `name`, found the way `brownie --network` finds it: the
+    network's `host`, plus `cmd_settings.port` when the host names no port (development
+    networks), with `$VAR`/`${VAR}` taken from the environment."""
+    path = config or brownie_network_config()
+    network = _brownie_networks(path).get(name)
+    if network is None:
+        raise ConfigError(f"no network {name!r} in {path}: see `brownie networks list`, or pass --rpc-url")
+    host = str(network.get("host") or "")
+    port = (network.get("cmd_settings") or {}).get("port")
+    if port and ":" not in host.split("//", 1)[-1]:
+        host = f"{host}:{port}"
+    unset = [a or b for a, b in _ENV_VAR.findall(host) if (a or b) not in os.environ]
+    if unset:
+        raise ConfigError(f"network {name!r} needs ${unset[0]} in its host: export it, or pass --rpc-url")
+    url = os.path.expandvars(host)
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"network {name!r} has host {redacted(url)!r}, not an http(s) URL: "
+                          "crowdstake speaks JSON-RPC over HTTP; pass --rpc-url")
+    return url
 
 
 @dataclass
@@ -164,31 +241,75 @@ def _revert_data(exc: Exception) -> bytes | str | None:
     return data
 
 
-RETRYABLE = (requests.ConnectionError, requests.Timeout)
+# A node that is down, restarting, or cut off mid-answer.
+RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
-def with_retries(fn, *args, attempts: int = 5, base_delay: float = 0.5, what: str = "the node", **kwargs):
-    """Call `fn`, retrying connection failures and timeouts with exponential backoff; after
-    `attempts` tries, a ConfigError that says so. Anything else is raised at once."""
-    for attempt in range(attempts):
-        try:
-            return fn(*args, **kwargs)
-        except RETRYABLE as e:
-            if attempt == attempts - 1:
-                raise ConfigError(f"{what} did not answer after {attempts} attempts "
-                                  f"({e.__class__.__name__}): check the node and --rpc-url, then run again") from None
-            time.sleep(base_delay * 2**attempt)
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to wait out a node that is down or restarting: `attempts` tries, the first
+    retry after `first_delay` seconds, each next one after twice as long."""
+
+    attempts: int = 6
+    first_delay: float = 0.5
+
+    @property
+    def budget(self) -> float:
+        """Seconds spent waiting before giving up."""
+        return self.first_delay * (2 ** (self.attempts - 1) - 1)
+
+
+RETRY = RetryPolicy()  # ~15 s of waiting; the CLI's --rpc-retries/--rpc-backoff change it
+_retrying: ContextVar[bool] = ContextVar("retrying", default=False)
+
+
+def set_retry_policy(attempts: int, first_delay: float) -> None:
+    """Replace the package's retry policy (every later RPC call in this process uses it)."""
+    global RETRY
+    if attempts < 1 or first_delay < 0:
+        raise ConfigError(f"retries need at least 1 attempt and a delay >= 0, got {attempts} and {first_delay}")
+    RETRY = RetryPolicy(attempts, first_delay)
+
+
+def with_retries(fn, *args, attempts: int | None = None, base_delay: float | None = None, what: str = "the node",
+                 **kwargs):
+    """Call `fn`, retrying connection failures and timeouts with exponential backoff (the package's
+    `RETRY` policy unless given); after the last attempt, a ConfigError that says so. Anything
+    else is raised at once. Nested calls (every request of `connect`'s provider is one) try once
+    and leave the retrying to the outermost, so one operation has one budget, not a product."""
+    if _retrying.get():
+        return fn(*args, **kwargs)
+    attempts = RETRY.attempts if attempts is None else attempts
+    base_delay = RETRY.first_delay if base_delay is None else base_delay
+    token = _retrying.set(True)
+    try:
+        for attempt in range(attempts):
+            try:
+                return fn(*args, **kwargs)
+            except RETRYABLE as e:
+                if attempt == attempts - 1:
+                    raise ConfigError(f"{getattr(e, 'node', what)} did not answer after {attempts} attempts "
+                                      f"({e.__class__.__name__}): "
+                                      "check the node and --rpc-url/--network, then run again") from None
+                time.sleep(base_delay * 2**attempt)
+    finally:
+        _retrying.reset(token)
+
+
+class TransactionPending(CrowdstakeError, TimeoutError):
+    """A sent transaction is still not mined; running again keeps waiting for it."""
 
 
 def send(w3: Web3, account: LocalAccount, call, *, confirmations: int = 0, gas_margin: float = 1.25,
          min_gas: int = 0, timeout: float = 120.0, on_sent=None) -> TxReceipt:
     """Simulate, sign and send `call` (a bound contract function) from `account`; wait for its
     receipt (and `confirmations` more blocks). A revert raises TransactionFailed naming the
-    contract's custom error, before anything is sent. `on_sent(tx_hash)` runs once the node has
-    the transaction and before its receipt (a journal records it there, so a crash in between
-    never leads to a second transaction). Connection faults are retried; the same signed
-    transaction is resent, so a retry can never send twice. `min_gas` covers calls whose cost
-    depends on what lands first (the vote that reaches the quorum stores the result)."""
+    contract's custom error, before anything is sent. `on_sent(tx_hash, raw_tx)` runs once the
+    node has the transaction and before its receipt (a journal records it there, so a crash in
+    between never leads to a second transaction, and a node that lost it can be given it
+    again). Connection faults are retried; only the same signed transaction is ever resent, so
+    a retry can never send twice. `min_gas` covers calls whose cost depends on what lands first
+    (the vote that reaches the quorum stores the result)."""
     try:
         gas = with_retries(call.estimate_gas, {"from": account.address})
     except (ContractCustomError, ContractLogicError) as e:
@@ -204,23 +325,64 @@ def send(w3: Web3, account: LocalAccount, call, *, confirmations: int = 0, gas_m
         "chainId": w3.eth.chain_id,
     })
     signed = account.sign_transaction(tx)
-    try:
-        tx_hash = with_retries(w3.eth.send_raw_transaction, signed.raw_transaction)
-    except Web3RPCError as e:  # a resend of what the node already holds
-        if "already known" not in str(e):
-            raise
-        tx_hash = signed.hash
+    broadcast(w3, signed.raw_transaction)
     if on_sent:
-        on_sent(tx_hash)
-    return wait_for(w3, tx_hash, confirmations=confirmations, timeout=timeout)
+        on_sent(signed.hash, signed.raw_transaction)
+    return wait_for(w3, signed.hash, confirmations=confirmations, timeout=timeout, raw_tx=signed.raw_transaction)
 
 
-def wait_for(w3: Web3, tx_hash, *, confirmations: int = 0, timeout: float = 120.0) -> TxReceipt:
+# What nodes answer when given a transaction again: they hold it, or its nonce is used (mined).
+_ALREADY_SENT = ("already known", "known transaction", "nonce too low", "already imported")
+
+
+def broadcast(w3: Web3, raw_tx: bytes) -> None:
+    """Give the node a signed transaction; one it already holds, or already mined, is no error
+    (whether it landed is for `wait_for` to find out)."""
+    try:
+        with_retries(w3.eth.send_raw_transaction, raw_tx)
+    except Web3RPCError as e:
+        if not any(known in str(e).lower() for known in _ALREADY_SENT):
+            raise
+
+
+def wait_for(w3: Web3, tx_hash, *, confirmations: int = 0, timeout: float = 120.0, raw_tx: bytes | None = None,
+             poll: float = 0.05) -> TxReceipt:
     """The receipt of a sent transaction (after `confirmations` more blocks); a revert on-chain
-    raises TransactionFailed."""
-    receipt = with_retries(w3.eth.wait_for_transaction_receipt, tx_hash, timeout=timeout, poll_latency=0.05)
+    raises TransactionFailed. A node that restarted has lost its mempool: a transaction it no
+    longer knows is sent again from `raw_tx`, or, without it, reported as dropped
+    (TransactionFailed: the caller looks at the chain and decides)."""
+    tx_hash = tx_hash if isinstance(tx_hash, str) else Web3.to_hex(tx_hash)  # a journal keeps hex
+    deadline = time.monotonic() + timeout
+    while (receipt := with_retries(_receipt_or_none, w3, tx_hash)) is None:
+        if not with_retries(_node_knows, w3, tx_hash):
+            if raw_tx is None:
+                raise TransactionFailed(f"transaction {tx_hash} was dropped by the node (never mined)")
+            broadcast(w3, raw_tx)
+            if not with_retries(_node_knows, w3, tx_hash):  # its nonce went to another transaction
+                raise TransactionFailed(f"transaction {tx_hash} was replaced (its nonce is used)")
+        if time.monotonic() > deadline:
+            raise TransactionPending(f"transaction {tx_hash} is not mined after {timeout:.0f} s: "
+                                     "the node holds it; run again to keep waiting")
+        time.sleep(poll)
+        poll = min(poll * 1.5, 1.0)  # quick on a dev chain, gentle on a real node's 12 s blocks
     if receipt["status"] != 1:
-        raise TransactionFailed(f"transaction {Web3.to_hex(tx_hash)} reverted on-chain")
-    while confirmations and w3.eth.block_number < receipt["blockNumber"] + confirmations:
+        raise TransactionFailed(f"transaction {tx_hash} reverted on-chain")
+    while confirmations and with_retries(lambda: w3.eth.block_number) < receipt["blockNumber"] + confirmations:
         time.sleep(0.5)
     return receipt
+
+
+def _receipt_or_none(w3: Web3, tx_hash: str) -> TxReceipt | None:
+    try:
+        return w3.eth.get_transaction_receipt(tx_hash)
+    except TransactionNotFound:
+        return None
+
+
+def _node_knows(w3: Web3, tx_hash: str) -> bool:
+    """Whether the node has the transaction, mined or in its mempool."""
+    try:
+        w3.eth.get_transaction(tx_hash)
+        return True
+    except TransactionNotFound:
+        return False

@@ -41,10 +41,24 @@ def _account(args):
     return wallet.load_wallet(args.wallet, wallet.password_from())
 
 
+def _rpc_url(args) -> str:
+    """The node to talk to: brownie's network `--network`, else `--rpc-url` (or its default)."""
+    from crowdstake.chain import network_rpc_url
+
+    return network_rpc_url(args.network) if args.network else args.rpc_url
+
+
 def _protocol(args):
     from crowdstake.chain import Protocol, connect
 
-    return Protocol.load(connect(args.rpc_url), Path(args.deployments) if args.deployments else None)
+    return Protocol.load(connect(_rpc_url(args)), Path(args.deployments) if args.deployments else None)
+
+
+def _steps():
+    """Progress bars on a terminal's stderr, else the plain lines tests and CI read."""
+    from crowdstake.progress import steps_for
+
+    return steps_for(print)
 
 
 def _store(args, protocol):
@@ -173,7 +187,8 @@ def cmd_oracle(args) -> None:
 
     if args.action == "verify":
         protocol = _protocol(args)
-        report = oracle.verify_round(protocol, _store(args, protocol), args.round, Path(args.targets))
+        with _steps() as steps:
+            report = oracle.verify_round(protocol, _store(args, protocol), args.round, Path(args.targets), steps)
         verdict = "matches" if report["matches"] else "DOES NOT match"
         print(f"round {args.round}: the recomputed root {report['recomputedRoot']} {verdict} the on-chain {report['onchainRoot']}")
         for d in report["differences"]:
@@ -185,11 +200,14 @@ def cmd_oracle(args) -> None:
     if args.action == "run":
         if args.round is None:
             raise CrowdstakeError("say which round: --round R")
-        _oracle_summary(oracle.run_round(protocol, account, store, args.round, Path(args.targets), Path(args.workdir),
-                                         dry_run=args.dry_run, confirmations=args.confirmations, log=print))
+        with _steps() as steps:
+            summary = oracle.run_round(protocol, account, store, args.round, Path(args.targets), Path(args.workdir),
+                                       dry_run=args.dry_run, confirmations=args.confirmations, log=print, steps=steps)
+        _oracle_summary(summary)
         return
-    oracle.watch(protocol, account, store, Path(args.targets), Path(args.workdir), interval=args.interval,
-                 report=_oracle_summary, log=print, confirmations=args.confirmations)
+    with _steps() as steps:
+        oracle.watch(protocol, account, store, Path(args.targets), Path(args.workdir), interval=args.interval,
+                     report=_oracle_summary, log=print, confirmations=args.confirmations, steps=steps)
 
 
 def cmd_settle(args) -> None:
@@ -248,18 +266,44 @@ def cmd_data(args) -> None:
 def cmd_store_serve(args) -> None:
     from crowdstake import store
 
-    store.serve(args.dir, args.host, args.port, args.rpc_url, Path(args.deployments) if args.deployments else None)
+    store.serve(args.dir, args.host, args.port, _rpc_url(args), Path(args.deployments) if args.deployments else None)
 
 
 # ------------------------------------------------------------------ parser
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crowdstake", description=__doc__)
     parser.add_argument("--version", action="version", version=f"crowdstake {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--rpc-url", default=os.environ.get("CROWDSTAKE_RPC_URL", DEFAULT_RPC),
-                        help="the node's RPC URL (env CROWDSTAKE_RPC_URL; default %(default)s)")
+    node = common.add_mutually_exclusive_group()
+    node.add_argument("--rpc-url", default=os.environ.get("CROWDSTAKE_RPC_URL", DEFAULT_RPC),
+                      help="the node's RPC URL (env CROWDSTAKE_RPC_URL; default %(default)s)")
+    node.add_argument("--network", default=None,
+                      help="a brownie network id, as in `brownie run scripts/deploy.py --network ID`: its host "
+                           "from ~/.brownie/network-config.yaml ($VARS from the environment)")
+    common.add_argument("--rpc-retries", type=_positive_int, default=os.environ.get("CROWDSTAKE_RPC_RETRIES", "6"),
+                        help="attempts per RPC call while the node is down or restarting (env CROWDSTAKE_RPC_RETRIES; "
+                             "default %(default)s)")
+    common.add_argument("--rpc-backoff", type=_seconds, default=os.environ.get("CROWDSTAKE_RPC_BACKOFF", "0.5"),
+                        help="seconds before the first retry, doubling after each (env CROWDSTAKE_RPC_BACKOFF; "
+                             "default %(default)s)")
     common.add_argument("--deployments", default=None, help="deployments directory (env CROWDSTAKE_DEPLOYMENTS)")
     common.add_argument("--wallet", default=os.environ.get("CROWDSTAKE_WALLET"), help="wallet name (env CROWDSTAKE_WALLET)")
     common.add_argument("--key-env", default=None, help="use the raw private key in this environment variable instead")
@@ -317,7 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     stl.add_argument("--workdir", default="oracle-work", help="where the resumable journal is kept")
     stl.set_defaults(run=cmd_settle)
 
-    demo = commands.add_parser("demo", parents=[common], help="a whole season on a local chain, with a report")
+    # not the common options: its --network names the local chain it starts, not a brownie network
+    demo = commands.add_parser("demo", help="a whole season on a local chain, with a report")
+    demo.add_argument("--rpc-url", default=os.environ.get("CROWDSTAKE_RPC_URL", DEFAULT_RPC),
+                      help="play on this running dev node instead of starting one")
     demo.add_argument("--out", default="demo-report", help="where the report and the season's files go")
     demo.add_argument("--participants", type=int, default=20)
     demo.add_argument("--rounds", type=int, default=8)
@@ -349,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "deployments", None):
         os.environ["CROWDSTAKE_DEPLOYMENTS"] = args.deployments
     try:
+        if hasattr(args, "rpc_retries"):
+            from crowdstake.chain import set_retry_policy
+
+            set_retry_policy(args.rpc_retries, args.rpc_backoff)
         args.run(args)
     except CrowdstakeError as e:  # a user mistake: one clear line, no stack trace
         print(f"crowdstake: {e}", file=sys.stderr)

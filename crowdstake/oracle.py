@@ -30,8 +30,10 @@ from crowdstake.errors import ConfigError, CrowdstakeError, InvalidInputError
 from crowdstake.journal import Journal
 from crowdstake.merkle import Leaf, ResultsTree
 from crowdstake.payout import payout_delta, payout_factor
+from crowdstake.progress import Steps
 from crowdstake.scoretable import Row, read_table, table_hash, write_table
 from crowdstake.scoring import round_scores
+from crowdstake.store import StoreNotFound
 
 # A vote is estimated against the chain as it is, but if another member's vote lands first this
 # one may be the vote that reaches the quorum and stores the result (~200k gas, not ~84k).
@@ -106,14 +108,18 @@ def _parse_predictions(data: bytes) -> tuple[pd.Series | None, str]:
     return pd.Series(values.to_numpy(), index=frame["id"].to_numpy()), ""
 
 
-def fetch_predictions(store, round_id: int, positions: list[Position]) -> tuple[dict, dict]:
+def fetch_predictions(store, round_id: int, positions: list[Position],
+                      advance: Callable[[int], None] = lambda n=1: None) -> tuple[dict, dict]:
     """Each position's committed file, fetched by its on-chain hash and checked against it.
-    Returns (predictions by key, reasons by key for the files that cannot be scored)."""
+    Returns (predictions by key, reasons by key for the files that cannot be scored). Only a
+    file the store does not have scores at the floor: a store or node that does not answer
+    stops the run (scoring it as missing would vote a wrong root)."""
     predictions, reasons = {}, {}
     for p in positions:
+        advance()
         try:
             data = store.get_file(round_id, p.predictions_hash)
-        except CrowdstakeError:
+        except StoreNotFound:
             reasons[p.key] = "committed file missing from the store"
             continue
         if Web3.keccak(data) != p.predictions_hash:
@@ -130,42 +136,49 @@ def fetch_predictions(store, round_id: int, positions: list[Position]) -> tuple[
 # ------------------------------------------------------------------ scoring and the tree
 
 
-def compute_result(protocol: Protocol, store, round_id: int, targets: pd.Series, timings: dict | None = None) -> RoundResult:
+def compute_result(protocol: Protocol, store, round_id: int, targets: pd.Series, timings: dict | None = None,
+                   steps: Steps = Steps()) -> RoundResult:
     """Score the round and build its tree, table and declared totals, exactly as the contract
-    will compute the money. `timings`, if given, receives each phase's wall time in seconds."""
+    will compute the money. `timings`, if given, receives each phase's wall time in seconds;
+    `steps` shows the long ones."""
     clock = _Clock(timings)
     fields = protocol.round(round_id)
     params = fields["params"]
     threshold, cap = params["threshold"], params["cap"]
     w_corr, w_mmc = params["corrWeightBps"], params["mmcWeightBps"]
-    positions = read_positions(protocol, round_id)
+    with steps.step(f"reading the {fields['stakedPositions']} staked positions of round {round_id}"):
+        positions = read_positions(protocol, round_id)
     clock.lap("read_positions")
     if len(positions) != fields["stakedPositions"]:
         raise OracleError(f"read {len(positions)} staked positions from events but the contract counts "
                           f"{fields['stakedPositions']}: the node's logs are incomplete, try another node")
     if not positions:
         return RoundResult(round_id, write_table([]), [], b"\x00" * 32, 0, 0)
-    predictions, reasons = fetch_predictions(store, round_id, positions)
+    with steps.step(f"fetching and checking {len(positions)} predictions files", total=len(positions)) as advance:
+        predictions, reasons = fetch_predictions(store, round_id, positions, advance)
     clock.lap("fetch_files")
     stakes = {p.key: p.stake / 10**18 for p in positions}
-    scores = round_scores(predictions, targets, stakes, (w_corr / 10_000, w_mmc / 10_000))
+    with steps.step(f"scoring {len(predictions)} models (CORR, MMC against the meta model)"):
+        scores = round_scores(predictions, targets, stakes, (w_corr / 10_000, w_mmc / 10_000))
     clock.lap("scoring")
     factor = payout_factor(threshold, fields["totalStake"])
-    leaves, partial = [], []
-    for p in positions:
-        s = scores.loc[p.key]
-        quantized = int(s["quantized"])
-        leaves.append(Leaf(round_id, p.staker, p.model_id, quantized))
-        partial.append((p, s, quantized, payout_delta(p.stake, quantized, factor, cap), reasons.get(p.key) or s["reason"]))
-    tree = ResultsTree(leaves)
-    rows = [
-        Row(p.staker, p.model_id, p.stake, float(s["corr"]), float(s["mmc"]), float(s["score"]), q, delta, reason,
-            tuple(tree.proof(i)))
-        for i, (p, s, q, delta, reason) in enumerate(partial)
-    ]
-    reward = sum(row.delta for row in rows if row.delta > 0)
-    burn = -sum(row.delta for row in rows if row.delta < 0)
-    table = write_table(rows)
+    with steps.step(f"building the results tree and score table of {len(positions)} leaves"):
+        leaves, partial = [], []
+        for p in positions:
+            s = scores.loc[p.key]
+            quantized = int(s["quantized"])
+            leaves.append(Leaf(round_id, p.staker, p.model_id, quantized))
+            partial.append((p, s, quantized, payout_delta(p.stake, quantized, factor, cap),
+                            reasons.get(p.key) or s["reason"]))
+        tree = ResultsTree(leaves)
+        rows = [
+            Row(p.staker, p.model_id, p.stake, float(s["corr"]), float(s["mmc"]), float(s["score"]), q, delta, reason,
+                tuple(tree.proof(i)))
+            for i, (p, s, q, delta, reason) in enumerate(partial)
+        ]
+        reward = sum(row.delta for row in rows if row.delta > 0)
+        burn = -sum(row.delta for row in rows if row.delta < 0)
+        table = write_table(rows)
     clock.lap("tree_and_table")
     return RoundResult(round_id, table, rows, tree.root, reward, burn)
 
@@ -186,9 +199,12 @@ class _Clock:
 
 def run_round(protocol: Protocol, account: LocalAccount | None, store, round_id: int, targets_dir: Path,
               workdir: Path, *, dry_run: bool = False, finalize: bool = True, confirmations: int = 0,
-              on_step: Callable[[str], None] = lambda step: None, log: Callable[[str], None] = lambda m: None) -> dict:
+              on_step: Callable[[str], None] = lambda step: None, log: Callable[[str], None] = lambda m: None,
+              steps: Steps | None = None) -> dict:
     """Score round `round_id`, publish its table, vote, and finalise when possible. Safe to run
-    again at any point; returns a summary of what the round's state now is."""
+    again at any point; returns a summary of what the round's state now is. Long steps are
+    shown by `steps` (default: a line each through `log`)."""
+    steps = steps or Steps(log)
     w3, committee, tournament = protocol.w3, protocol.committee, protocol.tournament
     if not 1 <= round_id <= tournament.functions.roundCount().call():
         raise OracleError(f"round {round_id} not found")
@@ -208,7 +224,8 @@ def run_round(protocol: Protocol, account: LocalAccount | None, store, round_id:
                              journal.get("totalBurn"))
     else:
         log(f"scoring round {round_id}")
-        result = compute_result(protocol, store, round_id, read_targets(Path(targets_dir) / f"{round_id}.csv"))
+        result = compute_result(protocol, store, round_id, read_targets(Path(targets_dir) / f"{round_id}.csv"),
+                                steps=steps)
         tmp = table_path.with_suffix(".tmp")
         tmp.write_bytes(result.table)
         os.replace(tmp, table_path)
@@ -242,15 +259,16 @@ def run_round(protocol: Protocol, account: LocalAccount | None, store, round_id:
         sent = journal.get(epoch_key)
         if sent:
             try:
-                _gas(journal, summary, wait_for(w3, sent))
-            except TransactionFailed:  # it reverted (the chain moved on): look again, maybe vote again
-                journal.record(**{epoch_key: None})
+                with steps.step(f"waiting for the receipt of vote {sent}"):
+                    _gas(journal, summary, _wait_for_sent(w3, journal, epoch_key, confirmations))
+            except TransactionFailed:  # reverted or dropped (the chain moved on): look again, maybe vote again
+                journal.record(**{epoch_key: None, f"{epoch_key}-raw": None})
                 sent = None
         if not sent and not committee.functions.hasVoted(round_id, account.address).call():
             log(f"voting root 0x{result.root.hex()[:16]}…")
-            receipt = send(w3, account, committee.functions.vote(round_id, result.vote), min_gas=VOTE_GAS,
-                           confirmations=confirmations,
-                           on_sent=lambda h: (journal.record(**{epoch_key: Web3.to_hex(h)}), on_step("vote-sent")))
+            with steps.step("sending the vote and waiting for its receipt"):
+                receipt = send(w3, account, committee.functions.vote(round_id, result.vote), min_gas=VOTE_GAS,
+                               confirmations=confirmations, on_sent=_journal_sent(journal, epoch_key, on_step))
             _gas(journal, summary, receipt)
         on_step("voted")
         state = committee.functions.roundState(round_id).call()
@@ -261,12 +279,13 @@ def run_round(protocol: Protocol, account: LocalAccount | None, store, round_id:
     if finalize and dispute_ends and now >= dispute_ends:
         sent = journal.get("finalize")
         try:
-            if sent:
-                _gas(journal, summary, wait_for(w3, sent))
-            else:
-                receipt = send(w3, account, committee.functions.finalize(round_id), confirmations=confirmations,
-                               on_sent=lambda h: (journal.record(finalize=Web3.to_hex(h)), on_step("finalize-sent")))
-                _gas(journal, summary, receipt)
+            with steps.step(f"finalising round {round_id} and waiting for the receipt"):
+                if sent:
+                    _gas(journal, summary, _wait_for_sent(w3, journal, "finalize", confirmations))
+                else:
+                    receipt = send(w3, account, committee.functions.finalize(round_id), confirmations=confirmations,
+                                   on_sent=_journal_sent(journal, "finalize", on_step))
+                    _gas(journal, summary, receipt)
         except TransactionFailed as e:
             if e.error != "OracleCommitteeAlreadyFinalized" and not committee.functions.roundState(round_id).call()[2]:
                 raise
@@ -274,6 +293,24 @@ def run_round(protocol: Protocol, account: LocalAccount | None, store, round_id:
     summary["state"] = "finalised" if state[2] else ("accepted" if state[1] else "voting")
     summary["gas"] = journal.get("gas", 0)
     return summary
+
+
+def _journal_sent(journal: Journal, key: str, on_step: Callable[[str], None]):
+    """The `on_sent` of a transaction the journal must remember: its hash, and the signed
+    transaction itself (public once sent, no key in it) to give again to a node that lost it."""
+
+    def sent(tx_hash, raw_tx) -> None:
+        journal.record(**{key: Web3.to_hex(tx_hash), f"{key}-raw": Web3.to_hex(raw_tx)})
+        on_step(f"{key.split('-')[0]}-sent")
+
+    return sent
+
+
+def _wait_for_sent(w3: Web3, journal: Journal, key: str, confirmations: int):
+    """The receipt of the transaction a previous run sent (and recorded under `key`)."""
+    raw = journal.get(f"{key}-raw")
+    return wait_for(w3, journal.get(key), confirmations=confirmations,
+                    raw_tx=bytes.fromhex(raw.removeprefix("0x")) if raw else None)
 
 
 def _gas(journal: Journal, summary: dict, receipt) -> None:
@@ -284,7 +321,7 @@ def _gas(journal: Journal, summary: dict, receipt) -> None:
     summary["gas"] = journal.get("gas", 0)
 
 
-def verify_round(protocol: Protocol, store, round_id: int, targets_dir: Path) -> dict:
+def verify_round(protocol: Protocol, store, round_id: int, targets_dir: Path, steps: Steps = Steps()) -> dict:
     """Recompute a round from the published files, targets and chain state, and compare with
     the accepted or finalised result on-chain: which leaves differ, if any."""
     r = protocol.round(round_id)
@@ -295,7 +332,7 @@ def verify_round(protocol: Protocol, store, round_id: int, targets_dir: Path) ->
         root, table_digest = state[4][0], state[4][1]
     else:
         raise OracleError(f"round {round_id} has no accepted or finalised result to verify yet")
-    mine = compute_result(protocol, store, round_id, read_targets(Path(targets_dir) / f"{round_id}.csv"))
+    mine = compute_result(protocol, store, round_id, read_targets(Path(targets_dir) / f"{round_id}.csv"), steps=steps)
     report = {"round": round_id, "onchainRoot": "0x" + root.hex(), "recomputedRoot": "0x" + mine.root.hex(),
               "matches": mine.root == root and table_hash(mine.table) == table_digest, "differences": []}
     if not report["matches"]:
@@ -314,7 +351,7 @@ def verify_round(protocol: Protocol, store, round_id: int, targets_dir: Path) ->
 
 def watch(protocol: Protocol, account: LocalAccount, store, targets_dir: Path, workdir: Path, *,
           interval: float = 15.0, report=lambda summary: None, log=lambda m: None, rounds_limit: int | None = None,
-          confirmations: int = 0) -> None:
+          confirmations: int = 0, steps: Steps | None = None) -> None:
     """Keep going: score and vote every round once it has resolved and its targets are published,
     and finalise rounds whose dispute window has passed. Stops after `rounds_limit` rounds are
     finalised (tests), else runs until interrupted."""
@@ -332,7 +369,7 @@ def watch(protocol: Protocol, account: LocalAccount, store, targets_dir: Path, w
                 continue
             try:
                 summary = run_round(protocol, account, store, rid, targets_dir, workdir, log=log,
-                                    confirmations=confirmations)
+                                    confirmations=confirmations, steps=steps)
             except TransactionFailed as e:
                 log(f"round {rid}: {e}")
                 if e.error == "TournamentResultsTooLate":  # the window lapsed: stakers get refunds

@@ -95,7 +95,7 @@ def settle_round(protocol: Protocol, account: LocalAccount, store, round_id: int
     jr = Journal(journal)
     pending = list(jr.get("pending", []))
 
-    def sent(tx_hash) -> None:
+    def sent(tx_hash, raw_tx) -> None:  # pending ones are re-derived from chain state, not resent
         pending.append(Web3.to_hex(tx_hash))
         jr.record(pending=pending)
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -182,3 +183,29 @@ def test_settle_command_settles_a_round_in_batches(env, store_url, alice_wallet,
     assert "1 positions settled in 1 transactions" in out
     assert tournament.position(rid, alice_wallet, model("m"))[0] == 0  # settled
     assert "0 positions settled" in cli(env, "settle", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
+
+
+@pytest.fixture(scope="module")
+def brownie_networks(env):
+    """The networks brownie keeps in ~/.brownie (the subprocesses' HOME): this test chain by name."""
+    port = urlsplit(env["CROWDSTAKE_RPC_URL"]).port
+    folder = Path(env["HOME"]) / ".brownie"
+    folder.mkdir(exist_ok=True)
+    (folder / "network-config.yaml").write_text(
+        f"development:\n- id: test-chain\n  name: the test chain\n  cmd: anvil\n  host: http://$NODE_HOST\n"
+        f"  cmd_settings:\n    port: {port}\nlive: []\n")
+    # --network must win over the environment's URL: a dead one proves the name was used
+    return {**env, "CROWDSTAKE_RPC_URL": "http://127.0.0.1:9", "NODE_HOST": "127.0.0.1"}
+
+
+def test_a_brownie_network_name_reaches_the_chain(brownie_networks, driver):
+    rid = driver.open_round()
+    assert f"│ {rid} " in cli(brownie_networks, "rounds", "--network", "test-chain").stdout
+
+
+def test_a_bad_network_name_is_one_line(brownie_networks, tmp_path):
+    err = refused(brownie_networks, "oracle", "run", "--round", "1", "--targets", str(tmp_path), "--network", "mainet")
+    assert "no network 'mainet' in" in err and "brownie networks list" in err
+    unset = {k: v for k, v in brownie_networks.items() if k != "NODE_HOST"}
+    err = refused(unset, "settle", "--round", "1", "--network", "test-chain")
+    assert "needs $NODE_HOST" in err

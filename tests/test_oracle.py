@@ -20,7 +20,8 @@ from crowdstake.errors import ConfigError
 from crowdstake.merkle import model_id
 from crowdstake.participant import Participant
 from crowdstake.scoring import FLOOR_SCORE
-from crowdstake.store import local_store_for, register_live_ids
+from crowdstake.localchain import _free_port
+from crowdstake.store import HttpStore, local_store_for, register_live_ids
 from scripts.deploy import deploy_protocol, deployment_record
 
 E18 = 10**18
@@ -110,6 +111,7 @@ def test_three_operator_processes_agree_and_the_round_settles(world, admin, oper
                               "--workdir", str(tmp_path / f"op{i}")], env=env, capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
         assert "4 positions scored" in run.stdout
+        assert "fetching and checking 4 predictions files" in run.stdout  # captured: a plain line per step
     tables = [(tmp_path / f"op{i}" / f"round-{rid}-scores.csv").read_bytes() for i in range(3)]
     assert tables[0] == tables[1] == tables[2]
     state = world["committee"].roundState(rid)
@@ -230,6 +232,12 @@ def test_unreachable_node_fails_after_bounded_retries():
     assert with_retries(flaky, base_delay=0.01) == "ok" and len(calls) == 3
     with pytest.raises(ConfigError, match="did not answer after 4 attempts"):
         with_retries(lambda: (_ for _ in ()).throw(requests.Timeout()), attempts=4, base_delay=0.01)
+
+
+def test_an_unreachable_store_stops_the_run_instead_of_scoring_at_the_floor():
+    position = oracle.Position(Account.create().address, model_id("model"), E18, b"\x11" * 32)
+    with pytest.raises(ConfigError, match="cannot reach the submission store"):
+        oracle.fetch_predictions(HttpStore(f"http://127.0.0.1:{_free_port()}"), 1, [position])
 
 
 def test_two_watches_vote_and_finalise_without_colliding(world, admin, operator, tmp_path):
