@@ -206,27 +206,38 @@ def cmd_oracle(args) -> None:
         _oracle_summary(summary)
         return
     with _steps() as steps:
+        settle = (lambda rid: _settle(args, protocol, store, account, rid, steps)) if args.settle else (lambda rid: None)
         oracle.watch(protocol, account, store, Path(args.targets), Path(args.workdir), interval=args.interval,
-                     report=_oracle_summary, log=print, confirmations=args.confirmations, steps=steps)
+                     report=_oracle_summary, log=print, confirmations=args.confirmations, steps=steps,
+                     on_finalised=settle)
+
+
+def _settle(args, protocol, store, account, round_id: int, steps) -> None:
+    """Settle every position of a finalised round in claimMany batches, and say what it cost."""
+    from crowdstake.settle import settle_round
+
+    with steps.step(f"settling round {round_id}") as advance:
+        seen = [0]
+
+        def progress(done: int, total: int) -> None:
+            advance(done - seen[0])
+            seen[0] = done
+
+        summary = settle_round(protocol, account, store, round_id, to_balance=args.to_balance,
+                               batch_size=args.batch_size, progress=progress,
+                               journal=Path(args.workdir) / f"settle-{round_id}.json")
+    print(f"round {round_id}: {summary['settled']} positions settled in {summary['transactions']} transactions "
+          f"({summary['already_settled']} were already), {summary['gas_used']:,} gas; paid {summary['paid'] / 1e18:,.4f}, "
+          f"credited {summary['credited'] / 1e18:,.4f}, burned {summary['burned'] / 1e18:,.4f}")
 
 
 def cmd_settle(args) -> None:
-    from rich.progress import Progress
-
-    from crowdstake.settle import settle_round
-
     protocol = _protocol(args)
     store = _store(args, protocol)
     if store is None:
         raise CrowdstakeError("settling reads the score table from the store: pass --store URL (or directory)")
-    with Progress(transient=True) as bar:
-        task = bar.add_task(f"settling round {args.round}", total=None)
-        summary = settle_round(protocol, _account(args), store, args.round, to_balance=args.to_balance,
-                               batch_size=args.batch_size, progress=lambda done, total: bar.update(task, completed=done, total=total),
-                               journal=Path(args.workdir) / f"settle-{args.round}.json")
-    print(f"round {args.round}: {summary['settled']} positions settled in {summary['transactions']} transactions "
-          f"({summary['already_settled']} were already), {summary['gas_used']:,} gas; paid {summary['paid'] / 1e18:,.4f}, "
-          f"credited {summary['credited'] / 1e18:,.4f}, burned {summary['burned'] / 1e18:,.4f}")
+    with _steps() as steps:
+        _settle(args, protocol, store, _account(args), args.round, steps)
 
 
 def cmd_demo(args) -> None:
@@ -344,7 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("status", parents=[common], help="the wallet's positions").set_defaults(run=cmd_status)
 
-    orc = commands.add_parser("oracle", parents=[common], help="committee member: score, vote, finalise; verify")
+    settling = argparse.ArgumentParser(add_help=False)  # how `settle` and `oracle watch --settle` send batches
+    settling.add_argument("--to-balance", action="store_true", help="credit stakers' internal balances instead of wallets")
+    settling.add_argument("--batch-size", type=int, default=None, help="positions per transaction (default: what fits)")
+
+    orc = commands.add_parser("oracle", parents=[common, settling], help="committee member: score, vote, finalise; verify")
     orc.add_argument("action", choices=["run", "watch", "verify"])
     orc.add_argument("--round", type=int)
     orc.add_argument("--targets", required=True, help="directory of realised targets, <round>.csv (id,target)")
@@ -352,12 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     orc.add_argument("--dry-run", action="store_true", help="do everything but publish and send")
     orc.add_argument("--interval", type=float, default=15.0, help="watch: seconds between looks at the chain")
     orc.add_argument("--confirmations", type=int, default=0, help="blocks to wait after each transaction's receipt")
+    orc.add_argument("--settle", action="store_true", help="watch: also settle each finalised round, as a keeper")
     orc.set_defaults(run=cmd_oracle)
 
-    stl = commands.add_parser("settle", parents=[common], help="settle every position of a finalised round in batches")
+    stl = commands.add_parser("settle", parents=[common, settling],
+                              help="settle every position of a finalised round in batches")
     stl.add_argument("--round", type=int, required=True)
-    stl.add_argument("--to-balance", action="store_true", help="credit stakers' internal balances instead of wallets")
-    stl.add_argument("--batch-size", type=int, default=None, help="positions per transaction (default: what fits)")
     stl.add_argument("--workdir", default="oracle-work", help="where the resumable journal is kept")
     stl.set_defaults(run=cmd_settle)
 

@@ -351,11 +351,21 @@ def verify_round(protocol: Protocol, store, round_id: int, targets_dir: Path, st
 
 def watch(protocol: Protocol, account: LocalAccount, store, targets_dir: Path, workdir: Path, *,
           interval: float = 15.0, report=lambda summary: None, log=lambda m: None, rounds_limit: int | None = None,
-          confirmations: int = 0, steps: Steps | None = None) -> None:
+          confirmations: int = 0, steps: Steps | None = None,
+          on_finalised: Callable[[int], None] = lambda round_id: None) -> None:
     """Keep going: score and vote every round once it has resolved and its targets are published,
-    and finalise rounds whose dispute window has passed. Stops after `rounds_limit` rounds are
-    finalised (tests), else runs until interrupted."""
+    and finalise rounds whose dispute window has passed; `on_finalised(round)` runs once for each
+    finalised round (a keeper settles it there). Stops after `rounds_limit` rounds are finalised
+    (tests), else runs until interrupted."""
     done: set[int] = set()
+
+    def finished(rid: int) -> None:
+        try:
+            on_finalised(rid)
+        except CrowdstakeError as e:  # the round is done either way; `crowdstake settle` can finish it
+            log(f"round {rid}: {e}")
+        done.add(rid)
+
     while rounds_limit is None or len(done) < rounds_limit:
         now = with_retries(lambda: protocol.w3.eth.get_block("latest")["timestamp"])
         for rid in range(1, protocol.tournament.functions.roundCount().call() + 1):
@@ -365,7 +375,7 @@ def watch(protocol: Protocol, account: LocalAccount, store, targets_dir: Path, w
             if now < resolve or not (Path(targets_dir) / f"{rid}.csv").exists():
                 continue
             if protocol.committee.functions.roundState(rid).call()[2]:
-                done.add(rid)
+                finished(rid)
                 continue
             try:
                 summary = run_round(protocol, account, store, rid, targets_dir, workdir, log=log,
@@ -377,5 +387,5 @@ def watch(protocol: Protocol, account: LocalAccount, store, targets_dir: Path, w
                 continue  # anything else: look again next time
             report(summary)
             if summary.get("state") == "finalised":
-                done.add(rid)
+                finished(rid)
         time.sleep(interval)

@@ -20,6 +20,7 @@ from crowdstake.errors import ConfigError
 from crowdstake.merkle import model_id
 from crowdstake.participant import Participant
 from crowdstake.scoring import FLOOR_SCORE
+from crowdstake.settle import settle_round
 from crowdstake.localchain import _free_port
 from crowdstake.store import HttpStore, local_store_for, register_live_ids
 from scripts.deploy import deploy_protocol, deployment_record
@@ -240,14 +241,18 @@ def test_an_unreachable_store_stops_the_run_instead_of_scoring_at_the_floor():
         oracle.fetch_predictions(HttpStore(f"http://127.0.0.1:{_free_port()}"), 1, [position])
 
 
-def test_two_watches_vote_and_finalise_without_colliding(world, admin, operator, tmp_path):
-    rid, _, targets_dir = _open_round(world, admin, operator, tmp_path, seed=7)
+def test_two_watches_vote_finalise_and_settle_without_colliding(world, admin, operator, tmp_path):
+    rid, stakers, targets_dir = _open_round(world, admin, operator, tmp_path, seed=7)
     errors = []
 
     def watch(i):
+        def settle(round_id):  # both keep: they race to settle the same positions, one to balances
+            settle_round(world["protocol"], world["members"][i], world["store"], round_id, to_balance=i == 0,
+                         journal=tmp_path / f"w{i}" / f"settle-{round_id}.json")
+
         try:
             oracle.watch(world["protocol"], world["members"][i], world["store"], targets_dir, tmp_path / f"w{i}",
-                         interval=0.2, rounds_limit=rid)  # every round up to this one ends finalised
+                         interval=0.2, rounds_limit=rid, on_finalised=settle)  # every round up to this one ends finalised
         except Exception as e:  # reported below: a thread's failure must fail the test
             errors.append(e)
 
@@ -262,5 +267,7 @@ def test_two_watches_vote_and_finalise_without_colliding(world, admin, operator,
     for t in threads:
         t.join(timeout=60)
     assert not errors and not any(t.is_alive() for t in threads)
-    assert world["tournament"].round(rid)["finalized"]
+    r = world["tournament"].round(rid)
+    assert r["finalized"] and r["settledPositions"] == r["stakedPositions"] == len(stakers)
+    assert all(world["tournament"].position(rid, s.address, model_id("model"))["stake"] == 0 for s in stakers)
     assert all(world["committee"].hasVoted(rid, m.address) for m in world["members"][:2])
