@@ -195,9 +195,17 @@ class Protocol:
     def stakes(self, **filters) -> dict[tuple[int, str, bytes], int]:
         """Each matching position's last stake, (roundId, staker, modelId) -> wei, from its stake
         events: settling zeroes a position's stake on-chain, its events keep what was at stake."""
-        logs = self.logs("StakeIncreased", **filters) + self.logs("StakeDecreased", **filters)
-        logs.sort(key=lambda e: (e["blockNumber"], e["logIndex"]))
-        return {(e["args"]["roundId"], e["args"]["staker"], e["args"]["modelId"]): e["args"]["newStake"] for e in logs}
+        return _latest(self.logs("StakeIncreased", **filters) + self.logs("StakeDecreased", **filters), "newStake")
+
+    def predictions_hashes(self, **filters) -> dict[tuple[int, str, bytes], bytes]:
+        """Each matching position's committed predictions hash (its last Submitted event)."""
+        return _latest(self.logs("Submitted", **filters), "predictionsHash")
+
+
+def _latest(logs: list, field: str) -> dict:
+    """The last value of `field` per position, (roundId, staker, modelId), in chain order."""
+    logs.sort(key=lambda e: (e["blockNumber"], e["logIndex"]))
+    return {(e["args"]["roundId"], e["args"]["staker"], e["args"]["modelId"]): e["args"][field] for e in logs}
 
 
 class TransactionFailed(CrowdstakeError, RuntimeError):

@@ -75,14 +75,13 @@ class RoundResult:
 
 
 def read_positions(protocol: Protocol, round_id: int) -> list[Position]:
-    """The round's staked positions, sorted by (staker, modelId): stakes from the stake events
-    (still there once positions are settled), predictions hashes from the contract."""
-    stakes = protocol.stakes(roundId=round_id)
+    """The round's staked positions, sorted by (staker, modelId), read from the contract's events
+    (paged eth_getLogs, no call per position): stakes stay there once positions are settled."""
+    stakes, hashes = protocol.stakes(roundId=round_id), protocol.predictions_hashes(roundId=round_id)
     positions = []
-    for (_, staker, mid), stake in sorted(stakes.items(), key=lambda kv: (kv[0][1].lower(), kv[0][2])):
+    for (rid, staker, mid), stake in sorted(stakes.items(), key=lambda kv: (kv[0][1].lower(), kv[0][2])):
         if stake:
-            digest = with_retries(protocol.tournament.functions.position(round_id, staker, mid).call)[1]
-            positions.append(Position(Web3.to_checksum_address(staker), mid, stake, digest))
+            positions.append(Position(Web3.to_checksum_address(staker), mid, stake, hashes[rid, staker, mid]))
     return positions
 
 
