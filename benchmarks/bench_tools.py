@@ -7,6 +7,7 @@ from brownie import web3
 from brownie.exceptions import TransactionError
 from brownie.network.transaction import TransactionReceipt
 from eth_hash.auto import keccak
+from web3.exceptions import TimeExhausted
 
 
 def logger(tag):
@@ -42,7 +43,13 @@ def send_windowed(transactions, window=64):
 
     def receive():
         nonlocal total
-        receipt = web3.eth.wait_for_transaction_receipt(pending.popleft(), timeout=600, poll_latency=0.01)
+        while True:
+            try:
+                receipt = web3.eth.wait_for_transaction_receipt(pending[0], timeout=0.2, poll_latency=0.01)
+                break
+            except TimeExhausted:  # anvil's automine can miss a transaction that lands mid-block: mine it
+                web3.provider.make_request("evm_mine", [])
+        pending.popleft()
         assert receipt["status"] == 1, receipt["transactionHash"].hex()
         total += receipt["gasUsed"]
 
