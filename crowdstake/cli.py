@@ -43,7 +43,7 @@ def _account(args):
 
 def _rpc_url(args) -> str:
     """The node to talk to: brownie's network `--network`, else `--rpc-url` (or its default)."""
-    from crowdstake.chain import network_rpc_url
+    from crowdstake.networks import network_rpc_url
 
     return network_rpc_url(args.network) if args.network else args.rpc_url
 
