@@ -12,6 +12,28 @@ from web3 import Web3
 from crowdstake.chain import Protocol, load_artifact, save_deployment, send
 
 TOKEN_NAME, TOKEN_SYMBOL = "Crowdstake", "STAKE"
+SUPPLY_CAP = 100_000_000 * 10**18
+INITIAL_SUPPLY = 10_000_000 * 10**18
+
+
+def role_grants(operator: str, guardian: str, committee: str) -> tuple[tuple[str, str, str], ...]:
+    """The roles to grant once the three contracts exist, as (contract, role, holder); this
+    deployer and `scripts/deploy.py` both wire exactly these."""
+    return (("Tournament", "OPERATOR_ROLE", operator), ("Tournament", "GUARDIAN_ROLE", guardian),
+            ("Tournament", "COMMITTEE_ROLE", committee), ("OracleCommittee", "GUARDIAN_ROLE", guardian))
+
+
+def deployment_record(*, chain_id: int, network: str, block: int, contracts: dict[str, str], admin: str,
+                      operator: str, guardian: str, members: list[str], threshold: int, dispute_window: int) -> dict:
+    """What the package needs to find and use a deployment (`deployments/<chainId>.json`)."""
+    return {
+        "chainId": chain_id,
+        "network": network,
+        "deploymentBlock": block,
+        "contracts": dict(contracts),
+        "roles": {"admin": str(admin), "operator": str(operator), "guardian": str(guardian),
+                  "members": [str(m) for m in members], "threshold": threshold, "disputeWindow": dispute_window},
+    }
 
 
 def _create(w3: Web3, deployer: LocalAccount, name: str, *args) -> str:
@@ -21,8 +43,8 @@ def _create(w3: Web3, deployer: LocalAccount, name: str, *args) -> str:
 
 
 def deploy(w3: Web3, deployer: LocalAccount, *, operator: str, guardian: str, members: list[str], threshold: int,
-           dispute_window: int, treasury: str, supply_cap: int = 100_000_000 * 10**18,
-           initial_supply: int = 10_000_000 * 10**18, directory: Path | None = None) -> Protocol:
+           dispute_window: int, treasury: str, supply_cap: int = SUPPLY_CAP,
+           initial_supply: int = INITIAL_SUPPLY, directory: Path | None = None) -> Protocol:
     """Deploy token, tournament and committee with `deployer` as admin, wire the roles, and
     write the chain's deployment file; returns the loaded Protocol."""
     block = w3.eth.block_number
@@ -30,18 +52,12 @@ def deploy(w3: Web3, deployer: LocalAccount, *, operator: str, guardian: str, me
                     deployer.address)
     tournament = _create(w3, deployer, "Tournament", token, deployer.address)
     committee = _create(w3, deployer, "OracleCommittee", tournament, deployer.address, members, threshold, dispute_window)
-    t = w3.eth.contract(address=tournament, abi=load_artifact("Tournament")["abi"])
-    c = w3.eth.contract(address=committee, abi=load_artifact("OracleCommittee")["abi"])
-    for contract, role, holder in ((t, "OPERATOR_ROLE", operator), (t, "GUARDIAN_ROLE", guardian),
-                                   (t, "COMMITTEE_ROLE", committee), (c, "GUARDIAN_ROLE", guardian)):
+    addresses = {"StakeToken": token, "Tournament": tournament, "OracleCommittee": committee}
+    for name, role, holder in role_grants(operator, guardian, committee):
+        contract = w3.eth.contract(address=addresses[name], abi=load_artifact(name)["abi"])
         send(w3, deployer, contract.functions.grantRole(getattr(contract.functions, role)().call(), holder))
-    record = {
-        "chainId": w3.eth.chain_id,
-        "network": "local",
-        "deploymentBlock": block,
-        "contracts": {"StakeToken": token, "Tournament": tournament, "OracleCommittee": committee},
-        "roles": {"admin": deployer.address, "operator": operator, "guardian": guardian, "members": list(members),
-                  "threshold": threshold, "disputeWindow": dispute_window},
-    }
+    record = deployment_record(chain_id=w3.eth.chain_id, network="local", block=block, contracts=addresses,
+                               admin=deployer.address, operator=operator, guardian=guardian, members=members,
+                               threshold=threshold, dispute_window=dispute_window)
     save_deployment(w3.eth.chain_id, record, directory)
     return Protocol.load(w3, directory)

@@ -15,11 +15,9 @@ import os
 
 from brownie import OracleCommittee, StakeToken, Tournament, accounts, chain, network
 
+from crowdstake import deploy as package
 from crowdstake.chain import save_deployment
-
-TOKEN_NAME, TOKEN_SYMBOL = "Crowdstake", "STAKE"
-SUPPLY_CAP = 100_000_000 * 10**18
-INITIAL_SUPPLY = 10_000_000 * 10**18
+from crowdstake.deploy import INITIAL_SUPPLY, SUPPLY_CAP, TOKEN_NAME, TOKEN_SYMBOL, role_grants
 
 
 def deploy_protocol(
@@ -43,10 +41,9 @@ def deploy_protocol(
     tournament = Tournament.deploy(token, deployer, tx)
     committee = OracleCommittee.deploy(tournament, deployer, list(members), threshold, dispute_window, tx)
 
-    tournament.grantRole(tournament.OPERATOR_ROLE(), operator, tx)
-    tournament.grantRole(tournament.GUARDIAN_ROLE(), guardian, tx)
-    tournament.grantRole(tournament.COMMITTEE_ROLE(), committee, tx)
-    committee.grantRole(committee.GUARDIAN_ROLE(), guardian, tx)
+    contracts = {"Tournament": tournament, "OracleCommittee": committee}
+    for name, role, holder in role_grants(operator, guardian, committee):
+        contracts[name].grantRole(getattr(contracts[name], role)(), holder, tx)
     if admin != deployer:
         for contract in (tournament, committee):
             contract.grantRole(contract.DEFAULT_ADMIN_ROLE(), admin, tx)
@@ -55,25 +52,13 @@ def deploy_protocol(
 
 
 def deployment_record(token, tournament, committee, *, block, admin, operator, guardian, members, threshold):
-    """What the package needs to find and use a deployment."""
-    return {
-        "chainId": chain.id,
-        "network": network.show_active(),
-        "deploymentBlock": block,
-        "contracts": {
-            "StakeToken": token.address,
-            "Tournament": tournament.address,
-            "OracleCommittee": committee.address,
-        },
-        "roles": {
-            "admin": str(admin),
-            "operator": str(operator),
-            "guardian": str(guardian),
-            "members": [str(m) for m in members],
-            "threshold": threshold,
-            "disputeWindow": committee.disputeWindow(),
-        },
-    }
+    """The deployment file's record (crowdstake.deploy.deployment_record) of brownie contracts."""
+    return package.deployment_record(
+        chain_id=chain.id, network=network.show_active(), block=block,
+        contracts={"StakeToken": token.address, "Tournament": tournament.address, "OracleCommittee": committee.address},
+        admin=admin, operator=operator, guardian=guardian, members=members, threshold=threshold,
+        dispute_window=committee.disputeWindow(),
+    )
 
 
 def _live_deployer():
