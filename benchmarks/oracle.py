@@ -9,8 +9,10 @@ on-chain part (2 votes + finalise); the oracle's total gas per round; the mean c
 position. The target: the oracle's gas per round does not grow with the number of positions.
 """
 
+import atexit
 import datetime
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -80,6 +82,7 @@ def main():
     tournament.fundRewards(1_000_000 * E18, {"from": admin})
     tid = tournament.createTournament(PARAMS, {"from": operator}).return_value
     work = Path(tempfile.mkdtemp(prefix="crowdstake-bench-"))
+    atexit.register(shutil.rmtree, work, True)  # rounds of 1,000 files: leave no disk behind
     record = deployment_record(token, tournament, committee, block=0, admin=admin, operator=operator,
                                guardian=guardian, members=[m.address for m in members], threshold=2)
     save_deployment(chain.id, record, work / "deployments")

@@ -21,6 +21,7 @@ import os
 import platform
 import random
 import secrets
+import shutil
 import socket
 import sys
 import tempfile
@@ -138,6 +139,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.join()
+        shutil.rmtree(directory, ignore_errors=True)
     size = len(predictions(random.Random(0)))
     report = {
         "benchmark": "crowdstake submission store: signed uploads over loopback HTTP",
