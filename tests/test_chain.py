@@ -47,3 +47,17 @@ def quick_retries():
 def test_unreachable_node_is_a_clear_error(quick_retries):
     with pytest.raises(ConfigError, match="cannot reach an Ethereum node at http://127.0.0.1:9 after 2 attempts"):
         connect("http://127.0.0.1:9", timeout=2)
+
+
+@pytest.mark.parametrize("page", [1, 2, 3])
+def test_logs_are_read_in_pages_that_miss_and_repeat_nothing(runtime, wallet, driver, monkeypatch, page):
+    # Real nodes cap a log query's block range; every page boundary must lose and double nothing.
+    rid = driver.open_round()
+    for i in range(5):  # anvil mines each transaction in its own block
+        send(runtime.w3, wallet, runtime.tournament.functions.submit(rid, model(f"m{i}"), bytes([i + 1]) * 32))
+    monkeypatch.setattr(chain, "LOG_PAGE", page)
+    logs = runtime.logs("Submitted", roundId=rid)
+    assert [e["args"]["modelId"] for e in logs] == [model(f"m{i}") for i in range(5)]
+    assert len({e["blockNumber"] for e in logs}) == 5
+    assert runtime.predictions_hashes(roundId=rid) == {
+        (rid, wallet.address, model(f"m{i}")): bytes([i + 1]) * 32 for i in range(5)}
