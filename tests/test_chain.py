@@ -1,6 +1,8 @@
 """The package's runtime path to the chain: web3 + ABIs from the package, no brownie objects."""
 
 import secrets
+import threading
+import time
 
 import pytest
 from eth_account import Account
@@ -34,6 +36,35 @@ def test_revert_is_decoded_and_nothing_is_sent(runtime, wallet, driver):
     assert caught.value.error == "TournamentNoSubmission"
     assert caught.value.error_args == (rid, wallet.address.lower(), model("m"))
     assert runtime.w3.eth.get_transaction_count(wallet.address) == nonce
+
+
+def test_gas_limit_is_the_estimate_with_its_margin_or_the_floor(runtime, wallet, driver):
+    rid = driver.open_round()
+    call = runtime.tournament.functions.submit(rid, model("m"), b"\x11" * 32)
+    estimate = call.estimate_gas({"from": wallet.address})
+    sent = send(runtime.w3, wallet, call)
+    assert runtime.w3.eth.get_transaction(sent["transactionHash"])["gas"] == int(estimate * 1.25)
+    sent = send(runtime.w3, wallet, runtime.tournament.functions.submit(rid, model("n"), b"\x22" * 32),
+                min_gas=300_000)
+    assert runtime.w3.eth.get_transaction(sent["transactionHash"])["gas"] == 300_000
+
+
+def test_confirmations_wait_for_blocks_after_the_receipt(runtime, wallet, driver):
+    rid, w3 = driver.open_round(), runtime.w3
+    call = runtime.tournament.functions.submit(rid, model("m"), b"\x11" * 32)
+    returned = []
+    sender = threading.Thread(target=lambda: returned.append(send(w3, wallet, call, confirmations=2)), daemon=True)
+    sender.start()
+    while runtime.tournament.functions.position(rid, wallet.address, model("m")).call()[1] != b"\x11" * 32:
+        time.sleep(0.05)  # mined: from here only new blocks can release the sender
+    mined_at = w3.eth.block_number
+    for _ in range(2):
+        time.sleep(1.2)  # more than two of its polls
+        assert not returned
+        w3.provider.make_request("evm_mine", [])
+    sender.join(timeout=30)
+    assert returned and returned[0]["blockNumber"] == mined_at
+    assert w3.eth.block_number == mined_at + 2
 
 
 @pytest.fixture
