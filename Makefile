@@ -30,15 +30,10 @@ $(VENV)/.solc-$(SOLC_VERSION): tools/install-solc.sh tools/solc.js $(VENV)/.inst
 	sh tools/install-solc.sh
 	touch $@
 
-# brownie ships no network called `ganache`; add one for ganache 7 (shanghai, see DESIGN.md), and
-# an anvil with room for the gas benchmark's 100,000 positions. Checked on every run: they live
-# in ~/.brownie, outside this checkout.
+# The brownie networks the suite, ganache and the benchmarks run on (tools/brownie_networks.py):
+# checked on every run, since they live in ~/.brownie, outside this checkout.
 networks:
-	@grep -qs 'id: ganache$$' $(HOME)/.brownie/network-config.yaml || brownie networks add Development ganache \
-	  cmd=ganache-cli host=http://127.0.0.1 port=8546 gas_limit=30000000 accounts=10 \
-	  evm_version=shanghai mnemonic=brownie chain_id=1337
-	@grep -qs 'id: bench-anvil$$' $(HOME)/.brownie/network-config.yaml || brownie networks add Development bench-anvil \
-	  cmd=anvil host=http://127.0.0.1 port=8547 gas_limit=1000000000 accounts=10 base_fee=0 chain_id=31337
+	@$(BIN)/python tools/brownie_networks.py
 
 # Compile, then refresh the package's copies of the ABIs and bytecode (commit them).
 compile: install
@@ -47,7 +42,7 @@ compile: install
 
 # The whole suite on anvil, then the round's lifecycle again on ganache.
 test: install
-	brownie test tests -p no:cacheprovider -W ignore::FutureWarning
+	brownie test tests --network test-anvil -p no:cacheprovider -W ignore::FutureWarning
 	brownie test tests/test_lifecycle.py --network ganache -p no:cacheprovider -W ignore::FutureWarning
 
 # A whole season on a local chain the command starts itself; the report lands in demo-report/.

@@ -32,10 +32,12 @@ def _free_port() -> int:
 
 
 def command(kind: str, port: int) -> list[str]:
-    """The node's command line: 10 funded accounts, a 30M gas limit; ganache needs shanghai and
-    a base fee it accepts (see DESIGN.md)."""
+    """The node's command line: 10 funded accounts, a 30M gas limit; anvil keeps no old states
+    on disk (it would leave them in ~/.foundry if killed); ganache needs shanghai and a base fee
+    it accepts (see DESIGN.md)."""
     if kind == "anvil":
-        return [_binary("anvil"), "--port", str(port), "--accounts", "10", "--gas-limit", "30000000", "--silent"]
+        return [_binary("anvil"), "--port", str(port), "--accounts", "10", "--gas-limit", "30000000",
+                "--max-persisted-states", "0", "--silent"]
     if kind == "ganache":
         return [_binary("ganache"), "--server.port", str(port), "--wallet.totalAccounts", "10",
                 "--hardfork", "shanghai", "--miner.blockGasLimit", "30000000", "--logging.quiet"]

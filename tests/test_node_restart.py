@@ -46,7 +46,7 @@ class Node:
 
     def start(self) -> None:
         self.proc = subprocess.Popen([_binary("anvil"), "--port", str(self.port), "--state", str(self.state),
-                                      "--accounts", "10", "--silent"],
+                                      "--accounts", "10", "--max-persisted-states", "0", "--silent"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _until(lambda: self._answers(), "anvil to answer", self.proc)
 
