@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from brownie import accounts, chain, web3
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 
 from crowdstake import oracle
 from crowdstake.chain import Protocol, connect, save_deployment, send
@@ -50,13 +52,19 @@ def _pay_eth(w3, bank, to, value):
     w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(bank.sign_transaction(tx).raw_transaction))
 
 
+def _account(label: str) -> LocalAccount:
+    """A key derived from `label`: the same addresses every run, so the same roots and calldata,
+    and gas that repeats to the unit."""
+    return Account.from_key(keccak(text=f"oracle bench {label}"))
+
+
 def _round(protocol, store, bank, tournament, operator, tid, n, rng, targets_dir, store_dir):
     now = chain.time()
     rid = tournament.openRound(tid, b"\xda" * 32, now + 100_000, now + 100_100, {"from": operator}).return_value
     register_live_ids(store_dir, rid, IDS)
     targets = rng.choice([0, 0.25, 0.5, 0.75, 1.0], size=len(IDS))
     for w in range((n + MODELS_PER_WALLET - 1) // MODELS_PER_WALLET):
-        wallet = Account.create()
+        wallet = _account(f"round {n} wallet {w}")
         _pay_eth(protocol.w3, bank, wallet.address, E18)
         send(protocol.w3, bank, protocol.token.functions.transfer(wallet.address, 100 * MODELS_PER_WALLET * E18))
         p = Participant(protocol, wallet, store)
@@ -71,7 +79,7 @@ def _round(protocol, store, bank, tournament, operator, tid, n, rng, targets_dir
 
 def main():
     admin, operator, guardian = accounts[0], accounts[1], accounts[2]
-    members = [Account.create() for _ in range(3)]
+    members = [_account(f"member {i}") for i in range(3)]
     for m in members:
         admin.transfer(m.address, 10 * E18)
     token, tournament, committee = deploy_protocol(
@@ -90,7 +98,7 @@ def main():
     store = local_store_for(work / "store", protocol)
     (work / "targets").mkdir()
     rng = np.random.default_rng(11)
-    bank = Account.create()  # pays for the participants and the claims through the package's runtime
+    bank = _account("bank")  # pays for the participants and the claims through the package's runtime
     admin.transfer(bank.address, 1_000 * E18)
     token.transfer(bank.address, 1_000_000 * E18, {"from": admin})
 
