@@ -124,6 +124,14 @@ class Protocol:
 
         return cls(w3, deployment, contract("StakeToken"), contract("Tournament"), contract("OracleCommittee"))
 
+    def identity(self) -> str:
+        """Which deployment this is, for journals: the chain, the Tournament, and the hash of the
+        block it was deployed after: a fresh dev chain deploys to the same addresses again, but its
+        blocks carry new timestamps, so new hashes."""
+        block = self.deployment.get("deploymentBlock", 0)
+        mark = with_retries(self.w3.eth.get_block, block)["hash"]
+        return f"chain {self.w3.eth.chain_id}, Tournament {self.tournament.address}, block {block} {Web3.to_hex(mark)}"
+
     def round(self, round_id: int) -> dict:
         """A round's state by the contract's field names, its `params` a dict too."""
         fn = next(i for i in self.tournament.abi if i.get("name") == "round" and i["type"] == "function")

@@ -7,17 +7,28 @@ import json
 import os
 from pathlib import Path
 
+from crowdstake.errors import ConfigError
+
 
 class Journal:
-    """Key-value record on disk (`path`), or in memory only when `path` is None."""
+    """Key-value record on disk (`path`), or in memory only when `path` is None.
 
-    def __init__(self, path: Path | str | None):
+    A journal of on-chain work names its `owner`, the deployment it is about: a working
+    directory reused for another deployment (a redeploy on a dev chain reuses the addresses and
+    the round numbers) is refused, never resumed with another chain's hashes and roots."""
+
+    def __init__(self, path: Path | str | None, owner: str | None = None):
         self.path = Path(path) if path else None
         self.data: dict = {}
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists():
                 self.data = json.loads(self.path.read_text())
+        if owner is not None and self.data.get("owner", owner) != owner:
+            raise ConfigError(f"{self.path} is the journal of another deployment ({self.data['owner']}), not of "
+                              f"this one ({owner}): give each deployment its own working directory (--workdir)")
+        if owner is not None and "owner" not in self.data:
+            self.record(owner=owner)
 
     def get(self, key: str, default=None):
         return self.data.get(key, default)

@@ -211,7 +211,7 @@ def run_round(protocol: Protocol, account: LocalAccount | None, store, round_id:
     now = w3.eth.get_block("latest")["timestamp"]
     if now < resolve:
         raise OracleError(f"round {round_id} resolves at {resolve}, {resolve - now} s from the chain's now: too early to score")
-    journal = Journal(Path(workdir) / f"round-{round_id}.json")
+    journal = Journal(Path(workdir) / f"round-{round_id}.json", owner=protocol.identity())
     summary = {"round": round_id, "gas": journal.get("gas", 0)}
 
     # 1. score (or reuse the scored result: the same inputs give the same bytes)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,6 +27,7 @@ from crowdstake import data as fund_data
 from crowdstake import oracle
 from crowdstake.chain import send
 from crowdstake.deploy import deploy
+from crowdstake.errors import ConfigError, InvalidInputError
 from crowdstake.merkle import model_id
 from crowdstake.participant import Participant
 from crowdstake.scoring import numerai_corr, stake_weighted_meta_model
@@ -48,12 +50,15 @@ class Scientist:
     fitted: dict = field(default_factory=dict)
 
 
+FIXED_CAST = [("withholder", "withholder", 1), ("copycat", "copycat", 1), ("multi", "good", 3)]
+KINDS = ["good", "good", "mediocre", "random"]
+MIN_PARTICIPANTS = len(FIXED_CAST) + len(KINDS)  # fewer leaves a promised outcome with no one to check
+
+
 def _cast(participants: int, rng: np.random.Generator) -> list[tuple[str, str, int]]:
     """(name, kind, models) of the season's data scientists: at least one of every kind."""
-    fixed = [("withholder", "withholder", 1), ("copycat", "copycat", 1), ("multi", "good", 3)]
-    kinds = ["good", "good", "mediocre", "random"]
-    rest = [(f"{kinds[i % len(kinds)]}-{i:02d}", kinds[i % len(kinds)], 1) for i in range(max(participants - len(fixed), 1))]
-    return rest + fixed
+    rest = [(f"{KINDS[i % len(KINDS)]}-{i:02d}", KINDS[i % len(KINDS)], 1) for i in range(participants - len(FIXED_CAST))]
+    return rest + FIXED_CAST
 
 
 class Season:
@@ -244,18 +249,35 @@ def outcomes(season: Season, initial_supply: int) -> dict:
     }
 
 
+def _fresh_work_dir(work: Path) -> Path:
+    """An empty working directory for a new season: each run deploys anew, and the journals
+    of the last one would be refused. Only a directory the demo made (marked) is removed."""
+    marker = work / ".crowdstake-demo"
+    if work.exists():
+        if not marker.exists():
+            raise ConfigError(f"{work} exists and was not made by `crowdstake demo`: choose another --out, "
+                              "or move it away")
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    marker.touch()
+    return work
+
+
 def run_demo(out_dir: Path, *, participants: int = 20, rounds: int = 8, seed: int = 7, network: str = "anvil",
              rpc_url: str | None = None, log: Callable = print) -> dict:
     """Start a local chain (unless `rpc_url`), run a season, write the report; returns the outcomes."""
     from crowdstake.localchain import local_chain
     from crowdstake.report import leaderboard, write_report
 
+    if participants < MIN_PARTICIPANTS or rounds < 2:
+        raise InvalidInputError(f"a season needs at least {MIN_PARTICIPANTS} participants (one of every kind) and "
+                                f"2 rounds (a payout restaked into the next), not {participants} and {rounds}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    work = _fresh_work_dir(out_dir / "work")
 
     def play(url: str) -> dict:
         w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
-        season = Season(w3, out_dir / "work", participants, rounds, seed, log)
+        season = Season(w3, work, participants, rounds, seed, log)
         initial = season.protocol.token.functions.totalSupply().call()
         season.run()
         positions = pd.DataFrame(season.records).drop(columns=["kind", "reason"])

@@ -92,7 +92,7 @@ def settle_round(protocol: Protocol, account: LocalAccount, store, round_id: int
     called after each batch. Returns a summary: positions, already settled, settled now,
     transactions, gas used, and the tokens paid, credited and burned."""
     w3, t = protocol.w3, protocol.tournament
-    jr = Journal(journal)
+    jr = Journal(journal, owner=protocol.identity() if journal else None)
     pending = list(jr.get("pending", []))
 
     def sent(tx_hash, raw_tx) -> None:  # pending ones are re-derived from chain state, not resent

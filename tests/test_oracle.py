@@ -46,7 +46,10 @@ def _funded(admin, token=None, tokens=0):
 @pytest.fixture(scope="module")
 def world(admin, operator, guardian, tmp_path_factory):
     """A deployment whose committee members hold keys we have (they sign votes and tables)."""
-    members = [_funded(admin) for _ in range(3)]
+    return _deploy_world(admin, operator, guardian, [_funded(admin) for _ in range(3)], tmp_path_factory.mktemp("oracle"))
+
+
+def _deploy_world(admin, operator, guardian, members, home):
     token, tournament, committee = deploy_protocol(
         admin, admin=admin, operator=operator, guardian=guardian, members=[m.address for m in members],
         threshold=2, dispute_window=WINDOW, treasury=admin,
@@ -54,7 +57,6 @@ def world(admin, operator, guardian, tmp_path_factory):
     token.approve(tournament, 100_000 * E18, {"from": admin})
     tournament.fundRewards(100_000 * E18, {"from": admin})
     tid = tournament.createTournament(PARAMS, {"from": operator}).return_value
-    home = tmp_path_factory.mktemp("oracle")
     record = deployment_record(token, tournament, committee, block=0, admin=admin, operator=operator,
                                guardian=guardian, members=[m.address for m in members], threshold=2)
     save_deployment(chain.id, record, home / "deployments")
@@ -271,3 +273,21 @@ def test_two_watches_vote_finalise_and_settle_without_colliding(world, admin, op
     assert r["finalized"] and r["settledPositions"] == r["stakedPositions"] == len(stakers)
     assert all(world["tournament"].position(rid, s.address, model_id("model"))["stake"] == 0 for s in stakers)
     assert all(world["committee"].hasVoted(rid, m.address) for m in world["members"][:2])
+
+
+def test_a_workdir_of_another_deployment_is_refused(world, admin, operator, guardian, tmp_path):
+    # A redeploy restarts the round numbers: round R's journal (its root, its vote) from the old
+    # deployment must never be resumed against the new one.
+    rid, _, targets_dir = _open_round(world, admin, operator, tmp_path)
+    member, workdir = world["members"][0], tmp_path / "work"
+    _run(world, member, rid, targets_dir, workdir, finalize=False)
+    journal = (workdir / f"round-{rid}.json").read_bytes()
+    again = _deploy_world(admin, operator, guardian, world["members"], tmp_path / "again")
+    now = chain.time()
+    assert again["tournament"].openRound(again["tid"], b"\xdb" * 32, now + 10, now + 20,
+                                         {"from": operator}).return_value == rid
+    _until(now + 20)
+    with pytest.raises(ConfigError, match="journal of another deployment .* own working directory"):
+        oracle.run_round(again["protocol"], member, again["store"], rid, targets_dir, workdir)
+    assert not again["committee"].hasVoted(rid, member.address)
+    assert (workdir / f"round-{rid}.json").read_bytes() == journal

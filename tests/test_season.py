@@ -4,6 +4,7 @@ starts itself: every outcome the demo claims holds, and the report is complete."
 import pandas as pd
 import pytest
 
+from crowdstake.errors import ConfigError, InvalidInputError
 from crowdstake.report import IMAGES
 from crowdstake.season import run_demo
 
@@ -43,3 +44,27 @@ def test_report_files(season):
         data = (report / image).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 5_000
         assert image in html
+
+
+def test_a_second_season_in_the_same_place_starts_afresh(season):
+    # Each run deploys anew; the last run's journals must not be resumed (nor refused).
+    out = season["report"].parents[1]
+    old_journal = (out / "work" / "operator0" / "round-1.json").read_text()
+    again = run_demo(out, participants=7, rounds=2, seed=5, log=lambda *a: None)
+    assert again["outcomes"]["every position of every round was settled"]
+    assert (out / "work" / "operator0" / "round-1.json").read_text() != old_journal
+
+
+def test_a_work_folder_the_demo_did_not_make_is_left_alone(tmp_path):
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="was not made by `crowdstake demo`: choose another --out"):
+        run_demo(tmp_path, log=lambda *a: None)
+    assert (tmp_path / "work" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("participants, rounds", [(6, 3), (7, 1)])
+def test_too_small_a_season_is_refused_before_anything_starts(tmp_path, participants, rounds):
+    with pytest.raises(InvalidInputError, match=f"at least 7 participants .* not {participants} and {rounds}"):
+        run_demo(tmp_path, participants=participants, rounds=rounds, log=lambda *a: None)
+    assert not list(tmp_path.iterdir())
