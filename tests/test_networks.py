@@ -1,6 +1,11 @@
-"""`--network ID`: brownie's network config read without brownie."""
+"""`--network ID`: brownie's network config read without brownie; and the networks `make` keeps."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 from crowdstake import networks as brownie_networks
 from crowdstake.errors import ConfigError
@@ -74,3 +79,27 @@ def test_a_missing_network_config_is_a_clear_error(tmp_path):
 def test_brownie_network_config_is_under_home(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert brownie_networks.brownie_network_config() == tmp_path / ".brownie" / "network-config.yaml"
+
+
+def test_make_keeps_brownie_networks_exact_and_idempotent(tmp_path):
+    # tools/brownie_networks.py, as `make` runs it, in a HOME of its own: the first run adds the
+    # three networks, a changed one is put back, a run with nothing to do changes nothing.
+    tool = Path(__file__).resolve().parents[1] / "tools" / "brownie_networks.py"
+    env = {"HOME": str(tmp_path), "PATH": str(Path(sys.executable).parent)}
+
+    def run() -> str:
+        return subprocess.run([sys.executable, str(tool)], env=env, capture_output=True, text=True, check=True).stdout
+
+    def development() -> dict:
+        config = yaml.safe_load((tmp_path / ".brownie" / "network-config.yaml").read_text())
+        return {n["id"]: n for n in config["development"]}
+
+    assert run().count("brownie network ") == 3
+    found = development()
+    assert found["test-anvil"]["cmd"] == found["bench-anvil"]["cmd"] == "anvil --max-persisted-states 0"
+    assert found["ganache"]["cmd_settings"]["evm_version"] == "shanghai"
+    config = tmp_path / ".brownie" / "network-config.yaml"
+    config.write_text(config.read_text().replace("cmd: anvil --max-persisted-states 0", "cmd: anvil"))
+    assert run().count("brownie network ") == 2
+    before = config.read_text()
+    assert run() == "" and config.read_text() == before
