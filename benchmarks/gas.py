@@ -47,7 +47,6 @@ TOKEN = 10**18
 CAP = 5 * 10**16
 THRESHOLD = 1_000 * TOKEN
 MIN_STAKE = TOKEN
-log = logger("bench")
 RESULTS_WINDOW = 7 * 86400
 DISPUTE_WINDOW = 3600
 PARAMS = (THRESHOLD, MIN_STAKE, CAP, RESULTS_WINDOW, 5000, 20000)
@@ -61,12 +60,7 @@ EOA_STAKE = 25 * TOKEN  # alice's and bob's positions in the big round
 EOA_INCREASE = 5 * TOKEN
 
 RESULTS = Path(os.environ.get("CROWDSTAKE_BENCH_RESULTS", "benchmarks/results/gas.json"))
-
-
-
-
-
-
+log = logger("bench")
 
 
 def mass_stake(i):

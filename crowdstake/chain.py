@@ -221,11 +221,6 @@ class RetryPolicy:
     attempts: int = 6
     first_delay: float = 0.5
 
-    @property
-    def budget(self) -> float:
-        """Seconds spent waiting before giving up."""
-        return self.first_delay * (2 ** (self.attempts - 1) - 1)
-
 
 RETRY = RetryPolicy()  # ~15 s of waiting; the CLI's --rpc-retries/--rpc-backoff change it
 _retrying: ContextVar[bool] = ContextVar("retrying", default=False)

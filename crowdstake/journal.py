@@ -24,11 +24,14 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists():
                 self.data = json.loads(self.path.read_text())
-        if owner is not None and self.data.get("owner", owner) != owner:
-            raise ConfigError(f"{self.path} is the journal of another deployment ({self.data['owner']}), not of "
-                              f"this one ({owner}): give each deployment its own working directory (--workdir)")
-        if owner is not None and "owner" not in self.data:
+        if owner is None:
+            return
+        found = self.data.get("owner")
+        if found is None:
             self.record(owner=owner)
+        elif found != owner:
+            raise ConfigError(f"{self.path} is the journal of another deployment ({found}), not of this one "
+                              f"({owner}): give each deployment its own working directory (--workdir)")
 
     def get(self, key: str, default=None):
         return self.data.get(key, default)
