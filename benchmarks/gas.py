@@ -11,7 +11,7 @@ absolute path.) `bench-anvil` is a local anvil with a 1,000,000,000 block gas li
 
 Three rounds of 10, 1,000 and 100,000 real staked positions (created by contracts/test/MassStaker.sol,
 which submits and stakes many model ids in one transaction), each settled by a 2-of-3 committee
-with a real root built by crowdstake.merkle over leaves with random scores; then a third party
+with a real root built by crowdstake.results.merkle over leaves with random scores; then a third party
 claims a position in the middle of each tree, once for a gain and once for a loss. The
 participant's own transactions (submit, stake, stakeWithPermit, increase, claimAndRestake) are
 measured with externally owned accounts in the big round. Every figure is `tx.gas_used`.
@@ -33,9 +33,9 @@ from eth_hash.auto import keccak
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_tools import logger, mass_model_id, send  # noqa: E402
 
-from crowdstake.merkle import Leaf, ResultsTree
-from crowdstake.payout import payout_delta, payout_factor, round_totals
-from crowdstake.permit import sign_permit
+from crowdstake.results.merkle import Leaf, ResultsTree
+from crowdstake.results.payout import payout_delta, payout_factor, round_totals
+from crowdstake.chain.permit import sign_permit
 from scripts.deploy import TOKEN_NAME, deploy_protocol
 
 # CROWDSTAKE_BENCH_SIZES="10,1000,5000" for a quick trial run (write it elsewhere, see RESULTS).

@@ -24,9 +24,11 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from crowdstake import oracle
-from crowdstake.chain import Protocol, connect, save_deployment, send
-from crowdstake.journal import Journal
+from crowdstake.chain import Contracts, connect, save_deployment, send
+from crowdstake.config import OracleSettings
+from crowdstake.oracle.journal import Journal
 from crowdstake.participant import Participant
+from crowdstake.results.table import read_table
 from crowdstake.store import local_store_for, register_live_ids
 from scripts.deploy import deploy_protocol, deployment_record
 
@@ -94,7 +96,7 @@ def main():
     record = deployment_record(token, tournament, committee, block=0, admin=admin, operator=operator,
                                guardian=guardian, members=[m.address for m in members], threshold=2)
     save_deployment(chain.id, record, work / "deployments")
-    protocol = Protocol.load(connect(web3.provider.endpoint_uri), work / "deployments")
+    protocol = Contracts.load(connect(web3.provider.endpoint_uri), work / "deployments")
     store = local_store_for(work / "store", protocol)
     (work / "targets").mkdir()
     rng = np.random.default_rng(11)
@@ -114,16 +116,16 @@ def main():
         started = time.perf_counter()
         gas = 0
         for i, member in enumerate(members[:2]):
-            summary = oracle.run_round(protocol, member, store, rid, work / "targets", work / f"op{i}", finalize=False)
-            gas += summary["gas"]
+            settings = OracleSettings(targets=work / "targets", workdir=work / f"op{i}", finalize=False)
+            gas += oracle.run_round(protocol, member, store, rid, settings).gas
         _sleep_until(committee.roundState(rid)["disputeEndsAt"])
-        summary = oracle.run_round(protocol, members[0], store, rid, work / "targets", work / "op0")
-        assert summary["state"] == "finalised", summary
+        summary = oracle.run_round(protocol, members[0], store, rid, OracleSettings(targets=work / "targets", workdir=work / "op0"))
+        assert summary.state == "finalized", summary
         on_chain = time.perf_counter() - started
-        gas = summary["gas"] + Journal(work / "op1" / f"round-{rid}.json").get("gas")  # both members' votes + the finalise
+        gas = summary.gas + Journal(work / "op1" / f"round-{rid}.json").get("gas")  # both members' votes + the finalise
         table = (work / "op0" / f"round-{rid}-scores.csv").read_bytes()
         claims = []
-        for row in oracle.read_table(table):
+        for row in read_table(table):
             call = protocol.tournament.functions.claim(rid, row.staker, row.model_id, row.quantized, list(row.proof))
             claims.append(send(protocol.w3, bank, call)["gasUsed"])
         assert tournament.round(rid)["settledPositions"] == n

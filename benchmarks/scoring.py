@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numerai_tools.scoring as nt  # noqa: E402  (test-only reference)
 
 from crowdstake import scoring as cs  # noqa: E402
+from crowdstake.scoring import transforms  # noqa: E402
 
 SIZES = [(1000, 5000), (200, 50000)]
 REPEAT_OURS = 5
@@ -137,7 +138,7 @@ def main() -> None:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
-            "crowdstake_threads": cs._THREADS,
+            "crowdstake_threads": transforms._THREADS,
             "numpy": version("numpy"),
             "scipy": version("scipy"),
             "pandas": version("pandas"),

@@ -10,7 +10,7 @@ its own copy of the round:
 
 - single: one `claim` transaction per position (a third party, paying the staker's wallet);
 - claimMany to internal balances, and claimMany to wallets: batches of neighbouring leaves in
-  the tree, as crowdstake.settle sends them, sized by crowdstake.merkle.batch_size for half of a
+  the tree, as crowdstake.oracle.keeper sends them, sized by crowdstake.results.merkle.batch_size for half of a
   30,000,000-gas block (a mainnet block), not for bench-anvil's 1e9.
 
 Then the same with distinct stakers (one fresh wallet per position, whose token balance and
@@ -35,8 +35,8 @@ from eth_hash.auto import keccak
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_tools import logger, mass_model_id, send, send_windowed  # noqa: E402
 
-from crowdstake.merkle import Leaf, ResultsTree, batch_size
-from crowdstake.payout import payout_factor, round_totals
+from crowdstake.results.merkle import Leaf, ResultsTree, batch_size
+from crowdstake.results.payout import payout_factor, round_totals
 from scripts.deploy import deploy_protocol
 
 SIZES = tuple(int(x) for x in os.environ.get("CROWDSTAKE_BENCH_SIZES", "100,1000,10000").split(","))
@@ -242,8 +242,8 @@ def main():
                        "staker into one transfer. distinct_stakers_N has one fresh wallet per position "
                        "(token and internal balances written from zero): the upper bound per position.",
             "single": "one claim transaction per position by a third party, leaves in tree order",
-            "claimMany": "batches of neighbouring leaves (crowdstake.settle's order), sized by "
-                         "crowdstake.merkle.batch_size for half a 30M-gas block; a third party sends them",
+            "claimMany": "batches of neighbouring leaves (crowdstake.oracle.keeper's order), sized by "
+                         "crowdstake.results.merkle.batch_size for half a 30M-gas block; a third party sends them",
         },
     }
     data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

@@ -22,7 +22,6 @@ import platform
 import random
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eth_account import Account
 
 from crowdstake import store as S
+from crowdstake._server import free_port
 
 CHAIN_ID = 31337
 IDENTITY = "benchmark-store"
@@ -58,12 +58,6 @@ def run_server(directory: str, port: int) -> None:
     local.register_live_ids(ROUND, IDS)
     uvicorn.run(S.create_app(local, None, None, None), host="127.0.0.1", port=port, log_level="warning",
                 access_log=False, backlog=1024)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def predictions(rng: random.Random) -> bytes:

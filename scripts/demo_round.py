@@ -13,9 +13,9 @@ from brownie import accounts, chain
 from rich.console import Console
 from rich.table import Table
 
-from crowdstake.merkle import Leaf, ResultsTree, model_id
-from crowdstake.payout import payout_factor, round_totals
-from crowdstake.permit import sign_permit
+from crowdstake.results.merkle import Leaf, ResultsTree, model_id
+from crowdstake.results.payout import payout_factor, round_totals
+from crowdstake.chain.permit import sign_permit
 from scripts.deploy import TOKEN_NAME, deploy_protocol
 
 E18 = 10**18

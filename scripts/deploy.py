@@ -15,9 +15,10 @@ import os
 
 from brownie import OracleCommittee, StakeToken, Tournament, accounts, chain, network
 
-from crowdstake import deploy as package
+from crowdstake.chain import deploy as package
 from crowdstake.chain import save_deployment
-from crowdstake.deploy import INITIAL_SUPPLY, SUPPLY_CAP, TOKEN_NAME, TOKEN_SYMBOL, role_grants
+from crowdstake.config import load as load_settings
+from crowdstake.chain.deploy import INITIAL_SUPPLY, SUPPLY_CAP, TOKEN_NAME, TOKEN_SYMBOL, role_grants
 
 
 def deploy_protocol(
@@ -52,7 +53,7 @@ def deploy_protocol(
 
 
 def deployment_record(token, tournament, committee, *, block, admin, operator, guardian, members, threshold):
-    """The deployment file's record (crowdstake.deploy.deployment_record) of brownie contracts."""
+    """The deployment file's record (crowdstake.chain.deploy.deployment_record) of brownie contracts."""
     return package.deployment_record(
         chain_id=chain.id, network=network.show_active(), block=block,
         contracts={"StakeToken": token.address, "Tournament": tournament.address, "OracleCommittee": committee.address},
@@ -107,7 +108,7 @@ def main():
         token, tournament, committee,
         block=block, admin=admin, operator=operator, guardian=guardian, members=members, threshold=threshold,
     )
-    path = save_deployment(chain.id, record)
+    path = save_deployment(chain.id, record, load_settings().node.deployments)
     print(f"crowdstake deployed on chain {chain.id}: {path}")
     for name, address in record["contracts"].items():
         print(f"  {name:16} {address}")

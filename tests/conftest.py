@@ -2,7 +2,7 @@ import pytest
 from brownie import chain, web3
 from helpers import DISPUTE_WINDOW, PARAMS, Driver
 
-from crowdstake.chain import Protocol, connect, save_deployment
+from crowdstake.chain import Contracts, connect, save_deployment
 from scripts.deploy import deploy_protocol, deployment_record
 
 FUNDED = 100_000 * 10**18
@@ -102,4 +102,4 @@ def runtime(protocol, tmp_path, admin, operator, guardian, members):
     record = deployment_record(token, tournament, committee, block=0, admin=admin, operator=operator,
                                guardian=guardian, members=members, threshold=2)
     save_deployment(chain.id, record, tmp_path)
-    return Protocol.load(connect(web3.provider.endpoint_uri), tmp_path)
+    return Contracts.load(connect(web3.provider.endpoint_uri), tmp_path)

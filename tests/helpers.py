@@ -6,8 +6,8 @@ import pytest
 from brownie import chain
 from brownie.exceptions import VirtualMachineError
 
-from crowdstake.merkle import Leaf, ResultsTree, model_id
-from crowdstake.payout import payout_factor, round_totals
+from crowdstake.results.merkle import Leaf, ResultsTree, model_id
+from crowdstake.results.payout import payout_factor, round_totals
 
 CAP = 5 * 10**16  # 5% of the stake at most, either way
 THRESHOLD = 1_000 * 10**18

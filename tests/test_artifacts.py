@@ -14,5 +14,5 @@ from crowdstake.chain import load_artifact
 def test_artifact_matches_build(container):
     build = json.loads((Path("build/contracts") / f"{container._name}.json").read_text())
     art = load_artifact(container._name)
-    assert art["abi"] == build["abi"], "stale ABI: run `make compile` and commit crowdstake/artifacts"
+    assert art["abi"] == build["abi"], "stale ABI: run `make compile` and commit crowdstake/chain/artifacts"
     assert art["bytecode"] == "0x" + build["bytecode"], "stale bytecode: run `make compile` and commit"

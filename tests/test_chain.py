@@ -8,9 +8,8 @@ import pytest
 from eth_account import Account
 from helpers import model
 
-from crowdstake import chain
-from crowdstake.chain import TransactionFailed, connect, send, set_retry_policy
-from crowdstake.errors import ConfigError
+from crowdstake.chain import RetryPolicy, TransactionFailed, connect, contracts, send
+from crowdstake.errors import NodeUnavailable
 
 
 @pytest.fixture
@@ -25,7 +24,7 @@ def test_signed_transaction_changes_state(runtime, wallet, driver):
     rid = driver.open_round()
     receipt = send(runtime.w3, wallet, runtime.tournament.functions.submit(rid, model("m"), b"\x11" * 32))
     assert receipt["status"] == 1
-    assert runtime.tournament.functions.position(rid, wallet.address, model("m")).call()[1] == b"\x11" * 32
+    assert runtime.tournament.functions.position(rid, wallet.address, model("m")).call().predictionsHash == b"\x11" * 32
 
 
 def test_revert_is_decoded_and_nothing_is_sent(runtime, wallet, driver):
@@ -55,7 +54,7 @@ def test_confirmations_wait_for_blocks_after_the_receipt(runtime, wallet, driver
     returned = []
     sender = threading.Thread(target=lambda: returned.append(send(w3, wallet, call, confirmations=2)), daemon=True)
     sender.start()
-    while runtime.tournament.functions.position(rid, wallet.address, model("m")).call()[1] != b"\x11" * 32:
+    while runtime.tournament.functions.position(rid, wallet.address, model("m")).call().predictionsHash != b"\x11" * 32:
         time.sleep(0.05)  # mined: from here only new blocks can release the sender
     mined_at = w3.eth.block_number
     for _ in range(2):
@@ -67,17 +66,9 @@ def test_confirmations_wait_for_blocks_after_the_receipt(runtime, wallet, driver
     assert w3.eth.block_number == mined_at + 2
 
 
-@pytest.fixture
-def quick_retries():
-    saved = chain.RETRY
-    set_retry_policy(2, 0.01)
-    yield
-    set_retry_policy(saved.attempts, saved.first_delay)
-
-
-def test_unreachable_node_is_a_clear_error(quick_retries):
-    with pytest.raises(ConfigError, match="cannot reach an Ethereum node at http://127.0.0.1:9 after 2 attempts"):
-        connect("http://127.0.0.1:9", timeout=2)
+def test_unreachable_node_is_a_clear_error():
+    with pytest.raises(NodeUnavailable, match="cannot reach an Ethereum node at http://127.0.0.1:9 after 2 attempts"):
+        connect("http://127.0.0.1:9", RetryPolicy(2, 0.01), timeout=2)
 
 
 @pytest.mark.parametrize("page", [1, 2, 3])
@@ -86,7 +77,7 @@ def test_logs_are_read_in_pages_that_miss_and_repeat_nothing(runtime, wallet, dr
     rid = driver.open_round()
     for i in range(5):  # anvil mines each transaction in its own block
         send(runtime.w3, wallet, runtime.tournament.functions.submit(rid, model(f"m{i}"), bytes([i + 1]) * 32))
-    monkeypatch.setattr(chain, "LOG_PAGE", page)
+    monkeypatch.setattr(contracts, "LOG_PAGE", page)
     logs = runtime.logs("Submitted", roundId=rid)
     assert [e["args"]["modelId"] for e in logs] == [model(f"m{i}") for i in range(5)]
     assert len({e["blockNumber"] for e in logs}) == 5

@@ -1,5 +1,5 @@
 """claimMany (multiproof batches), internal balances (withdraw, stakeFromBalance) and
-crowdstake.settle end to end: amounts to the wei, refusals that change nothing."""
+crowdstake.oracle.keeper end to end: amounts to the wei, refusals that change nothing."""
 
 import random
 import secrets
@@ -9,10 +9,13 @@ from brownie import MerkleProofHarness
 from eth_account import Account
 from helpers import PREDICTIONS, model, multiclaim_args, reverts
 
-from crowdstake.merkle import Leaf, ResultsTree, verify_multiproof
-from crowdstake.payout import payout_delta, payout_factor, round_totals
-from crowdstake.scoretable import Row, table_hash, write_table
-from crowdstake.settle import SettleError, settle_round
+from crowdstake.results.merkle import Leaf, ResultsTree, verify_multiproof
+from crowdstake.results.payout import payout_delta, payout_factor, round_totals
+from crowdstake.results.table import Row, table_hash, write_table
+from crowdstake._units import to_tokens
+from crowdstake.config import KeeperSettings
+from crowdstake.errors import KeeperError
+from crowdstake.oracle.keeper import pay_round
 
 E18 = 10**18
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -172,7 +175,7 @@ def test_already_claimed_leaf_in_a_batch_reverts(driver, token, tournament, peop
         driver.claim(tree, leaves, 1, alice)
 
 
-def test_claim_many_before_finalise_reverts(driver, tournament, people, outsider):
+def test_claim_many_before_finalize_reverts(driver, tournament, people, outsider):
     rid = _round(driver, people)
     leaves, tree, result = driver.results(rid, {(people[w], n): s for (w, n, _), s in zip(ENTRIES, SCORES)})
     driver.accept(rid, result)
@@ -193,7 +196,7 @@ def test_third_party_settles_everyone_and_gets_nothing(driver, token, tournament
 
 def test_python_multiproofs_match_openzeppelin(admin):
     """Random trees and random subsets: OpenZeppelin's multiProofVerify accepts exactly what
-    crowdstake.merkle builds, and a corrupted multiproof fails on both sides."""
+    crowdstake.results.merkle builds, and a corrupted multiproof fails on both sides."""
     harness = MerkleProofHarness.deploy({"from": admin})
     rng = random.Random(7)
     for n in (1, 2, 3, 7, 16, 33, 200):
@@ -320,7 +323,7 @@ def test_recover_cannot_take_internal_balances(driver, token, tournament, people
     assert token.balanceOf(tournament) == tournament.totalOwed()
 
 
-# ------------------------------------------------------------------ crowdstake.settle
+# ------------------------------------------------------------------ crowdstake.oracle.keeper
 
 class TableStore:
     def __init__(self, tables):
@@ -364,7 +367,7 @@ def _published_round(driver, tournament, people, count):
 
 
 @pytest.mark.parametrize("to_balance", [False, True])
-def test_settle_round_end_to_end_and_resume(driver, token, tournament, people, runtime, keeper, outsider, to_balance):
+def test_pay_round_end_to_end_and_resume(driver, token, tournament, people, runtime, keeper, outsider, to_balance):
     rid, leaves, tree, data, stakes, factor = _published_round(driver, tournament, people, 23)
     store = TableStore({rid: data})
     # someone settled a few already: one alone, three in a batch
@@ -372,30 +375,30 @@ def test_settle_round_end_to_end_and_resume(driver, token, tournament, people, r
     _claim_many(tournament, tree, leaves, [0, 9, 17], outsider)
     supply, wallets = token.totalSupply(), {a: token.balanceOf(a) for a in people.values()}
     seen = []
-    summary = settle_round(runtime, keeper, store, rid, to_balance=to_balance, batch_size=6,
-                           progress=lambda done, total: seen.append((done, total)))
-    assert summary["already_settled"] == 4 and summary["settled"] == 19 and summary["transactions"] == 4
+    summary = pay_round(runtime, keeper, store, rid, KeeperSettings(to_balance=to_balance, batch_size=6),
+                        progress=lambda done, total: seen.append((done, total)))
+    assert summary.already_settled == 4 and summary.settled == 19 and summary.transactions == 4
     assert seen[-1] == (19, 19)
     todo = [i for i in range(23) if i not in (0, 5, 9, 17)]
     deltas = [payout_delta(stakes[i], leaves[i].score, factor, tournament.round(rid)["params"]["cap"]) for i in todo]
-    assert summary["burned"] == sum(-d for d in deltas if d < 0) == supply - token.totalSupply()
+    assert summary.burned == to_tokens(sum(-d for d in deltas if d < 0)) == to_tokens(supply - token.totalSupply())
     paid = sum(stakes[i] + d for i, d in zip(todo, deltas))
-    assert summary["credited" if to_balance else "paid"] == paid
+    assert (summary.credited if to_balance else summary.paid) == to_tokens(paid)
     for a in people.values():
         mine = sum(stakes[i] + d for i, d in zip(todo, deltas) if leaves[i].staker == a.address)
         assert (tournament.internalBalance(a) if to_balance else token.balanceOf(a) - wallets[a]) == mine
     r = tournament.round(rid)
     assert r["settledPositions"] == r["stakedPositions"] == 23
-    again = settle_round(runtime, keeper, store, rid, to_balance=to_balance)
-    assert again["settled"] == 0 and again["transactions"] == 0 and again["already_settled"] == 23
+    again = pay_round(runtime, keeper, store, rid, KeeperSettings(to_balance=to_balance))
+    assert again.settled == 0 and again.transactions == 0 and again.already_settled == 23
 
 
-def test_settle_refuses_unfinalised_round_and_wrong_table(driver, tournament, people, runtime, keeper):
+def test_pay_refuses_unfinalized_round_and_wrong_table(driver, tournament, people, runtime, keeper):
     rid, leaves, tree, data, _, _ = _published_round(driver, tournament, people, 4)
-    with pytest.raises(SettleError, match="does not match the hash voted"):
-        settle_round(runtime, keeper, TableStore({rid: data + b"\n"}), rid)
+    with pytest.raises(KeeperError, match="does not match the hash voted"):
+        pay_round(runtime, keeper, TableStore({rid: data + b"\n"}), rid)
     other = driver.open_round()
-    with pytest.raises(SettleError, match="not finalised"):
-        settle_round(runtime, keeper, TableStore({}), other)
-    with pytest.raises(SettleError, match="not found"):
-        settle_round(runtime, keeper, TableStore({}), 999)
+    with pytest.raises(KeeperError, match="not finalised"):
+        pay_round(runtime, keeper, TableStore({}), other)
+    with pytest.raises(KeeperError, match="not found"):
+        pay_round(runtime, keeper, TableStore({}), 999)

@@ -4,7 +4,6 @@ anvil and a store service started with `crowdstake store serve`: wallet -> submi
 user mistake: one clear line, exit 1, no stack trace, nothing changed."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,9 +17,10 @@ from eth_account import Account
 from helpers import model
 
 from crowdstake.chain import save_deployment
-from crowdstake.merkle import Leaf, ResultsTree
-from crowdstake.payout import payout_delta, payout_factor
-from crowdstake.scoretable import Row, table_hash, write_table
+from crowdstake.results.merkle import Leaf, ResultsTree
+from crowdstake.results.payout import payout_delta, payout_factor
+from crowdstake.results.table import Row, table_hash, write_table
+from crowdstake._server import free_port
 from crowdstake.store import HttpStore, register_live_ids
 from scripts.deploy import deployment_record
 
@@ -28,12 +28,6 @@ E18 = 10**18
 PASSWORD = "correct horse battery staple"
 IDS = [f"id{i:03d}" for i in range(30)]
 PREDICTIONS = "id,prediction\n" + "".join(f"{i},{(k % 10) / 9:.6f}\n" for k, i in enumerate(IDS))
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +47,7 @@ def env(protocol, tmp_path_factory, admin, operator, guardian, members):
 
 @pytest.fixture(scope="module")
 def store_url(env):
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "crowdstake.cli", "store", "serve", "--dir", str(Path(env["HOME"]) / "store"),
          "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -160,7 +154,7 @@ def test_user_mistakes_change_nothing(env, store_url, alice_wallet, driver, toke
     cli(env, "submit", "--round", str(rid), "--model", "m", str(preds))
     assert "below the tournament minimum" in refused(env, "stake", "--round", str(rid), "--model", "m", "--amount", "0.5")
     assert "insufficient balance" in refused(env, "stake", "--round", str(rid), "--model", "m", "--amount", "100000")
-    assert "not finalised" in refused(env, "claim", "--round", str(rid))
+    assert "not finalized" in refused(env, "claim", "--round", str(rid))
     assert "nothing to claim" in refused(env, "claim", "--all")
     driver.until(tournament.round(rid)["closeTime"])
     assert "is closed" in refused(env, "stake", "--round", str(rid), "--model", "m", "--amount", "5")
@@ -170,7 +164,7 @@ def test_user_mistakes_change_nothing(env, store_url, alice_wallet, driver, toke
     assert tournament.position(rid, alice_wallet, model("m"))[0] == 0
 
 
-def test_settle_command_settles_a_round_in_batches(env, store_url, alice_wallet, driver, tournament, committee,
+def test_pay_command_settles_a_round_in_batches(env, store_url, alice_wallet, driver, tournament, committee,
                                                    admin, tmp_path):
     env = {**env, "CROWDSTAKE_STORE": store_url}
     rid = _round_with_live_ids(driver, env)
@@ -179,10 +173,10 @@ def test_settle_command_settles_a_round_in_batches(env, store_url, alice_wallet,
     cli(env, "submit", "--round", str(rid), "--model", "m", str(preds))
     cli(env, "stake", "--round", str(rid), "--model", "m", "--amount", "20")
     _post_results(driver, env, committee, admin, rid, alice_wallet, -20_000)
-    out = cli(env, "settle", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
+    out = cli(env, "pay", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
     assert "1 positions settled in 1 transactions" in out
     assert tournament.position(rid, alice_wallet, model("m"))[0] == 0  # settled
-    assert "0 positions settled" in cli(env, "settle", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
+    assert "0 positions settled" in cli(env, "pay", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
 
 
 @pytest.fixture(scope="module")
@@ -207,5 +201,5 @@ def test_a_bad_network_name_is_one_line(brownie_networks, tmp_path):
     err = refused(brownie_networks, "oracle", "run", "--round", "1", "--targets", str(tmp_path), "--network", "mainet")
     assert "no network 'mainet' in" in err and "brownie networks list" in err
     unset = {k: v for k, v in brownie_networks.items() if k != "NODE_HOST"}
-    err = refused(unset, "settle", "--round", "1", "--network", "test-chain")
+    err = refused(unset, "pay", "--round", "1", "--network", "test-chain")
     assert "needs $NODE_HOST" in err

@@ -153,7 +153,7 @@ def _execution_gas(tx):
     return tx.gas_used - sum(4 if b == 0 else 16 for b in data)
 
 
-def test_finalise_cost_does_not_grow_with_participants(driver, committee, members, accounts, token, alice):
+def test_finalize_cost_does_not_grow_with_participants(driver, committee, members, accounts, token, alice):
     """The oracle's on-chain cost is k votes and one finalise, whatever the round's size."""
     gas = []
     # the first round pays for setting the contract's running totals from zero: compare the later two

@@ -1,19 +1,17 @@
-"""crowdstake.data: synthetic market, obfuscated dataset, dataset hash, participant models (no chain)."""
+"""The fund's data and the demo's models (no chain): synthetic market (crowdstake.fund.market),
+obfuscated dataset and its hash (crowdstake.fund.dataset), participant models (crowdstake.sim.models)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from crowdstake import data
-from crowdstake.data import (
-    LEVELS,
-    build_dataset,
-    dataset_hash_of,
-    feature_columns,
-    synth_market,
-    train_model,
-)
+from crowdstake import store
 from crowdstake.errors import CrowdstakeError, InvalidInputError
+from crowdstake.fund import dataset as data
+from crowdstake.fund.dataset import LEVELS, build_dataset, dataset_hash_of, feature_columns
+from crowdstake.fund.market import read_raw, synth_market
+from crowdstake.oracle import read_targets
+from crowdstake.sim.models import train_model
 from crowdstake.scoring import numerai_corr
 
 SALT = b"test-salt-0123456789"
@@ -245,10 +243,9 @@ def test_copycat_follows_its_source(dataset):
 
 
 def test_prediction_file_passes_the_store_checks(dataset):
-    store = pytest.importorskip("crowdstake.store")
     era = dataset.live_eras[0]
     live = dataset.live[dataset.live["era"] == era]
-    body = data.predictions_csv(train_model("good", dataset.train).predict(live))
+    body = store.predictions_csv(train_model("good", dataset.train).predict(live))
     assert store.validate_predictions(body, live_ids=dataset.live_ids(era)) == len(live)
 
 
@@ -259,15 +256,14 @@ def test_prediction_file_passes_the_store_checks(dataset):
 def test_synth_and_build_commands_write_the_layout(tmp_path):
     summary = data.synth_command(tmp_path / "raw.csv", eras=8, stocks=60, seed=4)
     assert summary["rows"] == 480 and summary["feature_power"]
-    raw = data.read_raw(tmp_path / "raw.csv")
+    raw = read_raw(tmp_path / "raw.csv")
     assert np.array_equal(raw["return"].to_numpy(), synth_market(eras=8, stocks=60, seed=4)["return"].to_numpy())
     built = data.build_command(tmp_path / "raw.csv", tmp_path / "out", seed=4, live_eras=2)
     assert built["dataset_hash"] == "0x" + dataset_hash_of(tmp_path / "out" / "public").hex()
     assert built["live_rows"] == 120 and built["live_eras"] == [7, 8]
     again = data.build_command(tmp_path / "raw.csv", tmp_path / "again", seed=4, live_eras=2)
     assert again["dataset_hash"] == built["dataset_hash"]
-    oracle = pytest.importorskip("crowdstake.oracle")
-    targets = oracle.read_targets(tmp_path / "out" / "private" / "live_targets.csv")
+    targets = read_targets(tmp_path / "out" / "private" / "live_targets.csv")
     assert len(targets) == 120 and set(targets.unique()) == set(LEVELS)
 
 
@@ -279,9 +275,9 @@ def test_parquet_without_pyarrow_is_a_clear_error(tmp_path):
             data.synth_command(tmp_path / "raw.parquet", eras=2, stocks=10)
     else:
         data.synth_command(tmp_path / "raw.parquet", eras=2, stocks=10)
-        assert len(data.read_raw(tmp_path / "raw.parquet")) == 20
+        assert len(read_raw(tmp_path / "raw.parquet")) == 20
 
 
 def test_read_raw_missing_file_says_what_to_do(tmp_path):
     with pytest.raises(InvalidInputError, match="data synth"):
-        data.read_raw(tmp_path / "nope.csv")
+        read_raw(tmp_path / "nope.csv")

@@ -24,7 +24,7 @@ def test_deploy_script_writes_a_working_deployment(deployments, accounts):
 
     block = chain.height
     main()
-    record = load_deployment(chain.id)
+    record = load_deployment(chain.id, deployments)
     assert record["chainId"] == chain.id and record["deploymentBlock"] == block
     token = StakeToken.at(record["contracts"]["StakeToken"])
     tournament = Tournament.at(record["contracts"]["Tournament"])
@@ -35,7 +35,7 @@ def test_deploy_script_writes_a_working_deployment(deployments, accounts):
     assert [committee.isMember(m) for m in record["roles"]["members"]] == [True] * 3
     assert committee.threshold() == record["roles"]["threshold"] == 2
     assert all(len(web3.eth.get_code(a)) > 0 for a in record["contracts"].values())
-    assert not list(deployments.glob("*.tmp"))  # written atomically
+    assert not list(deployments.glob(".tmp-*"))  # written atomically
 
 
 def test_cli_shows_the_deployment(deployments):
@@ -47,12 +47,12 @@ def test_cli_shows_the_deployment(deployments):
         capture_output=True, text=True, env={"CROWDSTAKE_DEPLOYMENTS": str(deployments), "PATH": ""},
     )
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout)["contracts"] == load_deployment(chain.id)["contracts"]
+    assert json.loads(run.stdout)["contracts"] == load_deployment(chain.id, deployments)["contracts"]
 
 
 def test_missing_deployment_is_one_clear_line(deployments):
     with pytest.raises(ConfigError, match="no crowdstake deployment for chain 999"):
-        load_deployment(999)
+        load_deployment(999, deployments)
     run = subprocess.run(
         [sys.executable, "-m", "crowdstake.cli", "deployment", "--chain-id", "999"],
         capture_output=True, text=True, env={"CROWDSTAKE_DEPLOYMENTS": str(deployments), "PATH": ""},
@@ -65,7 +65,7 @@ def test_missing_deployment_is_one_clear_line(deployments):
 def test_corrupt_deployment_is_reported(deployments):
     (deployments / "5.json").write_text("{not json")
     with pytest.raises(ConfigError, match="5.json is not valid JSON"):
-        load_deployment(5)
+        load_deployment(5, deployments)
 
 
 def test_console_script_is_installed():

@@ -3,7 +3,7 @@
 import pytest
 
 from crowdstake.errors import ConfigError
-from crowdstake.journal import Journal
+from crowdstake.oracle.journal import Journal
 
 HERE = "chain 31337, Tournament 0xA, block 0 0x01"
 THERE = "chain 31337, Tournament 0xA, block 0 0x02"  # a redeploy: same address, another chain history

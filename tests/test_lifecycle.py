@@ -1,7 +1,7 @@
 """A whole round end to end through the demo's own code path; `make test` also runs this file
 on ganache, proving ganache works."""
 
-from crowdstake.merkle import model_id
+from crowdstake.results.merkle import model_id
 
 E18 = 10**18
 

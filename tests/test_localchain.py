@@ -5,9 +5,9 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from crowdstake.chain import Protocol
-from crowdstake.deploy import deploy
-from crowdstake.localchain import local_chain
+from crowdstake.chain import Contracts
+from crowdstake.chain.deploy import deploy
+from crowdstake.chain.localchain import local_chain
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def test_start_and_deploy(kind, tmp_path):
         protocol = deploy(w3, deployer, operator=deployer.address, guardian=deployer.address,
                           members=[member.address], threshold=1, dispute_window=60, treasury=deployer.address,
                           directory=tmp_path)
-        assert isinstance(protocol, Protocol)
+        assert isinstance(protocol, Contracts)
         t, c = protocol.tournament, protocol.committee
         assert t.functions.hasRole(t.functions.COMMITTEE_ROLE().call(), c.address).call()
         assert c.functions.isMember(member.address).call()

@@ -10,7 +10,7 @@ from brownie import MerkleProofHarness
 from helpers import model
 
 from crowdstake.errors import InvalidInputError
-from crowdstake.merkle import Leaf, ResultsTree, verify
+from crowdstake.results.merkle import Leaf, ResultsTree, verify
 
 E18 = 10**18
 

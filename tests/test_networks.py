@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crowdstake import networks as brownie_networks
+from crowdstake.chain import networks as brownie_networks
 from crowdstake.errors import ConfigError
-from crowdstake.networks import network_rpc_url
+from crowdstake.chain.networks import network_rpc_url
 
 NETWORKS = """
 development:

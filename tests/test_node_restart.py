@@ -25,8 +25,9 @@ from eth_account import Account
 
 from crowdstake import oracle
 from crowdstake.chain import connect, send
-from crowdstake.deploy import deploy
-from crowdstake.localchain import _binary, _free_port
+from crowdstake.chain.deploy import deploy
+from crowdstake._server import free_port
+from crowdstake.chain.localchain import _binary
 from crowdstake.participant import Participant
 from crowdstake.store import local_store_for, register_live_ids
 
@@ -41,7 +42,7 @@ class Node:
     """An anvil on a fixed free port whose chain is kept in `state` across restarts."""
 
     def __init__(self, state: Path):
-        self.state, self.port, self.proc = state, _free_port(), None
+        self.state, self.port, self.proc = state, free_port(), None
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:

@@ -15,13 +15,14 @@ from brownie import chain, web3
 from eth_account import Account
 
 from crowdstake import oracle
-from crowdstake.chain import Protocol, connect, save_deployment, send, with_retries
-from crowdstake.errors import ConfigError
-from crowdstake.merkle import model_id
+from crowdstake.chain import Contracts, RetryPolicy, connect, save_deployment, send, with_retries
+from crowdstake.config import KeeperSettings, OracleSettings
+from crowdstake.errors import ConfigError, NodeUnavailable, StoreUnavailable
+from crowdstake.results.merkle import model_id
 from crowdstake.participant import Participant
 from crowdstake.scoring import FLOOR_SCORE
-from crowdstake.settle import settle_round
-from crowdstake.localchain import _free_port
+from crowdstake.oracle.keeper import pay_round
+from crowdstake._server import free_port
 from crowdstake.store import HttpStore, local_store_for, register_live_ids
 from scripts.deploy import deploy_protocol, deployment_record
 
@@ -60,7 +61,7 @@ def _deploy_world(admin, operator, guardian, members, home):
     record = deployment_record(token, tournament, committee, block=0, admin=admin, operator=operator,
                                guardian=guardian, members=[m.address for m in members], threshold=2)
     save_deployment(chain.id, record, home / "deployments")
-    protocol = Protocol.load(connect(web3.provider.endpoint_uri), home / "deployments")
+    protocol = Contracts.load(connect(web3.provider.endpoint_uri), home / "deployments")
     return {"token": token, "tournament": tournament, "committee": committee, "members": members, "tid": tid,
             "home": home, "protocol": protocol, "store": local_store_for(home / "store", protocol)}
 
@@ -99,7 +100,8 @@ def _until(timestamp):
 
 
 def _run(world, member, rid, targets_dir, workdir, **kw):
-    return oracle.run_round(world["protocol"], member, world["store"], rid, targets_dir, workdir, **kw)
+    return oracle.run_round(world["protocol"], member, world["store"], rid,
+                            OracleSettings(targets=targets_dir, workdir=workdir, **kw))
 
 
 def test_three_operator_processes_agree_and_the_round_settles(world, admin, operator, tmp_path):
@@ -123,7 +125,7 @@ def test_three_operator_processes_agree_and_the_round_settles(world, admin, oper
 
     _until(state["disputeEndsAt"])
     summary = _run(world, world["members"][2], rid, targets_dir, tmp_path / "op2")
-    assert summary["state"] == "finalised"
+    assert summary.state == "finalized"
     for who in stakers:
         Participant(world["protocol"], who, world["store"]).claim(rid)
     r = world["tournament"].round(rid)
@@ -159,14 +161,15 @@ def test_crash_at_any_step_resumes_with_one_vote(world, admin, operator, tmp_pat
     assert world["committee"].hasVoted(rid, member.address)
     assert world["committee"].votesFor(rid, world["committee"].resultHash(rid, _result(summary))) == 1
     assert web3.eth.get_transaction_count(member.address) == nonce + 1  # one vote transaction, ever
-    assert summary["gas"] > 0
+    assert summary.gas > 0
 
 
 def _result(summary):
-    return (summary["root"], summary["tableHash"], summary["totalReward"], summary["totalBurn"], summary["positions"])
+    return (summary.root, summary.table_hash, int(summary.total_reward.scaleb(18)), int(summary.total_burn.scaleb(18)),
+            summary.positions)
 
 
-def test_crash_during_finalise_resumes(world, admin, operator, tmp_path):
+def test_crash_during_finalize_resumes(world, admin, operator, tmp_path):
     rid, _, targets_dir = _open_round(world, admin, operator, tmp_path, seed=3)
     for i, member in enumerate(world["members"][:2]):
         _run(world, member, rid, targets_dir, tmp_path / f"op{i}", finalize=False)
@@ -178,7 +181,7 @@ def test_crash_during_finalise_resumes(world, admin, operator, tmp_path):
 
     with pytest.raises(Crash):
         _run(world, world["members"][0], rid, targets_dir, tmp_path / "op0", on_step=kill)
-    assert _run(world, world["members"][0], rid, targets_dir, tmp_path / "op0")["state"] == "finalised"
+    assert _run(world, world["members"][0], rid, targets_dir, tmp_path / "op0").state == "finalized"
     assert world["tournament"].round(rid)["finalized"]
 
 
@@ -188,7 +191,7 @@ def test_bad_files_score_at_the_floor(world, admin, operator, tmp_path):
     path = world["home"] / "store" / "rounds" / str(rid) / "files" / f"{digest.hex()}.csv"
     path.write_bytes(path.read_bytes().replace(b"0.", b"0.9", 1))  # altered after commitment
     summary = _run(world, world["members"][0], rid, targets_dir, tmp_path / "op", dry_run=True)
-    assert list(summary["floors"].values()) == ["file does not match its on-chain hash"]
+    assert list(summary.floors.values()) == ["file does not match its on-chain hash"]
     table = (tmp_path / "op" / f"round-{rid}-scores.csv").read_text()
     assert f",{FLOOR_SCORE}," in table
     assert not world["committee"].hasVoted(rid, world["members"][0].address)  # a dry run sends nothing
@@ -200,12 +203,12 @@ def test_a_dissenter_and_a_veto_are_survived(world, admin, operator, guardian, t
     protocol = world["protocol"]
     send(protocol.w3, liar, protocol.committee.functions.vote(rid, (b"\x66" * 32, b"\x66" * 32, 0, 0, 4)))
     summary = _run(world, honest[0], rid, targets_dir, tmp_path / "h0")
-    assert summary["state"] == "voting"  # one honest vote against one lie: nothing accepted
-    assert _run(world, honest[1], rid, targets_dir, tmp_path / "h1")["state"] == "accepted"
+    assert summary.state == "voting"  # one honest vote against one lie: nothing accepted
+    assert _run(world, honest[1], rid, targets_dir, tmp_path / "h1").state == "accepted"
     world["committee"].veto(rid, {"from": guardian})
     for i, member in enumerate(honest):  # a new epoch: the same operators vote again
         summary = _run(world, member, rid, targets_dir, tmp_path / f"h{i}")
-    assert summary["state"] == "accepted"
+    assert summary.state == "accepted"
     assert world["committee"].roundState(rid)["vetoes"] == 1
 
 
@@ -214,13 +217,13 @@ def test_anyone_can_verify_a_round(world, admin, operator, tmp_path):
     for i, member in enumerate(world["members"][:2]):
         _run(world, member, rid, targets_dir, tmp_path / f"op{i}")
     report = oracle.verify_round(world["protocol"], world["store"], rid, targets_dir)
-    assert report["matches"] and report["differences"] == []
+    assert report.matches and report.differences == []
     target_file = targets_dir / f"{rid}.csv"  # a verifier with other targets sees every differing leaf
     lines = target_file.read_text().splitlines()
     flipped = [f"{line.rsplit(',', 1)[0]},{1 - float(line.rsplit(',', 1)[1])}" for line in lines[1:]]
     target_file.write_text("\n".join(lines[:1] + flipped) + "\n")
     report = oracle.verify_round(world["protocol"], world["store"], rid, targets_dir)
-    assert not report["matches"] and len(report["differences"]) >= 1
+    assert not report.matches and len(report.differences) >= 1
 
 
 def test_unreachable_node_fails_after_bounded_retries():
@@ -232,29 +235,30 @@ def test_unreachable_node_fails_after_bounded_retries():
             raise requests.ConnectionError("refused")
         return "ok"
 
-    assert with_retries(flaky, base_delay=0.01) == "ok" and len(calls) == 3
-    with pytest.raises(ConfigError, match="did not answer after 4 attempts"):
-        with_retries(lambda: (_ for _ in ()).throw(requests.Timeout()), attempts=4, base_delay=0.01)
+    assert with_retries(flaky, policy=RetryPolicy(6, 0.01)) == "ok" and len(calls) == 3
+    with pytest.raises(NodeUnavailable, match="did not answer after 4 attempts"):
+        with_retries(lambda: (_ for _ in ()).throw(requests.Timeout()), policy=RetryPolicy(4, 0.01))
 
 
 def test_an_unreachable_store_stops_the_run_instead_of_scoring_at_the_floor():
     position = oracle.Position(Account.create().address, model_id("model"), E18, b"\x11" * 32)
-    with pytest.raises(ConfigError, match="cannot reach the submission store"):
-        oracle.fetch_predictions(HttpStore(f"http://127.0.0.1:{_free_port()}"), 1, [position])
+    with pytest.raises(StoreUnavailable, match="cannot reach the submission store"):
+        oracle.fetch_predictions(HttpStore(f"http://127.0.0.1:{free_port()}"), 1, [position])
 
 
-def test_two_watches_vote_finalise_and_settle_without_colliding(world, admin, operator, tmp_path):
+def test_two_watches_vote_finalize_and_pay_without_colliding(world, admin, operator, tmp_path):
     rid, stakers, targets_dir = _open_round(world, admin, operator, tmp_path, seed=7)
     errors = []
 
     def watch(i):
-        def settle(round_id):  # both keep: they race to settle the same positions, one to balances
-            settle_round(world["protocol"], world["members"][i], world["store"], round_id, to_balance=i == 0,
-                         journal=tmp_path / f"w{i}" / f"settle-{round_id}.json")
+        def pay(round_id):  # both keep: they race to settle the same positions, one to balances
+            pay_round(world["protocol"], world["members"][i], world["store"], round_id, KeeperSettings(to_balance=i == 0),
+                      journal=tmp_path / f"w{i}" / f"pay-{round_id}.json")
 
         try:
-            oracle.watch(world["protocol"], world["members"][i], world["store"], targets_dir, tmp_path / f"w{i}",
-                         interval=0.2, rounds_limit=rid, on_finalised=settle)  # every round up to this one ends finalised
+            settings = OracleSettings(targets=targets_dir, workdir=tmp_path / f"w{i}", interval=0.2)
+            oracle.watch(world["protocol"], world["members"][i], world["store"], settings,
+                         rounds_limit=rid, on_finalized=pay)  # every round up to this one ends finalised
         except Exception as e:  # reported below: a thread's failure must fail the test
             errors.append(e)
 
@@ -288,6 +292,6 @@ def test_a_workdir_of_another_deployment_is_refused(world, admin, operator, guar
                                          {"from": operator}).return_value == rid
     _until(now + 20)
     with pytest.raises(ConfigError, match="journal of another deployment .* own working directory"):
-        oracle.run_round(again["protocol"], member, again["store"], rid, targets_dir, workdir)
+        oracle.run_round(again["protocol"], member, again["store"], rid, OracleSettings(targets=targets_dir, workdir=workdir))
     assert not again["committee"].hasVoted(rid, member.address)
     assert (workdir / f"round-{rid}.json").read_bytes() == journal

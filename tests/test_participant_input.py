@@ -3,30 +3,37 @@
 import pandas as pd
 import pytest
 
+from crowdstake._units import parse_amount, to_tokens
 from crowdstake.errors import InvalidInputError
-from crowdstake.participant import ParticipantError, _check_csv, parse_amount, predictions_csv
+from crowdstake.store.formats import predictions_csv, validate_predictions
 
 
 def test_amounts_in_tokens():
     assert parse_amount("12.5") == 12_500_000_000_000_000_000
     assert parse_amount("0.000000000000000001") == 1
     for bad in ("0", "-1", "abc", "1e-19"):
-        with pytest.raises(ParticipantError):
+        with pytest.raises(InvalidInputError, match="is not a number|must be positive"):
             parse_amount(bad)
 
 
+def test_wei_become_exact_tokens():
+    assert str(to_tokens(12_500_000_000_000_000_000)) == "12.5"
+    assert str(to_tokens(10**26)) == "100000000"
+    assert str(to_tokens(-1)) == "-1E-18" and to_tokens(-1) * 10**18 == -1
+
+
 def test_dataframe_predictions_become_the_store_csv():
-    data = predictions_csv(pd.Series([0.25, 0.75], index=["x1", "x2"]))
-    assert data.decode().splitlines() == ["id,prediction", "x1,0.25", "x2,0.75"]
-    _check_csv(data)
+    data = predictions_csv(pd.Series([0.75, 0.25], index=["x2", "x1"]))
+    assert data.decode().splitlines() == ["id,prediction", "x1,0.25", "x2,0.75"]  # sorted by id
+    assert validate_predictions(data) == 2
 
 
 @pytest.mark.parametrize("text, message", [
-    ("id,pred\nx,0.5\n", "header id,prediction"),
-    ("id,prediction\nx,0.5\ny,1.5\n", "line 3: prediction"),
-    ("id,prediction\nx,nan\n", "line 2: prediction"),
+    ("id,pred\nx,0.5\n", "header must be `id,prediction`"),
+    ("id,prediction\nx,0.5\ny,1.5\n", "line 3: prediction 1.5 .* outside"),
+    ("id,prediction\nx,nan\n", "line 2: prediction .* is NaN"),
     ("id,prediction\nx,0.5\nx,0.6\n", "appears twice"),
 ])
 def test_bad_files_name_the_problem(text, message):
     with pytest.raises(InvalidInputError, match=message):
-        _check_csv(text.encode())
+        validate_predictions(text.encode())

@@ -13,7 +13,7 @@ from brownie import OracleCommittee, ReentrantToken, Tournament
 from eth_hash.auto import keccak
 from helpers import CAP, DISPUTE_WINDOW, PARAMS, PREDICTIONS, RESULTS_WINDOW, Driver, model, reverts
 
-from crowdstake.payout import payout_delta
+from crowdstake.results.payout import payout_delta
 
 STAKE = 100 * 10**18
 NORMAL, REENTER, RETURN_FALSE, NO_RETURN = range(4)  # ReentrantToken.Mode

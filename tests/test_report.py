@@ -1,11 +1,11 @@
-"""crowdstake.report: CSV tables, PNG plots and index.html of a season report (no chain)."""
+"""crowdstake.sim.report: CSV tables, PNG plots and index.html of a season report (no chain)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from crowdstake.errors import CrowdstakeError, InvalidInputError
-from crowdstake.report import (
+from crowdstake.sim.report import (
     IMAGES,
     POSITION_COLUMNS,
     ROUND_COLUMNS,

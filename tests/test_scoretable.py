@@ -3,8 +3,8 @@
 import pytest
 
 from crowdstake.errors import InvalidInputError
-from crowdstake.merkle import model_id
-from crowdstake.scoretable import Row, read_table, table_hash, write_table
+from crowdstake.results.merkle import model_id
+from crowdstake.results.table import Row, read_table, table_hash, write_table
 
 
 def _rows():

@@ -18,7 +18,7 @@ import pytest
 
 from crowdstake import scoring
 from crowdstake.errors import CrowdstakeError, InvalidInputError
-from crowdstake.scoring import FLOOR_SCORE, SCORE_SCALE
+from crowdstake.scoring import FLOOR_SCORE, SCORE_SCALE, transforms
 
 nt = pytest.importorskip("numerai_tools.scoring")
 
@@ -305,8 +305,8 @@ def test_block_size_and_thread_count_do_not_change_any_bit(round_data, monkeypat
     stakes = {name: 1.0 + i for i, name in enumerate(preds.columns)}
     base = scoring.round_scores(preds, targets, stakes, (0.5, 2.0))
     for block_values, threads in [(N_IDS, 1), (3 * N_IDS, 4), (1 << 22, 2)]:
-        monkeypatch.setattr(scoring, "_BLOCK_VALUES", block_values)
-        monkeypatch.setattr(scoring, "_THREADS", threads)
+        monkeypatch.setattr(transforms, "_BLOCK_VALUES", block_values)
+        monkeypatch.setattr(transforms, "_THREADS", threads)
         other = scoring.round_scores(preds, targets, stakes, (0.5, 2.0))
         assert np.array_equal(other[["corr", "mmc", "score"]].to_numpy(), base[["corr", "mmc", "score"]].to_numpy())
 
@@ -316,7 +316,8 @@ ROUND_SCRIPT = textwrap.dedent(
     import sys
     import numpy as np, pandas as pd
     from crowdstake import scoring
-    scoring._THREADS = int(sys.argv[1])
+    from crowdstake.scoring import transforms
+    transforms._THREADS = int(sys.argv[1])
     rng = np.random.default_rng(42)
     n, m = 3000, 40
     ids = [f"id{i:05d}" for i in rng.permutation(n)]

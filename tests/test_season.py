@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from crowdstake.errors import ConfigError, InvalidInputError
-from crowdstake.report import IMAGES
-from crowdstake.season import run_demo
+from crowdstake.sim.report import IMAGES
+from crowdstake.sim.season import run_demo
 
 
 @pytest.fixture(autouse=True)

@@ -48,7 +48,7 @@ def test_payout_factor_below_one(driver, token, tournament, alice, bob):
 
 
 def test_contract_payout_matches_python(tournament):
-    from crowdstake.payout import payout_delta, payout_factor
+    from crowdstake.results.payout import payout_delta, payout_factor
 
     cases = [(10**18, 7, 10**18, CAP), (3 * 10**18 + 1, -123_457, 333_333_333_333_333_333, CAP),
              (10**24, 49_999, 10**18, CAP), (1, -1, 1, 1), (999, -999_999, 10**18, 10**18)]
@@ -78,7 +78,7 @@ def test_wrong_proof_and_wrong_score_revert(driver, token, tournament, alice, bo
     assert tournament.position(rid, alice, model("m"))["stake"] != 0  # not settled
 
 
-def test_claim_before_finalise_reverts(driver, tournament, alice, bob, carol):
+def test_claim_before_finalize_reverts(driver, tournament, alice, bob, carol):
     rid = _round_of_three(driver, alice, bob, carol)
     leaves, tree, result = driver.results(rid, {(alice, "m"): 1, (bob, "m"): 2, (carol, "m"): 3})
     driver.accept(rid, result)
@@ -234,7 +234,7 @@ def test_liveness_refund_after_results_window(driver, token, tournament, committ
     assert tournament.totalStaked() == 0
 
 
-def test_no_refund_once_finalised(driver, tournament, alice, bob, carol, outsider):
+def test_no_refund_once_finalized(driver, tournament, alice, bob, carol, outsider):
     rid = _round_of_three(driver, alice, bob, carol)
     driver.finalize(rid, {(alice, "m"): 1, (bob, "m"): 0, (carol, "m"): 0})
     refunds_from = tournament.round(rid)["resolveTime"] + RESULTS_WINDOW + 1

@@ -7,7 +7,7 @@ from brownie import chain
 from brownie.exceptions import VirtualMachineError
 from helpers import MIN_STAKE, PARAMS, PREDICTIONS, model, reverts
 
-from crowdstake.permit import sign_permit
+from crowdstake.chain.permit import sign_permit
 from scripts.deploy import TOKEN_NAME
 
 E18 = 10**18

@@ -7,8 +7,8 @@ and the model (each position's on-chain record at the end of an example, a call 
 end every round is driven to an end and every position settled, after which the escrow must owe
 nothing but its reward pool (after everyone withdrew its internal balance).
 
-brownie's own `state_machine` fixture cannot run a subclassed machine (DESIGN.md, toolchain
-facts), so this uses hypothesis's `run_state_machine_as_test`; each example reverts the chain to
+brownie's own `state_machine` fixture cannot run a subclassed machine (a TypeError in brownie
+1.22.2), so this uses hypothesis's `run_state_machine_as_test`; each example reverts the chain to
 the snapshot taken before the run, so every example starts from the same deployment.
 """
 
@@ -30,7 +30,7 @@ from hypothesis.stateful import (
 )
 from helpers import CAP, DISPUTE_WINDOW, MIN_STAKE, PREDICTIONS, RESULTS_WINDOW, THRESHOLD, model, multiclaim_args, reverts
 
-from crowdstake.payout import payout_delta, payout_factor
+from crowdstake.results.payout import payout_delta, payout_factor
 
 MODELS = ("m0", "m1")
 MAX_ROUNDS = 3

@@ -11,7 +11,10 @@ from brownie import chain, web3
 from eth_account import Account
 from helpers import model
 
+from crowdstake import _fs
 from crowdstake import store as S
+from crowdstake._server import ServerThread, free_port
+from crowdstake.errors import ConfigError
 
 IDS = [f"n{i:04d}" for i in range(20)]
 IDENTITY = "test-store"
@@ -38,7 +41,7 @@ def make_local(runtime, directory, **kwargs):
 
 @pytest.fixture
 def server(local):
-    with S.ServerThread(S.create_app(local, None, None, None)) as srv:
+    with ServerThread(S.create_app(local, None, None, None)) as srv:
         yield srv
 
 
@@ -318,7 +321,7 @@ def test_extra_field_names_its_line(backend, ann, rid):
 
 def test_oversized_file_is_refused(runtime, tmp_path, ann, rid):
     small = make_local(runtime, tmp_path / "store", max_bytes=100)
-    with S.ServerThread(S.create_app(small, None, None, None)) as srv:
+    with ServerThread(S.create_app(small, None, None, None)) as srv:
         bad_file(S.HttpStore(srv.url), ann, rid, GOOD, r"the body is \d+ bytes, over the store's limit of 100",
                  cls=S.StoreTooLarge, status=413)
 
@@ -350,7 +353,7 @@ def test_http_info_tells_chain_identity_and_chain_time(http):
 
 
 def test_http_client_refuses_a_store_of_another_chain(server):
-    with pytest.raises(S.ConfigError, match=f"serves chain {chain.id}, not chain 1"):
+    with pytest.raises(ConfigError, match=f"serves chain {chain.id}, not chain 1"):
         S.HttpStore(server.url, chain_id=1).info()
 
 
@@ -361,7 +364,7 @@ def test_crashed_write_leaves_no_partial_file(local, runtime, monkeypatch, ann, 
     def crash(src, dst):
         raise OSError("power cut")
 
-    monkeypatch.setattr(S.os, "replace", crash)
+    monkeypatch.setattr(_fs.os, "replace", crash)
     with pytest.raises(OSError, match="power cut"):
         local.upload_predictions(ann, rid, model("m"), GOOD)
     monkeypatch.undo()
@@ -473,16 +476,14 @@ def test_a_new_table_replaces_the_latest_and_the_old_stays_readable(backend, run
 @pytest.fixture
 def served(runtime, tmp_path):
     """`crowdstake.store.serve` in its own process, wired to the chain by RPC URL and deployments."""
-    import socket
     import subprocess
     import sys
     import time
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    code = ("import sys; from pathlib import Path; from crowdstake.store import serve; "
-            "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), sys.argv[3], Path(sys.argv[4]))")
+    port = free_port()
+    code = ("import sys; from pathlib import Path; from crowdstake.chain import Contracts, connect; "
+            "from crowdstake.store import serve; "
+            "serve(sys.argv[1], Contracts.load(connect(sys.argv[3]), Path(sys.argv[4])), '127.0.0.1', int(sys.argv[2]))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "served"), str(port),
                              web3.provider.endpoint_uri, str(tmp_path)], stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
@@ -491,7 +492,7 @@ def served(runtime, tmp_path):
             try:
                 S.HttpStore(url, timeout=1).info()
                 break
-            except S.ConfigError:
+            except S.StoreUnavailable:
                 assert proc.poll() is None, proc.stderr.read().decode()
                 time.sleep(0.05)
         yield url, tmp_path / "served"

@@ -4,7 +4,7 @@ import brownie
 from brownie import chain
 from helpers import reverts
 
-from crowdstake.permit import sign_permit
+from crowdstake.chain.permit import sign_permit
 from scripts.deploy import INITIAL_SUPPLY, SUPPLY_CAP, TOKEN_NAME
 
 

@@ -1,4 +1,4 @@
-"""Wallets: encrypted keystores in $CROWDSTAKE_HOME/wallets, never a key or password in clear."""
+"""Wallets: encrypted keystores in ~/.crowdstake/wallets (or a directory given), never a key or password in clear."""
 
 import json
 import os
@@ -7,7 +7,7 @@ import stat
 import pytest
 from eth_account import Account
 
-from crowdstake import wallet
+from crowdstake.chain import wallet
 from crowdstake.errors import ConfigError, CrowdstakeError, InvalidInputError
 
 FAST = {"kdf": "pbkdf2", "iterations": 2}  # the format is the same; scrypt's cost is not under test
@@ -17,9 +17,10 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("CROWDSTAKE_HOME", str(tmp_path / "home"))
+    """The default wallet directory, ~/.crowdstake/wallets, under a fresh HOME."""
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
     monkeypatch.delenv("CROWDSTAKE_PASSWORD", raising=False)
-    return tmp_path / "home"
+    return tmp_path / "user" / ".crowdstake"
 
 
 def test_new_wallet_loads_back_with_its_password():

@@ -20,7 +20,7 @@ ANVIL = "anvil --max-persisted-states 0"
 NETWORKS = {
     # The test suite: brownie's development anvil, on its own port and keeping no disk state.
     "test-anvil": {"cmd": ANVIL, "port": 8548},
-    # ganache 7 stops at shanghai (see DESIGN.md).
+    # ganache 7 stops at shanghai (see the README).
     "ganache": {"cmd": "ganache-cli", "port": 8546, "gas_limit": 30_000_000, "accounts": 10,
                 "evm_version": "shanghai", "mnemonic": "brownie", "chain_id": 1337},
     # Room for the gas benchmark's 100,000 positions.

@@ -1,5 +1,5 @@
 """Copy each deployable contract's ABI and creation bytecode from brownie's build into
-crowdstake/artifacts/, so the package talks to (and deploys) the contracts with no brownie
+crowdstake/chain/artifacts/, so the package talks to (and deploys) the contracts with no brownie
 project. `make compile` runs it; tests/test_artifacts.py fails if the copies go stale."""
 
 import json
@@ -16,7 +16,7 @@ def artifact(build: Path, name: str) -> dict:
 
 
 def main() -> int:
-    build, out = ROOT / "build" / "contracts", ROOT / "crowdstake" / "artifacts"
+    build, out = ROOT / "build" / "contracts", ROOT / "crowdstake" / "chain" / "artifacts"
     for name in CONTRACTS:
         (out / f"{name}.json").write_text(json.dumps(artifact(build, name), indent=1, sort_keys=True) + "\n")
     print(f"exported {', '.join(CONTRACTS)} to {out.relative_to(ROOT)}")

@@ -1,5 +1,5 @@
-"""Settle a whole finalised round: every position, in `claimMany` batches built from the
-published score table. Anyone can run it (a keeper, the operator, a participant): each payout
+"""The keeper: pays a whole finalised round, every position, in `claimMany` batches built from
+the published score table. Anyone can run it (a keeper, the operator, a participant): each payout
 goes to its own staker, to its wallet or (`to_balance`) to its internal balance in the
 Tournament, from which it can be withdrawn or staked again without a token transfer.
 
@@ -14,6 +14,8 @@ multiproofs share most of their paths, about two proof hashes per tree level per
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
@@ -21,51 +23,67 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.logs import DISCARD
 
-from crowdstake.chain import Protocol, TransactionFailed, send, wait_for, with_retries
-from crowdstake.errors import CrowdstakeError
-from crowdstake.journal import Journal
-from crowdstake.merkle import Leaf, ResultsTree, batch_size as fitting_batch_size
-from crowdstake.scoretable import read_table, table_hash
+from crowdstake._units import to_tokens
+from crowdstake.chain.contracts import Contracts
+from crowdstake.chain.tx import send, wait_for
+from crowdstake.config import KeeperSettings
+from crowdstake.errors import KeeperError, TransactionFailed
+from crowdstake.oracle.journal import Journal
+from crowdstake.results.merkle import Leaf, ResultsTree, batch_size as fitting_batch_size
+from crowdstake.results.table import read_table, table_hash
+from crowdstake.store import Store
 
 READ_PAGE = 500  # positions read per JSON-RPC batch request
 
 
-class SettleError(CrowdstakeError, ValueError):
-    """A round cannot be settled as asked; the message says why and what to do."""
+@dataclass(frozen=True)
+class PayoutSummary:
+    """What a keeper's run paid: positions in the round, settled before it and by it, in how
+    many transactions and how much gas, and the tokens paid to wallets, credited to internal
+    balances and burned."""
+
+    round: int
+    positions: int
+    already_settled: int
+    settled: int
+    transactions: int
+    gas_used: int
+    batch_size: int
+    to_balance: bool
+    paid: Decimal
+    credited: Decimal
+    burned: Decimal
 
 
-def _round(protocol: Protocol, round_id: int) -> dict:
-    t = protocol.tournament
-    count = with_retries(t.functions.roundCount().call)
+def _round(contracts: Contracts, round_id: int):
+    count = contracts.round_count()
     if not 1 <= round_id <= count:
-        raise SettleError(f"round {round_id} not found: rounds run from 1 to {count}")
-    fn = next(i for i in t.abi if i.get("name") == "round" and i["type"] == "function")
-    names = [c["name"] for c in fn["outputs"][0]["components"]]
-    return dict(zip(names, with_retries(t.functions.round(round_id).call)))
+        raise KeeperError(f"round {round_id} not found: rounds run from 1 to {count}")
+    return contracts.round(round_id)
 
 
-def load_tree(protocol: Protocol, store, round_id: int) -> tuple[dict, list[Leaf], ResultsTree]:
+def load_tree(contracts: Contracts, store: Store, round_id: int) -> tuple[object, list[Leaf], ResultsTree]:
     """The round, its leaves from the store's score table, and their tree, each checked against
     the chain (table hash, root, leaf count)."""
-    r = _round(protocol, round_id)
-    if not r["finalized"]:
-        raise SettleError(f"round {round_id} is not finalised: nothing can be settled yet")
+    r = _round(contracts, round_id)
+    if not r.finalized:
+        raise KeeperError(f"round {round_id} is not finalised: nothing can be settled yet")
     data = store.get_score_table(round_id)
-    if table_hash(data) != bytes(r["scoreTableHash"]):
-        raise SettleError(f"the store's score table for round {round_id} does not match the hash voted on-chain: use another store")
+    if table_hash(data) != bytes(r.scoreTableHash):
+        raise KeeperError(f"the store's score table for round {round_id} does not match the hash voted on-chain: use another store")
     leaves = [Leaf(round_id, Web3.to_checksum_address(row.staker), row.model_id, row.quantized) for row in read_table(data)]
     if not leaves:
-        raise SettleError(f"round {round_id} has no positions: nothing to settle")
+        raise KeeperError(f"round {round_id} has no positions: nothing to settle")
     tree = ResultsTree(leaves)
-    if tree.root != bytes(r["root"]) or len(leaves) != r["stakedPositions"]:
-        raise SettleError(f"the score table of round {round_id} does not rebuild the on-chain root "
-                          f"({len(leaves)} rows, {r['stakedPositions']} staked positions)")
+    if tree.root != bytes(r.root) or len(leaves) != r.stakedPositions:
+        raise KeeperError(f"the score table of round {round_id} does not rebuild the on-chain root "
+                          f"({len(leaves)} rows, {r.stakedPositions} staked positions)")
     return r, leaves, tree
 
 
-def settled_flags(protocol: Protocol, leaves: list[Leaf]) -> list[bool]:
+def settled_flags(contracts: Contracts, leaves: list[Leaf]) -> list[bool]:
     """Whether each leaf's position is settled on-chain (JSON-RPC batches of READ_PAGE calls)."""
-    t, w3 = protocol.tournament, protocol.w3
+    t, w3 = contracts.tournament, contracts.w3
     flags: list[bool] = []
     for lo in range(0, len(leaves), READ_PAGE):
         page = leaves[lo:lo + READ_PAGE]
@@ -76,23 +94,25 @@ def settled_flags(protocol: Protocol, leaves: list[Leaf]) -> list[bool]:
                 results = batch.execute()
             flags += [res[0] == 0 for res in results]  # settling zeroes the stake
         except Exception:  # a node without batch requests: one call each
-            flags += [with_retries(t.functions.position(l.round_id, l.staker, l.model_id).call)[0] == 0 for l in page]
+            flags += [contracts.position(l.round_id, l.staker, l.model_id).stake == 0 for l in page]
     return flags
 
 
-def settle_round(protocol: Protocol, account: LocalAccount, store, round_id: int, to_balance: bool = False,
-                 batch_size: int | None = None, progress: Callable[[int, int], None] | None = None,
-                 journal: Path | str | None = None) -> dict:
+def pay_round(contracts: Contracts, account: LocalAccount, store: Store, round_id: int,
+              settings: KeeperSettings = KeeperSettings(), progress: Callable[[int, int], None] | None = None,
+              journal: Path | str | None = None) -> PayoutSummary:
     """Settle every unsettled position of finalised round `round_id` with claimMany batches sent
-    from `account`; payouts to the stakers' wallets, or to their internal balances.
+    from `account`; payouts to the stakers' wallets, or (`settings.to_balance`) to their
+    internal balances.
 
-    `batch_size` defaults to what fits half a block (crowdstake.merkle.batch_size). A batch
+    `settings.batch_size` defaults to what fits half a block (crowdstake.results.merkle.batch_size). A batch
     that would revert because someone settled one of its positions meanwhile is rebuilt from
     the chain's state; a batch too large for the node is halved. `progress(done, total)` is
     called after each batch. Returns a summary: positions, already settled, settled now,
     transactions, gas used, and the tokens paid, credited and burned."""
-    w3, t = protocol.w3, protocol.tournament
-    jr = Journal(journal, owner=protocol.identity() if journal else None)
+    w3, t = contracts.w3, contracts.tournament
+    to_balance = settings.to_balance
+    jr = Journal(journal, owner=contracts.identity() if journal else None)
     pending = list(jr.get("pending", []))
 
     def sent(tx_hash, raw_tx) -> None:  # pending ones are re-derived from chain state, not resent
@@ -109,13 +129,13 @@ def settle_round(protocol: Protocol, account: LocalAccount, store, round_id: int
         except TransactionFailed:
             pass
         landed(h)
-    r, leaves, tree = load_tree(protocol, store, round_id)
-    settled = settled_flags(protocol, leaves)
+    r, leaves, tree = load_tree(contracts, store, round_id)
+    settled = settled_flags(contracts, leaves)
     already = sum(settled)
     todo = [i for i in tree.tree_order() if not settled[i]]
-    size = batch_size or fitting_batch_size(w3.eth.get_block("latest")["gasLimit"], len(leaves), to_balance=to_balance)
+    size = settings.batch_size or fitting_batch_size(w3.eth.get_block("latest")["gasLimit"], len(leaves), to_balance=to_balance)
     if size < 1:
-        raise SettleError(f"batch size must be at least 1, got {size}")
+        raise KeeperError(f"batch size must be at least 1, got {size}")
     summary = {"round": round_id, "positions": len(leaves), "already_settled": already, "settled": 0,
                "transactions": 0, "gas_used": 0, "batch_size": size, "to_balance": bool(to_balance),
                "paid": 0, "credited": 0, "burned": 0}
@@ -131,7 +151,7 @@ def settle_round(protocol: Protocol, account: LocalAccount, store, round_id: int
         except TransactionFailed as e:
             if e.error in ("TournamentAlreadySettled", "TournamentNothingStaked"):
                 # settled by someone else meanwhile: drop what is settled now, rebuild the batch
-                now_settled = settled_flags(protocol, [leaves[i] for i in chunk])
+                now_settled = settled_flags(contracts, [leaves[i] for i in chunk])
                 gone = {i for i, s in zip(chunk, now_settled) if s}
                 if not gone:
                     raise
@@ -143,7 +163,7 @@ def settle_round(protocol: Protocol, account: LocalAccount, store, round_id: int
                 size = max(1, size // 2)
                 summary["batch_size"] = size
                 continue
-            raise SettleError(f"batch of {len(chunk)} positions of round {round_id} failed: {e}") from None
+            raise KeeperError(f"batch of {len(chunk)} positions of round {round_id} failed: {e}") from None
         landed(receipt["transactionHash"])
         for ev in t.events.ClaimedMany().process_receipt(receipt, errors=DISCARD):
             for key in ("paid", "credited", "burned"):
@@ -155,4 +175,4 @@ def settle_round(protocol: Protocol, account: LocalAccount, store, round_id: int
         summary["gas_used"] += receipt["gasUsed"]
         if progress:
             progress(done, total)
-    return summary
+    return PayoutSummary(**{k: to_tokens(v) if k in ("paid", "credited", "burned") else v for k, v in summary.items()})

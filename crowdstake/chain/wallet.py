@@ -1,5 +1,5 @@
 """Wallets: encrypted keystore files (Web3 Secret Storage, as geth and eth-account write them) in a
-per-user directory, `$CROWDSTAKE_HOME/wallets` (default `~/.crowdstake/wallets`), one
+per-user directory (default `~/.crowdstake/wallets`; the CLI's settings may name another), one
 `<name>.json` per wallet, mode 0600 in a 0700 directory, written atomically.
 
 No key or password is ever printed, logged, put in an exception message or written in clear.
@@ -18,36 +18,25 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
-from crowdstake.errors import ConfigError, CrowdstakeError, InvalidInputError
+from crowdstake.errors import ConfigError, InvalidInputError, UnknownWalletError, WalletExistsError, WrongPasswordError
 
 PASSWORD_ENV = "CROWDSTAKE_PASSWORD"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class WrongPasswordError(CrowdstakeError, ValueError):
-    """The password does not decrypt the wallet."""
+DEFAULT_DIR = Path("~") / ".crowdstake" / "wallets"
 
 
-class UnknownWalletError(CrowdstakeError, LookupError):
-    """No wallet of that name in the wallet directory."""
+def _dir(directory: Path | str | None) -> Path:
+    return Path(directory or DEFAULT_DIR).expanduser()
 
 
-class WalletExistsError(CrowdstakeError, FileExistsError):
-    """A wallet of that name exists already (it is never overwritten)."""
-
-
-def wallets_dir() -> Path:
-    """`$CROWDSTAKE_HOME/wallets`, default `~/.crowdstake/wallets`."""
-    home = os.environ.get("CROWDSTAKE_HOME") or os.path.join("~", ".crowdstake")
-    return Path(home).expanduser() / "wallets"
-
-
-def _path(name: str) -> Path:
+def _path(name: str, directory: Path | str | None) -> Path:
     if not isinstance(name, str) or not _NAME.match(name) or name.endswith(".json"):
         raise InvalidInputError(
             f"wallet name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
-    return wallets_dir() / f"{name}.json"
+    return _dir(directory) / f"{name}.json"
 
 
 def _check_password(password: str) -> None:
@@ -81,8 +70,9 @@ def _write_new(path: Path, keystore: dict) -> None:
         os.close(dir_fd)
 
 
-def _save(name: str, key: bytes, password: str, kdf: str | None, iterations: int | None) -> str:
-    path = _path(name)
+def _save(name: str, key: bytes, password: str, kdf: str | None, iterations: int | None,
+          directory: Path | str | None) -> str:
+    path = _path(name, directory)
     _check_password(password)
     if path.exists():
         raise WalletExistsError(f"a wallet named '{name}' exists already: choose another name (see `crowdstake wallet list`)")
@@ -92,11 +82,12 @@ def _save(name: str, key: bytes, password: str, kdf: str | None, iterations: int
     return account.address
 
 
-def new_wallet(name: str, password: str, *, kdf: str | None = None, iterations: int | None = None) -> str:
+def new_wallet(name: str, password: str, *, kdf: str | None = None, iterations: int | None = None,
+               directory: Path | str | None = None) -> str:
     """Create a wallet from a fresh random key; returns its address (the key never leaves the file)."""
     import secrets
 
-    return _save(name, secrets.token_bytes(32), password, kdf, iterations)
+    return _save(name, secrets.token_bytes(32), password, kdf, iterations, directory)
 
 
 def _key_bytes(private_key) -> bytes:
@@ -117,14 +108,14 @@ def _key_bytes(private_key) -> bytes:
 
 
 def import_wallet(name: str, private_key: bytes | str, password: str, *, kdf: str | None = None,
-                  iterations: int | None = None) -> str:
+                  iterations: int | None = None, directory: Path | str | None = None) -> str:
     """Store an existing key (bytes or hex) encrypted under `name`; returns its address."""
-    return _save(name, _key_bytes(private_key), password, kdf, iterations)
+    return _save(name, _key_bytes(private_key), password, kdf, iterations, directory)
 
 
-def list_wallets() -> list[tuple[str, str]]:
+def list_wallets(directory: Path | str | None = None) -> list[tuple[str, str]]:
     """(name, checksummed address) of every wallet, by name; reads no key."""
-    directory = wallets_dir()
+    directory = _dir(directory)
     if not directory.is_dir():
         return []
     found = []
@@ -139,9 +130,9 @@ def list_wallets() -> list[tuple[str, str]]:
     return found
 
 
-def load_wallet(name: str, password: str) -> LocalAccount:
+def load_wallet(name: str, password: str, directory: Path | str | None = None) -> LocalAccount:
     """Decrypt a wallet into an account that can sign."""
-    path = _path(name)
+    path = _path(name, directory)
     try:
         keystore = json.loads(path.read_text())
     except FileNotFoundError:

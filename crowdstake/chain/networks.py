@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from crowdstake.chain import redacted
+from crowdstake.chain.rpc import redacted
 from crowdstake.errors import ConfigError
 
 _ENV_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")

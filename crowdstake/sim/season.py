@@ -11,7 +11,6 @@ and payouts are restaked straight into the open round.
 
 from __future__ import annotations
 
-import io
 import secrets
 import shutil
 from dataclasses import dataclass, field
@@ -23,15 +22,19 @@ import pandas as pd
 from eth_account import Account
 from web3 import Web3
 
-from crowdstake import data as fund_data
 from crowdstake import oracle
-from crowdstake.chain import send
-from crowdstake.deploy import deploy
+from crowdstake.chain.deploy import deploy
+from crowdstake.chain.tx import send
+from crowdstake.config import OracleSettings
 from crowdstake.errors import ConfigError, InvalidInputError
-from crowdstake.merkle import model_id
+from crowdstake.fund.dataset import build_dataset
+from crowdstake.fund.market import synth_market
 from crowdstake.participant import Participant
+from crowdstake.results.merkle import model_id
+from crowdstake.results.table import read_table
 from crowdstake.scoring import numerai_corr, stake_weighted_meta_model
-from crowdstake.store import local_store_for, register_live_ids
+from crowdstake.sim.models import train_model
+from crowdstake.store import local_store_for, predictions_csv, read_predictions, register_live_ids
 
 E18 = 10**18
 DAY = 86_400
@@ -70,20 +73,20 @@ class Season:
         self.bank = self._funded_account(500 * E18)  # ganache gives its accounts 1,000 ether
         self.operator = self._funded_account(10 * E18)
         self.members = [self._funded_account(10 * E18) for _ in range(3)]
-        self.protocol = deploy(w3, self.bank, operator=self.operator.address, guardian=self.bank.address,
+        self.contracts = deploy(w3, self.bank, operator=self.operator.address, guardian=self.bank.address,
                                members=[m.address for m in self.members], threshold=2,
                                dispute_window=DISPUTE_WINDOW, treasury=self.bank.address,
                                directory=self.workdir / "deployments")
-        self.store = local_store_for(self.workdir / "store", self.protocol)
+        self.store = local_store_for(self.workdir / "store", self.contracts)
         self.targets_dir = self.workdir / "targets"
         self.targets_dir.mkdir(parents=True, exist_ok=True)
-        t = self.protocol.tournament
-        send(w3, self.bank, self.protocol.token.functions.approve(t.address, 200_000 * E18))
+        t = self.contracts.tournament
+        send(w3, self.bank, self.contracts.token.functions.approve(t.address, 200_000 * E18))
         send(w3, self.bank, t.functions.fundRewards(200_000 * E18))
         send(w3, self.operator, t.functions.createTournament(PARAMS))
         self.tournament_id = t.functions.tournamentCount().call()
-        raw = fund_data.synth_market(eras=rounds + 40, stocks=400, seed=seed)
-        self.dataset = fund_data.build_dataset(raw, secrets.token_bytes(16), live_eras=rounds)
+        raw = synth_market(eras=rounds + 40, stocks=400, seed=seed)
+        self.dataset = build_dataset(raw, secrets.token_bytes(16), live_eras=rounds)
         self.pending_targets: dict[int, pd.Series] = {}
         self.scientists = self._recruit(participants)
         self.records: list[dict] = []
@@ -104,12 +107,12 @@ class Season:
         cast = []
         for name, kind, n_models in _cast(participants, self.rng):
             account = self._funded_account(E18)
-            send(self.w3, self.bank, self.protocol.token.functions.transfer(account.address, 5_000 * E18))
+            send(self.w3, self.bank, self.contracts.token.functions.transfer(account.address, 5_000 * E18))
             s = Scientist(name, kind, account, [f"{name}-m{j}" for j in range(n_models)],
                           stake=int(self.rng.integers(50, 300)))
             for j, m in enumerate(s.models):
                 if kind != "copycat":  # each model its own noise: an ensemble of them beats the typical one
-                    s.fitted[m] = fund_data.train_model("good" if kind == "withholder" else kind, train,
+                    s.fitted[m] = train_model("good" if kind == "withholder" else kind, train,
                                                         seed=int(self.rng.integers(1 << 30)) + j,
                                                         noise=float(self.rng.uniform(0.5, 1.5)))
             cast.append(s)
@@ -117,7 +120,7 @@ class Season:
         for s in cast:
             if s.kind == "copycat":  # copies the first good model's predictions
                 s.copies = leader.models[0]
-                s.fitted[s.models[0]] = fund_data.train_model("copycat", train, seed=1, source=leader.fitted[s.copies])
+                s.fitted[s.models[0]] = train_model("copycat", train, seed=1, source=leader.fitted[s.copies])
         self.log(f"{len(cast)} data scientists, {sum(len(s.models) for s in cast)} models")
         return cast
 
@@ -133,7 +136,7 @@ class Season:
     def open_round(self, index: int) -> int:
         dataset = self.dataset.for_era(self.dataset.live_eras[index])
         now = self.now()
-        t = self.protocol.tournament
+        t = self.contracts.tournament
         send(self.w3, self.operator, t.functions.openRound(self.tournament_id, dataset.dataset_hash,
                                                            now + DAY // 2, now + DAY // 2 + DAY))
         rid = t.functions.roundCount().call()
@@ -142,12 +145,12 @@ class Season:
         # the fund keeps the live targets; they are "realised" for the oracle at resolve time
         self.pending_targets[rid] = dataset.live_targets
         for s in self.scientists:
-            p = Participant(self.protocol, s.account, self.store)
+            p = Participant(self.contracts, s.account, self.store)
             for m in s.models:
                 values = s.fitted[m].predict(live)
                 if s.kind == "withholder":  # commits a hash, never uploads the file
-                    digest = Web3.keccak(fund_data.predictions_csv(values))
-                    send(self.w3, s.account, self.protocol.tournament.functions.submit(rid, model_id(m), digest))
+                    digest = Web3.keccak(predictions_csv(values))
+                    send(self.w3, s.account, self.contracts.tournament.functions.submit(rid, model_id(m), digest))
                 else:
                     p.submit(rid, m, values)
                 p.stake(rid, m, s.stake)
@@ -162,24 +165,25 @@ class Season:
         (self.targets_dir / f"{rid}.csv").write_text(
             "id,target\n" + "".join(f"{i},{v!r}\n" for i, v in targets.items()))
         for i, member in enumerate(self.members):
-            oracle.run_round(self.protocol, member, self.store, rid, self.targets_dir,
-                             self.workdir / f"operator{i}", finalize=False)
-        ends = self.protocol.committee.functions.roundState(rid).call()[1]
+            oracle.run_round(self.contracts, member, self.store, rid, self._operator(i, finalize=False))
+        ends = self.contracts.round_state(rid).disputeEndsAt
         self.advance(max(ends - self.now(), 0) + 1)
-        summary = oracle.run_round(self.protocol, self.members[0], self.store, rid, self.targets_dir,
-                                   self.workdir / "operator0")
-        table = oracle.read_table((self.workdir / "operator0" / f"round-{rid}-scores.csv").read_bytes())
+        summary = oracle.run_round(self.contracts, self.members[0], self.store, rid, self._operator(0))
+        table = read_table((self.workdir / "operator0" / f"round-{rid}-scores.csv").read_bytes())
         self._record(rid, table, targets, summary)
         into = self.open_round_id if self.open_round_id and self._is_open(self.open_round_id) else None
         for s in self.scientists:
-            Participant(self.protocol, s.account, self.store).claim(rid, restake_into=into)
-        self.log(f"round {rid} finalised and claimed: reward {summary['totalReward'] / E18:,.2f}, "
-                 f"burn {summary['totalBurn'] / E18:,.2f}" + (f", payouts restaked into round {into}" if into else ""))
+            Participant(self.contracts, s.account, self.store).claim(rid, restake_into=into)
+        self.log(f"round {rid} finalised and claimed: reward {summary.total_reward:,.2f}, "
+                 f"burn {summary.total_burn:,.2f}" + (f", payouts restaked into round {into}" if into else ""))
+
+    def _operator(self, member: int, finalize: bool = True) -> OracleSettings:
+        return OracleSettings(targets=self.targets_dir, workdir=self.workdir / f"operator{member}", finalize=finalize)
 
     def _is_open(self, rid: int) -> bool:
-        return self.now() < self.protocol.tournament.functions.roundTimes(rid).call()[0]
+        return self.now() < self.contracts.round_times(rid).closeTime
 
-    def _record(self, rid: int, table, targets: pd.Series, summary: dict) -> None:
+    def _record(self, rid: int, table, targets: pd.Series, summary: oracle.RoundSummary) -> None:
         owner = {model_id(m).hex(): (s.name, m) for s in self.scientists for m in s.models}
         files, stakes = {}, {}
         for row in table:
@@ -190,17 +194,16 @@ class Season:
                                  "corr": row.corr, "mmc": row.mmc, "score": row.quantized / 1e6,
                                  "payout": row.delta / E18, "burn": max(-row.delta, 0) / E18, "reason": row.reason})
             if not row.reason:
-                digest = self.protocol.tournament.functions.position(rid, row.staker, row.model_id).call()[1]
-                frame = pd.read_csv(io.BytesIO(self.store.get_file(rid, digest)), dtype={"id": str})
-                files[m] = frame.set_index("id")["prediction"]
+                digest = self.contracts.position(rid, row.staker, row.model_id).predictionsHash
+                files[m] = read_predictions(self.store.get_file(rid, digest))
                 stakes[m] = row.stake / E18
         meta = stake_weighted_meta_model(pd.DataFrame(files), stakes)
         corrs = [r["corr"] for r in self.records if r["round"] == rid and not r["reason"]]
-        self.round_rows.append({"round": rid, "reward": summary["totalReward"] / E18, "burn": summary["totalBurn"] / E18,
+        self.round_rows.append({"round": rid, "reward": float(summary.total_reward), "burn": float(summary.total_burn),
                                 "meta_corr": float(numerai_corr(meta, targets)), "median_corr": float(np.median(corrs))})
 
     def snapshot_supply(self) -> None:
-        self.supply.append({"time": self.now(), "supply": self.protocol.token.functions.totalSupply().call() / E18})
+        self.supply.append({"time": self.now(), "supply": self.contracts.token.functions.totalSupply().call() / E18})
 
     def run(self) -> None:
         """Open a round a day; resolve each round two and a half days after it opened."""
@@ -209,7 +212,7 @@ class Season:
         for day in range(self.rounds + 3):
             if day < self.rounds:
                 opened.append(self.open_round(day))
-            for rid in [r for r in opened if self.protocol.tournament.functions.roundTimes(r).call()[1] <= self.now()]:
+            for rid in [r for r in opened if self.contracts.round_times(r).resolveTime <= self.now()]:
                 self.resolve(rid)
                 opened.remove(rid)
             self.snapshot_supply()
@@ -217,7 +220,7 @@ class Season:
             if self.open_round_id and not self._is_open(self.open_round_id):
                 self.open_round_id = None
         for rid in opened:  # whatever is still in flight resolves at the end
-            self.advance(max(self.protocol.tournament.functions.roundTimes(rid).call()[1] - self.now(), 0) + 1)
+            self.advance(max(self.contracts.round_times(rid).resolveTime - self.now(), 0) + 1)
             self.resolve(rid)
         self.snapshot_supply()
 
@@ -228,8 +231,8 @@ def outcomes(season: Season, initial_supply: int) -> dict:
     rounds = pd.DataFrame(season.round_rows)
     by_kind = positions.groupby("kind")["payout"].mean()
     withheld = positions[positions["kind"] == "withholder"]
-    t = season.protocol.tournament.functions
-    token = season.protocol.token.functions
+    t = season.contracts.tournament.functions
+    token = season.contracts.token.functions
     return {
         "good models gain on average": bool(by_kind["good"] > 0),
         "random models lose on average": bool(by_kind["random"] < 0),
@@ -239,13 +242,13 @@ def outcomes(season: Season, initial_supply: int) -> dict:
         "the meta model scores above the median participant": bool(rounds["meta_corr"].mean() > rounds["median_corr"].mean()),
         "the tournament owes nothing but its reward pool": (
             t.totalStaked().call() == 0 and t.totalReserved().call() == 0 and t.totalInternalBalances().call() == 0
-            and token.balanceOf(season.protocol.tournament.address).call() == t.rewardPool().call()),
+            and token.balanceOf(season.contracts.tournament.address).call() == t.rewardPool().call()),
         "supply fell by exactly the sum of burns": initial_supply - token.totalSupply().call() == season.burned_wei,
         "payouts were restaked into the open round": len(
-            season.protocol.tournament.events.Restaked.get_logs(from_block=0)) > 0,
+            season.contracts.tournament.events.Restaked.get_logs(from_block=0)) > 0,
         "every position of every round was settled": all(
-            r["stakedPositions"] == r["settledPositions"] > 0 and r["finalized"]
-            for r in (season.protocol.round(rid) for rid in range(1, t.roundCount().call() + 1))),
+            r.stakedPositions == r.settledPositions > 0 and r.finalized
+            for r in (season.contracts.round(rid) for rid in range(1, season.contracts.round_count() + 1))),
     }
 
 
@@ -266,8 +269,8 @@ def _fresh_work_dir(work: Path) -> Path:
 def run_demo(out_dir: Path, *, participants: int = 20, rounds: int = 8, seed: int = 7, network: str = "anvil",
              rpc_url: str | None = None, log: Callable = print) -> dict:
     """Start a local chain (unless `rpc_url`), run a season, write the report; returns the outcomes."""
-    from crowdstake.localchain import local_chain
-    from crowdstake.report import leaderboard, write_report
+    from crowdstake.chain.localchain import local_chain
+    from crowdstake.sim.report import leaderboard, write_report
 
     if participants < MIN_PARTICIPANTS or rounds < 2:
         raise InvalidInputError(f"a season needs at least {MIN_PARTICIPANTS} participants (one of every kind) and "
@@ -278,7 +281,7 @@ def run_demo(out_dir: Path, *, participants: int = 20, rounds: int = 8, seed: in
     def play(url: str) -> dict:
         w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
         season = Season(w3, work, participants, rounds, seed, log)
-        initial = season.protocol.token.functions.totalSupply().call()
+        initial = season.contracts.token.functions.totalSupply().call()
         season.run()
         positions = pd.DataFrame(season.records).drop(columns=["kind", "reason"])
         index = write_report(out_dir / "report", positions, pd.DataFrame(season.round_rows), pd.DataFrame(season.supply))

@@ -9,7 +9,9 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from crowdstake.chain import Protocol, load_artifact, save_deployment, send
+from crowdstake.chain.contracts import Contracts
+from crowdstake.chain.deployments import load_artifact, save_deployment
+from crowdstake.chain.tx import send
 
 TOKEN_NAME, TOKEN_SYMBOL = "Crowdstake", "STAKE"
 SUPPLY_CAP = 100_000_000 * 10**18
@@ -44,9 +46,9 @@ def _create(w3: Web3, deployer: LocalAccount, name: str, *args) -> str:
 
 def deploy(w3: Web3, deployer: LocalAccount, *, operator: str, guardian: str, members: list[str], threshold: int,
            dispute_window: int, treasury: str, supply_cap: int = SUPPLY_CAP,
-           initial_supply: int = INITIAL_SUPPLY, directory: Path | None = None) -> Protocol:
+           initial_supply: int = INITIAL_SUPPLY, directory: Path | None = None) -> Contracts:
     """Deploy token, tournament and committee with `deployer` as admin, wire the roles, and
-    write the chain's deployment file; returns the loaded Protocol."""
+    write the chain's deployment file; returns the loaded Contracts."""
     block = w3.eth.block_number
     token = _create(w3, deployer, "StakeToken", TOKEN_NAME, TOKEN_SYMBOL, supply_cap, treasury, initial_supply,
                     deployer.address)
@@ -60,4 +62,4 @@ def deploy(w3: Web3, deployer: LocalAccount, *, operator: str, guardian: str, me
                                admin=deployer.address, operator=operator, guardian=guardian, members=members,
                                threshold=threshold, dispute_window=dispute_window)
     save_deployment(w3.eth.chain_id, record, directory)
-    return Protocol.load(w3, directory)
+    return Contracts.load(w3, directory)

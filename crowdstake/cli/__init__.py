@@ -32,7 +32,7 @@ def _print_table(frame, title: str) -> None:
 
 
 def _account(args):
-    from crowdstake import wallet
+    from crowdstake.chain import wallet
 
     if args.key_env:
         return wallet.account_from_env(args.key_env)
@@ -43,7 +43,7 @@ def _account(args):
 
 def _rpc_url(args) -> str:
     """The node to talk to: brownie's network `--network`, else `--rpc-url` (or its default)."""
-    from crowdstake.networks import network_rpc_url
+    from crowdstake.chain.networks import network_rpc_url
 
     return network_rpc_url(args.network) if args.network else args.rpc_url
 
@@ -98,7 +98,7 @@ def cmd_deployment(args) -> None:
 
 
 def cmd_wallet(args) -> None:
-    from crowdstake import wallet
+    from crowdstake.chain import wallet
 
     if args.action == "new":
         print(f"created wallet {args.name}: {wallet.new_wallet(args.name, wallet.password_from(confirm=True))}")
@@ -214,7 +214,7 @@ def cmd_oracle(args) -> None:
 
 def _settle(args, protocol, store, account, round_id: int, steps) -> None:
     """Settle every position of a finalised round in claimMany batches, and say what it cost."""
-    from crowdstake.settle import settle_round
+    from crowdstake.oracle.keeper import settle_round
 
     with steps.step(f"settling round {round_id}") as advance:
         seen = [0]
@@ -243,7 +243,7 @@ def cmd_settle(args) -> None:
 def cmd_demo(args) -> None:
     from rich.console import Console
 
-    from crowdstake.season import run_demo
+    from crowdstake.sim.season import run_demo
 
     console = Console()
     result = run_demo(Path(args.out), participants=args.participants, rounds=args.rounds, seed=args.seed,
@@ -257,7 +257,7 @@ def cmd_demo(args) -> None:
 
 
 def cmd_data(args) -> None:
-    from crowdstake import data
+    from crowdstake.fund import dataset as data
 
     if args.action == "synth":
         summary = data.synth_command(args.out, eras=args.eras, stocks=args.stocks, seed=args.seed or 0)

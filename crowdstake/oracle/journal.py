@@ -4,9 +4,9 @@ crash at any point leaves either the old record or the new one, never half of on
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from crowdstake._fs import atomic_write
 from crowdstake.errors import ConfigError
 
 
@@ -39,6 +39,4 @@ class Journal:
     def record(self, **entries) -> None:
         self.data.update(entries)
         if self.path:
-            tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-            tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True) + "\n")
-            os.replace(tmp, self.path)
+            atomic_write(self.path, (json.dumps(self.data, indent=1, sort_keys=True) + "\n").encode())

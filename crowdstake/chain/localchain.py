@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from contextlib import contextmanager
@@ -12,9 +11,10 @@ from pathlib import Path
 
 from web3 import Web3
 
+from crowdstake._server import free_port
 from crowdstake.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout, where npm put node_modules
 
 
 def _binary(name: str) -> str:
@@ -25,16 +25,10 @@ def _binary(name: str) -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def command(kind: str, port: int) -> list[str]:
     """The node's command line: 10 funded accounts, a 30M gas limit; anvil keeps no old states
     on disk (it would leave them in ~/.foundry if killed); ganache needs shanghai and a base fee
-    it accepts (see DESIGN.md)."""
+    it accepts (ganache 7 runs shanghai at most)."""
     if kind == "anvil":
         return [_binary("anvil"), "--port", str(port), "--accounts", "10", "--gas-limit", "30000000",
                 "--max-persisted-states", "0", "--silent"]
@@ -47,7 +41,7 @@ def command(kind: str, port: int) -> list[str]:
 @contextmanager
 def local_chain(kind: str = "anvil", port: int | None = None, timeout: float = 60.0):
     """Start a node on loopback, yield its RPC URL once it answers, stop it afterwards."""
-    port = port or _free_port()
+    port = port or free_port()
     proc = subprocess.Popen(command(kind, port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -1,0 +1,105 @@
+"""The deployed contracts of one chain and their typed reads: struct outputs come back as named
+tuples with the contracts' own field names (`round.params.minStake`, `state.disputeEndsAt`),
+every read under the connection's retry policy, event logs read in pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+from web3.contract import Contract
+
+from crowdstake.chain.deployments import load_artifact, load_deployment
+from crowdstake.chain.rpc import RetryPolicy, retry_policy, with_retries
+
+LOG_PAGE = 10_000  # blocks per eth_getLogs request: real nodes refuse unbounded ranges
+
+
+@dataclass
+class Contracts:
+    """StakeToken, Tournament and OracleCommittee of one deployment, as web3 contract objects
+    built with `decode_tuples=True`, and the reads the package makes of them."""
+
+    w3: Web3
+    deployment: dict
+    token: Contract
+    tournament: Contract
+    committee: Contract
+
+    @classmethod
+    def load(cls, w3: Web3, directory: Path | None = None) -> "Contracts":
+        """The deployment of `w3`'s chain from `directory` (default `./deployments`)."""
+        deployment = load_deployment(w3.eth.chain_id, directory)
+        addresses = deployment["contracts"]
+
+        def contract(name: str) -> Contract:
+            return w3.eth.contract(address=addresses[name], abi=load_artifact(name)["abi"], decode_tuples=True)
+
+        return cls(w3, deployment, contract("StakeToken"), contract("Tournament"), contract("OracleCommittee"))
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return retry_policy(self.w3)
+
+    def call(self, fn) -> Any:
+        """Call a bound view function (`contracts.tournament.functions.roundCount()`), retried."""
+        return with_retries(fn.call, policy=self.retry)
+
+    def identity(self) -> str:
+        """Which deployment this is, for journals: the chain, the Tournament, and the hash of the
+        block it was deployed after: a fresh dev chain deploys to the same addresses again, but its
+        blocks carry new timestamps, so new hashes."""
+        block = self.deployment.get("deploymentBlock", 0)
+        mark = with_retries(self.w3.eth.get_block, block, policy=self.retry)["hash"]
+        return f"chain {self.w3.eth.chain_id}, Tournament {self.tournament.address}, block {block} {Web3.to_hex(mark)}"
+
+    # ------------------------------------------------------------------ typed reads
+
+    def round_count(self) -> int:
+        return self.call(self.tournament.functions.roundCount())
+
+    def round(self, round_id: int):
+        """A round's state: `closeTime`, `finalized`, `root`, `params.cap`, ... (Tournament.Round)."""
+        return self.call(self.tournament.functions.round(round_id))
+
+    def round_times(self, round_id: int):
+        """(closeTime, resolveTime); (0, 0) for a round that does not exist."""
+        return self.call(self.tournament.functions.roundTimes(round_id))
+
+    def position(self, round_id: int, staker: str, model_id: bytes):
+        """A position's `stake` (0 once settled or refunded) and `predictionsHash`."""
+        return self.call(self.tournament.functions.position(round_id, staker, model_id))
+
+    def round_state(self, round_id: int):
+        """The committee's view of a round: `vetoes`, `disputeEndsAt`, `finalized`, `acceptedHash`, `accepted`."""
+        return self.call(self.committee.functions.roundState(round_id))
+
+    # ------------------------------------------------------------------ events
+
+    def logs(self, event: str, **filters) -> list:
+        """The Tournament's `event` logs since deployment that match `filters` (paged)."""
+        w3, kind, policy = self.w3, getattr(self.tournament.events, event), self.retry
+        start = self.deployment.get("deploymentBlock", 0)
+        end = with_retries(lambda: w3.eth.block_number, policy=policy)
+        found = []
+        for lo in range(start, end + 1, LOG_PAGE):
+            found += with_retries(kind.get_logs, from_block=lo, to_block=min(lo + LOG_PAGE - 1, end),
+                                  argument_filters=filters, policy=policy)
+        return found
+
+    def stakes(self, **filters) -> dict[tuple[int, str, bytes], int]:
+        """Each matching position's last stake, (roundId, staker, modelId) -> wei, from its stake
+        events: settling zeroes a position's stake on-chain, its events keep what was at stake."""
+        return _latest(self.logs("StakeIncreased", **filters) + self.logs("StakeDecreased", **filters), "newStake")
+
+    def predictions_hashes(self, **filters) -> dict[tuple[int, str, bytes], bytes]:
+        """Each matching position's committed predictions hash (its last Submitted event)."""
+        return _latest(self.logs("Submitted", **filters), "predictionsHash")
+
+
+def _latest(logs: list, field: str) -> dict:
+    """The last value of `field` per position, (roundId, staker, modelId), in chain order."""
+    logs.sort(key=lambda e: (e["blockNumber"], e["logIndex"]))
+    return {(e["args"]["roundId"], e["args"]["staker"], e["args"]["modelId"]): e["args"][field] for e in logs}

@@ -1,0 +1,93 @@
+"""Scoring a round: every model's CORR, MMC and quantised score, the results tree over
+(round, staker, modelId, score) leaves, the score table with each leaf's proof, and the
+declared totals, computed exactly as the contract will compute the money."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+
+from crowdstake.chain.contracts import Contracts
+from crowdstake.errors import OracleError
+from crowdstake.oracle.inputs import fetch_predictions, read_positions
+from crowdstake.progress import Steps
+from crowdstake.results.merkle import Leaf, ResultsTree
+from crowdstake.results.payout import payout_delta, payout_factor
+from crowdstake.results.table import Row, table_hash, write_table
+from crowdstake.scoring import round_scores
+from crowdstake.store import Store
+
+
+@dataclass
+class RoundResult:
+    round_id: int
+    table: bytes
+    rows: list[Row]
+    root: bytes
+    total_reward: int
+    total_burn: int
+
+    @property
+    def vote(self) -> tuple:
+        """The committee's Result tuple."""
+        return (self.root, table_hash(self.table), self.total_reward, self.total_burn, len(self.rows))
+
+
+def compute_result(contracts: Contracts, store: Store, round_id: int, targets: pd.Series, timings: dict | None = None,
+                   steps: Steps = Steps()) -> RoundResult:
+    """Score the round and build its tree, table and declared totals, exactly as the contract
+    will compute the money. `timings`, if given, receives each phase's wall time in seconds;
+    `steps` shows the long ones."""
+    clock = _Clock(timings)
+    fields = contracts.round(round_id)
+    params = fields.params
+    threshold, cap = params.threshold, params.cap
+    w_corr, w_mmc = params.corrWeightBps, params.mmcWeightBps
+    with steps.step(f"reading the {fields.stakedPositions} staked positions of round {round_id}"):
+        positions = read_positions(contracts, round_id)
+    clock.lap("read_positions")
+    if len(positions) != fields.stakedPositions:
+        raise OracleError(f"read {len(positions)} staked positions from events but the contract counts "
+                          f"{fields.stakedPositions}: the node's logs are incomplete, try another node")
+    if not positions:
+        return RoundResult(round_id, write_table([]), [], b"\x00" * 32, 0, 0)
+    with steps.step(f"fetching and checking {len(positions)} predictions files", total=len(positions)) as advance:
+        predictions, reasons = fetch_predictions(store, round_id, positions, advance)
+    clock.lap("fetch_files")
+    stakes = {p.key: p.stake / 10**18 for p in positions}
+    with steps.step(f"scoring {len(predictions)} models (CORR, MMC against the meta model)"):
+        scores = round_scores(predictions, targets, stakes, (w_corr / 10_000, w_mmc / 10_000))
+    clock.lap("scoring")
+    factor = payout_factor(threshold, fields.totalStake)
+    with steps.step(f"building the results tree and score table of {len(positions)} leaves"):
+        leaves, partial = [], []
+        for p in positions:
+            s = scores.loc[p.key]
+            quantized = int(s["quantized"])
+            leaves.append(Leaf(round_id, p.staker, p.model_id, quantized))
+            partial.append((p, s, quantized, payout_delta(p.stake, quantized, factor, cap),
+                            reasons.get(p.key) or s["reason"]))
+        tree = ResultsTree(leaves)
+        rows = [
+            Row(p.staker, p.model_id, p.stake, float(s["corr"]), float(s["mmc"]), float(s["score"]), q, delta, reason,
+                tuple(tree.proof(i)))
+            for i, (p, s, q, delta, reason) in enumerate(partial)
+        ]
+        reward = sum(row.delta for row in rows if row.delta > 0)
+        burn = -sum(row.delta for row in rows if row.delta < 0)
+        table = write_table(rows)
+    clock.lap("tree_and_table")
+    return RoundResult(round_id, table, rows, tree.root, reward, burn)
+
+
+class _Clock:
+    def __init__(self, timings: dict | None):
+        self.timings, self.last = timings, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[name] = now - self.last
+        self.last = now

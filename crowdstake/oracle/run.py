@@ -1,0 +1,266 @@
+"""The oracle operator's job for one round: score it (`compute`), publish the score table, vote,
+and finalise once the dispute window has passed; `watch` does it for every round as it
+resolves, `verify_round` lets anyone recompute a round and compare it with the chain.
+
+Every step is recorded in a journal (`<workdir>/round-<R>.json`, written atomically), and
+the chain is the judge of what was done: run again after a crash at any point, the operator
+recomputes nothing it already has, never votes twice (a vote sent but not yet mined is waited
+for, not resent), and recognises rounds already voted, accepted, vetoed or finalised.
+Independent operators given the same chain, files and targets produce byte-identical tables
+and roots: positions are sorted, scoring is order- and thread-independent, floats are written
+in round-trip form.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from crowdstake._fs import atomic_write
+from crowdstake._units import to_tokens
+from crowdstake.chain.contracts import Contracts
+from crowdstake.chain.rpc import with_retries
+from crowdstake.chain.tx import send, wait_for
+from crowdstake.config import OracleSettings
+from crowdstake.errors import CrowdstakeError, MissingSetting, OracleError, TransactionFailed
+from crowdstake.oracle.compute import RoundResult, compute_result
+from crowdstake.oracle.inputs import read_targets
+from crowdstake.oracle.journal import Journal
+from crowdstake.progress import Steps
+from crowdstake.results.table import read_table, table_hash
+from crowdstake.store import Store
+
+# A vote is estimated against the chain as it is, but if another member's vote lands first this
+# one may be the vote that reaches the quorum and stores the result (~200k gas, not ~84k).
+VOTE_GAS = 300_000
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    """What a run did and where the round stands: `state` is voting, accepted or finalized
+    (None after a dry run, which sends nothing and fills `would_vote` instead)."""
+
+    round: int
+    positions: int
+    root: str
+    table_hash: str
+    total_reward: Decimal
+    total_burn: Decimal
+    floors: dict[str, str]
+    state: str | None = None
+    gas: int = 0
+    would_vote: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Difference:
+    staker: str
+    model_id: str
+    recomputed: int
+    published: int | None
+
+
+@dataclass(frozen=True)
+class Verification:
+    round: int
+    onchain_root: str
+    recomputed_root: str
+    matches: bool
+    differences: list[Difference] = field(default_factory=list)
+
+
+def _targets(settings: OracleSettings, round_id: int):
+    return read_targets(Path(settings.targets) / f"{round_id}.csv")
+
+
+def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, round_id: int,
+              settings: OracleSettings = OracleSettings(), *, on_step: Callable[[str], None] = lambda step: None,
+              log: Callable[[str], None] = lambda m: None, steps: Steps | None = None) -> RoundSummary:
+    """Score round `round_id`, publish its table, vote, and finalise when possible. Safe to run
+    again at any point; returns what the round's state now is. Long steps are shown by `steps`
+    (default: a line each through `log`)."""
+    steps = steps or Steps(log)
+    w3, committee = contracts.w3, contracts.committee
+    confirmations, workdir = settings.confirmations, Path(settings.workdir)
+    if not 1 <= round_id <= contracts.round_count():
+        raise OracleError(f"round {round_id} not found")
+    _, resolve = contracts.round_times(round_id)
+    now = w3.eth.get_block("latest")["timestamp"]
+    if now < resolve:
+        raise OracleError(f"round {round_id} resolves at {resolve}, {resolve - now} s from the chain's now: too early to score")
+    journal = Journal(workdir / f"round-{round_id}.json", owner=contracts.identity())
+
+    # 1. score (or reuse the scored result: the same inputs give the same bytes)
+    table_path = workdir / f"round-{round_id}-scores.csv"
+    if journal.get("root") and table_path.exists():
+        table = table_path.read_bytes()
+        result = RoundResult(round_id, table, read_table(table), bytes.fromhex(journal.get("root")),
+                             journal.get("totalReward"), journal.get("totalBurn"))
+    else:
+        log(f"scoring round {round_id}")
+        result = compute_result(contracts, store, round_id, _targets(settings, round_id), steps=steps)
+        atomic_write(table_path, result.table)
+        journal.record(root=result.root.hex(), tableHash=table_hash(result.table).hex(),
+                       totalReward=result.total_reward, totalBurn=result.total_burn, leafCount=len(result.rows))
+    on_step("scored")
+    scored = dict(round=round_id, positions=len(result.rows), root="0x" + result.root.hex(),
+                  table_hash="0x" + table_hash(result.table).hex(), total_reward=to_tokens(result.total_reward),
+                  total_burn=to_tokens(result.total_burn),
+                  floors={f"{r.staker}:0x{r.model_id.hex()[:12]}": r.reason for r in result.rows if r.reason})
+    if settings.dry_run:
+        return RoundSummary(**scored, would_vote=result.vote if account else None)
+    if account is None:
+        raise MissingSetting("voting needs the member's wallet or key", "wallet")
+
+    def summary(state: str) -> RoundSummary:
+        return RoundSummary(**scored, state=state, gas=journal.get("gas", 0))
+
+    # 2. publish the table (idempotent: the same bytes under the same hash)
+    if not journal.get("published"):
+        if result.rows:
+            store.publish_score_table(account, round_id, result.table)
+        journal.record(published=True)
+    on_step("published")
+
+    # 3. vote, once per epoch; a vote already sent is waited for, never sent again
+    state = contracts.round_state(round_id)
+    epoch_key = f"vote-{state.vetoes}"
+    if state.finalized:
+        return summary("finalized")
+    dispute_ends = state.disputeEndsAt
+    if dispute_ends == 0:
+        sent = journal.get(epoch_key)
+        if sent:
+            try:
+                with steps.step(f"waiting for the receipt of vote {sent}"):
+                    _count_gas(journal, _wait_for_sent(w3, journal, epoch_key, confirmations))
+            except TransactionFailed:  # reverted or dropped (the chain moved on): look again, maybe vote again
+                journal.record(**{epoch_key: None, f"{epoch_key}-raw": None})
+                sent = None
+        if not sent and not contracts.call(committee.functions.hasVoted(round_id, account.address)):
+            log(f"voting root 0x{result.root.hex()[:16]}…")
+            with steps.step("sending the vote and waiting for its receipt"):
+                receipt = send(w3, account, committee.functions.vote(round_id, result.vote), min_gas=VOTE_GAS,
+                               confirmations=confirmations, on_sent=_journal_sent(journal, epoch_key, on_step))
+            _count_gas(journal, receipt)
+        on_step("voted")
+        dispute_ends = contracts.round_state(round_id).disputeEndsAt
+
+    # 4. finalise once the dispute window has passed (anyone may; one succeeds)
+    now = w3.eth.get_block("latest")["timestamp"]
+    if settings.finalize and dispute_ends and now >= dispute_ends:
+        sent = journal.get("finalize")
+        try:
+            with steps.step(f"finalising round {round_id} and waiting for the receipt"):
+                if sent:
+                    _count_gas(journal, _wait_for_sent(w3, journal, "finalize", confirmations))
+                else:
+                    receipt = send(w3, account, committee.functions.finalize(round_id), confirmations=confirmations,
+                                   on_sent=_journal_sent(journal, "finalize", on_step))
+                    _count_gas(journal, receipt)
+        except TransactionFailed as e:
+            if e.error != "OracleCommitteeAlreadyFinalized" and not contracts.round_state(round_id).finalized:
+                raise
+    state = contracts.round_state(round_id)
+    return summary("finalized" if state.finalized else ("accepted" if state.disputeEndsAt else "voting"))
+
+
+def _journal_sent(journal: Journal, key: str, on_step: Callable[[str], None]):
+    """The `on_sent` of a transaction the journal must remember: its hash, and the signed
+    transaction itself (public once sent, no key in it) to give again to a node that lost it."""
+
+    def sent(tx_hash, raw_tx) -> None:
+        journal.record(**{key: Web3.to_hex(tx_hash), f"{key}-raw": Web3.to_hex(raw_tx)})
+        on_step(f"{key.split('-')[0]}-sent")
+
+    return sent
+
+
+def _wait_for_sent(w3: Web3, journal: Journal, key: str, confirmations: int):
+    """The receipt of the transaction a previous run sent (and recorded under `key`)."""
+    raw = journal.get(f"{key}-raw")
+    return wait_for(w3, journal.get(key), confirmations=confirmations,
+                    raw_tx=bytes.fromhex(raw.removeprefix("0x")) if raw else None)
+
+
+def _count_gas(journal: Journal, receipt) -> None:
+    """Add a receipt's gas to the journal's total, once per transaction."""
+    counted = set(journal.get("counted", []))
+    tx = Web3.to_hex(receipt["transactionHash"])
+    if tx not in counted:
+        journal.record(gas=journal.get("gas", 0) + receipt["gasUsed"], counted=sorted(counted | {tx}))
+
+
+def verify_round(contracts: Contracts, store: Store, round_id: int, targets: Path, steps: Steps = Steps()) -> Verification:
+    """Recompute a round from the published files, the targets in `targets/<round>.csv` and the
+    chain's state, and compare with the accepted or finalised result on-chain: which leaves
+    differ, if any."""
+    r = contracts.round(round_id)
+    state = contracts.round_state(round_id)
+    if r.finalized:
+        root, table_digest = r.root, r.scoreTableHash
+    elif state.disputeEndsAt:
+        root, table_digest = state.accepted.root, state.accepted.scoreTableHash
+    else:
+        raise OracleError(f"round {round_id} has no accepted or finalised result to verify yet")
+    mine = compute_result(contracts, store, round_id, read_targets(Path(targets) / f"{round_id}.csv"), steps=steps)
+    matches = mine.root == root and table_hash(mine.table) == table_digest
+    differences = []
+    if not matches:
+        try:
+            published = {(row.staker.lower(), row.model_id): row
+                         for row in read_table(store.get_score_table(round_id, table_digest))}
+        except CrowdstakeError:
+            published = {}
+        for row in mine.rows:
+            theirs = published.get((row.staker.lower(), row.model_id))
+            if theirs is None or theirs.quantized != row.quantized:
+                differences.append(Difference(row.staker, "0x" + row.model_id.hex(), row.quantized,
+                                              None if theirs is None else theirs.quantized))
+    return Verification(round_id, "0x" + root.hex(), "0x" + mine.root.hex(), matches, differences)
+
+
+def watch(contracts: Contracts, account: LocalAccount, store: Store, settings: OracleSettings = OracleSettings(), *,
+          report: Callable[[RoundSummary], None] = lambda summary: None, log: Callable[[str], None] = lambda m: None,
+          rounds_limit: int | None = None, steps: Steps | None = None,
+          on_finalized: Callable[[int], None] = lambda round_id: None) -> None:
+    """Keep going: score and vote every round once it has resolved and its targets are published,
+    and finalise rounds whose dispute window has passed; `on_finalized(round)` runs once for each
+    finalised round (a keeper pays its positions there). Stops after `rounds_limit` rounds are
+    finalised (tests), else runs until interrupted."""
+    done: set[int] = set()
+
+    def finished(rid: int) -> None:
+        try:
+            on_finalized(rid)
+        except CrowdstakeError as e:  # the round is done either way; the keeper can finish it later
+            log(f"round {rid}: {e}")
+        done.add(rid)
+
+    while rounds_limit is None or len(done) < rounds_limit:
+        now = with_retries(lambda: contracts.w3.eth.get_block("latest")["timestamp"], policy=contracts.retry)
+        for rid in range(1, contracts.round_count() + 1):
+            if rid in done:
+                continue
+            if now < contracts.round_times(rid)[1] or not (Path(settings.targets) / f"{rid}.csv").exists():
+                continue
+            if contracts.round_state(rid).finalized:
+                finished(rid)
+                continue
+            try:
+                summary = run_round(contracts, account, store, rid, settings, log=log, steps=steps)
+            except TransactionFailed as e:
+                log(f"round {rid}: {e}")
+                if e.error == "TournamentResultsTooLate":  # the window lapsed: stakers get refunds
+                    done.add(rid)
+                continue  # anything else: look again next time
+            report(summary)
+            if summary.state == "finalized":
+                finished(rid)
+        time.sleep(settings.interval)

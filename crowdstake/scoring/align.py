@@ -1,0 +1,220 @@
+"""Input checks and id alignment: targets, stakes and predictions in; (models x ids) float
+matrices on the sorted scored ids out, with every per-model problem named."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Union
+
+import numpy as np
+import pandas as pd
+
+from crowdstake.errors import InvalidInputError
+
+Predictions = Union[pd.DataFrame, pd.Series, Mapping]
+
+
+# --------------------------------------------------------------------------------------------
+# input checking and alignment
+
+
+def _show(v: Any) -> str:
+    """Readable repr of an id or value (numpy scalars as plain Python values)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    return repr(v)
+
+
+def _ids(k: int) -> str:
+    return f"{int(k)} id" if k == 1 else f"{int(k)} ids"
+
+
+def _clean_targets(targets: Any) -> tuple[pd.Index, np.ndarray]:
+    """Scored ids (sorted) and their targets; raises InvalidInputError for unusable targets."""
+    if isinstance(targets, pd.DataFrame) and targets.shape[1] == 1:
+        targets = targets.iloc[:, 0]
+    if not isinstance(targets, pd.Series):
+        raise InvalidInputError("targets must be a pandas Series indexed by id")
+    if not pd.api.types.is_numeric_dtype(targets.dtype) or pd.api.types.is_bool_dtype(targets.dtype):
+        raise InvalidInputError(f"targets must be numeric, got dtype {targets.dtype}")
+    if targets.index.has_duplicates:
+        dup = targets.index[targets.index.duplicated()][0]
+        raise InvalidInputError(f"targets have duplicated ids, e.g. {_show(dup)}; give one target per id")
+    t = targets.astype(float)
+    if np.isinf(t.to_numpy()).any():
+        raise InvalidInputError("targets contain infinite values; targets must be finite (NaN = not scored)")
+    t = t.dropna()
+    if len(t) < 2:
+        raise InvalidInputError("targets need at least 2 ids with a finite value")
+    try:
+        t = t.sort_index()
+    except TypeError as exc:
+        raise InvalidInputError(f"ids must be mutually comparable to be sorted ({exc})") from None
+    values = t.to_numpy()
+    if values.min() == values.max():
+        raise InvalidInputError("targets are constant; no score can be computed")
+    return t.index, np.ascontiguousarray(values)
+
+
+def _sorted_ids(index: pd.Index) -> pd.Index:
+    try:
+        return index.sort_values()
+    except TypeError as exc:
+        raise InvalidInputError(f"ids must be mutually comparable to be sorted ({exc})") from None
+
+
+def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool):
+    """Align predictions to ``ids`` and find every per-model problem, without raising for them.
+
+    @return (names, x, reasons, constant): model names in input order; x, a float array of
+            shape (models, ids) with NaN where no usable value exists; reasons, a list of
+            problem descriptions per model (empty when fine); constant, a bool per model.
+    """
+    n = len(ids)
+    if isinstance(predictions, pd.Series):
+        predictions = predictions.to_frame(name=predictions.name if predictions.name is not None else 0)
+    if isinstance(predictions, pd.DataFrame):
+        names = list(predictions.columns)
+        if predictions.columns.has_duplicates:
+            raise InvalidInputError("model names (columns) must be unique")
+        common: list[str] = []
+        frame = predictions
+        if frame.index.has_duplicates:
+            dup = frame.index.duplicated(keep="first")
+            common.append(
+                f"duplicated ids: {_ids(np.unique(frame.index[dup]).size)} listed more than once,"
+                f" e.g. {_show(frame.index[dup][0])}"
+            )
+            frame = frame[~dup]
+        missing = ids.difference(frame.index, sort=False) if n else ids
+        absent = None
+        if len(missing):
+            common.append(f"missing ids: {len(missing)} of {n} scored ids have no prediction, e.g. {_show(missing[0])}")
+            absent = ~ids.isin(frame.index)
+        frame = frame.reindex(ids)
+        reasons = [list(common) for _ in names]
+        numeric = [pd.api.types.is_numeric_dtype(dt) for dt in frame.dtypes]
+        skip = ~np.array(numeric, dtype=bool)
+        for j in np.flatnonzero(skip):
+            reasons[j].append(f"non-numeric predictions (dtype {frame.dtypes.iloc[j]})")
+        if all(numeric):
+            x = np.ascontiguousarray(frame.to_numpy(dtype=float).T)
+        else:
+            x = np.full((len(names), n), np.nan)
+            for j, ok in enumerate(numeric):
+                if ok:
+                    x[j] = frame.iloc[:, j].to_numpy(dtype=float)
+        absent_mask = np.zeros(n, bool) if absent is None else absent
+        absent_mask = np.broadcast_to(absent_mask, x.shape)
+    elif isinstance(predictions, Mapping):
+        names = list(predictions.keys())
+        x = np.full((len(names), n), np.nan)
+        absent_mask = np.zeros((len(names), n), bool)
+        skip = np.zeros(len(names), bool)  # rows with no values to check
+        reasons = [[] for _ in names]
+        for j, name in enumerate(names):  # per model, but only to align; the maths is vectorised
+            s = predictions[name]
+            if not isinstance(s, pd.Series):
+                reasons[j].append(f"predictions must be a pandas Series indexed by id, got {type(s).__name__}")
+                skip[j] = True
+                continue
+            if not pd.api.types.is_numeric_dtype(s.dtype):
+                reasons[j].append(f"non-numeric predictions (dtype {s.dtype})")
+                skip[j] = True
+                continue
+            if s.index.has_duplicates:
+                dup = s.index.duplicated(keep="first")
+                reasons[j].append(
+                    f"duplicated ids: {_ids(np.unique(s.index[dup]).size)} listed more than once,"
+                    f" e.g. {_show(s.index[dup][0])}"
+                )
+                s = s[~dup]
+            present = ids.isin(s.index)
+            if not present.all():
+                absent_mask[j] = ~present
+                first = ids[~present][0]
+                reasons[j].append(
+                    f"missing ids: {int((~present).sum())} of {n} scored ids have no prediction, e.g. {_show(first)}"
+                )
+            x[j] = s.reindex(ids).to_numpy(dtype=float)
+    else:
+        raise InvalidInputError(
+            "predictions must be a DataFrame (ids x models), a Series, or a mapping model -> Series"
+        )
+
+    # value checks, all models at once; the detailed masks are built only for failing models
+    m = len(names)
+    lo = x.min(axis=1) if n else np.zeros(m)  # NaN wherever a row holds a NaN
+    hi = x.max(axis=1) if n else np.zeros(m)
+    suspect = ~(np.isfinite(lo) & np.isfinite(hi))
+    if unit_interval:
+        suspect |= (lo < 0) | (hi > 1)
+    suspect &= ~skip
+    for j in np.flatnonzero(suspect):
+        row, gone = x[j], absent_mask[j]
+        finite = np.isfinite(row)
+        checks = [("NaN predictions", np.isnan(row) & ~gone, False), ("infinite predictions", np.isinf(row), False)]
+        if unit_interval:
+            checks.append(("predictions outside [0, 1]", finite & ((row < 0) | (row > 1)), True))
+        for label, mask, show_value in checks:
+            count = int(mask.sum())
+            if count:
+                i = int(mask.argmax())
+                detail = f"{_show(row[i])} at id {_show(ids[i])}" if show_value else f"id {_show(ids[i])}"
+                reasons[j].append(f"{label}: {_ids(count)}, e.g. {detail}")
+        lo[j] = row[finite].min() if finite.any() else np.nan
+        hi[j] = row[finite].max() if finite.any() else np.nan
+    constant = lo == hi  # over the finite values; False for a row with none
+    for j in np.flatnonzero(constant):
+        reasons[j].append(f"constant predictions: every value is {_show(lo[j])}, so they cannot be ranked")
+    return names, x, reasons, constant
+
+
+def _strict(predictions: Predictions, ids: pd.Index, unit_interval: bool = False):
+    """Aligned (models x ids) matrix for the low-level functions; raises for any bad model
+    except a constant one, which numerai-tools scores as NaN and so do we."""
+    names, x, reasons, constant = _inspect(predictions, ids, unit_interval)
+    bad = [(nm, r) for nm, r, c in zip(names, reasons, constant) if r and not (c and len(r) == 1)]
+    if bad:
+        detail = "; ".join(f"model {_show(nm)}: " + ", ".join(r) for nm, r in bad[:10])
+        more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
+        raise InvalidInputError(
+            f"invalid predictions for {len(bad)} model(s): {detail}{more}."
+            " Fix them, or use round_scores, which scores bad models at the floor."
+        )
+    return names, x, constant
+
+
+def _wrap_scores(values: np.ndarray, names: list, predictions: Predictions):
+    """A float for a Series input, else a Series per model in input order."""
+    if isinstance(predictions, pd.Series):
+        return float(values[0])
+    return pd.Series(values, index=pd.Index(names), dtype=float)
+
+
+def _clean_stakes(stakes: Any) -> dict:
+    """Model -> stake as float; raises for negative, NaN or infinite stakes."""
+    if isinstance(stakes, pd.Series):
+        if stakes.index.has_duplicates:
+            raise InvalidInputError("stakes have duplicated model names")
+        items = list(stakes.items())
+    elif isinstance(stakes, Mapping):
+        items = list(stakes.items())
+    else:
+        raise InvalidInputError("stakes must be a mapping or Series: model -> stake")
+    out = {}
+    for name, v in items:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"stake of model {_show(name)} is not a number: {v!r}") from None
+        if not math.isfinite(f) or f < 0:
+            raise InvalidInputError(f"stake of model {_show(name)} must be finite and >= 0, got {v!r}")
+        out[name] = f
+    return out
+
+
+def _sort_key(name: Any):
+    # models sort by type name then value, so mixed int/str names still have one order
+    return (type(name).__name__, name)

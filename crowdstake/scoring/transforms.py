@@ -1,0 +1,167 @@
+"""Rank transforms of (models x ids) matrices: tie-kept ranks, rank-gaussianisation and the
+signed power 1.5, computed as exact table lookups; and the block-and-thread mapping that every
+score runs through (``_THREADS`` is read at call time, so setting it takes effect at once)."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtri
+
+from crowdstake.errors import InvalidInputError
+
+# Models per block are chosen so a block holds about this many values: big enough to amortise
+# numpy's per-call overhead, small enough to stay in cache and bound peak memory.
+_BLOCK_VALUES = 1 << 16
+# Blocks are scored on this many threads; see _map_blocks for why it cannot change results.
+_THREADS = min(8, os.cpu_count() or 1)
+
+
+# --------------------------------------------------------------------------------------------
+# element transforms
+
+
+def _pow15(x: np.ndarray) -> np.ndarray:
+    """Signed power 1.5 as ``x * sqrt(|x|)``: IEEE-exact steps, identical on every CPU."""
+    return x * np.sqrt(np.abs(x))
+
+
+def _ranked(a: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``table[2 * average rank]`` for every element of a 2-D float array, ranked along rows.
+
+    Doubled average ranks are integers (tied values share the mean of their 1-based sorted
+    positions), so any rank transform is a lookup. Tied elements receive the same value,
+    so the result does not depend on how the sort orders ties.
+    """
+    c, n = a.shape
+    order, s = _sort_rows(a)
+    new = np.empty((c, n), dtype=bool)  # new[i, k]: sorted position k starts a tie group
+    new[:, 0] = True
+    np.not_equal(s[:, 1:], s[:, :-1], out=new[:, 1:])
+    if new.all():
+        sorted_vals = np.broadcast_to(table[2 * np.arange(n) + 2], (c, n))
+    else:
+        # groups never span rows, since every row starts one; sum of ranks first+1..first+size
+        # is size * (2 * first + size + 1) / 2, so twice the mean is 2 * first + size + 1
+        starts = np.flatnonzero(new)
+        sizes = np.diff(starts, append=c * n)
+        sorted_vals = np.repeat(table[2 * (starts % n) + sizes + 1], sizes).reshape(c, n)
+    out = np.empty((c, n), dtype=table.dtype)
+    np.put_along_axis(out, order, sorted_vals, axis=1)
+    return out
+
+
+def _sort_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A permutation sorting each row of a 2-D array of finite floats, and the sorted rows.
+
+    numpy's comparison sorts cost ~n log n; instead a radix sort (numpy's stable sort of
+    16-bit keys) on a monotone bucket of each value puts the row nearly in order, and a stable
+    sort of that nearly sorted row (timsort, linear on long runs) finishes the job exactly.
+    The second sort alone decides the order, so correctness never rests on the buckets.
+    """
+    c, n = a.shape
+    lo = a.min(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):  # an overflowing span is handled just below
+        span = a.max(axis=1, keepdims=True) - lo
+    if n < 256 or not np.isfinite(span).all():  # tiny rows, or a range that overflows
+        order = np.argsort(a, axis=1)
+        return order, np.take_along_axis(a, order, axis=1)
+    buckets = min(n, 1 << 16)
+    span[span == 0] = 1.0
+    key = ((a - lo) * ((buckets - 1) / span)).astype(np.uint16)
+    first = np.argsort(key, axis=1, kind="stable")
+    nearly = np.take_along_axis(a, first, axis=1)
+    second = np.argsort(nearly, axis=1, kind="stable")
+    return np.take_along_axis(first, second, axis=1), np.take_along_axis(nearly, second, axis=1)
+
+
+def _rank_table(n: int) -> np.ndarray:
+    """Tie-kept rank value for every possible doubled rank 0..2n: ``(r2/2 - 0.5) / n``.
+
+    The same arithmetic as ``(rank - 0.5) / count``, so the values are bit-identical to
+    numerai-tools'. Entries 0 and 1 are never indexed (ranks start at 1).
+    """
+    return (np.arange(2 * n + 1) * 0.5 - 0.5) / n
+
+
+def _gauss_table(n: int, pow15: bool) -> np.ndarray:
+    """Inverse normal CDF (optionally signed power 1.5) of each tie-kept rank value.
+
+    Scores only depend on ranks, and there are at most 2n distinct ranks, so the transform is
+    computed once per length and then gathered instead of evaluated n x models times.
+    """
+    q = _rank_table(n)
+    q[:2] = 0.5  # unused slots; keep them finite
+    g = ndtri(q)
+    return _pow15(g) if pow15 else g
+
+
+def _blocks(m: int, n: int) -> list:
+    """Slices of at most ~_BLOCK_VALUES values over m models of n ids."""
+    step = max(1, _BLOCK_VALUES // max(n, 1))
+    return [slice(lo, min(m, lo + step)) for lo in range(0, m, step)]
+
+
+def _map_blocks(fn, m: int, n: int) -> list:
+    """``[fn(block) for block in _blocks(m, n)]``, on a few threads (numpy releases the GIL).
+
+    Each block's result depends only on its own rows, and results come back in block order,
+    so the thread count cannot change any value.
+    """
+    blocks = _blocks(m, n)
+    if _THREADS <= 1 or len(blocks) <= 1:
+        return [fn(b) for b in blocks]
+    with ThreadPoolExecutor(max_workers=min(_THREADS, len(blocks))) as pool:
+        return list(pool.map(fn, blocks))
+
+
+def tie_kept_rank(x: Any) -> Any:
+    """Percentile rank keeping ties: ``(rank(average) - 0.5) / n`` per column.
+
+    @param x 1-D array/Series, or 2-D array/DataFrame with one column per model; no NaN.
+    @return the same shape and type; values in (0, 1), tied inputs share their mean rank.
+    """
+    arr, wrap = _as_columns(x)
+    n = arr.shape[1]
+    _require_finite(arr)
+    out = _ranked(arr, _rank_table(n)) if n else arr
+    return wrap(out)
+
+
+def gaussianize(x: Any, pow15: bool = False) -> Any:
+    """Rank-gaussianise per column: inverse normal CDF of the tie-kept rank.
+
+    @param x 1-D array/Series, or 2-D array/DataFrame with one column per model; no NaN.
+    @param pow15 also apply the signed power 1.5 (the CORR transform).
+    @return the same shape and type, roughly standard normal per column.
+    """
+    arr, wrap = _as_columns(x)
+    n = arr.shape[1]
+    _require_finite(arr)
+    out = _ranked(arr, _gauss_table(n, pow15)) if n else arr
+    return wrap(out)
+
+
+def _require_finite(arr: np.ndarray) -> None:
+    if not np.isfinite(arr).all():
+        raise InvalidInputError("cannot rank NaN or infinite values; drop or fix them first")
+
+
+def _as_columns(x: Any):
+    """(models x ids) float array of x, and a function mapping such an array back to x's type."""
+    if isinstance(x, pd.DataFrame):
+        arr = np.ascontiguousarray(x.to_numpy(dtype=float).T)
+        return arr, lambda a: pd.DataFrame(a.T, index=x.index, columns=x.columns)
+    if isinstance(x, pd.Series):
+        arr = x.to_numpy(dtype=float)[None, :]
+        return arr, lambda a: pd.Series(a[0], index=x.index, name=x.name)
+    arr = np.asarray(x, dtype=float)
+    if arr.ndim == 1:
+        return arr[None, :], lambda a: a[0]
+    if arr.ndim == 2:
+        return np.ascontiguousarray(arr.T), lambda a: np.ascontiguousarray(a.T)
+    raise InvalidInputError(f"expected a 1-D or 2-D array, got {arr.ndim} dimensions")

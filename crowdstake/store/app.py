@@ -1,0 +1,126 @@
+"""The store as an HTTP service: a FastAPI app over a LocalStore (every rule lives there),
+answering each refusal with its StoreError's status and message, never a 5xx for bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from eth_hash.auto import keccak
+from starlette.requests import Request
+
+from crowdstake.errors import StoreBadRequest, StoreError, StoreTooLarge, StoreUnauthorized
+from crowdstake.store.auth import AUTH_HEADER, DOMAIN_VERSION, MAX_EXPIRY, _hex
+from crowdstake.store.formats import MAX_BYTES
+from crowdstake.store.local import LocalStore, RoundTimes
+
+
+def create_app(directory, round_times: RoundTimes, chain_id: int, identity: str, *,
+               now: Callable[[], int] | None = None, publishers=None, max_bytes: int = MAX_BYTES,
+               max_expiry: int = MAX_EXPIRY):
+    """The store as an ASGI app (FastAPI). Routes:
+
+    GET  /info                                         chainId, identity, now, limits
+    PUT  /rounds/{r}/predictions/{staker}/{modelId}    body: the CSV; header X-Crowdstake-Auth: sign_upload(...) as JSON
+    GET  /rounds/{r}/predictions/{staker}/{modelId}    the file (after close)
+    GET  /rounds/{r}/files/{hash}                      a file by hash (after close)
+    GET  /rounds/{r}/submissions                       [{staker, modelId, hash}] (after close)
+    GET  /rounds/{r}/live-ids                          the live ids file
+    PUT  /rounds/{r}/score-table                       body: the table; header: sign_score_table(...) as JSON
+    GET  /rounds/{r}/score-table[/{hash}]              the latest (or that) published table
+
+    Errors answer {"detail": message} with the status of the StoreError raised."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse, Response
+    from starlette.concurrency import run_in_threadpool
+
+    store = directory if isinstance(directory, LocalStore) else LocalStore(
+        directory, round_times, chain_id, identity, now=now, publishers=publishers,
+        max_bytes=max_bytes, max_expiry=max_expiry)
+    app = FastAPI(title="crowdstake submission store", version=DOMAIN_VERSION)
+    app.state.store = store
+
+    @app.exception_handler(StoreError)
+    async def _refused(request, exc: StoreError):
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    async def body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > store.max_bytes:
+            raise StoreTooLarge(f"the body is {int(declared):,} bytes, over the store's limit of {store.max_bytes:,}")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > store.max_bytes:
+                raise StoreTooLarge(f"the body is over the store's limit of {store.max_bytes:,} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def auth_of(request: Request) -> dict:
+        raw = request.headers.get(AUTH_HEADER)
+        if not raw:
+            raise StoreUnauthorized(f"no {AUTH_HEADER} header: sign the request (crowdstake.store.sign_upload)")
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise StoreBadRequest(f"the {AUTH_HEADER} header is not JSON") from None
+
+    def csv(data: bytes, digest: str | None = None) -> Response:
+        headers = {"X-Crowdstake-Hash": digest or _hex(keccak(data))}
+        return Response(data, media_type="text/csv", headers=headers)
+
+    @app.get("/info")
+    async def info():
+        return await run_in_threadpool(store.info)
+
+    @app.put("/rounds/{round_id}/predictions/{staker}/{model}", status_code=201)
+    async def upload(round_id: int, staker: str, model: str, request: Request):
+        data = await body(request)
+        digest = await run_in_threadpool(store.put_predictions, data, auth_of(request), round_id, staker, model)
+        return {"hash": _hex(digest)}
+
+    @app.get("/rounds/{round_id}/predictions/{staker}/{model}")
+    async def predictions(round_id: int, staker: str, model: str):
+        return csv(await run_in_threadpool(store.get_predictions, round_id, staker, model))
+
+    @app.get("/rounds/{round_id}/files/{digest}")
+    async def file(round_id: int, digest: str):
+        return csv(await run_in_threadpool(store.get_file, round_id, digest))
+
+    @app.get("/rounds/{round_id}/submissions")
+    async def submissions(round_id: int):
+        return await run_in_threadpool(store.submissions, round_id)
+
+    @app.get("/rounds/{round_id}/live-ids")
+    async def live_ids(round_id: int):
+        ids = await run_in_threadpool(store.live_ids, round_id)
+        return Response(("id\n" + "".join(f"{i}\n" for i in ids)).encode(), media_type="text/csv")
+
+    @app.put("/rounds/{round_id}/score-table", status_code=201)
+    async def publish(round_id: int, request: Request):
+        data = await body(request)
+        digest = await run_in_threadpool(store.put_score_table, data, auth_of(request), round_id)
+        return {"hash": _hex(digest)}
+
+    @app.get("/rounds/{round_id}/score-table")
+    async def table(round_id: int):
+        return csv(await run_in_threadpool(store.get_score_table, round_id))
+
+    @app.get("/rounds/{round_id}/score-table/{digest}")
+    async def table_by_hash(round_id: int, digest: str):
+        return csv(await run_in_threadpool(store.get_score_table, round_id, digest))
+
+    return app
+
+
+def serve(directory, contracts, host: str = "127.0.0.1", port: int = 8700, identity: str | None = None) -> None:
+    """Run the store service on `host:port` over `directory`, with the round times, clock and
+    committee of `contracts`' chain (a `crowdstake.chain.Contracts`). Blocks."""
+    import uvicorn
+
+    from crowdstake.store.local import chain_clock, committee_members
+
+    round_times, now = chain_clock(contracts)
+    store = LocalStore(directory, round_times, contracts.w3.eth.chain_id, identity or f"http://{host}:{port}",
+                       now=now, publishers=committee_members(contracts))
+    uvicorn.run(create_app(store, round_times, store.chain_id, store.identity), host=host, port=port, log_level="info")

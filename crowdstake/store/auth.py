@@ -1,0 +1,173 @@
+"""Who may write to the store: EIP-712 signatures of uploads (by the staker) and of score-table
+publications (by a committee member), the hashes they cover, and their verification against
+the store, the round and the chain's clock."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_hash.auto import keccak
+from eth_utils import is_address, to_checksum_address
+
+from crowdstake.errors import StoreBadRequest, StoreTooLarge, StoreUnauthorized
+from crowdstake.results.merkle import model_id as _model_id_of
+
+MAX_EXPIRY = 86_400  # a signature may be valid at most this long (seconds of chain time) ahead
+DEFAULT_TTL = 600
+DOMAIN_NAME = "crowdstake submission store"
+DOMAIN_VERSION = "1"
+AUTH_HEADER = "X-Crowdstake-Auth"
+
+
+def file_hash(data: bytes) -> bytes:
+    """keccak256 of a file's bytes: the `predictionsHash` committed on-chain, the store's address."""
+    return keccak(bytes(data))
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + bytes(b).hex()
+
+
+def _bytes32(value, what: str) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        b = bytes(value)
+    elif isinstance(value, str) and re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", value):
+        b = bytes.fromhex(value.removeprefix("0x"))
+    else:
+        raise StoreBadRequest(f"{what} must be 32 bytes as 64 hex digits, got {str(value)[:80]!r}")
+    if len(b) != 32:
+        raise StoreBadRequest(f"{what} must be 32 bytes, got {len(b)}")
+    return b
+
+
+def model_bytes(model) -> bytes:
+    """A model id as bytes32: bytes as they are, a 0x-hex id, or a model name (keccak256)."""
+    if isinstance(model, (bytes, bytearray)):
+        return _bytes32(model, "modelId")
+    return _model_id_of(str(model))
+
+
+def _address(value, what: str = "address") -> str:
+    if not isinstance(value, str) or not is_address(value):
+        raise StoreBadRequest(f"{what} {str(value)[:80]!r} is not an Ethereum address")
+    return to_checksum_address(value)
+
+
+_UPLOAD = [
+    {"name": "store", "type": "string"},
+    {"name": "staker", "type": "address"},
+    {"name": "roundId", "type": "uint256"},
+    {"name": "modelId", "type": "bytes32"},
+    {"name": "fileHash", "type": "bytes32"},
+    {"name": "expiry", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+]
+_TABLE = [
+    {"name": "store", "type": "string"},
+    {"name": "publisher", "type": "address"},
+    {"name": "roundId", "type": "uint256"},
+    {"name": "tableHash", "type": "bytes32"},
+    {"name": "expiry", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+]
+_KINDS = {"upload": ("Upload", _UPLOAD, "staker", "fileHash"),
+          "scoreTable": ("PublishScoreTable", _TABLE, "publisher", "tableHash")}
+
+
+def _typed(kind: str, chain_id: int, message: dict):
+    primary, fields, _, _ = _KINDS[kind]
+    return encode_typed_data(full_message={
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                             {"name": "chainId", "type": "uint256"}],
+            primary: fields,
+        },
+        "primaryType": primary,
+        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id},
+        "message": message,
+    })
+
+
+def _sign(kind: str, account, chain_id: int, identity: str, round_id: int, digest: bytes, expiry: int,
+          nonce: int | None, extra: dict) -> dict:
+    _, _, signer_field, hash_field = _KINDS[kind]
+    nonce = secrets.randbits(128) if nonce is None else int(nonce)
+    message = {"store": identity, signer_field: account.address, "roundId": int(round_id), **extra,
+               hash_field: digest, "expiry": int(expiry), "nonce": nonce}
+    signature = account.sign_message(_typed(kind, chain_id, message)).signature
+    auth = {k: (_hex(v) if isinstance(v, bytes) else v) for k, v in message.items()}
+    return {"kind": kind, "chainId": int(chain_id), **auth, "signature": _hex(signature)}
+
+
+def sign_upload(account, chain_id: int, identity: str, round_id: int, model_id, data: bytes, expiry: int,
+                nonce: int | None = None) -> dict:
+    """The signed authorisation of an upload (a JSON-able dict; HTTP sends it in the
+    X-Crowdstake-Auth header). `expiry` is in chain time (unix seconds)."""
+    return _sign("upload", account, chain_id, identity, round_id, file_hash(data), expiry, nonce,
+                 {"modelId": model_bytes(model_id)})
+
+
+def sign_score_table(account, chain_id: int, identity: str, round_id: int, data: bytes, expiry: int,
+                     nonce: int | None = None) -> dict:
+    """The signed authorisation of a score table publication by a committee member."""
+    return _sign("scoreTable", account, chain_id, identity, round_id, keccak(bytes(data)), expiry, nonce, {})
+
+
+def verify_request(kind: str, data: bytes, auth: dict, *, chain_id: int, identity: str, round_id: int | None,
+                   extra: dict, max_bytes: int, max_expiry: int, clock: Callable[[], int]) -> tuple[dict, int]:
+    """Check a signed request of `kind` ("upload" or "scoreTable") against the store it reached
+    (`chain_id`, `identity`), the round and `extra` fields its URL names, the body's hash, the
+    signer, and the expiry by the chain's `clock()`. Returns (the signed message with its
+    EIP-712 `digest` and `signer`, the time it was checked at); a StoreError says what failed."""
+    _, fields, signer_field, hash_field = _KINDS[kind]
+    if not isinstance(auth, dict):
+        raise StoreBadRequest(f"the {AUTH_HEADER} authorisation must be a JSON object")
+    missing = [f["name"] for f in fields if f["name"] not in auth] + [f for f in ("chainId", "signature") if f not in auth]
+    if missing:
+        raise StoreBadRequest(f"the authorisation lacks {', '.join(missing)}")
+    try:
+        signed_chain, rid, expiry, nonce = (int(auth[k]) for k in ("chainId", "roundId", "expiry", "nonce"))
+        signature = bytes.fromhex(str(auth["signature"]).removeprefix("0x"))
+    except (TypeError, ValueError):
+        raise StoreBadRequest("chainId, roundId, expiry and nonce must be integers and signature hex") from None
+    signer = _address(auth[signer_field], signer_field)
+    claimed = _bytes32(auth[hash_field], hash_field)
+    if signed_chain != chain_id:
+        raise StoreBadRequest(f"the request is signed for chain {signed_chain}, this store serves chain {chain_id}")
+    if auth["store"] != identity:
+        raise StoreBadRequest(f"the request is signed for store {str(auth['store'])[:100]!r}, this store is {identity!r}")
+    if round_id is not None and rid != int(round_id):
+        raise StoreBadRequest(f"the request is signed for round {rid}, not round {round_id}")
+    message = {"store": identity, signer_field: signer, "roundId": rid, hash_field: claimed,
+               "expiry": expiry, "nonce": nonce}
+    for name, value in extra.items():  # e.g. the URL's staker and model
+        signed = auth[name]
+        signed = _address(signed, name) if name == "staker" else _bytes32(signed, name)
+        if value is not None and signed != value:
+            shown = value if isinstance(value, str) else _hex(value)
+            raise StoreBadRequest(f"the request is signed for {name} {signed if isinstance(signed, str) else _hex(signed)}, not {shown}")
+        message[name] = signed
+    if len(data) > max_bytes:
+        raise StoreTooLarge(f"the file is {len(data):,} bytes, over the store's limit of {max_bytes:,}")
+    actual = keccak(bytes(data))
+    if actual != claimed:
+        raise StoreBadRequest(f"the file's hash is {_hex(actual)}, the signature covers {_hex(claimed)}: "
+                              "sign the file you upload")
+    signable = _typed(kind, chain_id, message)
+    try:
+        recovered = Account.recover_message(signable, signature=signature)
+    except Exception:  # noqa: BLE001 - eth-keys raises several types for a malformed signature
+        raise StoreUnauthorized("the signature is malformed: sign the request with the account's key") from None
+    if recovered != signer:
+        raise StoreUnauthorized(f"the signature is not by {signer_field} {signer}: sign with that account's key")
+    now = clock()
+    if expiry < now:
+        raise StoreUnauthorized(f"the signature expired at {expiry} (chain time now {now}): sign a new request")
+    if expiry > now + max_expiry:
+        raise StoreBadRequest(f"the signature's expiry {expiry} is more than {max_expiry} s after chain time {now}")
+    digest = keccak(b"\x19" + signable.version + signable.header + signable.body)  # the EIP-712 hash
+    return {**message, "digest": digest, "signer": signer}, now

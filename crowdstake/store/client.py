@@ -1,0 +1,108 @@
+"""The store's HTTP client: the same methods as LocalStore's client side, over the service."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from crowdstake.errors import STORE_ERRORS_BY_STATUS, ConfigError, StoreError, StoreUnavailable
+from crowdstake.store.auth import AUTH_HEADER, DEFAULT_TTL, _hex, model_bytes, sign_score_table, sign_upload
+from crowdstake.store.formats import parse_live_ids
+
+
+class HttpStore:
+    """Client of a store service: the same methods as LocalStore's client side.
+
+    `chain_id`/`identity`, when given, are checked against the service's /info (a store for
+    another chain is refused before anything is signed)."""
+
+    def __init__(self, base_url: str, *, chain_id: int | None = None, identity: str | None = None,
+                 timeout: float = 30.0):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._expect = (chain_id, identity)
+        self._local = threading.local()
+        self._identity: tuple[int, str] | None = None
+
+    @property
+    def _session(self):
+        import requests
+
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def _request(self, method: str, path: str, **kwargs):
+        import requests
+
+        url = self.base_url + path
+        try:
+            response = self._session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.RequestException as e:
+            raise StoreUnavailable(f"cannot reach the submission store at {self.base_url} ({e.__class__.__name__}): "
+                                   "start it (`crowdstake store serve`), or point crowdstake at the right store") from None
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            if not isinstance(detail, str):  # FastAPI's own validation errors: a list
+                detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg')}" for d in detail) \
+                    if isinstance(detail, list) else str(detail)
+            cls = STORE_ERRORS_BY_STATUS.get(response.status_code, StoreError)
+            raise cls(f"the store refused ({response.status_code}): {detail}", response.status_code)
+        return response
+
+    def info(self) -> dict:
+        info = self._request("GET", "/info").json()
+        chain_id, identity = self._expect
+        if chain_id is not None and info["chainId"] != chain_id:
+            raise ConfigError(f"the store at {self.base_url} serves chain {info['chainId']}, not chain {chain_id}: use another store")
+        if identity is not None and info["identity"] != identity:
+            raise ConfigError(f"the store at {self.base_url} is {info['identity']!r}, not {identity!r}")
+        return info
+
+    def upload_predictions(self, account, round_id: int, model_id, data: bytes, ttl: int = DEFAULT_TTL) -> bytes:
+        """Sign and upload a predictions file; returns its hash (commit it with `submit`)."""
+        info = self.info()
+        auth = sign_upload(account, info["chainId"], info["identity"], round_id, model_id, data, info["now"] + ttl)
+        return self.put_predictions(bytes(data), auth)
+
+    def put_predictions(self, data: bytes, auth: dict, round_id: int | None = None, staker: str | None = None,
+                        model_id=None) -> bytes:
+        """Send an already signed upload (the URL names what `auth` says unless overridden)."""
+        rid = auth.get("roundId") if round_id is None else round_id
+        who = auth.get("staker") if staker is None else staker
+        mid = auth.get("modelId") if model_id is None else (_hex(model_id) if isinstance(model_id, bytes) else model_id)
+        r = self._request("PUT", f"/rounds/{rid}/predictions/{who}/{mid}", data=bytes(data),
+                          headers={AUTH_HEADER: json.dumps(auth), "Content-Type": "text/csv"})
+        return bytes.fromhex(r.json()["hash"][2:])
+
+    def publish_score_table(self, account, round_id: int, data: bytes, ttl: int = DEFAULT_TTL) -> bytes:
+        info = self.info()
+        auth = sign_score_table(account, info["chainId"], info["identity"], round_id, data, info["now"] + ttl)
+        return self.put_score_table(bytes(data), auth)
+
+    def put_score_table(self, data: bytes, auth: dict, round_id: int | None = None) -> bytes:
+        rid = auth.get("roundId") if round_id is None else round_id
+        r = self._request("PUT", f"/rounds/{rid}/score-table", data=bytes(data),
+                          headers={AUTH_HEADER: json.dumps(auth), "Content-Type": "text/csv"})
+        return bytes.fromhex(r.json()["hash"][2:])
+
+    def get_predictions(self, round_id: int, staker: str, model_id) -> bytes:
+        return self._request("GET", f"/rounds/{int(round_id)}/predictions/{staker}/{_hex(model_bytes(model_id))}").content
+
+    def get_file(self, round_id: int, digest) -> bytes:
+        h = _hex(digest) if isinstance(digest, bytes) else digest
+        return self._request("GET", f"/rounds/{int(round_id)}/files/{h}").content
+
+    def submissions(self, round_id: int) -> list[dict]:
+        return self._request("GET", f"/rounds/{int(round_id)}/submissions").json()
+
+    def live_ids(self, round_id: int) -> list[str]:
+        return parse_live_ids(self._request("GET", f"/rounds/{int(round_id)}/live-ids").content)
+
+    def get_score_table(self, round_id: int, table_hash=None) -> bytes:
+        suffix = "" if table_hash is None else "/" + (_hex(table_hash) if isinstance(table_hash, bytes) else table_hash)
+        return self._request("GET", f"/rounds/{int(round_id)}/score-table{suffix}").content
