@@ -7,7 +7,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 SOLC_VERSION := $(shell sed -n 's/^ *version: *\([0-9.]*\)$$/\1/p' brownie-config.yaml | head -1)
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 
-.PHONY: install networks test demo bench compile clean
+.PHONY: install networks unit test demo bench compile clean
 
 install: $(VENV)/.installed node_modules/.installed $(VENV)/.solc-$(SOLC_VERSION)
 	@$(MAKE) --no-print-directory networks
@@ -40,10 +40,14 @@ compile: install
 	brownie compile
 	$(BIN)/python tools/export_artifacts.py
 
-# The whole suite on anvil, then the round's lifecycle again on ganache.
+# tests/unit alone, in seconds: plain pytest with brownie's plugin off, so no node starts.
+unit: install
+	$(BIN)/python -m pytest tests/unit -p no:pytest-brownie -p no:cacheprovider -W ignore::FutureWarning
+
+# Every tier (unit, contracts, integration, e2e) on anvil, then the round's lifecycle again on ganache.
 test: install
 	brownie test tests --network test-anvil -p no:cacheprovider -W ignore::FutureWarning
-	brownie test tests/test_lifecycle.py --network ganache -p no:cacheprovider -W ignore::FutureWarning
+	brownie test tests/integration/test_lifecycle.py --network ganache -p no:cacheprovider -W ignore::FutureWarning
 
 # A whole season on a local chain the command starts itself; the report lands in demo-report/.
 demo: install

@@ -42,7 +42,7 @@ from scripts.deploy import TOKEN_NAME, deploy_protocol
 SIZES = tuple(int(x) for x in os.environ.get("CROWDSTAKE_BENCH_SIZES", "10,1000,100000").split(","))
 SEED = 20240601
 
-# The tests' tournament parameters (tests/helpers.py): cap 5%, threshold 1,000 tokens, min stake 1.
+# The tests' tournament parameters (tests/support/rounds.py): cap 5%, threshold 1,000 tokens, min stake 1.
 TOKEN = 10**18
 CAP = 5 * 10**16
 THRESHOLD = 1_000 * TOKEN

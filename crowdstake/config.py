@@ -158,18 +158,21 @@ def load(flags: Mapping[str, Mapping[str, Any]] | None = None, env: Mapping[str,
     file = _toml(config_file)
     sections = {}
     for section, cls in _SECTIONS.items():
-        values = {}
+        values, rank = {}, {}
         for f in fields(cls):
             variable = ENVIRONMENT.get((section, f.name))
             given = (flags.get(section) or {}).get(f.name)
             if given is not None:
-                values[f.name] = _convert(cls, f.name, given, f"--{f.name.replace('_', '-')}")
+                values[f.name], rank[f.name] = _convert(cls, f.name, given, f"--{f.name.replace('_', '-')}"), 3
             elif variable and env.get(variable):
                 value = env[variable]
                 if (section, f.name) == ("wallet", "directory"):  # CROWDSTAKE_HOME holds wallets/ and more
                     value = str(Path(value) / "wallets")
-                values[f.name] = _convert(cls, f.name, value, variable)
+                values[f.name], rank[f.name] = _convert(cls, f.name, value, variable), 2
             elif f.name in (file.get(section) or {}):
-                values[f.name] = _convert(cls, f.name, file[section][f.name], f"{section}.{f.name} in crowdstake.toml")
+                where = f"{section}.{f.name} in crowdstake.toml"
+                values[f.name], rank[f.name] = _convert(cls, f.name, file[section][f.name], where), 1
+        if section == "node" and rank.get("rpc_url", 0) > rank.get("network", 0):
+            values.pop("network", None)  # an RPC URL given nearer the command line wins over a named network
         sections[section] = cls(**values)
     return Settings(**sections)

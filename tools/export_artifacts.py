@@ -1,6 +1,6 @@
 """Copy each deployable contract's ABI and creation bytecode from brownie's build into
 crowdstake/chain/artifacts/, so the package talks to (and deploys) the contracts with no brownie
-project. `make compile` runs it; tests/test_artifacts.py fails if the copies go stale."""
+project. `make compile` runs it; tests/contracts/test_artifacts.py fails if the copies go stale."""
 
 import json
 import sys

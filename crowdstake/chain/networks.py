@@ -27,9 +27,9 @@ def _brownie_networks(path: Path) -> dict[str, dict]:
         config = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
         raise ConfigError(f"no brownie network config at {path}: add the network with `brownie networks add`, "
-                          "or pass --rpc-url") from None
+                          "or give an RPC URL instead") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML ({e.__class__.__name__}): fix it, or pass --rpc-url") from None
+        raise ConfigError(f"{path} is not valid YAML ({e.__class__.__name__}): fix it, or give an RPC URL instead") from None
     live = [n for group in config.get("live") or [] for n in group.get("networks") or []]
     return {n["id"]: n for n in [*(config.get("development") or []), *live] if isinstance(n, dict) and "id" in n}
 
@@ -41,16 +41,16 @@ def network_rpc_url(name: str, config: Path | None = None) -> str:
     path = config or brownie_network_config()
     network = _brownie_networks(path).get(name)
     if network is None:
-        raise ConfigError(f"no network {name!r} in {path}: see `brownie networks list`, or pass --rpc-url")
+        raise ConfigError(f"no network {name!r} in {path}: see `brownie networks list`, or give an RPC URL instead")
     host = str(network.get("host") or "")
     port = (network.get("cmd_settings") or {}).get("port")
     if port and ":" not in host.split("//", 1)[-1]:
         host = f"{host}:{port}"
     unset = [a or b for a, b in _ENV_VAR.findall(host) if (a or b) not in os.environ]
     if unset:
-        raise ConfigError(f"network {name!r} needs ${unset[0]} in its host: export it, or pass --rpc-url")
+        raise ConfigError(f"network {name!r} needs ${unset[0]} in its host: export it, or give an RPC URL instead")
     url = os.path.expandvars(host)
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"network {name!r} has host {redacted(url)!r}, not an http(s) URL: "
-                          "crowdstake speaks JSON-RPC over HTTP; pass --rpc-url")
+                          "crowdstake speaks JSON-RPC over HTTP; give an RPC URL instead")
     return url

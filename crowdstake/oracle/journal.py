@@ -31,7 +31,7 @@ class Journal:
             self.record(owner=owner)
         elif found != owner:
             raise ConfigError(f"{self.path} is the journal of another deployment ({found}), not of this one "
-                              f"({owner}): give each deployment its own working directory (--workdir)")
+                              f"({owner}): give each deployment its own working directory")
 
     def get(self, key: str, default=None):
         return self.data.get(key, default)

@@ -258,7 +258,7 @@ def _fresh_work_dir(work: Path) -> Path:
     marker = work / ".crowdstake-demo"
     if work.exists():
         if not marker.exists():
-            raise ConfigError(f"{work} exists and was not made by `crowdstake demo`: choose another --out, "
+            raise ConfigError(f"{work} exists and was not made by `crowdstake demo`: choose another output folder, "
                               "or move it away")
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -269,6 +269,7 @@ def _fresh_work_dir(work: Path) -> Path:
 def run_demo(out_dir: Path, *, participants: int = 20, rounds: int = 8, seed: int = 7, network: str = "anvil",
              rpc_url: str | None = None, log: Callable = print) -> dict:
     """Start a local chain (unless `rpc_url`), run a season, write the report; returns the outcomes."""
+    from crowdstake.chain import connect
     from crowdstake.chain.localchain import local_chain
     from crowdstake.sim.report import leaderboard, write_report
 
@@ -279,7 +280,7 @@ def run_demo(out_dir: Path, *, participants: int = 20, rounds: int = 8, seed: in
     work = _fresh_work_dir(out_dir / "work")
 
     def play(url: str) -> dict:
-        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
+        w3 = connect(url, timeout=60)  # a dead --rpc-url is one line, not a stack trace
         season = Season(w3, work, participants, rounds, seed, log)
         initial = season.contracts.token.functions.totalSupply().call()
         season.run()

@@ -4,19 +4,22 @@ participant's check before anything is sent, and by the oracle on the files it s
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from collections.abc import Collection
 
+import numpy as np
 import pandas as pd
 
 from crowdstake.errors import InvalidInputError, InvalidPredictionsError
 
 MAX_BYTES = 32 * 2**20  # a predictions file or score table, at most
 
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_ID = re.compile(r"[^\s,\"']+")
+# ASCII only: Python's \\d and float() also take Arabic-Indic or fullwidth digits, and str.strip()
+# a no-break space; a file the store accepts must read back to the same numbers everywhere.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+_ID = re.compile(r"[^\s,\"']+", re.ASCII)
+_BLANK = " \t"  # the only spaces allowed around a value
 
 
 def parse_live_ids(data: bytes) -> list[str]:
@@ -35,33 +38,46 @@ def parse_live_ids(data: bytes) -> list[str]:
 
 _NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _ROW = r"[^\s,\"']+," + _NUM
-_WELL_FORMED = re.compile(rf"id,prediction\r?\n(?:{_ROW}\r?\n)*(?:{_ROW}\r?)?")
-_ROWS = re.compile(r"^([^\s,\"']+),(\S+?)\r?$", re.MULTILINE)
+_WELL_FORMED = re.compile(rf"id,prediction\r?\n(?:{_ROW}\r?\n)*(?:{_ROW}\r?)?", re.ASCII)
+_ROWS = re.compile(r"^([^\s,\"']+),(\S+?)\r?$", re.MULTILINE | re.ASCII)
 
 
 def validate_predictions(data: bytes, live_ids: Collection[str] | None = None, max_bytes: int = MAX_BYTES) -> int:
     """Check a predictions file: header `id,prediction`; one `id,value` a line; each id once and,
-    when `live_ids` is given, exactly those ids; values numbers in [0, 1], no NaN; at most
-    `max_bytes`. Returns the number of rows; raises InvalidPredictionsError naming the first bad line."""
-    if len(data) <= max_bytes:  # fast path for good files (C-speed regex, numpy); errors come from the scan below
+    when `live_ids` is given, exactly those ids; values plain ASCII decimal numbers in [0, 1], no
+    NaN; at most `max_bytes`. Returns the number of rows; raises InvalidPredictionsError naming
+    the first bad line."""
+    return len(_parse(data, live_ids, max_bytes)[0])
+
+
+def read_predictions(data: bytes, max_bytes: int = MAX_BYTES) -> pd.Series:
+    """A valid predictions file as floats indexed by id (str), read by the same rules as
+    `validate_predictions` (so the store accepts exactly what the oracle can score);
+    InvalidPredictionsError names the first bad line of an invalid one."""
+    ids, values = _parse(data, None, max_bytes)
+    return pd.Series(values, index=ids, dtype=float)
+
+
+def _parse(data: bytes, live_ids: Collection[str] | None, max_bytes: int) -> tuple[list[str], np.ndarray]:
+    """(ids, values) of a valid file. Good files take the fast path (C-speed regex, numpy); any
+    doubt goes to the line-by-line scan, which finds the first problem."""
+    if len(data) <= max_bytes:
         try:
             text = bytes(data).decode("utf-8")
         except UnicodeDecodeError:
             text = None
         if text is not None and _WELL_FORMED.fullmatch(text):
-            import numpy as np
-
             rows = _ROWS.findall(text, text.index("\n") + 1)
             ids = [r[0] for r in rows]
             values = np.array([r[1] for r in rows], dtype=float)
             unique = set(ids)
             if (len(unique) == len(ids) and (live_ids is None or unique == (live_ids if isinstance(live_ids, (set, frozenset)) else set(live_ids)))
                     and not np.isnan(values).any() and (values >= 0).all() and (values <= 1).all()):
-                return len(ids)
-    return _scan_predictions(data, live_ids, max_bytes)
+                return ids, values
+    return _scan(data, live_ids, max_bytes)
 
 
-def _scan_predictions(data: bytes, live_ids: Collection[str] | None, max_bytes: int) -> int:
+def _scan(data: bytes, live_ids: Collection[str] | None, max_bytes: int) -> tuple[list[str], np.ndarray]:
     """Line by line: the first problem, with its line number."""
 
     def bad(message: str, status: int = 422):
@@ -80,7 +96,7 @@ def _scan_predictions(data: bytes, live_ids: Collection[str] | None, max_bytes: 
         first = lines[0].rstrip("\r")[:80] if lines else ""
         raise bad(f"line 1: the header must be `id,prediction`, got {first!r}")
     expected = set(live_ids) if live_ids is not None else None
-    seen: set[str] = set()
+    seen: dict[str, float] = {}
     for n, line in enumerate(lines[1:], start=2):
         line = line.rstrip("\r")
         fields = line.split(",")
@@ -93,8 +109,7 @@ def _scan_predictions(data: bytes, live_ids: Collection[str] | None, max_bytes: 
             raise bad(f"line {n}: id {ident!r} appears twice")
         if expected is not None and ident not in expected:
             raise bad(f"line {n}: id {ident!r} is not a live id of this round")
-        seen.add(ident)
-        v = value.strip()
+        v = value.strip(_BLANK)
         if v.lower() in ("nan", "+nan", "-nan"):
             raise bad(f"line {n}: prediction for id {ident!r} is NaN")
         if not _NUMBER.fullmatch(v):
@@ -102,18 +117,11 @@ def _scan_predictions(data: bytes, live_ids: Collection[str] | None, max_bytes: 
         x = float(v)
         if not (0.0 <= x <= 1.0) or math.isnan(x):
             raise bad(f"line {n}: prediction {v} for id {ident!r} is outside [0, 1]")
+        seen[ident] = x
     if expected is not None and len(seen) != len(expected):
-        missing = sorted(expected - seen)
+        missing = sorted(expected - seen.keys())
         raise bad(f"line {len(lines) + 1}: the file ends with {len(missing)} live id(s) missing, first {missing[0]!r}")
-    return len(seen)
-
-
-def read_predictions(data: bytes, max_bytes: int = MAX_BYTES) -> pd.Series:
-    """A valid predictions file as floats indexed by id (str); InvalidPredictionsError names
-    the first bad line of an invalid one."""
-    validate_predictions(data, None, max_bytes)
-    frame = pd.read_csv(io.BytesIO(data), dtype={"id": str, "prediction": float})
-    return pd.Series(frame["prediction"].to_numpy(), index=frame["id"].to_numpy())
+    return list(seen), np.array(list(seen.values()), dtype=float)
 
 
 def predictions_csv(predictions: pd.DataFrame | pd.Series | bytes | str) -> bytes:

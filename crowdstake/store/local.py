@@ -48,6 +48,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eth_utils import to_checksum_address
 
@@ -57,6 +58,9 @@ from crowdstake.errors import (InvalidInputError, StoreConflict, StoreError, Sto
 from crowdstake.store.auth import (DEFAULT_TTL, MAX_EXPIRY, _address, _bytes32, _hex, model_bytes, sign_score_table,
                                    sign_upload, verify_request)
 from crowdstake.store.formats import MAX_BYTES, parse_live_ids, validate_predictions
+
+if TYPE_CHECKING:  # the store runs without a chain too; only these helpers read one
+    from crowdstake.chain.contracts import Contracts
 
 STALE_TMP = 600  # a temporary file older than this (seconds) is a crash's leftover
 
@@ -302,12 +306,12 @@ class LocalStore:
             raise StoreNotFound(f"no score table{which} published for round {round_id} yet") from None
 
 
-def chain_clock(protocol) -> tuple[RoundTimes, Callable[[], int]]:
+def chain_clock(contracts: Contracts) -> tuple[RoundTimes, Callable[[], int]]:
     """(round_times, now) read from the chain: `Tournament.roundTimes` (cached once known: a
     round's times never change) and the latest block's timestamp."""
     cache: dict[int, tuple[int, int]] = {}
-    fn = protocol.tournament.functions.roundTimes
-    w3 = protocol.w3
+    fn = contracts.tournament.functions.roundTimes
+    w3 = contracts.w3
 
     def round_times(round_id: int) -> tuple[int, int]:
         if round_id in cache:
@@ -325,15 +329,15 @@ def chain_clock(protocol) -> tuple[RoundTimes, Callable[[], int]]:
     return round_times, now
 
 
-def committee_members(protocol) -> Callable[[str], bool]:
+def committee_members(contracts: Contracts) -> Callable[[str], bool]:
     """The score-table publishers: the oracle committee's current members (asked on-chain)."""
-    is_member = protocol.committee.functions.isMember
+    is_member = contracts.committee.functions.isMember
     return lambda address: bool(is_member(address).call())
 
 
-def local_store_for(directory, protocol, identity: str | None = None) -> LocalStore:
-    """A LocalStore over `directory` on `protocol`'s chain and clock, publishers = the committee."""
-    round_times, now = chain_clock(protocol)
-    return LocalStore(directory, round_times, protocol.w3.eth.chain_id,
+def local_store_for(directory, contracts: Contracts, identity: str | None = None) -> LocalStore:
+    """A LocalStore over `directory` on `contracts`'s chain and clock, publishers = the committee."""
+    round_times, now = chain_clock(contracts)
+    return LocalStore(directory, round_times, contracts.w3.eth.chain_id,
                       identity or f"local:{Path(directory).resolve()}", now=now,
-                      publishers=committee_members(protocol))
+                      publishers=committee_members(contracts))

@@ -1,0 +1,205 @@
+"""The participant's whole path through the `crowdstake` command, in subprocesses, against
+anvil and a store service started with `crowdstake store serve`: wallet -> submit -> stake ->
+(results posted by the test, as the oracle will) -> claim with restake -> status. Then each
+user mistake: one clear line, exit 1, no stack trace, nothing changed."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from brownie import chain, web3
+from eth_account import Account
+from support.rounds import model
+
+from crowdstake.chain import save_deployment
+from crowdstake.results.merkle import Leaf, ResultsTree
+from crowdstake.results.payout import payout_delta, payout_factor
+from crowdstake.results.table import Row, table_hash, write_table
+from crowdstake._server import free_port
+from crowdstake.store import HttpStore, register_live_ids
+from scripts.deploy import deployment_record
+
+E18 = 10**18
+PASSWORD = "correct horse battery staple"
+IDS = [f"id{i:03d}" for i in range(30)]
+PREDICTIONS = "id,prediction\n" + "".join(f"{i},{(k % 10) / 9:.6f}\n" for k, i in enumerate(IDS))
+
+
+@pytest.fixture(scope="module")
+def env(protocol, tmp_path_factory, admin, operator, guardian, members):
+    """The environment of every subprocess: its own home, deployments, node and store."""
+    home = tmp_path_factory.mktemp("cli")
+    token, tournament, committee = protocol
+    record = deployment_record(token, tournament, committee, block=0, admin=admin, operator=operator,
+                               guardian=guardian, members=members, threshold=2)
+    save_deployment(chain.id, record, home / "deployments")
+    return {
+        "PATH": os.environ["PATH"], "HOME": str(home), "CROWDSTAKE_HOME": str(home / "crowdstake"),
+        "CROWDSTAKE_DEPLOYMENTS": str(home / "deployments"), "CROWDSTAKE_RPC_URL": web3.provider.endpoint_uri,
+        "CROWDSTAKE_PASSWORD": PASSWORD, "CROWDSTAKE_WALLET": "alice",
+    }
+
+
+@pytest.fixture(scope="module")
+def store_url(env):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "crowdstake.cli", "store", "serve", "--dir", str(Path(env["HOME"]) / "store"),
+         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            requests.get(url + "/info", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    yield url
+    server.terminate()
+    server.wait(10)
+
+
+def cli(env, *args, ok=True):
+    run = subprocess.run([sys.executable, "-m", "crowdstake.cli", *args], env=env, capture_output=True, text=True)
+    if ok:
+        assert run.returncode == 0, run.stderr
+    return run
+
+
+def refused(env, *args):
+    """A user mistake: exit 1 and exactly one line on stderr, no traceback."""
+    run = cli(env, *args, ok=False)
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    assert "Traceback" not in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    return run.stderr
+
+
+@pytest.fixture(scope="module")
+def alice_wallet(env, admin, token):
+    address = cli(env, "wallet", "new", "alice").stdout.split()[-1]
+    admin.transfer(address, E18)
+    token.transfer(address, 100 * E18, {"from": admin})
+    return address
+
+
+def _round_with_live_ids(driver, env, close_in=1000, resolve_in=2000):
+    rid = driver.open_round(close_in, resolve_in)
+    register_live_ids(Path(env["HOME"]) / "store", rid, IDS)  # what the fund does for each round
+    return rid
+
+
+def _post_results(driver, env, committee, admin, rid, staker, score):
+    """What the oracle will do: a score table in the store, its root and hash voted, finalised."""
+    publisher = Account.create()
+    committee.setThreshold(3, {"from": admin})
+    committee.addMember(publisher.address, {"from": admin})
+    r = driver.tournament.round(rid)
+    stake = driver.tournament.position(rid, staker, model("m"))[0]
+    leaf = Leaf(rid, staker, model("m"), score)
+    tree = ResultsTree([leaf])
+    delta = payout_delta(stake, score, payout_factor(r["params"]["threshold"], r["totalStake"]), r["params"]["cap"])
+    table = write_table([Row(staker, model("m"), stake, 0.1, 0.0, score / 1e6, score, delta, "", tuple(tree.proof(0)))])
+    driver.until(r["resolveTime"])
+    HttpStore(env["CROWDSTAKE_STORE"]).publish_score_table(publisher, rid, table)
+    result = (tree.root, table_hash(table), max(delta, 0), max(-delta, 0), 1)
+    driver.accept(rid, result, voters=driver.members)
+    driver.until(driver.committee.roundState(rid)["disputeEndsAt"])
+    driver.committee.finalize(rid, {"from": admin})
+    return delta
+
+
+def test_participant_round_trip(env, store_url, alice_wallet, driver, token, tournament, committee, admin, tmp_path):
+    env = {**env, "CROWDSTAKE_STORE": store_url}
+    rid = _round_with_live_ids(driver, env)
+    assert f"│ {rid} " in cli(env, "rounds").stdout
+    preds = tmp_path / "preds.csv"
+    preds.write_text(PREDICTIONS)
+    out = cli(env, "submit", "--round", str(rid), "--model", "m", str(preds)).stdout
+    assert f"round {rid}" in out
+    assert tournament.position(rid, alice_wallet, model("m"))[1] == "0x" + table_hash(PREDICTIONS.encode()).hex()
+    cli(env, "stake", "--round", str(rid), "--model", "m", "--amount", "40")
+    cli(env, "stake", "--round", str(rid), "--model", "m", "--amount", "15", "--decrease")
+    assert tournament.position(rid, alice_wallet, model("m"))[0] == 25 * E18
+    assert token.balanceOf(alice_wallet) == 75 * E18
+
+    delta = _post_results(driver, env, committee, admin, rid, alice_wallet, 40_000)
+    assert delta == E18  # 25 tokens * 4%
+    nxt = _round_with_live_ids(driver, env)
+    cli(env, "submit", "--round", str(nxt), "--model", "m", str(preds))
+    out = cli(env, "claim", "--round", str(rid), "--restake-into", str(nxt)).stdout
+    assert f"restaked into round {nxt}" in out
+    assert tournament.position(nxt, alice_wallet, model("m"))[0] == 26 * E18
+    status = cli(env, "status").stdout
+    assert "claimed" in status and "open" in status and "26.0" in status
+
+
+def test_user_mistakes_change_nothing(env, store_url, alice_wallet, driver, token, tournament, tmp_path):
+    env = {**env, "CROWDSTAKE_STORE": store_url}
+    rid = _round_with_live_ids(driver, env)
+    preds = tmp_path / "preds.csv"
+    preds.write_text(PREDICTIONS)
+    balance = token.balanceOf(alice_wallet)
+
+    assert "wrong password" in refused({**env, "CROWDSTAKE_PASSWORD": "nope"}, "status")
+    assert "round 99 not found" in refused(env, "stake", "--round", "99", "--model", "m", "--amount", "1")
+    assert "no submission" in refused(env, "stake", "--round", str(rid), "--model", "m", "--amount", "5")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(PREDICTIONS.replace("id005", "zzz"))
+    assert "zzz" in refused(env, "submit", "--round", str(rid), "--model", "m", str(bad))
+    cli(env, "submit", "--round", str(rid), "--model", "m", str(preds))
+    assert "below the tournament minimum" in refused(env, "stake", "--round", str(rid), "--model", "m", "--amount", "0.5")
+    assert "insufficient balance" in refused(env, "stake", "--round", str(rid), "--model", "m", "--amount", "100000")
+    assert "not finalized" in refused(env, "claim", "--round", str(rid))
+    assert "nothing to claim" in refused(env, "claim", "--all")
+    driver.until(tournament.round(rid)["closeTime"])
+    assert "is closed" in refused(env, "stake", "--round", str(rid), "--model", "m", "--amount", "5")
+    assert "no crowdstake deployment" in refused({**env, "CROWDSTAKE_DEPLOYMENTS": str(tmp_path)}, "status")
+
+    assert token.balanceOf(alice_wallet) == balance
+    assert tournament.position(rid, alice_wallet, model("m"))[0] == 0
+
+
+def test_pay_command_settles_a_round_in_batches(env, store_url, alice_wallet, driver, tournament, committee,
+                                                   admin, tmp_path):
+    env = {**env, "CROWDSTAKE_STORE": store_url}
+    rid = _round_with_live_ids(driver, env)
+    preds = tmp_path / "preds.csv"
+    preds.write_text(PREDICTIONS)
+    cli(env, "submit", "--round", str(rid), "--model", "m", str(preds))
+    cli(env, "stake", "--round", str(rid), "--model", "m", "--amount", "20")
+    _post_results(driver, env, committee, admin, rid, alice_wallet, -20_000)
+    out = cli(env, "pay", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
+    assert "1 positions settled in 1 transactions" in out
+    assert tournament.position(rid, alice_wallet, model("m"))[0] == 0  # settled
+    assert "0 positions settled" in cli(env, "pay", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
+
+
+@pytest.fixture(scope="module")
+def brownie_networks(env):
+    """The networks brownie keeps in ~/.brownie (the subprocesses' HOME): this test chain by name."""
+    port = urlsplit(env["CROWDSTAKE_RPC_URL"]).port
+    folder = Path(env["HOME"]) / ".brownie"
+    folder.mkdir(exist_ok=True)
+    (folder / "network-config.yaml").write_text(
+        f"development:\n- id: test-chain\n  name: the test chain\n  cmd: anvil\n  host: http://$NODE_HOST\n"
+        f"  cmd_settings:\n    port: {port}\nlive: []\n")
+    # --network must win over the environment's URL: a dead one proves the name was used
+    return {**env, "CROWDSTAKE_RPC_URL": "http://127.0.0.1:9", "NODE_HOST": "127.0.0.1"}
+
+
+def test_a_brownie_network_name_reaches_the_chain(brownie_networks, driver):
+    rid = driver.open_round()
+    assert f"│ {rid} " in cli(brownie_networks, "rounds", "--network", "test-chain").stdout
+
+
+def test_a_bad_network_name_is_one_line(brownie_networks, tmp_path):
+    err = refused(brownie_networks, "oracle", "run", "--round", "1", "--targets", str(tmp_path), "--network", "mainet")
+    assert "no network 'mainet' in" in err and "brownie networks list" in err
+    unset = {k: v for k, v in brownie_networks.items() if k != "NODE_HOST"}
+    err = refused(unset, "pay", "--round", "1", "--network", "test-chain")
+    assert "needs $NODE_HOST" in err

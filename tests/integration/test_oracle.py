@@ -1,0 +1,167 @@
+"""The oracle operator in-process against a real chain and store: k of n accept, crashes at any
+step resume without a second vote, bad files score at the floor, a dissenting member or a veto is
+survived, two watches do not collide, a workdir of another deployment is refused, and anyone can
+verify a round. Independent operator processes: tests/e2e/test_oracle_processes.py."""
+
+import threading
+import time
+
+import pytest
+from brownie import chain, web3
+from support.world import deploy_world, open_round, run_operator, until, world  # noqa: F401 - world: a fixture
+
+from crowdstake import oracle
+from crowdstake.chain import send
+from crowdstake.config import KeeperSettings, OracleSettings
+from crowdstake.errors import ConfigError
+from crowdstake.results.merkle import model_id
+from crowdstake.scoring import FLOOR_SCORE
+from crowdstake.oracle.keeper import pay_round
+
+
+class Crash(BaseException):
+    """A kill at a chosen step (BaseException: nothing in the operator catches it)."""
+
+
+@pytest.mark.parametrize("step", ["scored", "published", "vote-sent", "voted"])
+def test_crash_at_any_step_resumes_with_one_vote(world, admin, operator, tmp_path, step):
+    rid, _, targets_dir = open_round(world, admin, operator, tmp_path, seed=2)
+    member, workdir = world["members"][0], tmp_path / "op"
+    nonce = web3.eth.get_transaction_count(member.address)
+
+    def kill(at):
+        if at == step:
+            raise Crash(at)
+
+    if step == "vote-sent":  # killed with the vote in the mempool, not yet mined
+        web3.provider.make_request("evm_setAutomine", [False])
+    try:
+        with pytest.raises(Crash):
+            run_operator(world, member, rid, targets_dir, workdir, on_step=kill)
+        assert world["committee"].hasVoted(rid, member.address) == (step == "voted")
+        # the chain mines the pending vote a moment after the operator restarts
+        timer = threading.Timer(1.0, web3.provider.make_request, ("evm_setAutomine", [True]))
+        timer.start()
+        first = (workdir / f"round-{rid}-scores.csv").read_bytes()
+        summary = run_operator(world, member, rid, targets_dir, workdir)
+        timer.join()
+    finally:
+        web3.provider.make_request("evm_setAutomine", [True])
+    assert (workdir / f"round-{rid}-scores.csv").read_bytes() == first
+    assert world["committee"].hasVoted(rid, member.address)
+    assert world["committee"].votesFor(rid, world["committee"].resultHash(rid, _result(summary))) == 1
+    assert web3.eth.get_transaction_count(member.address) == nonce + 1  # one vote transaction, ever
+    assert summary.gas > 0
+
+
+def _result(summary):
+    return (summary.root, summary.table_hash, int(summary.total_reward.scaleb(18)), int(summary.total_burn.scaleb(18)),
+            summary.positions)
+
+
+def test_crash_during_finalize_resumes(world, admin, operator, tmp_path):
+    rid, _, targets_dir = open_round(world, admin, operator, tmp_path, seed=3)
+    for i, member in enumerate(world["members"][:2]):
+        run_operator(world, member, rid, targets_dir, tmp_path / f"op{i}", finalize=False)
+    until(world["committee"].roundState(rid)["disputeEndsAt"])
+
+    def kill(at):
+        if at == "finalize-sent":
+            raise Crash(at)
+
+    with pytest.raises(Crash):
+        run_operator(world, world["members"][0], rid, targets_dir, tmp_path / "op0", on_step=kill)
+    assert run_operator(world, world["members"][0], rid, targets_dir, tmp_path / "op0").state == "finalized"
+    assert world["tournament"].round(rid)["finalized"]
+
+
+def test_bad_files_score_at_the_floor(world, admin, operator, tmp_path):
+    rid, stakers, targets_dir = open_round(world, admin, operator, tmp_path, seed=4)
+    digest = world["tournament"].position(rid, stakers[1].address, model_id("model"))[1]
+    path = world["home"] / "store" / "rounds" / str(rid) / "files" / f"{digest.hex()}.csv"
+    path.write_bytes(path.read_bytes().replace(b"0.", b"0.9", 1))  # altered after commitment
+    summary = run_operator(world, world["members"][0], rid, targets_dir, tmp_path / "op", dry_run=True)
+    assert list(summary.floors.values()) == ["file does not match its on-chain hash"]
+    table = (tmp_path / "op" / f"round-{rid}-scores.csv").read_text()
+    assert f",{FLOOR_SCORE}," in table
+    assert not world["committee"].hasVoted(rid, world["members"][0].address)  # a dry run sends nothing
+
+
+def test_a_dissenter_and_a_veto_are_survived(world, admin, operator, guardian, tmp_path):
+    rid, _, targets_dir = open_round(world, admin, operator, tmp_path, seed=5)
+    liar, honest = world["members"][0], world["members"][1:]
+    protocol = world["protocol"]
+    send(protocol.w3, liar, protocol.committee.functions.vote(rid, (b"\x66" * 32, b"\x66" * 32, 0, 0, 4)))
+    summary = run_operator(world, honest[0], rid, targets_dir, tmp_path / "h0")
+    assert summary.state == "voting"  # one honest vote against one lie: nothing accepted
+    assert run_operator(world, honest[1], rid, targets_dir, tmp_path / "h1").state == "accepted"
+    world["committee"].veto(rid, {"from": guardian})
+    for i, member in enumerate(honest):  # a new epoch: the same operators vote again
+        summary = run_operator(world, member, rid, targets_dir, tmp_path / f"h{i}")
+    assert summary.state == "accepted"
+    assert world["committee"].roundState(rid)["vetoes"] == 1
+
+
+def test_anyone_can_verify_a_round(world, admin, operator, tmp_path):
+    rid, _, targets_dir = open_round(world, admin, operator, tmp_path, seed=6)
+    for i, member in enumerate(world["members"][:2]):
+        run_operator(world, member, rid, targets_dir, tmp_path / f"op{i}")
+    report = oracle.verify_round(world["protocol"], world["store"], rid, targets_dir)
+    assert report.matches and report.differences == []
+    target_file = targets_dir / f"{rid}.csv"  # a verifier with other targets sees every differing leaf
+    lines = target_file.read_text().splitlines()
+    flipped = [f"{line.rsplit(',', 1)[0]},{1 - float(line.rsplit(',', 1)[1])}" for line in lines[1:]]
+    target_file.write_text("\n".join(lines[:1] + flipped) + "\n")
+    report = oracle.verify_round(world["protocol"], world["store"], rid, targets_dir)
+    assert not report.matches and len(report.differences) >= 1
+
+
+def test_two_watches_vote_finalize_and_pay_without_colliding(world, admin, operator, tmp_path):
+    rid, stakers, targets_dir = open_round(world, admin, operator, tmp_path, seed=7)
+    errors = []
+
+    def watch(i):
+        def pay(round_id):  # both keep: they race to settle the same positions, one to balances
+            pay_round(world["protocol"], world["members"][i], world["store"], round_id, KeeperSettings(to_balance=i == 0),
+                      journal=tmp_path / f"w{i}" / f"pay-{round_id}.json")
+
+        try:
+            settings = OracleSettings(targets=targets_dir, workdir=tmp_path / f"w{i}", interval=0.2)
+            oracle.watch(world["protocol"], world["members"][i], world["store"], settings,
+                         rounds_limit=rid, on_finalized=pay)  # every round up to this one ends finalised
+        except Exception as e:  # reported below: a thread's failure must fail the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=watch, args=(i,), daemon=True) for i in range(2)]
+    for t in threads:
+        t.start()
+    for _ in range(300):
+        if world["committee"].roundState(rid)["disputeEndsAt"]:
+            break
+        time.sleep(0.1)
+    until(world["committee"].roundState(rid)["disputeEndsAt"])  # the dispute window passes
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and not any(t.is_alive() for t in threads)
+    r = world["tournament"].round(rid)
+    assert r["finalized"] and r["settledPositions"] == r["stakedPositions"] == len(stakers)
+    assert all(world["tournament"].position(rid, s.address, model_id("model"))["stake"] == 0 for s in stakers)
+    assert all(world["committee"].hasVoted(rid, m.address) for m in world["members"][:2])
+
+
+def test_a_workdir_of_another_deployment_is_refused(world, admin, operator, guardian, tmp_path):
+    # A redeploy restarts the round numbers: round R's journal (its root, its vote) from the old
+    # deployment must never be resumed against the new one.
+    rid, _, targets_dir = open_round(world, admin, operator, tmp_path)
+    member, workdir = world["members"][0], tmp_path / "work"
+    run_operator(world, member, rid, targets_dir, workdir, finalize=False)
+    journal = (workdir / f"round-{rid}.json").read_bytes()
+    again = deploy_world(admin, operator, guardian, world["members"], tmp_path / "again")
+    now = chain.time()
+    assert again["tournament"].openRound(again["tid"], b"\xdb" * 32, now + 10, now + 20,
+                                         {"from": operator}).return_value == rid
+    until(now + 20)
+    with pytest.raises(ConfigError, match="journal of another deployment .* own working directory"):
+        oracle.run_round(again["protocol"], member, again["store"], rid, OracleSettings(targets=targets_dir, workdir=workdir))
+    assert not again["committee"].hasVoted(rid, member.address)
+    assert (workdir / f"round-{rid}.json").read_bytes() == journal

@@ -1,0 +1,7 @@
+"""What the tests share, importable as `support` (tests/conftest.py puts tests/ on sys.path).
+
+- leaves.py: model ids and random results-tree leaves; no chain, no brownie (the unit tier may use it).
+- rounds.py: the tests' tournament constants, `reverts` and `Driver`, which drive rounds with brownie.
+- deployment.py: the named accounts and the deployed protocol, as fixtures for the chain tiers' conftests.
+- world.py: a deployment whose committee members hold keys of their own, for the oracle's tests.
+"""
