@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from crowdstake.errors import InvalidInputError
 
@@ -16,12 +17,15 @@ def to_tokens(wei: int) -> Decimal:
     return tokens.quantize(Decimal(1)) if tokens == tokens.to_integral_value() else tokens.normalize()
 
 
+_PLAIN = re.compile(r"(\d+(\.\d*)?|\.\d+)", re.ASCII)  # 12, 12.5, .5: no sign, exponent, space or `_`
+
+
 def parse_amount(text: str | int | Decimal) -> int:
-    """Token units ('12.5') to the token's smallest unit (18 decimals)."""
-    try:
-        value = Decimal(str(text))
-    except InvalidOperation:
-        raise InvalidInputError(f"amount {text!r} is not a number of tokens, e.g. 12.5") from None
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal(1).scaleb(-DECIMALS)):
-        raise InvalidInputError(f"amount {text!r} must be positive with at most 18 decimals")
+    """Token units ('12.5', a plain decimal number) to the token's smallest unit (18 decimals)."""
+    shown = str(text)
+    if isinstance(text, bool) or not _PLAIN.fullmatch(shown if not isinstance(text, Decimal) else f"{text:f}"):
+        raise InvalidInputError(f"amount {shown[:40]!r} is not a plain number of tokens, e.g. 12.5")
+    value = Decimal(shown)
+    if value <= 0 or value != value.quantize(Decimal(1).scaleb(-DECIMALS)):
+        raise InvalidInputError(f"amount {shown!r} must be positive with at most 18 decimals")
     return int(value.scaleb(DECIMALS))

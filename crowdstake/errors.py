@@ -8,7 +8,7 @@ and what to do, in the library's terms; the CLI adds which flag to change.
     │   ├── KeeperError                      a round cannot be paid out as asked
     │   └── WrongPasswordError               the password does not decrypt the wallet
     ├── ConfigError (RuntimeError)           the setup is missing something: a deployment, a binary, a setting
-    │   ├── MissingSetting                   a needed setting was not given; `.setting` names it (the CLI adds its flag)
+    │   ├── MissingSetting                   a needed setting was not given; `.setting` names it
     │   ├── UnknownWalletError (LookupError)
     │   └── WalletExistsError (FileExistsError)
     ├── NodeUnavailable (ConnectionError)    the Ethereum node does not answer (after the retries)
@@ -28,7 +28,10 @@ and what to do, in the library's terms; the CLI adds which flag to change.
 
 
 class CrowdstakeError(Exception):
-    """Base of every error crowdstake raises on purpose. Its message says what to do."""
+    """Base of every error crowdstake raises on purpose. Its message says what to do; `setting`,
+    when set, names the setting to change ("node", "store", "wallet"), for the CLI to add its flag."""
+
+    setting: str | None = None
 
 
 class InvalidInputError(CrowdstakeError, ValueError):
@@ -49,6 +52,8 @@ class MissingSetting(ConfigError):
 
 class NodeUnavailable(CrowdstakeError, ConnectionError):
     """The Ethereum node did not answer, after the retry policy's attempts."""
+
+    setting = "node"
 
 
 class TransactionFailed(CrowdstakeError, RuntimeError):

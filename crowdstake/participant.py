@@ -15,11 +15,11 @@ from eth_account.signers.local import LocalAccount
 from crowdstake._units import TOKEN, parse_amount, to_tokens
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.permit import sign_permit
-from crowdstake.chain.tx import send
+from crowdstake.chain.tx import prepare, send
 from crowdstake.errors import InvalidInputError, MissingSetting, ParticipantError, TransactionFailed
 from crowdstake.results.merkle import Leaf, model_id, process_proof
 from crowdstake.results.table import read_table, table_hash
-from crowdstake.store import Store
+from crowdstake.store import Store, file_hash
 from crowdstake.store.formats import predictions_csv, validate_predictions
 
 
@@ -43,11 +43,20 @@ class StakeChange:
 
 @dataclass(frozen=True)
 class Claim:
+    """A settled position: its gain or loss, where the payout went, and why it went to the
+    wallet when a restake was asked but the payout could not open a position (`note`)."""
+
     round: int
     model: str
     delta: Decimal
     restaked_into: int | None
     tx: str
+    note: str = ""
+
+
+# claimAndRestake's refusals of the payout itself: it is paid to the wallet instead
+_UNRESTAKABLE = {"TournamentZeroAmount": "nothing is left to restake (the whole stake was burned)",
+                 "TournamentStakeBelowMinimum": "it is below the minimum stake of round {into}"}
 
 
 @dataclass(frozen=True)
@@ -148,11 +157,13 @@ class Participant:
         """Validate, upload to the store, and commit the file's hash on-chain."""
         store = self._need_store("uploading predictions")
         data = predictions_csv(predictions)
-        validate_predictions(data)
+        validate_predictions(data, store.live_ids(round_id))  # the store's own verdict, before anything is sent
         self._open_round(round_id)
         mid = model_id(model)
+        commit = self.tournament.functions.submit(round_id, mid, file_hash(data))
+        self._checked(lambda: prepare(self.w3, self.account, commit))  # it would land, and the gas is paid for
         digest = store.upload_predictions(self.account, round_id, mid, data)
-        receipt = self._send(self.tournament.functions.submit(round_id, mid, digest))
+        receipt = self._send(commit)
         return Submission(round_id, model, "0x" + digest.hex(), receipt["transactionHash"].hex())
 
     def stake(self, round_id: int, model: str, amount) -> StakeChange:
@@ -212,13 +223,22 @@ class Participant:
         done = []
         for row in rows:
             proof = list(row.proof)
-            if restake_into is None:
-                call = self.tournament.functions.claim(round_id, self.account.address, row.model_id, row.quantized, proof)
-            else:
-                call = self.tournament.functions.claimAndRestake(round_id, row.model_id, row.quantized, proof, restake_into)
+            into, note = restake_into, ""
+            call = self.tournament.functions.claim(round_id, self.account.address, row.model_id, row.quantized, proof)
+            if into is not None:
+                restake = self.tournament.functions.claimAndRestake(round_id, row.model_id, row.quantized, proof, into)
+                try:
+                    prepare(self.w3, self.account, restake)
+                    call = restake
+                except TransactionFailed as e:
+                    if e.error not in _UNRESTAKABLE:
+                        raise ParticipantError(f"the contract refused: {e}", e.error, e.error_args) from None
+                    payout = to_tokens(row.stake + row.delta)
+                    into, note = None, (f"the payout {payout} was not restaked: {_UNRESTAKABLE[e.error]}"
+                                        .format(into=restake_into))
             receipt = self._send(call)
-            done.append(Claim(round_id, "0x" + row.model_id.hex()[:12], to_tokens(row.delta), restake_into,
-                              receipt["transactionHash"].hex()))
+            done.append(Claim(round_id, "0x" + row.model_id.hex()[:12], to_tokens(row.delta), into,
+                              receipt["transactionHash"].hex(), note))
         return done
 
     def _need_store(self, what: str) -> Store:
@@ -239,7 +259,11 @@ class Participant:
         return rows
 
     def _send(self, call):
+        return self._checked(lambda: send(self.w3, self.account, call))
+
+    @staticmethod
+    def _checked(step):
         try:
-            return send(self.w3, self.account, call)
+            return step()
         except TransactionFailed as e:  # keep the decoded custom error for callers that branch on it
-            raise ParticipantError(f"the contract refused: {e}", e.error, e.error_args) from None
+            raise ParticipantError(f"the contract refused: {e}" if e.error else str(e), e.error, e.error_args) from None

@@ -6,9 +6,9 @@ names (`networks`), deploying (`deploy`), local dev chains (`localchain`), walle
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.deployments import load_artifact, load_deployment, save_deployment
 from crowdstake.chain.rpc import DEFAULT_RETRY, RetryPolicy, connect, redacted, retry_policy, with_retries
-from crowdstake.chain.tx import broadcast, decode_revert, send, wait_for
+from crowdstake.chain.tx import broadcast, decode_revert, prepare, send, wait_for
 from crowdstake.errors import NodeUnavailable, TransactionFailed, TransactionPending
 
 __all__ = ["Contracts", "DEFAULT_RETRY", "NodeUnavailable", "RetryPolicy", "TransactionFailed", "TransactionPending",
-           "broadcast", "connect", "decode_revert", "load_artifact", "load_deployment", "redacted", "retry_policy",
+           "broadcast", "connect", "decode_revert", "load_artifact", "load_deployment", "prepare", "redacted", "retry_policy",
            "save_deployment", "send", "wait_for", "with_retries"]

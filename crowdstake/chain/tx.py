@@ -55,16 +55,12 @@ def _revert_data(exc: Exception) -> bytes | str | None:
     return data
 
 
-def send(w3: Web3, account: LocalAccount, call, *, confirmations: int = 0, gas_margin: float = 1.25,
-         min_gas: int = 0, timeout: float = 120.0, on_sent=None) -> TxReceipt:
-    """Simulate, sign and send `call` (a bound contract function) from `account`; wait for its
-    receipt (and `confirmations` more blocks). A revert raises TransactionFailed naming the
-    contract's custom error, before anything is sent. `on_sent(tx_hash, raw_tx)` runs once the
-    node has the transaction and before its receipt (a journal records it there, so a crash in
-    between never leads to a second transaction, and a node that lost it can be given it
-    again). Connection faults are retried; only the same signed transaction is ever resent, so
-    a retry can never send twice. `min_gas` covers calls whose cost depends on what lands first
-    (the vote that reaches the quorum stores the result)."""
+def prepare(w3: Web3, account: LocalAccount, call, *, gas_margin: float = 1.25, min_gas: int = 0) -> dict:
+    """The transaction `call` (a bound contract function) from `account`, ready to sign: simulated
+    first (a revert raises TransactionFailed naming the contract's custom error) and checked
+    against the account's ETH for gas, so a caller can make every check before it uploads or
+    sends anything. `min_gas` covers calls whose cost depends on what lands first (the vote that
+    reaches the quorum stores the result)."""
     policy = retry_policy(w3)
     try:
         gas = with_retries(call.estimate_gas, {"from": account.address}, policy=policy)
@@ -80,7 +76,23 @@ def send(w3: Web3, account: LocalAccount, call, *, confirmations: int = 0, gas_m
         "gas": max(int(gas * gas_margin), min_gas),
         "chainId": w3.eth.chain_id,
     })
-    signed = account.sign_transaction(tx)
+    cost = tx["gas"] * int(tx.get("maxFeePerGas") or tx.get("gasPrice") or 0) + int(tx.get("value", 0))
+    held = with_retries(w3.eth.get_balance, account.address, policy=policy)
+    if held < cost:
+        raise TransactionFailed(f"{account.address} holds {held / 10**18:.6g} ETH, and the transaction may cost up to "
+                                f"{cost / 10**18:.6g} ETH in gas: send the account some ETH first")
+    return tx
+
+
+def send(w3: Web3, account: LocalAccount, call, *, confirmations: int = 0, gas_margin: float = 1.25,
+         min_gas: int = 0, timeout: float = 120.0, on_sent=None) -> TxReceipt:
+    """Prepare (`prepare`: simulate, check the gas money), sign and send `call` from `account`;
+    wait for its receipt (and `confirmations` more blocks). `on_sent(tx_hash, raw_tx)` runs once
+    the node has the transaction and before its receipt (a journal records it there, so a crash
+    in between never leads to a second transaction, and a node that lost it can be given it
+    again). Connection faults are retried; only the same signed transaction is ever resent, so
+    a retry can never send twice."""
+    signed = account.sign_transaction(prepare(w3, account, call, gas_margin=gas_margin, min_gas=min_gas))
     broadcast(w3, signed.raw_transaction)
     if on_sent:
         on_sent(signed.hash, signed.raw_transaction)
@@ -97,8 +109,8 @@ def broadcast(w3: Web3, raw_tx: bytes) -> None:
     try:
         with_retries(w3.eth.send_raw_transaction, raw_tx, policy=retry_policy(w3))
     except Web3RPCError as e:
-        if not any(known in str(e).lower() for known in _ALREADY_SENT):
-            raise
+        if not any(known in str(e).lower() for known in _ALREADY_SENT):  # refused: funds, fees, size
+            raise TransactionFailed(f"the node refused the transaction: {getattr(e, 'message', None) or e}") from None
 
 
 def wait_for(w3: Web3, tx_hash, *, confirmations: int = 0, timeout: float = 120.0, raw_tx: bytes | None = None,

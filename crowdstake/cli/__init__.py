@@ -9,39 +9,27 @@ that change them. Commands import what they use when they run: `crowdstake --hel
 from __future__ import annotations
 
 import sys
-import traceback
 
 import click
 
 from crowdstake import __version__
 from crowdstake.cli import data, demo, oracle, participant, store
-from crowdstake.errors import CrowdstakeError, MissingSetting, NodeUnavailable, StoreUnavailable
+from crowdstake.errors import CrowdstakeError, StoreUnavailable
 
-# A library error's message, and what to add to it: (kind, what it is about) -> the flags to change.
+# The flags that change a setting a library error names (`CrowdstakeError.setting`).
 FLAG_HINTS = {
-    (MissingSetting, "store"): "pass --store URL or a directory, or set CROWDSTAKE_STORE",
-    (MissingSetting, "wallet"): "pass --wallet NAME or --key-env VAR, or set CROWDSTAKE_WALLET; "
-                                "`crowdstake wallet list` shows the wallets",
-    (NodeUnavailable, None): "check --rpc-url / --network",
-    (StoreUnavailable, "crowdstake.store.client"): "check --store",  # the HTTP client's: that store is not there
+    "store": "pass --store URL or a directory, or set CROWDSTAKE_STORE",
+    "wallet": "pass --wallet NAME or --key-env VAR, or set CROWDSTAKE_WALLET; `crowdstake wallet list` shows the wallets",
+    "node": "check --rpc-url / --network",
 }
-
-
-def _about(error: CrowdstakeError):
-    """What picks an error's hint: the setting a MissingSetting names, the module a
-    StoreUnavailable was raised in."""
-    if isinstance(error, MissingSetting):
-        return error.setting
-    if isinstance(error, StoreUnavailable):
-        frames = list(traceback.walk_tb(error.__traceback__))
-        return frames[-1][0].f_globals.get("__name__") if frames else None
-    return None
+_STORE_HINT_ON_UNREACHABLE = "check --store"
 
 
 def explain(error: CrowdstakeError) -> str:
     """The error's message, with the flags to change when it is about a setting."""
-    about = _about(error)
-    hint = next((h for (kind, of), h in FLAG_HINTS.items() if isinstance(error, kind) and of == about), None)
+    hint = FLAG_HINTS.get(error.setting)
+    if isinstance(error, StoreUnavailable) and error.setting == "store":
+        hint = _STORE_HINT_ON_UNREACHABLE
     return f"{error} ({hint})" if hint else str(error)
 
 

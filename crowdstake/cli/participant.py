@@ -185,6 +185,7 @@ def claim(round_id, model, restake_into, claim_all, flags):
     for rid in chosen:
         for done in p.claim(rid, None if claim_all else model, restake_into):
             where = f"restaked into round {done.restaked_into}" if done.restaked_into else "paid to the wallet"
+            where += f"; {done.note}" if done.note else ""
             click.echo(f"claimed round {rid} model {done.model}: {done.delta:+} tokens, {where} (tx {done.tx})")
 
 

@@ -51,6 +51,16 @@ def model_bytes(model) -> bytes:
     return _model_id_of(str(model))
 
 
+def _uint256(value, what: str) -> int:
+    """A signed field that EIP-712 encodes as uint256: an integer (or its decimal digits) in
+    [0, 2**256), never a float, a bool or anything else."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**256:
+        raise StoreBadRequest(f"{what} must be a whole number from 0 to 2**256 - 1, got {str(value)[:80]!r}")
+    return value
+
+
 def _address(value, what: str = "address") -> str:
     if not isinstance(value, str) or not is_address(value):
         raise StoreBadRequest(f"{what} {str(value)[:80]!r} is not an Ethereum address")
@@ -129,11 +139,11 @@ def verify_request(kind: str, data: bytes, auth: dict, *, chain_id: int, identit
     missing = [f["name"] for f in fields if f["name"] not in auth] + [f for f in ("chainId", "signature") if f not in auth]
     if missing:
         raise StoreBadRequest(f"the authorisation lacks {', '.join(missing)}")
+    signed_chain, rid, expiry, nonce = (_uint256(auth[k], k) for k in ("chainId", "roundId", "expiry", "nonce"))
     try:
-        signed_chain, rid, expiry, nonce = (int(auth[k]) for k in ("chainId", "roundId", "expiry", "nonce"))
         signature = bytes.fromhex(str(auth["signature"]).removeprefix("0x"))
-    except (TypeError, ValueError):
-        raise StoreBadRequest("chainId, roundId, expiry and nonce must be integers and signature hex") from None
+    except ValueError:
+        raise StoreBadRequest("the signature must be hex") from None
     signer = _address(auth[signer_field], signer_field)
     claimed = _bytes32(auth[hash_field], hash_field)
     if signed_chain != chain_id:

@@ -40,8 +40,11 @@ class HttpStore:
         try:
             response = self._session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.RequestException as e:
-            raise StoreUnavailable(f"cannot reach the submission store at {self.base_url} ({e.__class__.__name__}): "
-                                   "start it (`crowdstake store serve`), or point crowdstake at the right store") from None
+            unreachable = StoreUnavailable(f"cannot reach the submission store at {self.base_url} "
+                                           f"({e.__class__.__name__}): start it (`crowdstake store serve`), "
+                                           "or point crowdstake at the right store")
+            unreachable.setting = "store"  # this store is not there (a 503 is the store's own trouble)
+            raise unreachable from None
         if response.status_code >= 400:
             try:
                 detail = response.json().get("detail", response.text)

@@ -33,6 +33,8 @@ def parse_live_ids(data: bytes) -> list[str]:
             raise InvalidInputError(f"live id {i[:80]!r} contains a comma, quote or space")
     if len(set(ids)) != len(ids):
         raise InvalidInputError("the live ids contain a duplicate")
+    if not ids:
+        raise InvalidInputError("the live ids file lists no id: a round needs at least one to score")
     return ids
 
 
@@ -45,7 +47,7 @@ _ROWS = re.compile(r"^([^\s,\"']+),(\S+?)\r?$", re.MULTILINE | re.ASCII)
 def validate_predictions(data: bytes, live_ids: Collection[str] | None = None, max_bytes: int = MAX_BYTES) -> int:
     """Check a predictions file: header `id,prediction`; one `id,value` a line; each id once and,
     when `live_ids` is given, exactly those ids; values plain ASCII decimal numbers in [0, 1], no
-    NaN; at most `max_bytes`. Returns the number of rows; raises InvalidPredictionsError naming
+    NaN, not all the same; at most `max_bytes`. Returns the number of rows; raises InvalidPredictionsError naming
     the first bad line."""
     return len(_parse(data, live_ids, max_bytes)[0])
 
@@ -72,7 +74,8 @@ def _parse(data: bytes, live_ids: Collection[str] | None, max_bytes: int) -> tup
             values = np.array([r[1] for r in rows], dtype=float)
             unique = set(ids)
             if (len(unique) == len(ids) and (live_ids is None or unique == (live_ids if isinstance(live_ids, (set, frozenset)) else set(live_ids)))
-                    and not np.isnan(values).any() and (values >= 0).all() and (values <= 1).all()):
+                    and not np.isnan(values).any() and (values >= 0).all() and (values <= 1).all()
+                    and (len(values) == 0 or values.min() < values.max())):
                 return ids, values
     return _scan(data, live_ids, max_bytes)
 
@@ -121,7 +124,11 @@ def _scan(data: bytes, live_ids: Collection[str] | None, max_bytes: int) -> tupl
     if expected is not None and len(seen) != len(expected):
         missing = sorted(expected - seen.keys())
         raise bad(f"line {len(lines) + 1}: the file ends with {len(missing)} live id(s) missing, first {missing[0]!r}")
-    return list(seen), np.array(list(seen.values()), dtype=float)
+    values = np.array(list(seen.values()), dtype=float)
+    if len(values) and values.min() == values.max():  # the oracle could only score it at the floor
+        raise bad(f"every prediction is {values[0]:g}: constant predictions cannot be ranked, so they would "
+                  "score at the floor")
+    return list(seen), values
 
 
 def predictions_csv(predictions: pd.DataFrame | pd.Series | bytes | str) -> bytes:

@@ -3,7 +3,7 @@
 import copy
 
 import brownie
-from support.rounds import CAP, PREDICTIONS, RESULTS_WINDOW, model, reverts
+from support.rounds import CAP, MIN_STAKE, PREDICTIONS, RESULTS_WINDOW, model, reverts
 
 E18 = 10**18
 
@@ -208,6 +208,19 @@ def test_claim_and_restake_needs_open_round_and_submission(driver, tournament, a
     with reverts("TournamentRoundClosed", rid, close):
         tournament.claimAndRestake(rid, model("m"), 1, tree.proof(0), rid, {"from": alice})
     assert tournament.position(rid, alice, model("m"))["stake"] != 0  # not settled
+
+
+def test_claim_and_restake_refuses_a_payout_under_the_minimum_stake(driver, tournament, alice, bob, carol):
+    # The contract path the client falls back from (crowdstake claim --restake-into pays the wallet instead).
+    rid = driver.open_round()
+    driver.enter(rid, alice, "small", MIN_STAKE)
+    driver.enter(rid, bob, "m", 100 * E18)
+    leaves, tree = driver.finalize(rid, {(alice, "small"): -20_000, (bob, "m"): 0})
+    nxt = driver.open_round()
+    tournament.submit(nxt, model("small"), PREDICTIONS, {"from": alice})
+    with reverts("TournamentStakeBelowMinimum", MIN_STAKE * 98 // 100, MIN_STAKE):
+        tournament.claimAndRestake(rid, model("small"), -20_000, tree.proof(0), nxt, {"from": alice})
+    assert tournament.position(rid, alice, model("small"))["stake"] == MIN_STAKE  # not settled
 
 
 def test_liveness_refund_after_results_window(driver, token, tournament, committee, alice, bob, carol, outsider):

@@ -179,6 +179,39 @@ def test_pay_command_settles_a_round_in_batches(env, store_url, alice_wallet, dr
     assert "0 positions settled" in cli(env, "pay", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
 
 
+def test_a_payout_under_the_minimum_stake_is_paid_to_the_wallet(env, store_url, alice_wallet, driver, token,
+                                                                tournament, committee, admin, tmp_path):
+    # claimAndRestake would revert (the 0.98 left is under the minimum stake of 1): the client pays the wallet
+    env = {**env, "CROWDSTAKE_STORE": store_url}
+    rid = _round_with_live_ids(driver, env)
+    preds = tmp_path / "preds.csv"
+    preds.write_text(PREDICTIONS)
+    cli(env, "submit", "--round", str(rid), "--model", "m", str(preds))
+    cli(env, "stake", "--round", str(rid), "--model", "m", "--amount", "1")
+    _post_results(driver, env, committee, admin, rid, alice_wallet, -20_000)
+    nxt = _round_with_live_ids(driver, env)
+    cli(env, "submit", "--round", str(nxt), "--model", "m", str(preds))
+    before = token.balanceOf(alice_wallet)
+    out = cli(env, "claim", "--round", str(rid), "--restake-into", str(nxt)).stdout
+    assert (f"claimed round {rid} model 0x{model('m').hex()[:12]}: -0.02 tokens, paid to the wallet; the payout 0.98 "
+            f"was not restaked: it is below the minimum stake of round {nxt}") in out
+    assert token.balanceOf(alice_wallet) == before + 98 * E18 // 100
+    assert tournament.position(nxt, alice_wallet, model("m"))[0] == 0
+
+
+def test_a_wallet_without_eth_for_gas_uploads_nothing(env, store_url, driver, token, admin, tmp_path):
+    env = {**env, "CROWDSTAKE_STORE": store_url, "CROWDSTAKE_WALLET": "dry"}
+    address = cli(env, "wallet", "new", "dry").stdout.split()[-1]
+    token.transfer(address, 10 * E18, {"from": admin})  # tokens, but no ETH
+    rid = _round_with_live_ids(driver, env)
+    preds = tmp_path / "preds.csv"
+    preds.write_text(PREDICTIONS)
+    err = refused(env, "submit", "--round", str(rid), "--model", "m", str(preds))
+    assert f"{address} holds 0 ETH, and the transaction may cost up to" in err and "send the account some ETH" in err
+    pointers = Path(env["HOME"]) / "store" / "rounds" / str(rid) / "pointers"
+    assert not list(pointers.glob(f"{address.lower()}-*"))  # nothing was uploaded for this wallet
+
+
 @pytest.fixture(scope="module")
 def brownie_networks(env):
     """The networks brownie keeps in ~/.brownie (the subprocesses' HOME): this test chain by name."""

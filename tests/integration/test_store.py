@@ -41,8 +41,24 @@ def make_local(runtime, directory, **kwargs):
 
 @pytest.fixture
 def server(local):
-    with ServerThread(S.create_app(local, None, None, None)) as srv:
+    """The store service over `local`; every test that uses it also checks that no request got a
+    5xx: bad input is always a 4xx with a JSON `detail`."""
+    app = S.create_app(local, None, None, None)
+    statuses = []
+
+    @app.middleware("http")
+    async def record(request, call_next):
+        try:
+            response = await call_next(request)
+        except Exception:
+            statuses.append(500)  # uncaught: Starlette answers a plain-text 500
+            raise
+        statuses.append(response.status_code)
+        return response
+
+    with ServerThread(app) as srv:
         yield srv
+    assert all(status < 500 for status in statuses), f"the store answered {statuses}"
 
 
 @pytest.fixture(params=["http", "local"])
@@ -239,6 +255,15 @@ def test_wrong_model_is_refused(backend, ann, rid):
 def test_file_other_than_the_signed_one_is_refused(backend, ann, rid):
     with refused(S.StoreBadRequest, 400, "the file's hash is 0x[0-9a-f]{64}, the signature covers"):
         backend.put_predictions(csv_for(seed=3), auth(ann, rid, data=GOOD))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("nonce", -1), ("nonce", 2**300), ("expiry", 1e300), ("expiry", "soon"), ("roundId", True), ("chainId", 1.5),
+])
+def test_out_of_range_auth_fields_are_a_400(backend, ann, rid, field, value):
+    signed = {**auth(ann, rid), field: value}
+    with refused(S.StoreBadRequest, 400, f"{field} must be a whole number from 0 to 2\\*\\*256 - 1"):
+        backend.put_predictions(GOOD, signed, round_id=rid)
 
 
 def test_wrong_chain_is_refused(backend, ann, rid):

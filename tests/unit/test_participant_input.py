@@ -11,9 +11,17 @@ from crowdstake.store.formats import predictions_csv, validate_predictions
 def test_amounts_in_tokens():
     assert parse_amount("12.5") == 12_500_000_000_000_000_000
     assert parse_amount("0.000000000000000001") == 1
-    for bad in ("0", "-1", "abc", "1e-19"):
-        with pytest.raises(InvalidInputError, match="is not a number|must be positive"):
+    assert parse_amount(".5") == parse_amount("0.5") == 5 * 10**17
+    for bad in ("0", "0.0000000000000000001"):
+        with pytest.raises(InvalidInputError, match="must be positive with at most 18 decimals"):
             parse_amount(bad)
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity", "1e100000000", "1e3", "1_000", " 5 ", "5 ", "+5",
+                                 "-1", "abc", "", "1e-19", "0x10", "١٢", "12,5"])
+def test_only_plain_decimal_amounts_are_taken(bad):
+    with pytest.raises(InvalidInputError, match="is not a plain number of tokens, e.g. 12.5"):
+        parse_amount(bad)
 
 
 def test_wei_become_exact_tokens():

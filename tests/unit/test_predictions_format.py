@@ -1,0 +1,84 @@
+"""One predictions format for the store, the participant's pre-check and the oracle: whatever the
+store accepts, the oracle scores (never at the floor), and whatever it refuses, the oracle would
+floor. Checked on generated files, valid and hostile."""
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crowdstake.errors import InvalidInputError, InvalidPredictionsError
+from crowdstake.scoring import round_scores
+from crowdstake.store import parse_live_ids, read_predictions, register_live_ids, validate_predictions
+
+LIVE = ["a1", "b2", "c3", "d4", "e5"]
+TARGETS = pd.Series([0.0, 0.25, 0.5, 0.75, 1.0], index=LIVE)
+
+# Values a careless or hostile participant writes: plain decimals and everything that only looks like one.
+VALUES = st.one_of(
+    st.floats(0, 1).map(repr),
+    st.floats(0, 1).map(lambda x: f"{x:.2f}"),
+    st.sampled_from(["0", "1", ".5", "0.", "+0.3", "5e-1", "1e0", "-0.0", " 0.4", "0.6 ", "\t0.7"]),
+    st.sampled_from(["\u0660.\u0665", "\uff10.5", "\u0966.\u0967", "0.5\u00a0", "\u00a00.5", "0,5", "0.5.1", "1_0",
+                     "nan", "NaN", "inf", "-inf", "1e3", "-0.1", "1.0000001", "", " ", "0x1", "½", "0.5\r"]),
+    st.floats(-2, 2).map(repr),
+)
+IDS = st.sampled_from(LIVE + ["zz", "a1 ", "A1", "a\u00a01", ""])
+ROWS = st.lists(st.tuples(IDS, VALUES), min_size=0, max_size=8)
+HEADERS = st.sampled_from(["id,prediction", "id,prediction", "id,prediction", "prediction,id", "id,pred", "\ufeffid,prediction"])
+
+
+def _file(header, rows, crlf):
+    end = "\r\n" if crlf else "\n"
+    return (header + end + "".join(f"{i},{v}{end}" for i, v in rows)).encode()
+
+
+def _store_accepts(data) -> bool:
+    try:
+        validate_predictions(data, LIVE)
+        return True
+    except InvalidPredictionsError:
+        return False
+
+
+def _oracle_scores(data) -> bool:
+    try:
+        series = read_predictions(data)
+    except InvalidPredictionsError:
+        return False  # the oracle floors it: "malformed predictions file"
+    table = round_scores({"m": series}, TARGETS, {"m": 1.0}, (0.5, 2.0))
+    return table.loc["m", "reason"] == ""
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(HEADERS, ROWS, st.booleans())
+def test_the_store_accepts_exactly_what_the_oracle_scores(header, rows, crlf):
+    data = _file(header, rows, crlf)
+    assert _store_accepts(data) == _oracle_scores(data), data
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.permutations(LIVE), st.lists(st.floats(0, 1), min_size=5, max_size=5, unique=True), st.booleans())
+def test_every_well_formed_file_is_accepted_and_read_back_exactly(order, values, crlf):
+    data = _file("id,prediction", [(i, repr(v)) for i, v in zip(order, values)], crlf)
+    assert _store_accepts(data) and _oracle_scores(data)
+    assert read_predictions(data).to_dict() == dict(zip(order, values))
+
+
+@pytest.mark.parametrize("value", ["\u0660.\u0665", "\uff10.5", "0.5\u00a0", "1_0"])
+def test_digits_that_only_look_ascii_are_refused_by_line(value):
+    with pytest.raises(InvalidPredictionsError, match=f"line 3: prediction .* for id 'b2' is not a number"):
+        validate_predictions(f"id,prediction\na1,0.1\nb2,{value}\n".encode())
+
+
+def test_a_constant_file_is_refused_before_it_is_burned():
+    with pytest.raises(InvalidPredictionsError, match="every prediction is 0.5: constant predictions cannot be ranked"):
+        validate_predictions(b"id,prediction\na1,0.5\nb2,0.5\n")
+
+
+def test_an_empty_live_id_list_is_refused(tmp_path):
+    with pytest.raises(InvalidInputError, match="lists no id"):
+        parse_live_ids(b"id\n")
+    with pytest.raises(InvalidInputError, match="lists no id"):
+        register_live_ids(tmp_path, 1, [])
+    assert not (tmp_path / "rounds").exists()
