@@ -7,7 +7,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 SOLC_VERSION := $(shell sed -n 's/^ *version: *\([0-9.]*\)$$/\1/p' brownie-config.yaml | head -1)
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 
-.PHONY: install networks unit test demo bench compile clean
+.PHONY: install networks unit test demo bench mutate compile clean
 
 install: $(VENV)/.installed node_modules/.installed $(VENV)/.solc-$(SOLC_VERSION)
 	@$(MAKE) --no-print-directory networks
@@ -60,6 +60,13 @@ bench: install
 	brownie run $(CURDIR)/benchmarks/settlement.py --network bench-anvil
 	$(BIN)/python benchmarks/scoring.py
 	$(BIN)/python benchmarks/store.py
+
+# The mutation check (tools/mutants.toml): each mutant applied in a temporary copy of the working
+# tree, its tests run there (chain tests on bench-anvil, port 8547). Seconds per Python mutant, up to
+# a few minutes per contract mutant (a recompile, a node, its test files); writes
+# benchmarks/results/mutation.json. Not part of `make test`. Options: MUTATE="--only ID,ID".
+mutate: install
+	$(BIN)/python tools/mutate.py $(MUTATE)
 
 clean:
 	rm -rf build $(VENV) node_modules

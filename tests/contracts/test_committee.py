@@ -172,3 +172,54 @@ def test_finalize_cost_does_not_grow_with_participants(driver, committee, member
         driver.until(committee.roundState(rid)["disputeEndsAt"])
         gas.append(votes + [committee.finalize(rid, {"from": alice}).gas_used])
     assert gas[1] == gas[2]
+
+
+def test_removed_members_pending_vote_no_longer_counts(driver, committee, admin, members, alice, bob):
+    # Nothing but the removal changes: 3 members, k = 2 before and after (2 of the 2 left).
+    rid, result = _resolved_round(driver, alice, bob)
+    hash_ = committee.resultHash(rid, result)
+    committee.vote(rid, result, {"from": members[0]})
+    assert committee.votesFor(rid, hash_) == 1
+    tx = committee.removeMember(members[0], {"from": admin})
+    assert tx.events["MemberRemoved"]["member"] == members[0]
+    assert "ThresholdChanged" not in tx.events and committee.threshold() == 2 and committee.memberCount() == 2
+    # its vote is gone from the tally (the epoch moved on with the membership version) ...
+    assert committee.votesFor(rid, hash_) == 0
+    assert not committee.hasVoted(rid, members[0])
+    # ... so the remaining members still need both their votes: the first one does not accept
+    tx = committee.vote(rid, result, {"from": members[1]})
+    assert tx.events["Voted"]["votes"] == 1 and "ResultAccepted" not in tx.events
+    assert committee.roundState(rid)["disputeEndsAt"] == 0
+    tx = committee.vote(rid, result, {"from": members[2]})
+    assert tx.events["Voted"]["votes"] == 2 and "ResultAccepted" in tx.events
+
+
+def test_removal_cancels_the_remaining_members_pending_votes_too(driver, committee, admin, members, alice, bob,
+                                                                 outsider):
+    # "pending votes are cancelled": every vote of the epoch, not only the removed member's. A
+    # member who voted before the removal votes again; its earlier vote is not counted twice.
+    committee.setThreshold(3, {"from": admin})
+    committee.addMember(outsider, {"from": admin})  # 4 members, k = 3
+    rid, result = _resolved_round(driver, alice, bob)
+    hash_ = committee.resultHash(rid, result)
+    committee.vote(rid, result, {"from": members[0]})
+    committee.vote(rid, result, {"from": members[1]})
+    committee.removeMember(members[0], {"from": admin})  # 3 members, k = 3
+    assert committee.votesFor(rid, hash_) == 0 and not committee.hasVoted(rid, members[1])
+    for voter, votes in ((members[1], 1), (members[2], 2)):
+        tx = committee.vote(rid, result, {"from": voter})
+        assert tx.events["Voted"]["votes"] == votes and "ResultAccepted" not in tx.events
+    assert "ResultAccepted" in committee.vote(rid, result, {"from": outsider}).events
+
+
+def test_removal_does_not_undo_an_accepted_result(driver, tournament, committee, admin, members, alice, bob, outsider):
+    # The version only cancels votes not yet accepted: a result the removed member helped accept
+    # stays accepted and is finalised (the guardian's veto is what rejects an accepted result).
+    rid, result = _resolved_round(driver, alice, bob)
+    driver.accept(rid, result, voters=members[:2])
+    ends = committee.roundState(rid)["disputeEndsAt"]
+    committee.removeMember(members[0], {"from": admin})
+    assert committee.roundState(rid)["disputeEndsAt"] == ends
+    driver.until(ends)
+    committee.finalize(rid, {"from": outsider})
+    assert tournament.round(rid)["finalized"]

@@ -2,6 +2,7 @@
 
 from brownie import chain
 from support.rounds import PREDICTIONS, RESULTS_WINDOW, model, reverts
+from support.rounds import claim_many
 
 E18 = 10**18
 
@@ -55,3 +56,27 @@ def test_only_admin_unpauses(driver, tournament, guardian, admin, operator, alic
         tournament.unpause({"from": guardian})
     tournament.unpause({"from": admin})
     assert driver.open_round() == 1
+
+
+def test_stake_from_balance_reverts_when_paused_and_works_after_unpause(driver, token, tournament, guardian, admin,
+                                                                       alice, bob):
+    rid = driver.open_round()
+    driver.enter(rid, alice, "m", 10 * E18)
+    driver.enter(rid, bob, "m", 10 * E18)
+    leaves, tree = driver.finalize(rid, {(alice, "m"): 10_000, (bob, "m"): -10_000})
+    claim_many(tournament, tree, leaves, [0, 1], alice, to_balance=True)
+    credited = tournament.internalBalance(alice)
+    assert credited == 10_100 * E18 // 1000  # 10 + 1%
+    nxt = driver.open_round()
+    tournament.submit(nxt, model("m"), PREDICTIONS, {"from": alice})
+    tournament.pause({"from": guardian})
+    with reverts("EnforcedPause"):
+        tournament.stakeFromBalance(nxt, model("m"), 2 * E18, {"from": alice})
+    assert tournament.internalBalance(alice) == credited
+    assert tournament.position(nxt, alice, model("m"))["stake"] == 0
+    tournament.withdraw(E18, {"from": alice})  # leaving stays open while paused
+    tournament.unpause({"from": admin})
+    tx = tournament.stakeFromBalance(nxt, model("m"), 2 * E18, {"from": alice})
+    assert tx.events["StakedFromBalance"]["balance"] == credited - 3 * E18
+    assert tournament.position(nxt, alice, model("m"))["stake"] == 2 * E18
+    assert tournament.internalBalance(alice) == credited - 3 * E18

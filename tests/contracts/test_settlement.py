@@ -52,10 +52,44 @@ def test_contract_payout_matches_python(tournament):
 
     cases = [(10**18, 7, 10**18, CAP), (3 * 10**18 + 1, -123_457, 333_333_333_333_333_333, CAP),
              (10**24, 49_999, 10**18, CAP), (1, -1, 1, 1), (999, -999_999, 10**18, 10**18)]
+    cases += [  # at the cap and beyond it, on the gain side and on the loss side
+        (100 * E18, 50_000, E18, CAP), (100 * E18, -50_000, E18, CAP),
+        (100 * E18, 50_001, E18, CAP), (100 * E18, -50_001, E18, CAP),
+        (100 * E18, 500_000, E18, CAP), (100 * E18, -500_000, E18, CAP),
+        (7 * E18 + 3, 120_000, E18 // 2, CAP), (7 * E18 + 3, -120_000, E18 // 2, CAP),  # factor 0.5: 6% > 5%
+        (10**30, 2**63 - 1, E18, E18), (10**30, -(2**63), E18, E18),  # int64's extremes, cap 100%
+        (1, 2_000_000, E18, E18), (3, -2_000_000, E18, E18),
+    ]
+    beyond = [c for c in cases if abs(c[2] * c[1] // 10**6) > c[3]]
+    assert len([c for c in beyond if c[1] > 0]) >= 4 and len([c for c in beyond if c[1] < 0]) >= 4
     for stake, score, factor, cap in cases:
         assert tournament.payoutDelta(stake, score, factor, cap) == payout_delta(stake, score, factor, cap)
     for threshold, total in ((10, 3), (10, 30), (7 * 10**18, 9 * 10**18 + 1)):
         assert tournament.payoutFactor(threshold, total) == payout_factor(threshold, total)
+
+
+def test_single_claim_beyond_the_cap_pays_exactly_stake_times_cap(driver, token, tournament, alice, bob, carol,
+                                                                   outsider):
+    # The round declares the most the cap allows (300 x 5% = 15), so the reservation cannot hide
+    # a missing clamp: an unclamped +50% would take 15 of it, not 5.
+    rid = _round_of_three(driver, alice, bob, carol)
+    leaves, tree, result = driver.results(rid, {(alice, "m"): 500_000, (bob, "m"): -500_000, (carol, "m"): 0})
+    assert result[2:4] == (5 * E18, 5 * E18)
+    declared = (result[0], result[1], 15 * E18, 5 * E18, 3)
+    driver.accept(rid, declared)
+    driver.until(driver.committee.roundState(rid)["disputeEndsAt"])
+    driver.committee.finalize(rid, {"from": outsider})
+    cap = tournament.round(rid)["params"]["cap"]
+    balance, supply = token.balanceOf(alice), token.totalSupply()
+    tx = driver.claim(tree, leaves, 0, outsider)  # +50%, first: the whole reservation is there
+    assert tx.events["Claimed"]["delta"] == 100 * E18 * cap // E18 == 5 * E18
+    assert token.balanceOf(alice) == balance + 105 * E18
+    assert tournament.round(rid)["reserved"] == 10 * E18
+    balance = token.balanceOf(bob)
+    tx = driver.claim(tree, leaves, 1, outsider)  # -50%
+    assert tx.events["Claimed"]["delta"] == -100 * E18 * cap // E18 == -5 * E18
+    assert token.balanceOf(bob) == balance + 95 * E18
+    assert token.totalSupply() == supply - 5 * E18  # the clamped loss is burned, no more
 
 
 def test_double_claim_reverts(driver, tournament, alice, bob, carol):

@@ -164,6 +164,35 @@ def test_stake_with_permit_in_one_transaction(driver, token, tournament, account
     assert token.balanceOf(staker) == 6 * E18
 
 
+def test_stake_with_permit_survives_a_front_run_permit(driver, token, tournament, accounts, alice, outsider):
+    # Someone copies the signed permit from the mempool and submits it to the token first: the
+    # permit's nonce is spent, so the permit inside stakeWithPermit fails; its try/catch lets
+    # the stake go on with the allowance the front-runner's call set.
+    staker = accounts.add(secrets.token_hex(32))
+    token.transfer(staker, 10 * E18, {"from": alice})
+    alice.transfer(staker, 10**18)  # gas money
+    rid = driver.open_round()
+    tournament.submit(rid, model("m"), PREDICTIONS, {"from": staker})
+    deadline = chain.time() + 600
+    v, r, s = sign_permit(
+        staker.private_key, token_name=TOKEN_NAME, token_address=token.address, chain_id=chain.id,
+        owner=staker.address, spender=tournament.address, value=4 * E18, nonce=0, deadline=deadline,
+    )
+    token.permit(staker, tournament, 4 * E18, deadline, v, r, s, {"from": outsider})  # the front-run
+    assert token.allowance(staker, tournament) == 4 * E18 and token.nonces(staker) == 1
+    with pytest.raises(VirtualMachineError) as caught:  # the same permit again: its nonce is spent
+        token.permit(staker, tournament, 4 * E18, deadline, v, r, s, {"from": staker})
+    # (the first argument is whoever the signature recovers to under nonce 1: some other address)
+    assert caught.value.revert_msg.startswith("ERC2612InvalidSigner: ")
+    assert caught.value.revert_msg.endswith(f", {staker.address.lower()}")
+    tx = tournament.stakeWithPermit(rid, model("m"), 4 * E18, deadline, v, r, s, {"from": staker})
+    assert tx.events["StakeIncreased"]["newStake"] == 4 * E18
+    assert tournament.position(rid, staker, model("m"))["stake"] == 4 * E18
+    assert token.balanceOf(staker) == 6 * E18
+    assert token.allowance(staker, tournament) == 0  # the front-run allowance, used
+    assert token.nonces(staker) == 1
+
+
 def test_stake_with_bad_permit_reverts(driver, token, tournament, alice):
     rid = driver.open_round()
     tournament.submit(rid, model("m"), PREDICTIONS, {"from": alice})

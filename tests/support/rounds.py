@@ -107,3 +107,35 @@ def claim_many(tournament, tree, leaves, indices, sender, to_balance=False):
     """claimMany for `indices` of `leaves` (one round's), sent by `sender`."""
     batch, proof, flags, _ = multiclaim_args(tree, leaves, indices)
     return tournament.claimMany(leaves[0].round_id, batch, proof, flags, to_balance, {"from": sender})
+
+
+__all__ += ["at_second"]
+
+
+@contextmanager
+def at_second(timestamp):
+    """Mine the one transaction sent inside the block in a block of exactly `timestamp`, then
+    check it was (a reverted transaction is mined too, at that second).
+
+    On anvil a transaction's block takes the wall clock plus the chain's offset, so two
+    transactions a test sends back to back land 0 or 1 second apart, whatever `chain.sleep` did
+    before. Brownie's `chain.mine(timestamp=t)` cannot pin it either: its anvil backend sends `t`
+    as the request's whole `params` (a bare integer, not a list), which anvil refuses ("Invalid
+    request"), and a block mined at `t` would still leave the next transaction's second to the
+    clock. So this sets the next block's time with anvil's `evm_setNextBlockTimestamp` (never
+    earlier than the latest block; the same second again is allowed), and afterwards syncs
+    brownie's clock (`chain.time()`, which otherwise lags a jump) from the block, mining nothing."""
+    from brownie import web3
+
+    latest = chain[-1].timestamp
+    assert timestamp >= latest, f"second {timestamp} is before the latest block's {latest}"
+    response = web3.provider.make_request("evm_setNextBlockTimestamp", [hex(timestamp)])
+    assert "error" not in response, response
+    height = chain.height
+    try:
+        yield
+    finally:
+        mined = chain.height
+        chain._set_time_offset_from_block()  # what brownie's own chain.mine() calls after mining
+    assert mined == height + 1, f"expected one transaction in the block, {mined - height} were mined"
+    assert chain[mined].timestamp == timestamp
