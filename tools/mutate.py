@@ -519,14 +519,21 @@ def merge(previous: dict | None, fresh: list[dict], mutants: list[Mutant]) -> li
     return kept
 
 
-def report(entries: list[dict], started: str, seconds: float, base: dict | None, selection: list[str]) -> dict:
+def source_state(root: Path = ROOT) -> dict:
+    """The commit the copy was taken from and whether the working tree differed from it; read
+    when the copy is made (others may commit while the mutants run)."""
     def git(*args):
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout.strip()
 
+    return {"commit": git("rev-parse", "HEAD"),
+            "working_tree_changes": bool(git("status", "--porcelain", "--untracked-files=normal"))}
+
+
+def report(entries: list[dict], started: str, seconds: float, base: dict | None, selection: list[str],
+           source: dict) -> dict:
     return {
         "generated_at": started,
-        "commit": git("rev-parse", "HEAD"),
-        "working_tree_changes": bool(git("status", "--porcelain", "--untracked-files=normal")),
+        **source,
         "network": f"{NETWORK} (port {PORT})",
         "run": {"mutants": selection, "seconds": round(seconds, 1),
                 "baseline": base},
@@ -605,6 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     fresh: list[dict] = []
     base = None
     previous = json.loads(args.out.read_text()) if args.out.is_file() else None
+    source = source_state()
     try:
         say(f"copying the working tree to {copy}")
         make_copy(ROOT, copy)
@@ -625,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"[{n}/{len(chosen)}] {m.id}: {entry['status']}{by} ({entry['seconds']:.0f} s)"
                 + (f"\n    {entry['detail']}" if entry["detail"] else ""))
             entries = merge(previous, fresh, mutants)
-            write(args.out, report(entries, started, time.monotonic() - t0, base, [c.id for c in chosen]))
+            write(args.out, report(entries, started, time.monotonic() - t0, base, [c.id for c in chosen], source))
     except (MutantError, RuntimeError) as e:
         print(f"mutate: {e}", file=sys.stderr)
         return 2
@@ -635,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
     entries = merge(previous, fresh, mutants)
-    result = report(entries, started, time.monotonic() - t0, base, [c.id for c in chosen])
+    result = report(entries, started, time.monotonic() - t0, base, [c.id for c in chosen], source)
     write(args.out, result)
     s = result["score"]
     say(f"\n{s['killed']} killed, {s['survived']} survived, {s['timeout']} timed out, {s['equivalent']} equivalent, "

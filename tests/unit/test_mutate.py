@@ -336,7 +336,8 @@ def test_results_of_mutants_not_run_are_kept_only_while_their_definition_holds()
 def test_the_report_has_the_documented_shape():
     entries = [_entry("a", "killed", "t::x"), _entry("b", "survived")]
     result = mutate.report(entries, "2026-01-01T00:00:00+00:00", 12.3, {"failing": [], "seconds": 1.0, "runs": []},
-                           ["a", "b"])
+                           ["a", "b"], mutate.source_state())
+    assert len(result["commit"]) == 40
     _check_shape(json.loads(json.dumps(result)))
 
 
