@@ -200,8 +200,8 @@ def main():
                        for x, l in zip(stakes, leaves)]
         assert sum(real_stakes) == info["totalStake"], "Python's stakes differ from the chain's"
         factor = payout_factor(THRESHOLD, info["totalStake"])
-        reward, burn = round_totals(zip(real_stakes, (l.score for l in leaves)), factor, CAP)
-        result = (tree.root, TABLE_HASH, reward, burn, size)
+        reward, _ = round_totals(zip(real_stakes, (l.score for l in leaves)), factor, CAP)
+        result = (tree.root, TABLE_HASH, reward, size)
         trees[size] = (leaves, stakes, tree, factor, result)
 
     until(resolve)

@@ -22,6 +22,9 @@ import {ITournament} from "../interfaces/ITournament.sol";
 ///         `claimMany` settles many positions of a round with one multiproof; payouts go to the
 ///         stakers' wallets or to their internal balances, which can be withdrawn at any time or
 ///         staked into an open round without moving tokens.
+///         No key can hold a stake forever: a round with no results by its deadline refunds every
+///         stake whole, and a position still unsettled CLAIM_WINDOW after the deadline of a
+///         finalised round (one the committee's tree left out) is refunded whole too.
 /// @dev Fixed point: `cap` and payoutFactor are WAD (1e18 = 1.0); `score` is SCORE_SCALE (1e6 = 1.0).
 contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     using SafeERC20 for IERC20;
@@ -33,12 +36,23 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     uint256 public constant WAD = 1e18;
     int256 public constant SCORE_SCALE = 1e6;
 
+    /// @notice Bounds of a tournament's results window: long enough for k votes and a dispute
+    ///         window, short enough that a round without results refunds within a season.
+    uint32 public constant MIN_RESULTS_WINDOW = 1 hours;
+    uint32 public constant MAX_RESULTS_WINDOW = 90 days;
+    /// @notice The longest a round may take from close to resolve.
+    uint64 public constant MAX_RESOLVE_DELAY = 180 days;
+    /// @notice After a finalised round's results deadline, its positions have this long to be
+    ///         claimed; a position still unsettled then is refunded whole by `refund` (the keeper
+    ///         settles every leaf long before: this only frees a stake the tree left out).
+    uint256 public constant CLAIM_WINDOW = 180 days;
+
     /// @notice A tournament's payout parameters; a round copies them when it opens.
     struct Params {
         uint128 threshold; // token units: payoutFactor = min(1, threshold / round total stake)
         uint128 minStake; // smallest non-zero position, token units
         uint64 cap; // WAD: the largest |delta| per unit of stake (5e16 = 5%)
-        uint32 resultsWindow; // seconds after resolveTime to finalise; later, stakes are refunded
+        uint32 resultsWindow; // seconds after resolveTime to finalise; later, stakes are refunded (1 hour to 90 days)
         uint16 corrWeightBps; // oracle's weight of CORR in the score, basis points
         uint16 mmcWeightBps; // oracle's weight of MMC in the score, basis points
     }
@@ -60,7 +74,6 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         bytes32 root;
         bytes32 scoreTableHash;
         uint128 totalReward;
-        uint128 totalBurn;
     }
 
     /// @notice A position. Settling it clears `stake`, and the cleared slot is the settled mark:
@@ -121,9 +134,9 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         bytes32 root,
         bytes32 scoreTableHash,
         uint128 totalReward,
-        uint128 totalBurn,
         uint32 leafCount
     );
+    event ResultsDeadlineExtended(uint256 indexed roundId, uint64 resultsDeadline);
     /// @dev The settled stake is in the position's last stake event; leaving it out saves claims 256 gas.
     event Claimed(uint256 indexed roundId, address indexed staker, bytes32 indexed modelId, int64 score, int256 delta);
     event Restaked(
@@ -155,11 +168,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     error TournamentStakeBelowMinimum(uint256 stake, uint256 minStake);
     error TournamentInsufficientStake(uint256 stake, uint256 amount);
     error TournamentRoundNotResolved(uint256 roundId, uint64 resolveTime);
-    error TournamentResultsTooLate(uint256 roundId, uint256 deadline);
     error TournamentAlreadyFinalized(uint256 roundId);
-    error TournamentLeafCountMismatch(uint256 roundId, uint32 leafCount, uint32 stakedPositions);
-    error TournamentTotalsExceedCap(uint256 totalReward, uint256 totalBurn, uint256 maxMove);
-    error TournamentPoolShort(uint256 pool, uint256 totalReward);
     error TournamentNotFinalized(uint256 roundId);
     error TournamentNothingStaked(uint256 roundId, address staker, bytes32 modelId);
     error TournamentAlreadySettled(uint256 roundId, address staker, bytes32 modelId);
@@ -200,7 +209,8 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     /// @notice Open a round of a tournament (operator); the dataset is published off-chain.
     /// @param datasetHash Hash of the round's published dataset.
     /// @param closeTime Submissions and stakes lock at this time (unix seconds, in the future).
-    /// @param resolveTime Results may be posted from this time on (at or after closeTime).
+    /// @param resolveTime Results may be posted from this time on (at or after closeTime, at
+    ///        most MAX_RESOLVE_DELAY after it).
     /// @return roundId The new round's id: strictly increasing across all tournaments, from 1.
     function openRound(uint256 tournamentId, bytes32 datasetHash, uint64 closeTime, uint64 resolveTime)
         external
@@ -210,7 +220,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     {
         _requireTournament(tournamentId);
         if (datasetHash == bytes32(0)) revert TournamentZeroHash();
-        if (closeTime <= block.timestamp || resolveTime < closeTime) {
+        if (closeTime <= block.timestamp || resolveTime < closeTime || resolveTime - closeTime > MAX_RESOLVE_DELAY) {
             revert TournamentInvalidRoundTimes(closeTime, resolveTime, block.timestamp);
         }
         roundId = ++_roundCount;
@@ -288,36 +298,45 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     // ---------------------------------------------------------------- settlement
 
     /// @inheritdoc ITournament
-    /// @dev Committee only, between resolveTime and resolveTime + resultsWindow, once.
-    function settleRound(
-        uint256 roundId,
-        bytes32 root,
-        bytes32 scoreTableHash,
-        uint128 totalReward,
-        uint128 totalBurn,
-        uint32 leafCount
-    ) external onlyRole(COMMITTEE_ROLE) {
+    /// @dev Committee only, between resolveTime and the results deadline, once. The round's
+    ///      burns are each leaf's own (its score, the round's factor and cap), committed by the
+    ///      root and listed in the score table: no declared total could bind them more tightly.
+    function settleRound(uint256 roundId, bytes32 root, bytes32 scoreTableHash, uint128 totalReward, uint32 leafCount)
+        external
+        onlyRole(COMMITTEE_ROLE)
+    {
         Round storage r = _requireRound(roundId);
         if (block.timestamp < r.resolveTime) revert TournamentRoundNotResolved(roundId, r.resolveTime);
-        uint256 deadline = uint256(r.resolveTime) + r.params.resultsWindow;
+        uint256 deadline = _resultsDeadline(r);
         if (block.timestamp > deadline) revert TournamentResultsTooLate(roundId, deadline);
         if (r.finalized) revert TournamentAlreadyFinalized(roundId);
         if (leafCount != r.stakedPositions) revert TournamentLeafCountMismatch(roundId, leafCount, r.stakedPositions);
         uint256 maxMove = uint256(r.totalStake) * r.params.cap / WAD;
-        if (totalReward > maxMove || totalBurn > maxMove) revert TournamentTotalsExceedCap(totalReward, totalBurn, maxMove);
+        if (totalReward > maxMove) revert TournamentRewardExceedsCap(totalReward, maxMove);
         if (totalReward > _rewardPool) revert TournamentPoolShort(_rewardPool, totalReward);
 
         r.finalized = true;
         r.root = root;
         r.scoreTableHash = scoreTableHash;
         r.totalReward = totalReward;
-        r.totalBurn = totalBurn;
         r.payoutFactor = uint64(payoutFactor(r.params.threshold, r.totalStake));
         r.reserved = totalReward;
         _rewardPool -= totalReward;
         _totalReserved += totalReward;
-        emit RoundFinalized(roundId, root, scoreTableHash, totalReward, totalBurn, leafCount);
-        if (leafCount == 0) _releaseReservation(roundId, r);
+        emit RoundFinalized(roundId, root, scoreTableHash, totalReward, leafCount);
+    }
+
+    /// @inheritdoc ITournament
+    /// @dev The round keeps its extended window in its copy of the parameters, which `refund`
+    ///      reads too. Never after the deadline: refunds may have started by then.
+    function extendResultsDeadline(uint256 roundId, uint64 deadline) external onlyRole(COMMITTEE_ROLE) {
+        Round storage r = _requireRound(roundId);
+        if (r.finalized) revert TournamentAlreadyFinalized(roundId);
+        uint256 current = _resultsDeadline(r);
+        if (block.timestamp > current) revert TournamentResultsTooLate(roundId, current);
+        if (deadline <= current) return;
+        r.params.resultsWindow = SafeCast.toUint32(deadline - r.resolveTime);
+        emit ResultsDeadlineExtended(roundId, deadline);
     }
 
     /// @notice Settle a position of a finalised round with its leaf and proof; anyone may call,
@@ -349,8 +368,10 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     /// @notice Settle many positions of a finalised round in one transaction with one
     ///         OpenZeppelin multiproof; anyone may call. Each payout goes to its own staker: to
     ///         its wallet, or (`toBalance`) to its internal balance in this contract. All losses
-    ///         of the batch are burned with one `burn` call. Reverts as a whole (nothing changes)
-    ///         if any leaf is settled already, a leaf appears twice, or the proof fails.
+    ///         of the batch are burned with one `burn` call. A leaf whose position is settled
+    ///         already (claimed by someone else first, or listed twice) is skipped, so one
+    ///         front-running claim cannot sink a batch; every leaf must still be proven, or the
+    ///         whole batch reverts.
     /// @param leaves The positions and scores, in the order `MerkleProof.multiProofVerify` takes
     ///        them (crowdstake.merkle.ResultsTree.multiproof returns that order).
     /// @param proof The multiproof's sibling hashes. @param proofFlags The multiproof's flags.
@@ -366,9 +387,8 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         if (!r.finalized) revert TournamentNotFinalized(roundId);
         _verifyBatch(roundId, r.root, leaves, proof, proofFlags);
         (Batch memory b, uint256[] memory payouts) = _settleBatch(roundId, r, leaves, toBalance);
-        uint256 n = leaves.length;
-        emit ClaimedMany(roundId, msg.sender, n, toBalance ? 0 : b.paid, toBalance ? b.paid : 0, b.burned);
-        uint32 settled = r.settledPositions + uint32(n); // n <= stakedPositions: each leaf settled a new position
+        emit ClaimedMany(roundId, msg.sender, b.count, toBalance ? 0 : b.paid, toBalance ? b.paid : 0, b.burned);
+        uint32 settled = r.settledPositions + uint32(b.count); // each counted leaf settled a new position
         r.settledPositions = settled;
         if (settled == r.stakedPositions) _releaseReservation(roundId, r);
 
@@ -393,19 +413,22 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         emit StakedFromBalance(roundId, msg.sender, modelId, amount, balance);
     }
 
-    /// @notice Return a position's full stake when its round got no results in time
-    ///         (after resolveTime + resultsWindow, not finalised); anyone may call for the staker.
+    /// @notice Return a position's full stake, with no gain and no burn; anyone may call for the
+    ///         staker. Open after the results deadline when the round got no results, and
+    ///         CLAIM_WINDOW after it when the round was finalised but the position is still
+    ///         unsettled (a tree that left it out can hold it no longer than that).
     function refund(uint256 roundId, address staker, bytes32 modelId) external nonReentrant {
         Round storage r = _requireRound(roundId);
-        uint256 refundsFrom = uint256(r.resolveTime) + r.params.resultsWindow + 1;
-        if (r.finalized || block.timestamp < refundsFrom) revert TournamentRefundNotOpen(roundId, refundsFrom);
+        uint256 refundsFrom = _resultsDeadline(r) + 1;
+        if (r.finalized) refundsFrom += CLAIM_WINDOW;
+        if (block.timestamp < refundsFrom) revert TournamentRefundNotOpen(roundId, refundsFrom);
         Position storage p = _positions[_key(roundId, staker, modelId)];
         uint256 amount = p.stake;
-        if (amount == 0) revert TournamentNothingStaked(roundId, staker, modelId); // or refunded already
+        if (amount == 0) revert TournamentNothingStaked(roundId, staker, modelId); // or settled already
         p.stake = 0;
-        r.settledPositions += 1;
         _totalStaked -= amount;
         emit Refunded(roundId, staker, modelId, amount);
+        if (++r.settledPositions == r.stakedPositions && r.finalized) _releaseReservation(roundId, r);
         IERC20(address(_token)).safeTransfer(staker, amount);
     }
 
@@ -464,9 +487,14 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     }
 
     /// @inheritdoc ITournament
-    function roundTimes(uint256 roundId) external view returns (uint64 closeTime, uint64 resolveTime) {
+    function roundTimes(uint256 roundId)
+        external
+        view
+        returns (uint64 closeTime, uint64 resolveTime, uint64 resultsDeadline)
+    {
         Round storage r = _rounds[roundId];
-        return (r.closeTime, r.resolveTime);
+        if (r.closeTime == 0) return (0, 0, 0);
+        return (r.closeTime, r.resolveTime, uint64(_resultsDeadline(r)));
     }
 
     /// @notice A position: its stake (zero once settled or refunded) and committed predictions hash.
@@ -509,15 +537,17 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         return totalStake <= threshold ? WAD : threshold * WAD / totalStake;
     }
 
-    /// @notice The signed change of a stake: `stake * clamp(factor * score / SCORE_SCALE, -cap, cap) / WAD`,
-    ///         rounded toward zero. Before any reservation limit.
+    /// @notice The signed change of a stake: `stake * clamp(factor * score, -cap, cap)`, with one
+    ///         division at the end (rounded toward zero). Before any reservation limit.
     /// @param factor payoutFactor in WAD. @param cap WAD.
     function payoutDelta(uint256 stakeAmount, int64 score, uint256 factor, uint256 cap) public pure returns (int256) {
-        int256 move = int256(factor) * score / SCORE_SCALE;
-        int256 bound = int256(cap);
+        // In WAD * SCORE_SCALE units: factor <= 1e18 and |score| < 2^63 make |move| < 2^123, and
+        // stake < 2^128 times the clamped |move| <= 1e24 stays far below 2^255.
+        int256 move = int256(factor) * score;
+        int256 bound = int256(cap) * SCORE_SCALE;
         if (move > bound) move = bound;
         else if (move < -bound) move = -bound;
-        return int256(stakeAmount) * move / int256(WAD);
+        return int256(stakeAmount) * move / (int256(WAD) * SCORE_SCALE);
     }
 
     /// @notice The leaf a position's result is committed as: OpenZeppelin's double-hashed leaf.
@@ -581,6 +611,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         uint256 gained; // gains paid from the reservation
         uint256 burned; // losses
         uint256 paid; // payouts (to wallets or balances)
+        uint256 count; // positions settled (leaves settled already are skipped)
     }
 
     /// Revert unless `leaves` (hashed as `leaf`) and the multiproof lead to `root`.
@@ -653,11 +684,16 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         if (amount != 0) IERC20(address(_token)).safeTransfer(to, amount);
     }
 
-    /// One position of a claimMany batch: the same checks and arithmetic as `_settle` (the leaf
-    /// is already proven), with the round's totals kept in `b`. Returns the staker's payout.
+    /// One position of a claimMany batch: the same arithmetic as `_settle` (the leaf is already
+    /// proven), with the round's totals kept in `b`. Returns the staker's payout: 0 for a
+    /// position settled already, which is skipped.
     function _settleInBatch(uint256 roundId, Settlement calldata s, Batch memory b) private returns (uint256 payout) {
         (address staker, bytes32 modelId, int64 score) = (s.staker, s.modelId, s.score);
-        uint256 stakeAmount = _takeStake(roundId, staker, modelId);
+        Position storage p = _positions[_key(roundId, staker, modelId)];
+        uint256 stakeAmount = p.stake;
+        if (stakeAmount == 0) return 0;
+        p.stake = 0;
+        b.count += 1;
         b.staked += stakeAmount;
         int256 delta = payoutDelta(stakeAmount, score, b.factor, b.cap);
         payout = stakeAmount;
@@ -720,8 +756,16 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         if (tournamentId == 0 || tournamentId > _tournamentCount) revert TournamentUnknown(tournamentId);
     }
 
+    /// The last second a round accepts results: resolveTime + its results window (extended by vetoes).
+    function _resultsDeadline(Round storage r) private view returns (uint256) {
+        return uint256(r.resolveTime) + r.params.resultsWindow;
+    }
+
     function _checkParams(Params calldata p) private pure {
-        if (p.cap == 0 || p.cap > WAD || p.threshold == 0 || p.minStake == 0 || p.resultsWindow == 0) {
+        if (
+            p.cap == 0 || p.cap > WAD || p.threshold == 0 || p.minStake == 0 || p.resultsWindow < MIN_RESULTS_WINDOW
+                || p.resultsWindow > MAX_RESULTS_WINDOW
+        ) {
             revert TournamentInvalidParams(p.cap, p.threshold, p.minStake, p.resultsWindow);
         }
     }

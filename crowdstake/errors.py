@@ -15,6 +15,7 @@ and what to do, in the library's terms; the CLI adds which flag to change.
     ├── TransactionFailed (RuntimeError)     a transaction reverted; `.error` names the custom error
     ├── TransactionPending (TimeoutError)    sent, not mined yet; running again keeps waiting
     ├── OracleError (RuntimeError)           a round cannot be scored or voted as asked
+    │   └── ResultsTooLate                   a result voted now could not be finalised in time
     └── StoreError (RuntimeError)            the submission store refused; `.status` is its HTTP status
         ├── StoreBadRequest (ValueError)         400
         ├── StoreUnauthorized (PermissionError)  401
@@ -84,6 +85,10 @@ class KeeperError(InvalidInputError):
 
 class OracleError(CrowdstakeError, RuntimeError):
     """The round cannot be scored or voted as asked; the message says why."""
+
+
+class ResultsTooLate(OracleError):
+    """A result voted now could no longer be finalised before the round's results deadline."""
 
 
 class WrongPasswordError(InvalidInputError):

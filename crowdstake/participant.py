@@ -114,10 +114,10 @@ class Participant:
                 "round": rid, "tournament": r.tournamentId, "state": self.state(r),
                 "closeTime": r.closeTime, "resolveTime": r.resolveTime,
                 "totalStake": r.totalStake / TOKEN, "positions": r.stakedPositions,
-                "totalReward": r.totalReward / TOKEN, "totalBurn": r.totalBurn / TOKEN,
+                "totalReward": r.totalReward / TOKEN,
             })
         return pd.DataFrame(rows, columns=["round", "tournament", "state", "closeTime", "resolveTime",
-                                           "totalStake", "positions", "totalReward", "totalBurn"])
+                                           "totalStake", "positions", "totalReward"])
 
     def _open_round(self, round_id: int):
         r = self.round(round_id)

@@ -5,15 +5,15 @@ pragma solidity ^0.8.24;
 interface IOracleCommittee {
     /// @notice A round's results as the committee votes them.
     /// @param root Merkle root over the (roundId, staker, modelId, score) leaves.
-    /// @param scoreTableHash keccak256 of the published score table.
-    /// @param totalReward Sum of the gains the contract will pay (reserved at finalisation).
-    /// @param totalBurn Sum of the losses the contract will burn.
+    /// @param scoreTableHash keccak256 of the published score table (each position's score,
+    ///        gain and burn: what the root commits, in a form anyone can check).
+    /// @param totalReward Sum of the gains the contract will pay: reserved at finalisation, and
+    ///        the most the round's claims can pay out.
     /// @param leafCount Number of leaves: the round's staked positions.
     struct Result {
         bytes32 root;
         bytes32 scoreTableHash;
         uint128 totalReward;
-        uint128 totalBurn;
         uint32 leafCount;
     }
 

@@ -66,14 +66,14 @@ def run_round(token, tournament, committee, *, operator, members, treasury, part
     r = tournament.round(rid)
     factor = payout_factor(r["params"]["threshold"], r["totalStake"])
     reward, burn = round_totals(((rec["stake"], rec["score"]) for rec in records), factor, r["params"]["cap"])
-    result = (tree.root, hashlib.sha256(b"score table").digest(), reward, burn, len(leaves))
+    result = (tree.root, hashlib.sha256(b"score table").digest(), reward, len(leaves))
     k = committee.threshold()
     for member in members[:k]:
         committee.vote(rid, result, {"from": member})
     log(f"{k} of {committee.memberCount()} committee members voted root 0x{tree.root.hex()[:16]}…")
     _sleep_until(committee.roundState(rid)["disputeEndsAt"])
     committee.finalize(rid, {"from": operator})
-    log(f"finalised: reward {reward / E18:,.4f}, burn {burn / E18:,.4f} reserved/declared")
+    log(f"finalised: reward {reward / E18:,.4f} reserved, burns {burn / E18:,.4f} due")
 
     now = chain.time()
     next_rid = tournament.openRound(tid, b"\xdb" * 32, now + 3600, now + 7200, {"from": operator}).return_value

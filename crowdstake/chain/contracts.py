@@ -65,7 +65,8 @@ class Contracts:
         return self.call(self.tournament.functions.round(round_id))
 
     def round_times(self, round_id: int):
-        """(closeTime, resolveTime); (0, 0) for a round that does not exist."""
+        """(closeTime, resolveTime, resultsDeadline); zeros for a round that does not exist. The
+        deadline is the last second the round accepts results (a veto may move it later)."""
         return self.call(self.tournament.functions.roundTimes(round_id))
 
     def position(self, round_id: int, staker: str, model_id: bytes):
@@ -73,7 +74,9 @@ class Contracts:
         return self.call(self.tournament.functions.position(round_id, staker, model_id))
 
     def round_state(self, round_id: int):
-        """The committee's view of a round: `vetoes`, `disputeEndsAt`, `finalized`, `acceptedHash`, `accepted`."""
+        """The committee's view of a round: `vetoes`, `restarts` (vetoes and refused results: the
+        voting epoch), `disputeEndsAt` (0 when no result is accepted), `finalized`, `acceptedHash`,
+        `accepted`."""
         return self.call(self.committee.functions.roundState(round_id))
 
     # ------------------------------------------------------------------ events

@@ -22,7 +22,7 @@ def table(frame, title: str) -> None:
 def oracle_summary(summary) -> None:
     """A `crowdstake.oracle.RoundSummary`: what a run did and where the round stands."""
     click.echo(f"round {summary.round}: {summary.positions} positions scored, root {summary.root}")
-    click.echo(f"  declared reward {summary.total_reward:,.6f}, burn {summary.total_burn:,.6f}; "
+    click.echo(f"  reward {summary.total_reward:,.6f} (declared), burn {summary.total_burn:,.6f}; "
                f"score table {summary.table_hash}")
     for who, why in summary.floors.items():
         click.echo(f"  floor score for {who}: {why}")

@@ -31,8 +31,9 @@ class RoundResult:
 
     @property
     def vote(self) -> tuple:
-        """The committee's Result tuple."""
-        return (self.root, table_hash(self.table), self.total_reward, self.total_burn, len(self.rows))
+        """The committee's Result tuple: (root, table hash, totalReward, leafCount). The burns are
+        not voted: each leaf's own, committed by the root and listed in the table."""
+        return (self.root, table_hash(self.table), self.total_reward, len(self.rows))
 
 
 def compute_result(contracts: Contracts, store: Store, round_id: int, targets: pd.Series, timings: dict | None = None,

@@ -5,7 +5,9 @@ resolves, `verify_round` lets anyone recompute a round and compare it with the c
 Every step is recorded in a journal (`<workdir>/round-<R>.json`, written atomically), and
 the chain is the judge of what was done: run again after a crash at any point, the operator
 recomputes nothing it already has, never votes twice (a vote sent but not yet mined is waited
-for, not resent), and recognises rounds already voted, accepted, vetoed or finalised.
+for, not resent), and recognises rounds already voted, accepted, vetoed or finalised. It never
+votes a result that could not be finalised (the reward pool too small for it, or the round's
+results deadline too near for a dispute window): it says so in one line and sends nothing.
 Independent operators given the same chain, files and targets produce byte-identical tables
 and roots: positions are sorted, scoring is order- and thread-independent, floats are written
 in round-trip form.
@@ -28,7 +30,7 @@ from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.rpc import with_retries
 from crowdstake.chain.tx import send, wait_for
 from crowdstake.config import OracleSettings
-from crowdstake.errors import CrowdstakeError, MissingSetting, OracleError, TransactionFailed
+from crowdstake.errors import CrowdstakeError, MissingSetting, OracleError, ResultsTooLate, TransactionFailed
 from crowdstake.oracle.compute import RoundResult, compute_result
 from crowdstake.oracle.inputs import read_targets
 from crowdstake.oracle.journal import Journal
@@ -39,6 +41,8 @@ from crowdstake.store import Store
 # A vote is estimated against the chain as it is, but if another member's vote lands first this
 # one may be the vote that reaches the quorum and stores the result (~200k gas, not ~84k).
 VOTE_GAS = 300_000
+# The chain's refusals that mean a round can no longer be finalised: its stakes are refunded.
+TOO_LATE = ("TournamentResultsTooLate", "OracleCommitteeTooLateToFinalize")
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, 
     confirmations, workdir = settings.confirmations, Path(settings.workdir)
     if not 1 <= round_id <= contracts.round_count():
         raise OracleError(f"round {round_id} not found")
-    _, resolve = contracts.round_times(round_id)
+    _, resolve, deadline = contracts.round_times(round_id)
     now = w3.eth.get_block("latest")["timestamp"]
     if now < resolve:
         raise OracleError(f"round {round_id} resolves at {resolve}, {resolve - now} s from the chain's now: too early to score")
@@ -121,7 +125,11 @@ def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, 
     def summary(state: str) -> RoundSummary:
         return RoundSummary(**scored, state=state, gas=journal.get("gas", 0))
 
-    # 2. publish the table (idempotent: the same bytes under the same hash)
+    # 2. publish the table (idempotent: the same bytes under the same hash), unless a vote is due
+    #    and could not be finalised: then nothing is published or sent
+    state = contracts.round_state(round_id)
+    if not state.finalized and state.disputeEndsAt == 0:
+        _require_finalisable(contracts, round_id, result.total_reward, deadline)
     if not journal.get("published"):
         if result.rows:
             store.publish_score_table(account, round_id, result.table)
@@ -129,8 +137,7 @@ def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, 
     on_step("published")
 
     # 3. vote, once per epoch; a vote already sent is waited for, never sent again
-    state = contracts.round_state(round_id)
-    epoch_key = f"vote-{state.vetoes}"
+    epoch_key = f"vote-{state.restarts}"
     if state.finalized:
         return summary("finalized")
     dispute_ends = state.disputeEndsAt
@@ -143,7 +150,8 @@ def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, 
             except TransactionFailed:  # reverted or dropped (the chain moved on): look again, maybe vote again
                 journal.record(**{epoch_key: None, f"{epoch_key}-raw": None})
                 sent = None
-        if not sent and not contracts.call(committee.functions.hasVoted(round_id, account.address)):
+        # Not voted in this epoch: never, or a vote mined before a membership change cancelled it.
+        if not contracts.call(committee.functions.hasVoted(round_id, account.address)):
             log(f"voting root 0x{result.root.hex()[:16]}…")
             with steps.step("sending the vote and waiting for its receipt"):
                 receipt = send(w3, account, committee.functions.vote(round_id, result.vote), min_gas=VOTE_GAS,
@@ -168,7 +176,24 @@ def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, 
             if e.error != "OracleCommitteeAlreadyFinalized" and not contracts.round_state(round_id).finalized:
                 raise
     state = contracts.round_state(round_id)
+    if dispute_ends and not state.disputeEndsAt and not state.finalized:
+        log(f"round {round_id}: the Tournament refused the accepted result (see the ResultRefused event); "
+            "the members vote again")
     return summary("finalized" if state.finalized else ("accepted" if state.disputeEndsAt else "voting"))
+
+
+def _require_finalisable(contracts: Contracts, round_id: int, reward: int, deadline: int) -> None:
+    """Refuse to vote a result the Tournament could not take: one accepted now must see its
+    dispute window end by the round's results deadline, and the pool must hold its reward."""
+    now = contracts.w3.eth.get_block("latest")["timestamp"]
+    ends = now + contracts.call(contracts.committee.functions.disputeWindow())
+    if ends > deadline:
+        raise ResultsTooLate(f"round {round_id}: too late to vote: a result accepted now could be finalised at {ends}, "
+                             f"after the round's results deadline {deadline}; its stakes are refunded from then on")
+    pool = contracts.call(contracts.tournament.functions.rewardPool())
+    if reward > pool:
+        raise OracleError(f"round {round_id} pays {to_tokens(reward)} in rewards but the reward pool holds "
+                          f"{to_tokens(pool)}: fund the pool (Tournament.fundRewards), then run again; nothing was sent")
 
 
 def _journal_sent(journal: Journal, key: str, on_step: Callable[[str], None]):
@@ -255,11 +280,11 @@ def watch(contracts: Contracts, account: LocalAccount, store: Store, settings: O
                 continue
             try:
                 summary = run_round(contracts, account, store, rid, settings, log=log, steps=steps)
-            except TransactionFailed as e:
+            except (OracleError, TransactionFailed) as e:
                 log(f"round {rid}: {e}")
-                if e.error == "TournamentResultsTooLate":  # the window lapsed: stakers get refunds
-                    done.add(rid)
-                continue  # anything else: look again next time
+                if isinstance(e, ResultsTooLate) or getattr(e, "error", None) in TOO_LATE:
+                    done.add(rid)  # the window lapsed: stakers get refunds
+                continue  # anything else (a pool to fund, a node hiccup): look again next time
             report(summary)
             if summary.state == "finalized":
                 finished(rid)

@@ -1,9 +1,10 @@
 """The contract's payout arithmetic in exact integers, so the oracle declares the totals the
 Tournament will really move, to the wei.
 
-    delta = stake * clamp(payoutFactor * score / SCORE_SCALE, -cap, +cap) / WAD
+    delta = stake * clamp(payoutFactor * score, -cap * SCORE_SCALE, +cap * SCORE_SCALE) / (WAD * SCORE_SCALE)
     payoutFactor = min(1, threshold / roundTotalStake)    (WAD)
 
+One division, at the end: the contract multiplies before it divides, so a delta is rounded once.
 Solidity's integer division truncates toward zero; Python's `//` floors, so `_div` mends that.
 """
 
@@ -28,8 +29,9 @@ def payout_factor(threshold: int, total_stake: int) -> int:
 
 def payout_delta(stake: int, score: int, factor: int, cap: int) -> int:
     """The signed change of a stake, as `Tournament.payoutDelta` (before the reservation limit)."""
-    move = max(-cap, min(cap, _div(factor * score, SCORE_SCALE)))
-    return _div(stake * move, WAD)
+    bound = cap * SCORE_SCALE
+    move = max(-bound, min(bound, factor * score))
+    return _div(stake * move, WAD * SCORE_SCALE)
 
 
 def round_totals(stakes_and_scores: Iterable[tuple[int, int]], factor: int, cap: int) -> tuple[int, int]:

@@ -318,7 +318,7 @@ def chain_clock(contracts: Contracts) -> tuple[RoundTimes, Callable[[], int]]:
             return cache[round_id]
         if not 0 <= round_id < 2**256:
             return (0, 0)
-        close, resolve = fn(round_id).call()
+        close, resolve, _ = fn(round_id).call()
         if close:
             cache[round_id] = (close, resolve)
         return close, resolve

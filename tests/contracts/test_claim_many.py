@@ -149,17 +149,32 @@ def test_leaf_twice_in_a_batch_reverts(driver, token, tournament, people, outsid
     assert _state(token, tournament, rid, leaves, people) == before
 
 
-def test_already_claimed_leaf_in_a_batch_reverts(driver, token, tournament, people, alice, outsider):
+def test_a_front_run_claim_is_skipped_inside_a_batch(driver, token, tournament, people, alice, outsider):
+    """A keeper's batch survives someone claiming one of its leaves first: that leaf is skipped
+    (paid once, counted once), the rest settle; a bad leaf still sinks the whole batch."""
     rid = _round(driver, people)
     leaves, tree = _finalize(driver, people, rid)
-    driver.claim(tree, leaves, 2, outsider)  # alice m2, claimed alone
+    expected = _expected(tournament, rid, leaves)
+    driver.claim(tree, leaves, 2, outsider)  # alice m2, claimed alone: the front-run
     before = _state(token, tournament, rid, leaves, people)
-    with reverts("TournamentAlreadySettled", rid, alice, model("m2")):
-        claim_many(tournament, tree, leaves, [1, 2, 3], outsider)
-    with reverts("TournamentAlreadySettled", rid, alice, model("m2")):
-        claim_many(tournament, tree, leaves, [2], outsider, to_balance=True)
+    balance = token.balanceOf(alice)
+    # a settled leaf with a forged score is still checked by the multiproof
+    batch, proof, flags, _ = multiclaim_args(tree, leaves, [1, 2, 3])
+    forged = [(s, m, score + 1) if (s, m) == (leaves[2].staker, leaves[2].model_id) else (s, m, score)
+              for s, m, score in batch]
+    with reverts("TournamentInvalidMultiproof", rid, 3, len(proof), len(flags)):
+        tournament.claimMany(rid, forged, proof, flags, False, {"from": outsider})
     assert _state(token, tournament, rid, leaves, people) == before
-    claim_many(tournament, tree, leaves, [1, 3], outsider)  # the others still settle
+    tx = claim_many(tournament, tree, leaves, [1, 2, 3], outsider)
+    assert tx.events["ClaimedMany"]["count"] == 2
+    assert sorted((e["staker"], str(e["modelId"])) for e in tx.events["Claimed"]) == sorted(
+        (leaves[i].staker, "0x" + leaves[i].model_id.hex()) for i in (1, 3))
+    assert tournament.round(rid)["settledPositions"] == 3
+    assert tx.events["ClaimedMany"]["paid"] == expected[1][0] + expected[3][0]
+    assert token.balanceOf(alice) == balance + expected[1][0]  # alice m1; m2 is not paid twice
+    tx = claim_many(tournament, tree, leaves, [2], outsider, to_balance=True)  # only settled leaves: a no-op
+    assert tx.events["ClaimedMany"]["count"] == 0 and "Claimed" not in tx.events
+    assert tournament.internalBalance(alice) == 0
     with reverts("TournamentAlreadySettled", rid, leaves[1].staker, leaves[1].model_id):
         driver.claim(tree, leaves, 1, alice)
 

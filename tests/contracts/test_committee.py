@@ -142,8 +142,8 @@ def test_dispute_window_change_applies_to_later_acceptances(driver, committee, a
     rid, result = _resolved_round(driver, alice, bob)
     driver.accept(rid, result)
     ends = committee.roundState(rid)["disputeEndsAt"]
-    tx = committee.setDisputeWindow(10, {"from": admin})
-    assert tx.events["DisputeWindowChanged"]["disputeWindow"] == 10
+    tx = committee.setDisputeWindow(700, {"from": admin})
+    assert tx.events["DisputeWindowChanged"]["disputeWindow"] == 700
     assert committee.roundState(rid)["disputeEndsAt"] == ends
 
 
@@ -212,14 +212,23 @@ def test_removal_cancels_the_remaining_members_pending_votes_too(driver, committ
     assert "ResultAccepted" in committee.vote(rid, result, {"from": outsider}).events
 
 
-def test_removal_does_not_undo_an_accepted_result(driver, tournament, committee, admin, members, alice, bob, outsider):
-    # The version only cancels votes not yet accepted: a result the removed member helped accept
-    # stays accepted and is finalised (the guardian's veto is what rejects an accepted result).
+def test_removal_cancels_an_acceptance_not_yet_finalised(driver, tournament, committee, admin, members, alice, bob,
+                                                          outsider):
+    # A removed member's vote never counts: a result it helped accept is no longer accepted, and
+    # only the members who remain can accept one again (k = 2 of the 2 left).
     rid, result = _resolved_round(driver, alice, bob)
     driver.accept(rid, result, voters=members[:2])
     ends = committee.roundState(rid)["disputeEndsAt"]
     committee.removeMember(members[0], {"from": admin})
-    assert committee.roundState(rid)["disputeEndsAt"] == ends
+    state = committee.roundState(rid)
+    assert state["disputeEndsAt"] == 0 and state["acceptedHash"] == "0x" + "00" * 32
     driver.until(ends)
+    with reverts("OracleCommitteeNotAccepted", rid):
+        committee.finalize(rid, {"from": outsider})
+    with reverts("OracleCommitteeNotMember", members[0]):
+        committee.vote(rid, result, {"from": members[0]})
+    committee.vote(rid, result, {"from": members[1]})  # its earlier vote was cancelled with the rest
+    tx = committee.vote(rid, result, {"from": members[2]})
+    driver.until(tx.events["ResultAccepted"]["disputeEndsAt"])
     committee.finalize(rid, {"from": outsider})
     assert tournament.round(rid)["finalized"]

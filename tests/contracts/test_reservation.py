@@ -77,12 +77,12 @@ def test_finalising_an_empty_round_reserves_and_releases_nothing(driver, tournam
     tournament.decreaseStake(rid, model("m"), 5 * E18, {"from": alice})  # the round is empty again
     assert tournament.round(rid)["stakedPositions"] == 0 and tournament.round(rid)["totalStake"] == 0
     pool, reserved = tournament.rewardPool(), tournament.totalReserved()
-    empty = (b"\x01" * 32, b"\x7a" * 32, 0, 0, 0)
+    empty = (b"\x01" * 32, b"\x7a" * 32, 0, 0)
     # a reward declared for it is refused by the cap (directly: the committee would get stuck on it)
     tournament.grantRole(tournament.COMMITTEE_ROLE(), outsider, {"from": admin})
     driver.until(tournament.round(rid)["resolveTime"])
-    with reverts("TournamentTotalsExceedCap", 1, 0, 0):
-        tournament.settleRound(rid, empty[0], empty[1], 1, 0, 0, {"from": outsider})
+    with reverts("TournamentRewardExceedsCap", 1, 0):
+        tournament.settleRound(rid, empty[0], empty[1], 1, 0, {"from": outsider})
     driver.accept(rid, empty)
     driver.until(committee.roundState(rid)["disputeEndsAt"])
     tx = committee.finalize(rid, {"from": outsider})

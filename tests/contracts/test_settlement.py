@@ -3,7 +3,8 @@
 import copy
 
 import brownie
-from support.rounds import CAP, MIN_STAKE, PREDICTIONS, RESULTS_WINDOW, model, reverts
+from brownie import chain
+from support.rounds import CAP, DISPUTE_WINDOW, MIN_STAKE, PREDICTIONS, RESULTS_WINDOW, at_second, model, reverts
 
 E18 = 10**18
 
@@ -21,7 +22,6 @@ def test_gain_loss_and_clamp_pay_exact_amounts(driver, token, tournament, alice,
     scores = {(alice, "m"): 20_000, (bob, "m"): -30_000, (carol, "m"): 500_000}  # +2%, -3%, +50% -> +5%
     leaves, tree = driver.finalize(rid, scores)
     assert tournament.round(rid)["totalReward"] == 7 * E18
-    assert tournament.round(rid)["totalBurn"] == 3 * E18
     before = {w: token.balanceOf(w) for w in (alice, bob, carol)}
     supply = token.totalSupply()
     for i in range(3):
@@ -74,8 +74,8 @@ def test_single_claim_beyond_the_cap_pays_exactly_stake_times_cap(driver, token,
     # a missing clamp: an unclamped +50% would take 15 of it, not 5.
     rid = _round_of_three(driver, alice, bob, carol)
     leaves, tree, result = driver.results(rid, {(alice, "m"): 500_000, (bob, "m"): -500_000, (carol, "m"): 0})
-    assert result[2:4] == (5 * E18, 5 * E18)
-    declared = (result[0], result[1], 15 * E18, 5 * E18, 3)
+    assert result[2] == 5 * E18
+    declared = (result[0], result[1], 15 * E18, 3)
     driver.accept(rid, declared)
     driver.until(driver.committee.roundState(rid)["disputeEndsAt"])
     driver.committee.finalize(rid, {"from": outsider})
@@ -130,7 +130,7 @@ def test_claim_unstaked_position_reverts(driver, tournament, alice, bob, carol, 
         tournament.grantRole(tournament.COMMITTEE_ROLE(), outsider, {"from": brownie.accounts[0]})
         tournament.settleRound(rid, *result, {"from": outsider})
     # ... and even with a miscounted root, its leaf pays nothing
-    tournament.settleRound(rid, result[0], result[1], 0, 0, 3, {"from": outsider})
+    tournament.settleRound(rid, result[0], result[1], 0, 3, {"from": outsider})
     with reverts("TournamentAlreadySettled", rid, outsider, model("m")):  # a proven leaf with no stake
         driver.claim(tree, leaves, 3, outsider)
 
@@ -141,17 +141,15 @@ def test_settle_checks(driver, token, tournament, admin, alice, bob, carol, outs
     resolve = tournament.round(rid)["resolveTime"]
     root = b"\x01" * 32
     with reverts("TournamentRoundNotResolved", rid, resolve):
-        tournament.settleRound(rid, root, root, 0, 0, 3, {"from": outsider})
+        tournament.settleRound(rid, root, root, 0, 3, {"from": outsider})
     driver.until(resolve)
-    with reverts("TournamentTotalsExceedCap", 15 * E18 + 1, 0, 15 * E18):
-        tournament.settleRound(rid, root, root, 15 * E18 + 1, 0, 3, {"from": outsider})
-    with reverts("TournamentTotalsExceedCap", 0, 15 * E18 + 1, 15 * E18):
-        tournament.settleRound(rid, root, root, 0, 15 * E18 + 1, 3, {"from": outsider})
+    with reverts("TournamentRewardExceedsCap", 15 * E18 + 1, 15 * E18):
+        tournament.settleRound(rid, root, root, 15 * E18 + 1, 3, {"from": outsider})
     with reverts("TournamentRoundUnknown", 99):
-        tournament.settleRound(99, root, root, 0, 0, 0, {"from": outsider})
-    tournament.settleRound(rid, root, root, 15 * E18, 0, 3, {"from": outsider})
+        tournament.settleRound(99, root, root, 0, 0, {"from": outsider})
+    tournament.settleRound(rid, root, root, 15 * E18, 3, {"from": outsider})
     with reverts("TournamentAlreadyFinalized", rid):
-        tournament.settleRound(rid, root, root, 0, 0, 3, {"from": outsider})
+        tournament.settleRound(rid, root, root, 0, 3, {"from": outsider})
 
 
 def test_settle_reverts_when_pool_is_short(driver, token, tournament, admin, operator, alice, bob, outsider):
@@ -167,7 +165,7 @@ def test_settle_reverts_when_pool_is_short(driver, token, tournament, admin, ope
     tournament.grantRole(tournament.COMMITTEE_ROLE(), outsider, {"from": admin})
     driver.until(tournament.round(rid)["resolveTime"])
     with reverts("TournamentPoolShort", pool, pool + 1):
-        tournament.settleRound(rid, b"\x01" * 32, b"\x01" * 32, pool + 1, 0, 2, {"from": outsider})
+        tournament.settleRound(rid, b"\x01" * 32, b"\x01" * 32, pool + 1, 2, {"from": outsider})
     assert tournament.rewardPool() == pool and not tournament.round(rid)["finalized"]
 
 
@@ -180,7 +178,7 @@ def test_reward_never_exceeds_reservation(driver, token, tournament, admin, alic
     tournament.grantRole(tournament.COMMITTEE_ROLE(), outsider, {"from": admin})
     driver.until(tournament.round(rid)["resolveTime"])
     # an under-declared reward: the second claimer gets what is left, never more
-    tournament.settleRound(rid, result[0], result[1], 6 * E18, 0, 2, {"from": outsider})
+    tournament.settleRound(rid, result[0], result[1], 6 * E18, 2, {"from": outsider})
     assert driver.claim(tree, leaves, 0, alice).events["Claimed"]["delta"] == 5 * E18
     assert driver.claim(tree, leaves, 1, bob).events["Claimed"]["delta"] == 1 * E18
     assert tournament.round(rid)["reserved"] == 0
@@ -263,12 +261,11 @@ def test_liveness_refund_after_results_window(driver, token, tournament, committ
     with reverts("TournamentRefundNotOpen", rid, refunds_from):
         tournament.refund(rid, alice, model("m"), {"from": outsider})
     driver.until(refunds_from)
-    # results come too late: the committee can no longer finalise ...
+    # results come too late: the committee no longer takes votes ...
     leaves, tree, result = driver.results(rid, {(alice, "m"): -50_000, (bob, "m"): 0, (carol, "m"): 0})
-    driver.accept(rid, result)
-    driver.until(committee.roundState(rid)["disputeEndsAt"])
-    with reverts("TournamentResultsTooLate", rid, refunds_from - 1):
-        committee.finalize(rid, {"from": outsider})
+    t = chain.time() + 5
+    with at_second(t), reverts("OracleCommitteeTooLateToFinalize", rid, t + DISPUTE_WINDOW, refunds_from - 1):
+        committee.vote(rid, result, {"from": driver.members[0]})
     # ... and every staker gets its whole stake back, no reward, no burn
     supply = token.totalSupply()
     for who in (alice, bob, carol):
@@ -281,12 +278,12 @@ def test_liveness_refund_after_results_window(driver, token, tournament, committ
     assert tournament.totalStaked() == 0
 
 
-def test_no_refund_once_finalized(driver, tournament, alice, bob, carol, outsider):
+def test_no_refund_once_finalized_until_the_claim_window_ends(driver, tournament, alice, bob, carol, outsider):
     rid = _round_of_three(driver, alice, bob, carol)
     driver.finalize(rid, {(alice, "m"): 1, (bob, "m"): 0, (carol, "m"): 0})
-    refunds_from = tournament.round(rid)["resolveTime"] + RESULTS_WINDOW + 1
-    driver.until(refunds_from)
-    with reverts("TournamentRefundNotOpen", rid, refunds_from):
+    deadline = tournament.round(rid)["resolveTime"] + RESULTS_WINDOW
+    driver.until(deadline + 1)  # when an unfinalised round would refund
+    with reverts("TournamentRefundNotOpen", rid, deadline + 1 + tournament.CLAIM_WINDOW()):
         tournament.refund(rid, alice, model("m"), {"from": outsider})
 
 

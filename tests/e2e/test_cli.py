@@ -106,7 +106,7 @@ def _post_results(driver, env, committee, admin, rid, staker, score):
     table = write_table([Row(staker, model("m"), stake, 0.1, 0.0, score / 1e6, score, delta, "", tuple(tree.proof(0)))])
     driver.until(r["resolveTime"])
     HttpStore(env["CROWDSTAKE_STORE"]).publish_score_table(publisher, rid, table)
-    result = (tree.root, table_hash(table), max(delta, 0), max(-delta, 0), 1)
+    result = (tree.root, table_hash(table), max(delta, 0), 1)
     driver.accept(rid, result, voters=driver.members)
     driver.until(driver.committee.roundState(rid)["disputeEndsAt"])
     driver.committee.finalize(rid, {"from": admin})

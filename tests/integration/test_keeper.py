@@ -59,8 +59,8 @@ def _published_round(driver, tournament, people, count):
                 payout_delta(st, l.score, factor, r["params"]["cap"]), "", tuple(tree.proof(i)))
             for i, (l, st) in enumerate(zip(leaves, stakes))]
     data = write_table(rows)
-    reward, burn = round_totals(zip(stakes, scores), factor, r["params"]["cap"])
-    result = (tree.root, table_hash(data), reward, burn, count)
+    reward, _ = round_totals(zip(stakes, scores), factor, r["params"]["cap"])
+    result = (tree.root, table_hash(data), reward, count)
     driver.accept(rid, result)
     driver.until(driver.committee.roundState(rid)["disputeEndsAt"])
     driver.committee.finalize(rid, {"from": driver.operator})

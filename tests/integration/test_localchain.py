@@ -17,7 +17,7 @@ def test_start_and_deploy(kind, tmp_path):
         deployer, member = Account.create(), Account.create()
         w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": deployer.address, "value": 10**20})
         protocol = deploy(w3, deployer, operator=deployer.address, guardian=deployer.address,
-                          members=[member.address], threshold=1, dispute_window=60, treasury=deployer.address,
+                          members=[member.address], threshold=1, dispute_window=600, treasury=deployer.address,
                           directory=tmp_path)
         assert isinstance(protocol, Contracts)
         t, c = protocol.tournament, protocol.committee

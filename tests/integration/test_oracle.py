@@ -8,13 +8,14 @@ import time
 
 import pytest
 from brownie import chain, web3
-from support.world import deploy_world, open_round, run_operator, until, world  # noqa: F401 - world: a fixture
+from support.world import WINDOW, deploy_world, funded, open_round, run_operator, until, world  # noqa: F401 - world: a fixture
 
 from crowdstake import oracle
 from crowdstake.chain import send
 from crowdstake.config import KeeperSettings, OracleSettings
-from crowdstake.errors import ConfigError
+from crowdstake.errors import ConfigError, OracleError, ResultsTooLate, StoreNotFound
 from crowdstake.results.merkle import model_id
+from crowdstake.results.table import table_hash
 from crowdstake.scoring import FLOOR_SCORE
 from crowdstake.oracle.keeper import pay_round
 
@@ -55,8 +56,7 @@ def test_crash_at_any_step_resumes_with_one_vote(world, admin, operator, tmp_pat
 
 
 def _result(summary):
-    return (summary.root, summary.table_hash, int(summary.total_reward.scaleb(18)), int(summary.total_burn.scaleb(18)),
-            summary.positions)
+    return (summary.root, summary.table_hash, int(summary.total_reward.scaleb(18)), summary.positions)
 
 
 def test_crash_during_finalize_resumes(world, admin, operator, tmp_path):
@@ -91,7 +91,7 @@ def test_a_dissenter_and_a_veto_are_survived(world, admin, operator, guardian, t
     rid, _, targets_dir = open_round(world, admin, operator, tmp_path, seed=5)
     liar, honest = world["members"][0], world["members"][1:]
     protocol = world["protocol"]
-    send(protocol.w3, liar, protocol.committee.functions.vote(rid, (b"\x66" * 32, b"\x66" * 32, 0, 0, 4)))
+    send(protocol.w3, liar, protocol.committee.functions.vote(rid, (b"\x66" * 32, b"\x66" * 32, 0, 4)))
     summary = run_operator(world, honest[0], rid, targets_dir, tmp_path / "h0")
     assert summary.state == "voting"  # one honest vote against one lie: nothing accepted
     assert run_operator(world, honest[1], rid, targets_dir, tmp_path / "h1").state == "accepted"
@@ -165,3 +165,31 @@ def test_a_workdir_of_another_deployment_is_refused(world, admin, operator, guar
         oracle.run_round(again["protocol"], member, again["store"], rid, OracleSettings(targets=targets_dir, workdir=workdir))
     assert not again["committee"].hasVoted(rid, member.address)
     assert (workdir / f"round-{rid}.json").read_bytes() == journal
+
+
+def test_a_vote_too_late_to_be_finalised_is_refused_and_nothing_is_sent(world, admin, operator, tmp_path):
+    rid, _, targets_dir = open_round(world, admin, operator, tmp_path, seed=7)
+    member = world["members"][0]
+    nonce = web3.eth.get_transaction_count(member.address)
+    deadline = world["tournament"].roundTimes(rid)[2]
+    until(deadline - WINDOW + 5)  # a result accepted now would finalise after the deadline
+    with pytest.raises(ResultsTooLate, match=f"round {rid}: too late to vote: .* after the round's results deadline {deadline}"):
+        run_operator(world, member, rid, targets_dir, tmp_path / "op")
+    assert web3.eth.get_transaction_count(member.address) == nonce  # nothing sent
+    scored = (tmp_path / "op" / f"round-{rid}-scores.csv").read_bytes()
+    with pytest.raises(StoreNotFound):  # nothing published (the store outlives the chain's snapshots: by hash)
+        world["store"].get_score_table(rid, table_hash(scored))
+
+
+def test_a_vote_the_reward_pool_could_not_pay_is_refused_and_nothing_is_sent(admin, operator, guardian, tmp_path):
+    poor = deploy_world(admin, operator, guardian, [funded(admin) for _ in range(3)], tmp_path / "poor", pool=0)
+    rid, _, targets_dir = open_round(poor, admin, operator, tmp_path, seed=7)
+    member = poor["members"][0]
+    nonce = web3.eth.get_transaction_count(member.address)
+    with pytest.raises(OracleError, match=f"round {rid} pays .* in rewards but the reward pool holds 0: fund the pool"):
+        run_operator(poor, member, rid, targets_dir, tmp_path / "op")
+    assert web3.eth.get_transaction_count(member.address) == nonce
+    poor["token"].approve(poor["tournament"], 1_000 * 10**18, {"from": admin})
+    poor["tournament"].fundRewards(1_000 * 10**18, {"from": admin})
+    assert run_operator(poor, member, rid, targets_dir, tmp_path / "op").state == "voting"  # funded: it votes
+    assert poor["committee"].hasVoted(rid, member.address)

@@ -92,7 +92,7 @@ def rid(driver, local):
 
 
 def close(runtime, rid):
-    close_time, _ = runtime.tournament.functions.roundTimes(rid).call()
+    close_time, _, _ = runtime.tournament.functions.roundTimes(rid).call()
     chain.sleep(close_time - chain.time() + 1)
     chain.mine()
 
@@ -172,7 +172,7 @@ def test_nobody_reads_an_open_round(backend, ann, rid):
 
 def test_reading_waits_for_chain_time_not_wall_clock(local, runtime, ann, rid):
     local.upload_predictions(ann, rid, model("m"), GOOD)
-    close_time, _ = runtime.tournament.functions.roundTimes(rid).call()
+    close_time, _, _ = runtime.tournament.functions.roundTimes(rid).call()
     chain.sleep(close_time - chain.time() - 30)
     chain.mine()
     with refused(S.StoreForbidden, 403, "is open until"):

@@ -73,8 +73,8 @@ class Driver:
         tree = ResultsTree(leaves)
         stakes = [self.tournament.position(round_id, l.staker, l.model_id)[0] for l in leaves]
         factor = payout_factor(r["params"]["threshold"], r["totalStake"])
-        reward, burn = round_totals(zip(stakes, (l.score for l in leaves)), factor, r["params"]["cap"])
-        result = (tree.root, b"\x7a" * 32, reward, burn, len(leaves))
+        reward, _ = round_totals(zip(stakes, (l.score for l in leaves)), factor, r["params"]["cap"])
+        result = (tree.root, b"\x7a" * 32, reward, len(leaves))
         return leaves, tree, result
 
     def accept(self, round_id, result, voters=None):
@@ -109,7 +109,14 @@ def claim_many(tournament, tree, leaves, indices, sender, to_balance=False):
     return tournament.claimMany(leaves[0].round_id, batch, proof, flags, to_balance, {"from": sender})
 
 
-__all__ += ["at_second"]
+__all__ += ["at_second", "selector"]
+
+
+def selector(signature):
+    """A custom error's 4-byte selector as brownie shows a bytes4: '0x' and 8 hex digits."""
+    from eth_hash.auto import keccak
+
+    return "0x" + keccak(signature.encode())[:4].hex()
 
 
 @contextmanager

@@ -34,13 +34,14 @@ def world(admin, operator, guardian, tmp_path_factory):
     return deploy_world(admin, operator, guardian, [funded(admin) for _ in range(3)], tmp_path_factory.mktemp("oracle"))
 
 
-def deploy_world(admin, operator, guardian, members, home):
+def deploy_world(admin, operator, guardian, members, home, pool=100_000 * E18):
     token, tournament, committee = deploy_protocol(
         admin, admin=admin, operator=operator, guardian=guardian, members=[m.address for m in members],
         threshold=2, dispute_window=WINDOW, treasury=admin,
     )
-    token.approve(tournament, 100_000 * E18, {"from": admin})
-    tournament.fundRewards(100_000 * E18, {"from": admin})
+    if pool:
+        token.approve(tournament, pool, {"from": admin})
+        tournament.fundRewards(pool, {"from": admin})
     tid = tournament.createTournament(PARAMS, {"from": operator}).return_value
     record = deployment_record(token, tournament, committee, block=0, admin=admin, operator=operator,
                                guardian=guardian, members=[m.address for m in members], threshold=2)

@@ -412,11 +412,11 @@ def test_oracle_and_keeper_summaries(capsys):
     _render.payout(PayoutSummary(9, 5, 1, 4, 2, 234567, 3, False, Decimal("10.5"), Decimal("0"), Decimal("2.25")))
     assert capsys.readouterr().out.splitlines() == [
         "round 9: 4 positions scored, root 0xroot",
-        "  declared reward 1,234.500000, burn 0.000001; score table 0xtable",
+        "  reward 1,234.500000 (declared), burn 0.000001; score table 0xtable",
         "  floor score for 0xs:0xm: no file",
         "  state: finalized; gas spent by this operator: 123,456",
         "round 9: 4 positions scored, root 0xroot",
-        "  declared reward 1.000000, burn 0.000000; score table 0xtable",
+        "  reward 1.000000 (declared), burn 0.000000; score table 0xtable",
         "  dry run: would publish table 0xtable and vote (b'r', 1)",
         "round 9: 4 positions settled in 2 transactions (1 were already), 234,567 gas; paid 10.5000, "
         "credited 0.0000, burned 2.2500",
