@@ -7,7 +7,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 SOLC_VERSION := $(shell sed -n 's/^ *version: *\([0-9.]*\)$$/\1/p' brownie-config.yaml | head -1)
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 
-.PHONY: install networks unit test demo bench mutate compile clean
+.PHONY: install networks unit slither test demo bench mutate compile clean
 
 install: $(VENV)/.installed node_modules/.installed $(VENV)/.solc-$(SOLC_VERSION)
 	@$(MAKE) --no-print-directory networks
@@ -30,6 +30,20 @@ $(VENV)/.solc-$(SOLC_VERSION): tools/install-solc.sh tools/solc.js $(VENV)/.inst
 	sh tools/install-solc.sh
 	touch $@
 
+# slither in a venv of its own. It resolves under eth-brownie's exact pins today, but a release
+# that needs a newer eth-abi or web3 would not; and crytic-compile brings solc-select, whose `solc`
+# (a compiler downloader) must not land in $(VENV)/bin, which is on PATH. Pinned, so a new
+# release's detectors change the gate only on purpose.
+SLITHER_VENV := .venv-slither
+SLITHER_VERSION := 0.11.6
+CRYTIC_COMPILE_VERSION := 0.4.2
+
+$(SLITHER_VENV)/.installed-$(SLITHER_VERSION):
+	test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/pip install -q --upgrade pip
+	$(SLITHER_VENV)/bin/pip install -q slither-analyzer==$(SLITHER_VERSION) crytic-compile==$(CRYTIC_COMPILE_VERSION)
+	touch $@
+
 # The brownie networks the suite, ganache and the benchmarks run on (tools/brownie_networks.py):
 # checked on every run, since they live in ~/.brownie, outside this checkout.
 networks:
@@ -44,8 +58,24 @@ compile: install
 unit: install
 	$(BIN)/python -m pytest tests/unit -p no:pytest-brownie -p no:cacheprovider -W ignore::FutureWarning
 
-# Every tier (unit, contracts, integration, e2e) on anvil, then the round's lifecycle again on ganache.
+# Static analysis of contracts/*.sol (not contracts/test/): every High or Medium finding must be
+# accepted in tools/slither-triage.toml, and every entry there must still match one
+# (tools/slither_gate.py). The compiler is the solc-js launcher `make install` writes, through
+# solc's standard JSON (slither would otherwise call solc-select, which downloads). slither's
+# own output goes to build/slither.log, its findings to build/slither.json.
+slither: $(SLITHER_VENV)/.installed-$(SLITHER_VERSION) $(VENV)/.solc-$(SOLC_VERSION)
+	@mkdir -p build && rm -f build/slither.json
+	@solc="$$($(BIN)/python -c 'import solcx; print(solcx.get_solcx_install_folder())')/solc-v$(SOLC_VERSION)"; \
+	$(SLITHER_VENV)/bin/slither contracts --solc "$$solc" --solc-standard-json \
+	  --solc-remaps '@openzeppelin=node_modules/@openzeppelin' --filter-paths node_modules \
+	  --exclude-informational --exclude-low --exclude-optimization --fail-none \
+	  --json build/slither.json > build/slither.log 2>&1 || { cat build/slither.log; exit 1; }
+	$(SLITHER_VENV)/bin/python tools/slither_gate.py build/slither.json tools/slither-triage.toml
+
+# The slither gate (seconds), then every tier (unit, contracts, integration, e2e) on anvil, then the
+# round's lifecycle again on ganache.
 test: install
+	@$(MAKE) --no-print-directory slither
 	brownie test tests --network test-anvil -p no:cacheprovider -W ignore::FutureWarning
 	brownie test tests/integration/test_lifecycle.py --network ganache -p no:cacheprovider -W ignore::FutureWarning
 
@@ -69,4 +99,4 @@ mutate: install
 	$(BIN)/python tools/mutate.py $(MUTATE)
 
 clean:
-	rm -rf build $(VENV) node_modules
+	rm -rf build $(VENV) $(SLITHER_VENV) node_modules
