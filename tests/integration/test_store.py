@@ -269,7 +269,8 @@ def test_file_other_than_the_signed_one_is_refused(backend, ann, rid):
 
 
 @pytest.mark.parametrize("field, value", [
-    ("nonce", -1), ("nonce", 2**300), ("expiry", 1e300), ("expiry", "soon"), ("roundId", True), ("chainId", 1.5),
+    ("nonce", -1), ("nonce", 2**256), ("nonce", 2**300), ("expiry", 1e300), ("expiry", "soon"), ("roundId", True),
+    ("chainId", 1.5),
 ])
 def test_out_of_range_auth_fields_are_a_400(backend, ann, rid, field, value):
     signed = {**auth(ann, rid), field: value}
