@@ -2,6 +2,8 @@
 
 import secrets
 
+from eth_abi import encode
+from eth_hash.auto import keccak
 from support.rounds import DISPUTE_WINDOW, reverts
 
 E18 = 10**18
@@ -112,6 +114,33 @@ def test_threshold_must_exceed_half(committee, admin):
         committee.setThreshold(4, {"from": admin})
     committee.setThreshold(3, {"from": admin})
     assert committee.threshold() == 3
+
+
+def test_half_of_an_even_committee_is_not_a_quorum(committee, admin, outsider):
+    # With 4 members, 2 could accept one result and the other 2 a different one: k = 2 is refused,
+    # whether set directly or left in place by adding the 4th member.
+    with reverts("OracleCommitteeInvalidThreshold", 2, 4):
+        committee.addMember(outsider, {"from": admin})  # 3 members, k = 2
+    committee.setThreshold(3, {"from": admin})
+    committee.addMember(outsider, {"from": admin})
+    assert committee.memberCount() == 4
+    with reverts("OracleCommitteeInvalidThreshold", 2, 4):
+        committee.setThreshold(2, {"from": admin})
+    assert committee.threshold() == 3
+
+
+def test_result_hash_is_the_abi_encoded_round_and_result(driver, committee, members, alice, bob):
+    # Recomputed here (eth_abi): keccak256(abi.encode(roundId, result)). The round id is in it,
+    # so votes for the same result in two rounds are never tallied together.
+    rid, result = _resolved_round(driver, alice, bob)
+
+    def expected(round_id):  # as hex: brownie compares its bytes32 return values with hex strings
+        return "0x" + keccak(encode(["uint256", "(bytes32,bytes32,uint128,uint128,uint32)"], [round_id, result])).hex()
+
+    assert committee.resultHash(rid, result) == expected(rid)
+    assert committee.resultHash(rid + 1, result) == expected(rid + 1) != expected(rid)
+    committee.vote(rid, result, {"from": members[0]})
+    assert committee.votesFor(rid, expected(rid)) == 1  # the tally is kept under that hash
 
 
 def test_membership_changes_cancel_pending_votes(driver, committee, admin, members, alice, bob, outsider):

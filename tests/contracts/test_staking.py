@@ -102,6 +102,16 @@ def test_increase_stake(driver, token, tournament, alice):
     assert tournament.round(rid)["stakedPositions"] == 1
 
 
+def test_top_up_below_minimum_on_a_position_above_it(driver, token, tournament, alice):
+    # The minimum bounds the position, not each addition: once at 2 tokens, half a minimum more is fine.
+    rid = driver.open_round()
+    driver.enter(rid, alice, "m", 2 * E18)
+    token.approve(tournament, MIN_STAKE // 2, {"from": alice})
+    tx = tournament.stake(rid, model("m"), MIN_STAKE // 2, {"from": alice})
+    assert tx.events["StakeIncreased"]["newStake"] == 2 * E18 + MIN_STAKE // 2
+    assert tournament.round(rid)["totalStake"] == 2 * E18 + MIN_STAKE // 2
+
+
 def test_stake_without_submission_reverts(driver, token, tournament, alice):
     rid = driver.open_round()
     token.approve(tournament, E18, {"from": alice})

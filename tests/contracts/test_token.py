@@ -1,3 +1,6 @@
+"""StakeToken: the initial supply and who gets it, minting up to the cap, burning, and EIP-2612
+permits (chain, contract, deadline and nonce all bound by the signature)."""
+
 import secrets
 
 import brownie
@@ -5,13 +8,23 @@ from brownie import chain
 from support.rounds import reverts
 
 from crowdstake.chain.permit import sign_permit
-from scripts.deploy import INITIAL_SUPPLY, SUPPLY_CAP, TOKEN_NAME
+from scripts.deploy import INITIAL_SUPPLY, SUPPLY_CAP, TOKEN_NAME, TOKEN_SYMBOL
 
 
 def test_initial_supply_goes_to_treasury(token, admin, alice):
     assert token.totalSupply() == INITIAL_SUPPLY
     assert token.cap() == SUPPLY_CAP
     assert token.balanceOf(admin) + 3 * token.balanceOf(alice) + token.balanceOf(brownie.Tournament[-1]) == INITIAL_SUPPLY
+
+
+def test_initial_supply_goes_to_a_treasury_that_is_not_the_admin(admin, alice, outsider):
+    # The module's protocol uses the admin as treasury, which cannot tell the two arguments apart.
+    token = brownie.StakeToken.deploy(TOKEN_NAME, TOKEN_SYMBOL, SUPPLY_CAP, outsider, INITIAL_SUPPLY, admin,
+                                      {"from": alice})
+    assert token.balanceOf(outsider) == token.totalSupply() == INITIAL_SUPPLY
+    assert token.balanceOf(admin) == token.balanceOf(alice) == 0
+    assert token.hasRole(token.DEFAULT_ADMIN_ROLE(), admin)
+    assert not token.hasRole(token.DEFAULT_ADMIN_ROLE(), outsider) and not token.hasRole(token.DEFAULT_ADMIN_ROLE(), alice)
 
 
 def test_minter_mints_up_to_the_cap(token, admin, alice):

@@ -41,8 +41,10 @@ def keeper(alice):
     return account
 
 
-def _published_round(driver, tournament, people, count):
-    """A finalised round of `count` positions over the three people, with its score table."""
+def _published_round(driver, tournament, people, count, skewed=None):
+    """A finalised round of `count` positions over the three people, with its score table. With
+    `skewed`, that row of the table (its hash the one voted) scores one more than its leaf in the
+    voted root."""
     rng = random.Random(count)
     rid = driver.open_round()
     names = list(people)
@@ -55,7 +57,7 @@ def _published_round(driver, tournament, people, count):
     r = tournament.round(rid)
     factor = payout_factor(r["params"]["threshold"], r["totalStake"])
     stakes = [a * E18 for _, _, a in entries]
-    rows = [Row(l.staker, l.model_id, st, 0.0, 0.0, l.score / 1e6, l.score,
+    rows = [Row(l.staker, l.model_id, st, 0.0, 0.0, l.score / 1e6, l.score + (1 if i == skewed else 0),
                 payout_delta(st, l.score, factor, r["params"]["cap"]), "", tuple(tree.proof(i)))
             for i, (l, st) in enumerate(zip(leaves, stakes))]
     data = write_table(rows)
@@ -103,3 +105,13 @@ def test_pay_refuses_unfinalized_round_and_wrong_table(driver, tournament, peopl
         pay_round(runtime, keeper, TableStore({}), other)
     with pytest.raises(KeeperError, match="not found"):
         pay_round(runtime, keeper, TableStore({}), 999)
+
+
+def test_pay_refuses_a_table_that_does_not_rebuild_the_root(driver, tournament, people, runtime, keeper):
+    # Its hash is the one voted and it has a row per staked position, but one row's score is
+    # not its leaf's: no proof built from it can verify, so the keeper stops before sending any.
+    rid, _, _, data, _, _ = _published_round(driver, tournament, people, 4, skewed=2)
+    with pytest.raises(KeeperError, match=rf"score table of round {rid} does not rebuild the on-chain root "
+                                          r"\(4 rows, 4 staked positions\)"):
+        pay_round(runtime, keeper, TableStore({rid: data}), rid)
+    assert tournament.round(rid)["settledPositions"] == 0

@@ -1,7 +1,8 @@
 """The oracle operator in-process against a real chain and store: k of n accept, crashes at any
-step resume without a second vote, bad files score at the floor, a dissenting member or a veto is
-survived, two watches do not collide, a workdir of another deployment is refused, and anyone can
-verify a round. Independent operator processes: tests/e2e/test_oracle_processes.py."""
+step resume without a second vote, bad files score at the floor, a stake withdrawn before the close
+is not scored, a dissenting member or a veto is survived, two watches do not collide, a workdir of
+another deployment is refused, and anyone can verify a round. Independent operator processes:
+tests/e2e/test_oracle_processes.py."""
 
 import threading
 import time
@@ -14,8 +15,9 @@ from crowdstake import oracle
 from crowdstake.chain import send
 from crowdstake.config import KeeperSettings, OracleSettings
 from crowdstake.errors import ConfigError, OracleError, ResultsTooLate, StoreNotFound
+from crowdstake.oracle.inputs import read_positions
 from crowdstake.results.merkle import model_id
-from crowdstake.results.table import table_hash
+from crowdstake.results.table import read_table, table_hash
 from crowdstake.scoring import FLOOR_SCORE
 from crowdstake.oracle.keeper import pay_round
 
@@ -85,6 +87,22 @@ def test_bad_files_score_at_the_floor(world, admin, operator, tmp_path):
     table = (tmp_path / "op" / f"round-{rid}-scores.csv").read_text()
     assert f",{FLOOR_SCORE}," in table
     assert not world["committee"].hasVoted(rid, world["members"][0].address)  # a dry run sends nothing
+
+
+def test_a_stake_withdrawn_before_close_is_not_scored(world, admin, operator, tmp_path):
+    # Its events stay on the chain (a StakeIncreased, then a StakeDecreased to 0), but the
+    # position holds nothing: the contract does not count it, so neither do the oracle's inputs
+    # and table (a row for it would break the count, and score a position with nothing at stake).
+    rid, stakers, targets_dir = open_round(world, admin, operator, tmp_path, seed=8, withdrawn=(1,))
+    gone = stakers[1].address
+    kept = sorted((s.address for i, s in enumerate(stakers) if i != 1), key=str.lower)
+    assert world["protocol"].stakes(roundId=rid)[rid, gone, model_id("model")] == 0
+    assert world["tournament"].round(rid)["stakedPositions"] == 3
+    assert [p.staker for p in read_positions(world["protocol"], rid)] == kept
+    summary = run_operator(world, world["members"][0], rid, targets_dir, tmp_path / "op", dry_run=True)
+    assert summary.positions == 3
+    rows = read_table((tmp_path / "op" / f"round-{rid}-scores.csv").read_bytes())
+    assert [row.staker for row in rows] == kept
 
 
 def test_a_dissenter_and_a_veto_are_survived(world, admin, operator, guardian, tmp_path):

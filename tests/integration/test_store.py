@@ -33,9 +33,10 @@ def local(runtime, tmp_path):
     return make_local(runtime, tmp_path / "store")
 
 
-def make_local(runtime, directory, **kwargs):
-    round_times, now = S.chain_clock(runtime)
-    return S.LocalStore(directory, round_times, runtime.w3.eth.chain_id, IDENTITY, now=now,
+def make_local(runtime, directory, now=None, **kwargs):
+    """A LocalStore on the chain's rounds and committee; its clock the chain's unless `now` is given."""
+    round_times, chain_clock = S.chain_clock(runtime)
+    return S.LocalStore(directory, round_times, runtime.w3.eth.chain_id, IDENTITY, now=now or chain_clock,
                         publishers=S.committee_members(runtime), **kwargs)
 
 
@@ -223,6 +224,16 @@ def test_expired_signature_is_refused(backend, ann, rid):
         backend.put_predictions(GOOD, signed)
 
 
+def test_a_signature_is_valid_through_its_expiry_second(runtime, tmp_path, ann, rid):
+    # The store's clock pinned at one second (the chain's now, inside the open round): a signature
+    # is still good in the second it names, and expired the second after.
+    pinned = chain_now()
+    store = make_local(runtime, tmp_path / "store", now=lambda: pinned)  # the round's live ids are there
+    with refused(S.StoreUnauthorized, 401, f"the signature expired at {pinned - 1} \\(chain time now {pinned}\\)"):
+        store.put_predictions(GOOD, auth(ann, rid, expiry=pinned - 1))
+    assert store.put_predictions(GOOD, auth(ann, rid, expiry=pinned)) == web3.keccak(GOOD)
+
+
 def test_far_future_expiry_is_refused(backend, ann, rid):
     with refused(S.StoreBadRequest, 400, "more than 86400 s after chain time"):
         backend.put_predictions(GOOD, auth(ann, rid, expiry=chain_now() + 2 * 86400))
@@ -258,7 +269,8 @@ def test_file_other_than_the_signed_one_is_refused(backend, ann, rid):
 
 
 @pytest.mark.parametrize("field, value", [
-    ("nonce", -1), ("nonce", 2**300), ("expiry", 1e300), ("expiry", "soon"), ("roundId", True), ("chainId", 1.5),
+    ("nonce", -1), ("nonce", 2**256), ("nonce", 2**300), ("expiry", 1e300), ("expiry", "soon"), ("roundId", True),
+    ("chainId", 1.5),
 ])
 def test_out_of_range_auth_fields_are_a_400(backend, ann, rid, field, value):
     signed = {**auth(ann, rid), field: value}

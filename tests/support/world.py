@@ -56,8 +56,9 @@ def _predictions(targets, quality, rng):
     return np.clip(0.5 + 0.1 * (quality * (targets - 0.5) * 4 + noise), 0, 1).round(4)
 
 
-def open_round(world, admin, operator, tmp_path, participants=4, seed=1):
-    """A closed, resolved round: each participant uploaded, committed and staked; targets published."""
+def open_round(world, admin, operator, tmp_path, participants=4, seed=1, withdrawn=()):
+    """A closed, resolved round: each participant uploaded, committed and staked; targets published.
+    The participants numbered in `withdrawn` took their whole stake back before the close."""
     rng = np.random.default_rng(seed)
     now = chain.time()
     rid = world["tournament"].openRound(world["tid"], b"\xda" * 32, now + 300, now + 600, {"from": operator}).return_value
@@ -70,6 +71,8 @@ def open_round(world, admin, operator, tmp_path, participants=4, seed=1):
         data = "id,prediction\n" + "".join(f"{k},{v}\n" for k, v in zip(IDS, _predictions(targets, i % 3, rng)))
         p.submit(rid, "model", data.encode())
         p.stake(rid, "model", 50 + 25 * i)
+        if i in withdrawn:
+            p.decrease(rid, "model", 50 + 25 * i)
         stakers.append(who)
     targets_dir = tmp_path / "targets"
     targets_dir.mkdir(exist_ok=True)

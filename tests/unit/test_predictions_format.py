@@ -76,6 +76,17 @@ def test_a_constant_file_is_refused_before_it_is_burned():
         validate_predictions(b"id,prediction\na1,0.5\nb2,0.5\n")
 
 
+def test_a_one_row_file_is_constant_too():
+    # One value is its own min and max: nothing to rank, so it scores at the floor like any
+    # constant file (a round whose live ids are a single id included).
+    one = b"id,prediction\na1,0.5\n"
+    for live in (None, ["a1"]):
+        with pytest.raises(InvalidPredictionsError, match="every prediction is 0.5: constant predictions cannot be ranked"):
+            validate_predictions(one, live)
+    with pytest.raises(InvalidPredictionsError, match="constant predictions"):
+        read_predictions(one)  # the oracle reads by the same rules: it would floor the file
+
+
 def test_an_empty_live_id_list_is_refused(tmp_path):
     with pytest.raises(InvalidInputError, match="lists no id"):
         parse_live_ids(b"id\n")
