@@ -74,6 +74,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         bytes32 root;
         bytes32 scoreTableHash;
         uint128 totalReward;
+        bytes32 targetsHash; // the fund's targets file, committed once from resolveTime on
     }
 
     /// @notice A position. Settling it clears `stake`, and the cleared slot is the settled mark:
@@ -137,6 +138,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         uint32 leafCount
     );
     event ResultsDeadlineExtended(uint256 indexed roundId, uint64 resultsDeadline);
+    event TargetsPublished(uint256 indexed roundId, bytes32 targetsHash);
     /// @dev The settled stake is in the position's last stake event; leaving it out saves claims 256 gas.
     event Claimed(uint256 indexed roundId, address indexed staker, bytes32 indexed modelId, int64 score, int256 delta);
     event Restaked(
@@ -178,6 +180,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     error TournamentEmptyBatch(uint256 roundId);
     error TournamentInvalidMultiproof(uint256 roundId, uint256 leaves, uint256 proofLength, uint256 flags);
     error TournamentInsufficientBalance(address staker, uint256 balance, uint256 amount);
+    error TournamentTargetsAlreadyPublished(uint256 roundId, bytes32 targetsHash);
 
     /// @param token_ The stake token (burnable ERC-20).
     /// @param admin Holds DEFAULT_ADMIN_ROLE: grants roles, unpauses, recovers stray tokens.
@@ -231,6 +234,18 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         r.datasetHash = datasetHash;
         r.params = _tournaments[tournamentId];
         emit RoundOpened(roundId, tournamentId, datasetHash, closeTime, resolveTime);
+    }
+
+    /// @notice Commit the hash of a round's targets file (operator), once, from its resolve time
+    ///         on: with the dataset, the predictions and the weights already committed, every
+    ///         input of the round's scores is then on-chain, and the oracle scores these bytes only.
+    function publishTargets(uint256 roundId, bytes32 targetsHash) external onlyRole(OPERATOR_ROLE) {
+        Round storage r = _requireRound(roundId);
+        if (block.timestamp < r.resolveTime) revert TournamentRoundNotResolved(roundId, r.resolveTime);
+        if (targetsHash == bytes32(0)) revert TournamentZeroHash();
+        if (r.targetsHash != bytes32(0)) revert TournamentTargetsAlreadyPublished(roundId, r.targetsHash);
+        r.targetsHash = targetsHash;
+        emit TargetsPublished(roundId, targetsHash);
     }
 
     // ---------------------------------------------------------------- participants

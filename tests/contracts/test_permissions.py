@@ -19,6 +19,7 @@ def _restricted(token, tournament, committee, outsider):
         (tournament, "OPERATOR_ROLE", "createTournament", (PARAMS,)),
         (tournament, "OPERATOR_ROLE", "setTournamentParams", (1, PARAMS)),
         (tournament, "OPERATOR_ROLE", "openRound", (1, ROOT, now + 100, now + 200)),
+        (tournament, "OPERATOR_ROLE", "publishTargets", (1, ROOT)),
         (tournament, "COMMITTEE_ROLE", "settleRound", (1, ROOT, ROOT, 0, 0)),
         (tournament, "COMMITTEE_ROLE", "extendResultsDeadline", (1, 0)),
         (tournament, "GUARDIAN_ROLE", "pause", ()),
