@@ -167,7 +167,8 @@ def _indent(line: str) -> int:
 def _region(lines: list[str], mutant: Mutant) -> range:
     """The lines searched: the whole file, or with `scope` the block that the (unique) scope
     line opens: up to the next non-blank line indented no deeper than it, other than a line
-    that closes its parameter list (`)`), so a function's body counts, not its neighbours."""
+    that closes its parameter list (`)`) or opens its body (`{`, after modifiers on lines of
+    their own), so a function's body counts, not its neighbours."""
     if mutant.scope is None:
         return range(len(lines))
     hits = [i for i, line in enumerate(lines) if mutant.scope in line]
@@ -179,7 +180,7 @@ def _region(lines: list[str], mutant: Mutant) -> range:
     end = start + 1
     while end < len(lines):
         line = lines[end]
-        if line.strip() and _indent(line) <= depth and not line.lstrip().startswith(")"):
+        if line.strip() and _indent(line) <= depth and not line.lstrip().startswith((")", "{")):
             break
         end += 1
     return range(start, end)
@@ -315,7 +316,7 @@ class Outcome:
     detail: str = ""
 
 
-_SUMMARY = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$")
+_SUMMARY = re.compile(r"^(?:FAILED|ERROR) (tests/\S+?)(?: - .*)?$")  # not a captured log's "ERROR    uvicorn..."
 _VERBOSE = re.compile(r"^(\S+::\S+)\s+(?:FAILED|ERROR)\b")
 _COLLECT = re.compile(r"^ERROR (?:collecting )?(tests/\S+)")
 

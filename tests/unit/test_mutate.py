@@ -257,6 +257,8 @@ def test_the_copys_bench_anvil_gets_the_suites_block_and_the_rest_of_the_config_
 SUMMARY = """\
 tests/unit/test_a.py::test_one PASSED                                    [ 33%]
 tests/unit/test_a.py::test_two[1-D] FAILED                               [ 66%]
+------------------------------ Captured log call -------------------------------
+ERROR    uvicorn.error:h11_impl.py:416 Exception in ASGI application
 =========================== short test summary info ============================
 FAILED tests/unit/test_a.py::test_two[1-D] - AssertionError: assert 1 == 2
 ERROR tests/unit/test_b.py::test_three - RuntimeError: fixture
