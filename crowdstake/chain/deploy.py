@@ -22,7 +22,7 @@ from crowdstake._human import format_duration, parse_address, parse_duration
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.deployments import DEFAULT_DIR, load_artifact, save_deployment
 from crowdstake.chain.rpc import retry_policy, with_retries
-from crowdstake.chain.tx import prepare, send
+from crowdstake.chain.tx import estimate, send
 from crowdstake.chain.devchain import NodeAccount, dev_chain_kind
 from crowdstake.errors import FundError, InvalidInputError, MissingSetting, TransactionFailed
 
@@ -213,10 +213,10 @@ class Deployer:
         art = load_artifact(name)
         return self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]).constructor(*args)
 
-    def _prepared(self, call) -> dict:
-        """The transaction `call` ready to sign (simulated, its gas paid for), or FundError."""
+    def _gas(self, call) -> int:
+        """The gas `call` takes with prepare's margin (simulated), or FundError naming the revert."""
         try:
-            return prepare(self.w3, self.account, call)
+            return estimate(self.w3, self.account, call) * 5 // 4
         except TransactionFailed as e:
             raise FundError(f"the deployment would fail: {e}", e.error, e.error_args) from None
 
@@ -245,15 +245,19 @@ class Deployer:
             raise FundError(f"initial supply {initial_supply} must be above 0 and at most the cap {supply_cap}")
         _, replaced = self.existing()
         me, placeholder = self.account.address, self.account.address  # the constructors only refuse address 0
-        first = self._prepared(self._constructor("StakeToken", TOKEN_NAME, TOKEN_SYMBOL, supply_cap, roles.treasury,
-                                                 initial_supply, roles.admin))
-        gas = first["gas"] + self._prepared(self._constructor("Tournament", placeholder, me))["gas"]
-        gas += self._prepared(self._constructor("OracleCommittee", placeholder, me, list(roles.members), roles.threshold,
-                                                roles.dispute_window))["gas"]
+        gas = self._gas(self._constructor("StakeToken", TOKEN_NAME, TOKEN_SYMBOL, supply_cap, roles.treasury,
+                                          initial_supply, roles.admin))
+        gas += self._gas(self._constructor("Tournament", placeholder, me))
+        gas += self._gas(self._constructor("OracleCommittee", placeholder, me, list(roles.members), roles.threshold,
+                                           roles.dispute_window))
         gas += GRANT_GAS * len(role_wiring(operator=roles.operator, guardian=roles.guardian, committee=placeholder,
                                            admin=roles.admin, deployer=me))
-        fee = int(first.get("maxFeePerGas") or first.get("gasPrice") or 0)
-        held = with_retries(self.w3.eth.get_balance, me, policy=retry_policy(self.w3))
+        w3, policy = self.w3, retry_policy(self.w3)
+        base = with_retries(w3.eth.get_block, "latest", policy=policy).get("baseFeePerGas")
+        # the most a transaction built now may pay per gas: web3's default, twice the base fee and the tip
+        fee = (2 * base + with_retries(lambda: w3.eth.max_priority_fee, policy=policy) if base is not None
+               else with_retries(lambda: w3.eth.gas_price, policy=policy))
+        held = with_retries(w3.eth.get_balance, me, policy=policy)
         if held < gas * fee:
             raise FundError(f"the deployer {me} holds {held / 10**18:.6g} ETH, and the deployment may cost up to "
                             f"{gas * fee / 10**18:.6g} ETH in gas: send it some ETH first")
