@@ -12,6 +12,7 @@ FundError line and changes nothing."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -124,7 +125,7 @@ class Advance:
 
 def _amount_or_none(text, what: str) -> int:
     """Wei from a plain decimal amount; `0` means none."""
-    if str(text).strip() in ("0", "0.0"):
+    if re.fullmatch(r"0+(\.0*)?|\.0+", str(text), re.ASCII):
         return 0
     try:
         return parse_amount(text)

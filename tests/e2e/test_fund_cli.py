@@ -24,8 +24,10 @@ PASSWORD = "correct horse battery staple"
 E18 = 10**18
 DATASET = "0x" + "d5" * 32
 # anvil's well-known dev keys (mnemonic "test test ... junk"), which anvil prints when it starts:
-# node account 1 is the operator after a deploy with no flags, node account 2 the guardian
+# after a deploy with no flags node account 0 is the admin, 1 the operator, 2 the guardian
+ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 OPERATOR_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+GUARDIAN_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,8 @@ def test_a_tournament_from_the_command_line(env, node):
 
     w3 = Web3(Web3.HTTPProvider(node))
     nodes = w3.eth.accounts
-    assert Account.from_key(OPERATOR_KEY).address == nodes[1], "anvil's dev accounts changed: update OPERATOR_KEY"
+    keys = [Account.from_key(k).address for k in (ADMIN_KEY, OPERATOR_KEY, GUARDIAN_KEY)]
+    assert keys == nodes[:3], "anvil's dev accounts changed: update the keys"
 
     out = cli(env, "deploy").stdout
     record = json.loads((Path(env["CROWDSTAKE_DEPLOYMENTS"]) / "31337.json").read_text())
@@ -129,6 +132,24 @@ def test_a_tournament_from_the_command_line(env, node):
                                                                                   "clock" in line
     assert w3.eth.get_transaction_count(nodes[1]) == nonce and tournament.functions.roundCount().call() == 1
 
+    out = cli(env, "fund", "set-params", "--tournament", "1", "--cap", "10%", "--wallet", "operator").stdout
+    assert out.startswith("tournament 1: threshold 2,000 tokens, min stake 1, cap 10%, ")
+    assert "  was: threshold 2,000 tokens, min stake 1, cap 5%, " in out
+    assert tournament.functions.tournament(1).call()[2] == 10**17 and tournament.functions.round(1).call()[8][2] == 5 * 10**16
+
+    # the guardian pauses entry, only the admin unpauses
+    cli(env, "wallet", "import", "guardian", CROWDSTAKE_PRIVATE_KEY=GUARDIAN_KEY)
+    cli(env, "wallet", "import", "admin", CROWDSTAKE_PRIVATE_KEY=ADMIN_KEY)
+    assert cli(env, "fund", "pause", "--wallet", "guardian").stdout.startswith("paused the Tournament: entry is closed")
+    assert tournament.functions.paused().call()
+    assert "the Tournament is paused, and no round opens until the admin unpauses it" in refused(
+        env, "fund", "open-round", "--tournament", "1", "--dataset-hash", DATASET, "--close-in", "1h", "--resolve-in",
+        "20d", "--wallet", "operator")
+    assert f"needs DEFAULT_ADMIN_ROLE on the Tournament, and {nodes[2]} does not hold it; it is held by {nodes[0]}" in \
+        refused(env, "fund", "unpause", "--wallet", "guardian")
+    assert cli(env, "fund", "unpause", "--wallet", "admin").stdout.startswith("unpaused the Tournament")
+    assert not tournament.functions.paused().call() and tournament.functions.roundCount().call() == 1
+
     out = cli(env, "dev", "advance", "--to", "close", "--round", "1").stdout
     now = w3.eth.get_block("latest")["timestamp"]
     assert close <= now <= close + 5 and "round 1's close" in out and out.startswith("chain time now ")
@@ -137,6 +158,8 @@ def test_a_tournament_from_the_command_line(env, node):
     assert utc(now) in out
     out = cli(env, "dev", "advance", "3600").stdout
     assert w3.eth.get_block("latest")["timestamp"] >= now + 3600 and " s later (block mined)" in out
+    out = cli(env, "dev", "advance", "--to", "resolve", "--round", "1").stdout
+    assert resolve <= w3.eth.get_block("latest")["timestamp"] <= resolve + 5 and "round 1's resolve" in out
 
     rows = cli(env, "dev", "accounts").stdout.splitlines()
     assert len(rows) == 10 and rows[0].startswith(f" 0  {nodes[0]}") and rows[0].endswith("admin, treasury")
@@ -166,6 +189,39 @@ def test_dev_commands_refuse_a_chain_that_is_not_a_dev_chain(env):
         assert line.startswith("crowdstake: deploying needs the deployer's key (on a dev chain, anvil or ganache, the "
                                "node's first account deploys without one) (pass --wallet NAME or --key-env VAR")
         assert w3.eth.block_number == block
+
+
+def test_deploy_with_named_holders_from_a_wallet(env, tmp_path):
+    """Off a dev chain (an anvil with chain id 5, named as a brownie network: funded accounts, but
+    not a dev chain) the deployer is a wallet and every holder is named; the admin is not the
+    deployer, which keeps nothing."""
+    import json
+
+    with local_chain("anvil", chain_id=5) as url:
+        home = tmp_path / "home"
+        (home / ".brownie").mkdir(parents=True)
+        (home / ".brownie" / "network-config.yaml").write_text(
+            f"live:\n- name: Ethereum\n  networks:\n  - id: testnet\n    chainid: 5\n    host: {url}\n")
+        env = {**env, "HOME": str(home), "CROWDSTAKE_DEPLOYMENTS": str(tmp_path)}
+        cli(env, "wallet", "import", "deployer", CROWDSTAKE_PRIVATE_KEY=ADMIN_KEY)
+        w3 = Web3(Web3.HTTPProvider(url))
+        deployer = Account.from_key(ADMIN_KEY)
+        admin, operator, guardian, treasury, *members = (Account.create().address for _ in range(7))
+        out = cli(env, "deploy", "--network", "testnet", "--wallet", "deployer", "--members", ",".join(members),
+                  "--threshold", "2", "--dispute-window", "1d", "--operator", operator, "--guardian", guardian,
+                  "--admin", admin, "--treasury", treasury).stdout
+        assert f"deployed crowdstake on chain 5 (testnet) from {deployer.address} (the deployer): 11 transactions" in out
+        assert f"  admin     {admin}: every admin role" in out and f"  member    {members[2]}\n" in out
+        assert "committee: 2 of 3 votes accept a result; dispute window 1d" in out and ADMIN_KEY[2:] not in out
+        record = json.loads((tmp_path / "5.json").read_text())
+        assert record["roles"] == {"admin": admin, "operator": operator, "guardian": guardian, "treasury": treasury,
+                                   "members": members, "threshold": 2, "disputeWindow": 86400}
+        tournament, committee = contract(w3, record, "Tournament"), contract(w3, record, "OracleCommittee")
+        for c in (tournament, committee, contract(w3, record, "StakeToken")):
+            assert c.functions.hasRole(role_id("DEFAULT_ADMIN_ROLE"), admin).call()
+            assert not c.functions.hasRole(role_id("DEFAULT_ADMIN_ROLE"), deployer.address).call()
+        assert tournament.functions.hasRole(role_id("OPERATOR_ROLE"), operator).call()
+        assert committee.functions.disputeWindow().call() == 86400
 
 
 def test_deploy_with_no_node_says_how_to_start_one(env):
