@@ -170,3 +170,26 @@ def test_transfer_refusals_send_nothing(dev_deployment, w3, accounts):
         with pytest.raises(FundError, match=message):
             poor.transfer(to, amount)
     assert w3.eth.get_block_number() == sent
+
+
+def test_ganache_too(tmp_path):
+    """The same helpers on ganache 7: its accounts sign through eth_signTransaction, its clock moves."""
+    from crowdstake.chain.localchain import local_chain
+
+    with local_chain("ganache") as url:
+        w3 = connect(url)
+        deployer = Deployer.on(w3, None, tmp_path)
+        assert deployer.network == "ganache" and isinstance(deployer.account, NodeAccount)
+        done = deployer.deploy(deployer.roles())
+        chain = DevChain.open(w3, tmp_path)
+        assert chain.kind == "ganache" and [r.roles for r in chain.accounts()[:3]] == [("admin", "treasury"),
+                                                                                         ("operator",), ("guardian",)]
+        wallet = Account.create().address
+        chain.fund(wallet, eth="1", tokens="5")
+        assert w3.eth.get_balance(wallet) == E18 and done.contracts.token.functions.balanceOf(wallet).call() == 5 * E18
+        fund = Fund(done.contracts, NodeAccount(w3, w3.eth.accounts[1]))
+        rid = fund.open_round(fund.create_tournament("1000", "1").tournament, "0x" + "da" * 32, close_in="1h",
+                              resolve_in="1d").round
+        moved = chain.advance_to("close", rid)
+        assert moved.after >= done.contracts.round_times(rid)[0] == moved.target
+        assert chain.advance("2h").after >= moved.after + 7200
