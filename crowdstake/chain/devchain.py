@@ -8,7 +8,8 @@ A dev chain is anvil with chain id 31337 or ganache with chain id 1337, told by 
 node with NotADevChain before it does anything: a fork of a live chain, or a live node, is not a
 place for time travel or the node's accounts. Every check of a request (amounts, balances, the
 round and its times) is made before the first transaction or clock change; a refusal is one
-FundError line and changes nothing."""
+FundError line and changes nothing. `fund` sends the ETH, then the tokens: killed in between, the
+ETH has arrived and a rerun sends both again (dev chains only: nothing to protect)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ def accounts(flags):
     chain = _dev_chain(flags, "accounts")
     rows = chain.accounts()
     if chain.contracts is None:
-        click.echo(f"no crowdstake deployment for this chain: tokens and roles are not shown (`crowdstake deploy`)")
+        click.echo("no crowdstake deployment for this chain: tokens and roles are not shown (`crowdstake deploy`)")
     for row in rows:
         tokens = "" if row.tokens is None else f"  {row.tokens:>14,} tokens"
         roles = f"  {', '.join(row.roles)}" if row.roles else ""

@@ -6,7 +6,9 @@ Each operation first reads and checks everything it depends on: the role of the 
 (refused with the role and the address that holds it), the contract's bounds, times against the
 chain's clock (never this machine's), the pause, balances, the allowance and the ETH for gas. A
 mistake is one FundError line and nothing is sent. A transaction the node or contract still
-refuses is one line too, with the contract's decoded custom error. Results are small frozen
+refuses is one line too, with the contract's decoded custom error. Each operation is one
+transaction, except funding the pool (an approve, then fundRewards): killed in between, the
+allowance stays and a rerun sends no second approve. Results are small frozen
 dataclasses with ids, hashes, times as unix seconds (`crowdstake._human.when` shows them) and
 transaction hashes."""
 
