@@ -6,11 +6,14 @@ and what to do, in the library's terms; the CLI adds which flag to change.
     ├── InvalidInputError (ValueError)       a file, table or argument is malformed
     │   ├── ParticipantError                 a participant's request cannot be done as asked
     │   ├── KeeperError                      a round cannot be paid out as asked
+    │   ├── FundError                        a deployer's, the fund's or a developer's request cannot be done as asked
+    │   │   └── MissingRole (PermissionError)    the signing key lacks a contract role; the message names who holds it
     │   └── WrongPasswordError               the password does not decrypt the wallet
     ├── ConfigError (RuntimeError)           the setup is missing something: a deployment, a binary, a setting
     │   ├── MissingSetting                   a needed setting was not given; `.setting` names it
     │   ├── UnknownWalletError (LookupError)
-    │   └── WalletExistsError (FileExistsError)
+    │   ├── WalletExistsError (FileExistsError)
+    │   └── NotADevChain                     a dev command on a chain that is not a local anvil or ganache
     ├── NodeUnavailable (ConnectionError)    the Ethereum node does not answer (after the retries)
     ├── TransactionFailed (RuntimeError)     a transaction reverted; `.error` names the custom error
     ├── TransactionPending (TimeoutError)    sent, not mined yet; running again keeps waiting
@@ -83,6 +86,21 @@ class KeeperError(InvalidInputError):
     """A finalised round cannot be paid out as asked; the message says why and what to do."""
 
 
+class FundError(InvalidInputError):
+    """A deployment, one of the fund's operations, a token transfer or a dev-chain helper cannot be
+    done as asked; nothing was sent. When the contract refused, `error`/`error_args` keep its
+    decoded custom error."""
+
+    def __init__(self, message: str, error: str | None = None, args: tuple = ()):
+        super().__init__(message)
+        self.error, self.error_args = error, args
+
+
+class MissingRole(FundError, PermissionError):
+    """The signing key does not hold the contract role the operation needs; the message names the
+    role and the address that holds it."""
+
+
 class OracleError(CrowdstakeError, RuntimeError):
     """The round cannot be scored or voted as asked; the message says why."""
 
@@ -101,6 +119,11 @@ class UnknownWalletError(ConfigError, LookupError):
 
 class WalletExistsError(ConfigError, FileExistsError):
     """A wallet of that name exists already (it is never overwritten)."""
+
+
+class NotADevChain(ConfigError):
+    """A command for local dev chains (time travel, the node's unlocked accounts) was pointed at a
+    chain that is not anvil or ganache with its own chain id."""
 
 
 class StoreError(CrowdstakeError, RuntimeError):

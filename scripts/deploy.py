@@ -5,6 +5,9 @@ deployments/<chainId>.json.
     brownie run scripts/deploy.py --network ganache
     brownie run scripts/deploy.py --network <live network>    # see README: keystore + env
 
+`crowdstake deploy` does the same over plain web3, without brownie; both wire the roles with
+crowdstake.chain.deploy.role_wiring.
+
 On a live network the deployer is a keystore (CROWDSTAKE_KEYSTORE + CROWDSTAKE_KEYSTORE_PASSWORD)
 or, only if explicitly given, a raw key in CROWDSTAKE_PRIVATE_KEY; role holders come from
 CROWDSTAKE_OPERATOR, CROWDSTAKE_GUARDIAN, CROWDSTAKE_MEMBERS (comma-separated),
@@ -18,7 +21,7 @@ from brownie import OracleCommittee, StakeToken, Tournament, accounts, chain, ne
 from crowdstake.chain import deploy as package
 from crowdstake.chain import save_deployment
 from crowdstake.config import load as load_settings
-from crowdstake.chain.deploy import INITIAL_SUPPLY, SUPPLY_CAP, TOKEN_NAME, TOKEN_SYMBOL, role_grants
+from crowdstake.chain.deploy import INITIAL_SUPPLY, SUPPLY_CAP, TOKEN_NAME, TOKEN_SYMBOL, role_wiring
 
 
 def deploy_protocol(
@@ -43,22 +46,21 @@ def deploy_protocol(
     committee = OracleCommittee.deploy(tournament, deployer, list(members), threshold, dispute_window, tx)
 
     contracts = {"Tournament": tournament, "OracleCommittee": committee}
-    for name, role, holder in role_grants(operator, guardian, committee):
-        contracts[name].grantRole(getattr(contracts[name], role)(), holder, tx)
-    if admin != deployer:
-        for contract in (tournament, committee):
-            contract.grantRole(contract.DEFAULT_ADMIN_ROLE(), admin, tx)
-            contract.renounceRole(contract.DEFAULT_ADMIN_ROLE(), deployer, tx)
+    for name, function, role, holder in role_wiring(operator=str(operator), guardian=str(guardian),
+                                                    committee=committee.address, admin=str(admin),
+                                                    deployer=deployer.address):
+        getattr(contracts[name], function)(getattr(contracts[name], role)(), holder, tx)
     return token, tournament, committee
 
 
-def deployment_record(token, tournament, committee, *, block, admin, operator, guardian, members, threshold):
+def deployment_record(token, tournament, committee, *, block, admin, operator, guardian, members, threshold,
+                      treasury=None):
     """The deployment file's record (crowdstake.chain.deploy.deployment_record) of brownie contracts."""
     return package.deployment_record(
         chain_id=chain.id, network=network.show_active(), block=block,
         contracts={"StakeToken": token.address, "Tournament": tournament.address, "OracleCommittee": committee.address},
         admin=admin, operator=operator, guardian=guardian, members=members, threshold=threshold,
-        dispute_window=committee.disputeWindow(),
+        dispute_window=committee.disputeWindow(), treasury=None if treasury is None else str(treasury),
     )
 
 
@@ -107,6 +109,7 @@ def main():
     record = deployment_record(
         token, tournament, committee,
         block=block, admin=admin, operator=operator, guardian=guardian, members=members, threshold=threshold,
+        treasury=treasury,
     )
     path = save_deployment(chain.id, record, load_settings().node.deployments)
     print(f"crowdstake deployed on chain {chain.id}: {path}")

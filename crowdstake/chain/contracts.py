@@ -81,9 +81,10 @@ class Contracts:
 
     # ------------------------------------------------------------------ events
 
-    def logs(self, event: str, **filters) -> list:
-        """The Tournament's `event` logs since deployment that match `filters` (paged)."""
-        w3, kind, policy = self.w3, getattr(self.tournament.events, event), self.retry
+    def logs(self, event: str, of: Contract | None = None, **filters) -> list:
+        """The `event` logs of the Tournament (or of the contract `of`) since deployment that match
+        `filters` (paged)."""
+        w3, kind, policy = self.w3, getattr((of or self.tournament).events, event), self.retry
         start = self.deployment.get("deploymentBlock", 0)
         end = with_retries(lambda: w3.eth.block_number, policy=policy)
         found = []

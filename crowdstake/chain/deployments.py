@@ -1,5 +1,5 @@
 """Where a deployment is recorded (`deployments/<chainId>.json`, written by `crowdstake.chain.deploy`
-and `scripts/deploy.py`) and the contracts' shipped ABIs and bytecode (`artifacts/`)."""
+(`crowdstake deploy`) and `scripts/deploy.py`) and the contracts' shipped ABIs and bytecode (`artifacts/`)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def load_deployment(chain_id: int, directory: Path | None = None) -> dict:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(
-            f"no crowdstake deployment for chain {chain_id} ({path} is missing): deploy with "
-            "`brownie run scripts/deploy.py --network <network>`, or read another deployments directory"
+            f"no crowdstake deployment for chain {chain_id} ({path} is missing): deploy with `crowdstake deploy` "
+            "(or `brownie run scripts/deploy.py --network <network>`), or read another deployments directory"
         ) from None
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path} is not valid JSON ({e}): redeploy or restore the file") from None

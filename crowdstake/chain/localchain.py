@@ -25,24 +25,26 @@ def _binary(name: str) -> str:
     return found
 
 
-def command(kind: str, port: int) -> list[str]:
+def command(kind: str, port: int, chain_id: int | None = None) -> list[str]:
     """The node's command line: 10 funded accounts, a 30M gas limit; anvil keeps no old states
     on disk (it would leave them in ~/.foundry if killed); ganache needs shanghai and a base fee
-    it accepts (ganache 7 runs shanghai at most)."""
+    it accepts (ganache 7 runs shanghai at most). `chain_id` replaces the node's own (31337,
+    1337), as a fork of another chain would have it."""
     if kind == "anvil":
         return [_binary("anvil"), "--port", str(port), "--accounts", "10", "--gas-limit", "30000000",
-                "--max-persisted-states", "0", "--silent"]
+                "--max-persisted-states", "0", "--silent", *(["--chain-id", str(chain_id)] if chain_id else [])]
     if kind == "ganache":
         return [_binary("ganache"), "--server.port", str(port), "--wallet.totalAccounts", "10",
-                "--hardfork", "shanghai", "--miner.blockGasLimit", "30000000", "--logging.quiet"]
+                "--hardfork", "shanghai", "--miner.blockGasLimit", "30000000", "--logging.quiet",
+                *(["--chain.chainId", str(chain_id)] if chain_id else [])]
     raise ConfigError(f"unknown local chain {kind!r}: use anvil or ganache")
 
 
 @contextmanager
-def local_chain(kind: str = "anvil", port: int | None = None, timeout: float = 60.0):
+def local_chain(kind: str = "anvil", port: int | None = None, timeout: float = 60.0, chain_id: int | None = None):
     """Start a node on loopback, yield its RPC URL once it answers, stop it afterwards."""
     port = port or free_port()
-    proc = subprocess.Popen(command(kind, port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(command(kind, port, chain_id), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

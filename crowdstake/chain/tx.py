@@ -55,6 +55,19 @@ def _revert_data(exc: Exception) -> bytes | str | None:
     return data
 
 
+def estimate(w3: Web3, account: LocalAccount, call) -> int:
+    """The gas `call` (a bound contract function or constructor) takes from `account`, by
+    simulating it; a revert raises TransactionFailed naming the contract's custom error."""
+    try:
+        return with_retries(call.estimate_gas, {"from": account.address}, policy=retry_policy(w3))
+    except (ContractCustomError, ContractLogicError) as e:
+        decoded = decode_revert(_revert_data(e))
+        if decoded:
+            name, args = decoded
+            raise TransactionFailed(f"{name}{args}", name, args) from None
+        raise TransactionFailed(f"the transaction would revert: {e}") from None
+
+
 def prepare(w3: Web3, account: LocalAccount, call, *, gas_margin: float = 1.25, min_gas: int = 0) -> dict:
     """The transaction `call` (a bound contract function) from `account`, ready to sign: simulated
     first (a revert raises TransactionFailed naming the contract's custom error) and checked
@@ -62,14 +75,7 @@ def prepare(w3: Web3, account: LocalAccount, call, *, gas_margin: float = 1.25, 
     sends anything. `min_gas` covers calls whose cost depends on what lands first (the vote that
     reaches the quorum stores the result)."""
     policy = retry_policy(w3)
-    try:
-        gas = with_retries(call.estimate_gas, {"from": account.address}, policy=policy)
-    except (ContractCustomError, ContractLogicError) as e:
-        decoded = decode_revert(_revert_data(e))
-        if decoded:
-            name, args = decoded
-            raise TransactionFailed(f"{name}{args}", name, args) from None
-        raise TransactionFailed(f"the transaction would revert: {e}") from None
+    gas = estimate(w3, account, call)
     tx = call.build_transaction({
         "from": account.address,
         "nonce": with_retries(w3.eth.get_transaction_count, account.address, "pending", policy=policy),

@@ -1,5 +1,6 @@
 """The `crowdstake` command: wallets, rounds, submissions, stakes, claims, the oracle, the keeper,
-the submission store, the fund's data, the demo.
+the submission store, the fund's data, deploying, the fund's operations, the token, dev-chain
+helpers, the demo.
 
 Every user mistake prints one line saying what was wrong and what to do, and changes nothing:
 `crowdstake: <message>` on stderr, exit 1 (2 for a command line that does not parse, 130 when
@@ -13,7 +14,7 @@ import sys
 import click
 
 from crowdstake import __version__
-from crowdstake.cli import data, demo, oracle, participant, store
+from crowdstake.cli import data, demo, deploy, dev, fund, oracle, participant, store, token
 from crowdstake.errors import CrowdstakeError, StoreUnavailable
 
 # The flags that change a setting a library error names (`CrowdstakeError.setting`).
@@ -89,13 +90,14 @@ class _Crowdstake(click.Group):
                       help="show the version and exit")
 def main():
     """A staked prediction tournament on Ethereum: wallets, rounds, submissions, stakes, claims;
-    the oracle, the keeper, the submission store, the fund's data, and a demo season.
+    the oracle, the keeper, the submission store, the fund's data and operations, deploying, the
+    token, dev-chain helpers, and a demo season.
 
     Each setting comes from its flag, else its environment variable (CROWDSTAKE_*, named in each
     option's help), else crowdstake.toml in the working directory (or $CROWDSTAKE_CONFIG), else
     its default."""
 
 
-for _area in (participant, oracle, store, data, demo):
+for _area in (participant, oracle, store, data, deploy, fund, token, dev, demo):
     for _command in _area.COMMANDS:
         main.add_command(_command)

@@ -61,6 +61,54 @@ class Seconds(click.ParamType):
         return number
 
 
+class Checked(click.ParamType):
+    """Text checked by one of `crowdstake._human`'s (or `_units`') parsers and passed on as given:
+    the library parses the same text again, so the command line and a notebook take the same
+    values, and a bad one is refused before anything connects."""
+
+    def __init__(self, parser: str, name: str):
+        self.parser, self.name = parser, name
+
+    def convert(self, value, param, ctx):
+        from crowdstake import _human, _units
+        from crowdstake.errors import InvalidInputError
+
+        parse = getattr(_human, self.parser, None) or getattr(_units, self.parser)
+        try:
+            parse(value)
+        except InvalidInputError as e:
+            self.fail(str(e), param, ctx)
+        return value
+
+
+def duration():
+    return Checked("parse_duration", "DURATION")
+
+
+def percent():
+    return Checked("parse_percent", "PERCENT")
+
+
+def weight():
+    return Checked("parse_weight", "WEIGHT")
+
+
+def time():
+    return Checked("parse_time", "TIME")
+
+
+def address():
+    return Checked("parse_address", "ADDR")
+
+
+def tokens():
+    return Checked("parse_amount", "TOKENS")
+
+
+def hash32():
+    return Checked("parse_hash", "HASH")
+
+
 # ------------------------------------------------------------------ option groups
 
 
@@ -157,6 +205,41 @@ def account(settings, required: bool = True):
     raise MissingSetting("no wallet chosen", "wallet")
 
 
+def connect(settings, start_hint: bool = False):
+    """A web3 connection to the chosen node; with `start_hint`, a node that does not answer is
+    one line that also says how to start one."""
+    from crowdstake.chain import connect as connect_node
+    from crowdstake.chain.rpc import redacted
+    from crowdstake.errors import NodeUnavailable
+
+    url = settings.node.url()
+    try:
+        return connect_node(url, settings.node.retry)
+    except NodeUnavailable:
+        if not start_hint:
+            raise
+        raise NodeUnavailable(f"no Ethereum node answers at {redacted(url)} (tried {settings.node.rpc_retries} times): "
+                              "start one, e.g. `anvil` in another terminal (it listens on 127.0.0.1:8545), or point "
+                              "crowdstake at yours") from None
+
+
+def wallet_address(settings) -> str | None:
+    """The chosen signer's address without decrypting anything: a wallet's from its keystore file,
+    `--key-env`'s from its key; None when neither is chosen."""
+    from crowdstake.chain import wallet as wallets
+    from crowdstake.errors import UnknownWalletError
+
+    chosen = settings.wallet
+    if chosen.key_env:
+        return wallets.account_from_env(chosen.key_env).address
+    if chosen.name:
+        found = dict(wallets.list_wallets(chosen.directory))
+        if chosen.name not in found:
+            raise UnknownWalletError(f"no wallet named '{chosen.name}' in {chosen.directory}: see `crowdstake wallet list`")
+        return found[chosen.name]
+    return None
+
+
 def open_store(settings, contracts, needed_for: str | None = None):
     """The submission store on `contracts`' chain: an HTTP client (which refuses a store of another
     chain) or a local directory; None when none is given, unless it is `needed_for` something."""
@@ -180,6 +263,15 @@ def participant(flags: dict, with_store: bool = False):
     contracts = settings.node.contracts()
     signer = account(settings)
     return Participant(contracts, signer, open_store(settings, contracts) if with_store else None)
+
+
+def fund(flags: dict):
+    """A `crowdstake.fund.operations.Fund` for the chosen node and key."""
+    from crowdstake.fund.operations import Fund
+
+    settings = load(flags)
+    contracts = settings.node.contracts()
+    return Fund(contracts, account(settings))
 
 
 def steps():

@@ -28,8 +28,8 @@ def deployment(chain_id, flags):
         found = sorted(directory.glob("*.json"))
         if not found:
             raise ConfigError(
-                f"no deployments in {directory}: deploy with "
-                "`brownie run scripts/deploy.py --network <network>` or set CROWDSTAKE_DEPLOYMENTS"
+                f"no deployments in {directory}: deploy with `crowdstake deploy` (or "
+                "`brownie run scripts/deploy.py --network <network>`), or set CROWDSTAKE_DEPLOYMENTS"
             )
         for path in found:
             click.echo(path.stem)

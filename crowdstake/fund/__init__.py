@@ -1,2 +1,4 @@
-"""The fund's side of the tournament: its raw market data (`market`) and the obfuscated dataset
-each round publishes (`dataset`)."""
+"""The fund's side of the tournament: its raw market data (`market`), the obfuscated dataset
+each round publishes (`dataset`), a tournament's payout parameters in people's units (`params`)
+and the fund's on-chain operations (`operations.Fund`: tournaments, rounds, the reward pool, the
+pause, the targets hash)."""

@@ -30,6 +30,7 @@ KEY = "0x" + "11" * 32  # a valid secp256k1 key, for --key-env
 NODE = {"--rpc-url", "--network", "--rpc-retries", "--rpc-backoff", "--deployments"}
 WALLET = {"--wallet", "--key-env"}
 STORE = {"--store"}
+PARAMS = {"--threshold", "--min-stake", "--cap", "--corr-weight", "--mmc-weight", "--results-window"}
 
 # every command, and exactly the options it takes (besides -h/--help)
 COMMANDS = {
@@ -52,6 +53,20 @@ COMMANDS = {
     "data synth": {"--out", "--eras", "--stocks", "--seed"},
     "data build": {"--raw", "--out", "--seed"},
     "demo": {"--out", "--participants", "--rounds", "--seed", "--network", "--rpc-url"},
+    "deploy": {"--members", "--threshold", "--dispute-window", "--operator", "--guardian", "--admin", "--treasury"}
+              | NODE | WALLET,
+    "fund create-tournament": PARAMS | NODE | WALLET,
+    "fund set-params": {"--tournament"} | PARAMS | NODE | WALLET,
+    "fund open-round": {"--tournament", "--dataset-hash", "--close-in", "--close-at", "--resolve-in", "--resolve-at"}
+                       | NODE | WALLET,
+    "fund rewards": {"--amount"} | NODE | WALLET,
+    "fund pause": NODE | WALLET,
+    "fund unpause": NODE | WALLET,
+    "token balance": {"--address"} | NODE | WALLET,
+    "token transfer": {"--to", "--amount"} | NODE | WALLET,
+    "dev accounts": NODE,
+    "dev fund": {"--eth", "--tokens"} | NODE,
+    "dev advance": {"--to", "--round"} | NODE,
 }
 
 

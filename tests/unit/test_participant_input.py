@@ -30,6 +30,14 @@ def test_wei_become_exact_tokens():
     assert str(to_tokens(-1)) == "-1E-18" and to_tokens(-1) * 10**18 == -1
 
 
+def test_huge_amounts_are_one_line_not_a_decimal_error():
+    assert parse_amount(str(2**128)) == 2**128 * 10**18
+    assert str(to_tokens(2**256 - 1)).startswith("115792089237316195423570985008687907853269984665640564039457.58")
+    for huge in ("9" * 60, "9" * 101):
+        with pytest.raises(InvalidInputError, match="is larger than any token balance can be"):
+            parse_amount(huge)
+
+
 def test_dataframe_predictions_become_the_store_csv():
     data = predictions_csv(pd.Series([0.75, 0.25], index=["x2", "x1"]))
     assert data.decode().splitlines() == ["id,prediction", "x1,0.25", "x2,0.75"]  # sorted by id
