@@ -15,7 +15,7 @@ from eth_account.signers.local import LocalAccount
 from crowdstake._units import TOKEN, parse_amount, to_tokens
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.permit import sign_permit
-from crowdstake.chain.tx import prepare, send
+from crowdstake.chain.tx import prepare, refused_as, send
 from crowdstake.errors import InvalidInputError, MissingSetting, ParticipantError, TransactionFailed
 from crowdstake.results.merkle import Leaf, model_id, process_proof
 from crowdstake.results.table import read_table, table_hash
@@ -263,7 +263,4 @@ class Participant:
 
     @staticmethod
     def _checked(step):
-        try:
-            return step()
-        except TransactionFailed as e:  # keep the decoded custom error for callers that branch on it
-            raise ParticipantError(f"the contract refused: {e}" if e.error else str(e), e.error, e.error_args) from None
+        return refused_as(ParticipantError, step)

@@ -90,6 +90,16 @@ def prepare(w3: Web3, account: LocalAccount, call, *, gas_margin: float = 1.25, 
     return tx
 
 
+def refused_as(error_type, step):
+    """Run `step`; a transaction the chain refused becomes `error_type`, the caller's own kind of
+    error (`ParticipantError`, `FundError`), keeping the decoded custom error for callers that
+    branch on it."""
+    try:
+        return step()
+    except TransactionFailed as e:
+        raise error_type(f"the contract refused: {e}" if e.error else str(e), e.error, e.error_args) from None
+
+
 def send(w3: Web3, account: LocalAccount, call, *, confirmations: int = 0, gas_margin: float = 1.25,
          min_gas: int = 0, timeout: float = 120.0, on_sent=None) -> TxReceipt:
     """Prepare (`prepare`: simulate, check the gas money), sign and send `call` from `account`;

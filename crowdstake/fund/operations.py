@@ -25,8 +25,8 @@ from crowdstake._human import format_duration, parse_duration, parse_hash, parse
 from crowdstake._units import parse_amount, to_tokens
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.roles import require_role
-from crowdstake.chain.tx import prepare, send
-from crowdstake.errors import FundError, InvalidInputError, TransactionFailed
+from crowdstake.chain.tx import prepare, refused_as, send
+from crowdstake.errors import FundError, InvalidInputError
 from crowdstake.fund.params import DEFAULTS, Params, build_params, changed_params
 
 MAX_RESOLVE_DELAY = 180 * 86_400  # Tournament.MAX_RESOLVE_DELAY: the longest from close to resolve
@@ -288,10 +288,7 @@ class Fund:
 
     @staticmethod
     def _checked(step):
-        try:
-            return step()
-        except TransactionFailed as e:
-            raise FundError(f"the contract refused: {e}" if e.error else str(e), e.error, e.error_args) from None
+        return refused_as(FundError, step)
 
 
 def _tx(receipt) -> str:
