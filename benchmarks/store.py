@@ -120,7 +120,7 @@ def main() -> None:
         try:
             S.HttpStore(url, timeout=1).info()
             break
-        except S.ConfigError:
+        except S.StoreUnavailable:  # not listening yet
             time.sleep(0.05)
     else:
         raise SystemExit("the store server did not start")
