@@ -6,6 +6,7 @@ and what to do, in the library's terms; the CLI adds which flag to change.
     ├── InvalidInputError (ValueError)       a file, table or argument is malformed
     │   ├── ParticipantError                 a participant's request cannot be done as asked
     │   ├── KeeperError                      a round cannot be paid out as asked
+    │   ├── FundError                        the fund's request (a dataset, targets) cannot be done as asked
     │   └── WrongPasswordError               the password does not decrypt the wallet
     ├── ConfigError (RuntimeError)           the setup is missing something: a deployment, a binary, a setting
     │   ├── MissingSetting                   a needed setting was not given; `.setting` names it
@@ -24,6 +25,8 @@ and what to do, in the library's terms; the CLI adds which flag to change.
         ├── StoreConflict                        409
         ├── StoreTooLarge (ValueError)           413
         ├── InvalidPredictionsError              422 (also an InvalidInputError)
+        ├── InvalidDatasetError                  422: a dataset's files or manifest (also an InvalidInputError)
+        ├── InvalidTargetsError                  422: a targets file (also an InvalidInputError)
         └── StoreUnavailable (ConnectionError)   503: the store, or the chain behind it, does not answer
 """
 
@@ -81,6 +84,16 @@ class ParticipantError(InvalidInputError):
 
 class KeeperError(InvalidInputError):
     """A finalised round cannot be paid out as asked; the message says why and what to do."""
+
+
+class FundError(InvalidInputError):
+    """The fund's request (publishing a dataset or a round's targets) cannot be done as asked;
+    the message says why and what to do. When the contract refused, `error`/`error_args` keep
+    its decoded custom error."""
+
+    def __init__(self, message: str, error: str | None = None, args: tuple = ()):
+        super().__init__(message)
+        self.error, self.error_args = error, args
 
 
 class OracleError(CrowdstakeError, RuntimeError):
@@ -152,6 +165,18 @@ class StoreTooLarge(StoreError, ValueError):
 
 class InvalidPredictionsError(InvalidInputError, StoreError):
     """The predictions file is malformed; the message names the first bad line."""
+
+    status = 422
+
+
+class InvalidDatasetError(InvalidInputError, StoreError):
+    """A dataset's files or its manifest are malformed or incomplete; the message names the file."""
+
+    status = 422
+
+
+class InvalidTargetsError(InvalidInputError, StoreError):
+    """A targets file is malformed; the message names the first bad line."""
 
     status = 422
 
