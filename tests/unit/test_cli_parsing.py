@@ -50,7 +50,8 @@ COMMANDS = {
     "pay": {"--round", "--to-balance", "--batch-size", "--workdir"} | NODE | WALLET | STORE,
     "store serve": {"--dir", "--host", "--port"} | NODE,
     "data synth": {"--out", "--eras", "--stocks", "--seed"},
-    "data build": {"--raw", "--out", "--seed"},
+    "data build": {"--raw", "--out", "--live-eras", "--validation-eras", "--seed"},
+    "data download": {"--round", "--out"} | NODE | STORE,
     "demo": {"--out", "--participants", "--rounds", "--seed", "--network", "--rpc-url"},
 }
 
@@ -212,6 +213,8 @@ def test_python_dash_m_runs_the_command_and_imports_nothing_heavy():
     (["oracle", "run", "--round", "9"], "Missing option '--targets'"),
     (["claim"], "say which round: --round R, or --all"),
     (["data", "build", "--out", "d"], "Missing option '--raw'"),
+    (["data", "build", "--raw", "r.csv", "--out", "d", "--live-eras", "0"], "'--live-eras': '0' is not a whole number of at least 1"),
+    (["data", "download", "--out", "d"], "Missing option '--round'"),
     (["demo", "--network", "hardhat"], "'--network'"),
     (["settle", "--round", "9"], "`crowdstake settle` is now `crowdstake pay`"),
     (["oracle", "watch", "--targets", "t", "--settle"], "--settle is now --pay"),
