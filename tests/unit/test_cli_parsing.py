@@ -210,7 +210,7 @@ def test_python_dash_m_runs_the_command_and_imports_nothing_heavy():
     (["pay", "--round", "1", "--batch-size", "0"], "'--batch-size': '0' is not a whole number of at least 1"),
     (["rounds", "--rpc-url", "http://127.0.0.1:1", "--network", "dev"], "--rpc-url and --network are mutually exclusive"),
     (["submit", "--model", "m", "f.csv"], "Missing option '--round'"),
-    (["oracle", "run", "--round", "9"], "Missing option '--targets'"),
+    (["oracle", "run", "--targets", "t"], "Missing option '--round'"),
     (["claim"], "say which round: --round R, or --all"),
     (["data", "build", "--out", "d"], "Missing option '--raw'"),
     (["data", "build", "--raw", "r.csv", "--out", "d", "--live-eras", "0"], "'--live-eras': '0' is not a whole number of at least 1"),
