@@ -85,8 +85,9 @@ def round_targets(contracts: Contracts, store: Store | None, round_id: int, dire
     shown = Web3.to_hex(committed)
     if path is not None and path.exists():
         data, source = path.read_bytes(), str(path)
-        if Web3.keccak(data) != committed:
-            raise OracleError(f"{path} hashes to {Web3.to_hex(Web3.keccak(data))}, but round {round_id} commits the "
+        own = Web3.keccak(data)
+        if own != committed:
+            raise OracleError(f"{path} hashes to {Web3.to_hex(own)}, but round {round_id} commits the "
                               f"targets {shown} on-chain: use the file the fund published, or leave out --targets to "
                               "fetch it from the store")
     else:

@@ -120,7 +120,7 @@ def check_file(name: str, data: bytes) -> None:
     else:
         try:
             parsed = json.loads(bytes(data).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nesting too deep to read
             raise InvalidDatasetError(f"{name} is not UTF-8 JSON") from None
         if not isinstance(parsed, dict):
             raise InvalidDatasetError(f"{name} must hold a JSON object")

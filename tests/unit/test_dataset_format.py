@@ -59,8 +59,9 @@ def test_feature_metadata_is_an_optional_file_of_the_manifest():
     assert [e.name for e in entries] == ["features.json", "live.csv", "train.csv", "validation.csv"]
     with pytest.raises(InvalidDatasetError, match="features.json must hold a JSON object"):
         dataset_manifest({**FILES, "features.json": b"[1, 2]"})
-    with pytest.raises(InvalidDatasetError, match="features.json is not UTF-8 JSON"):
-        dataset_manifest({**FILES, "features.json": b"{"})
+    for broken in (b"{", b"\xff{}", b"[" * 100_000 + b"]" * 100_000):  # the last: nested too deep to read
+        with pytest.raises(InvalidDatasetError, match="features.json is not UTF-8 JSON"):
+            dataset_manifest({**FILES, "features.json": broken})
 
 
 @pytest.mark.parametrize("missing", ["train.csv", "validation.csv", "live.csv"])
