@@ -547,6 +547,8 @@ def chain_clock(contracts: Contracts) -> tuple[RoundTimes, Callable[[], int]]:
 def chain_commitments(contracts: Contracts) -> tuple[RoundHash, RoundHash]:
     """(round_dataset, round_targets) read from the chain: a round's `datasetHash` and
     `targetsHash` from `Tournament.round` (each cached once set: neither ever changes after)."""
+    from web3.exceptions import ContractLogicError
+
     datasets: dict[int, bytes] = {}
     targets: dict[int, bytes] = {}
     fn = contracts.tournament.functions.round
@@ -556,7 +558,10 @@ def chain_commitments(contracts: Contracts) -> tuple[RoundHash, RoundHash]:
             return cache[round_id]
         if not 0 <= round_id < 2**256:
             return ZERO
-        value = bytes(getattr(fn(round_id).call(), field))
+        try:
+            value = bytes(getattr(fn(round_id).call(), field))
+        except ContractLogicError:  # TournamentRoundUnknown: no round, no commitment
+            return ZERO
         if value != ZERO:
             cache[round_id] = value
         return value

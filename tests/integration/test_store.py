@@ -694,6 +694,11 @@ def test_a_dataset_file_over_the_limit_is_refused(runtime, tmp_path, fund):
         p.stat().st_size <= 50 for p in (small.directory / "datasets" / "files").iterdir())
 
 
+def test_the_live_ids_of_an_unknown_round_are_a_409_not_a_5xx(backend, rid):
+    with refused(S.StoreConflict, 409, f"not registered live ids for round {rid + 7}"):
+        backend.live_ids(rid + 7)
+
+
 def test_unknown_datasets_and_files_are_not_found(backend):
     with refused(S.StoreNotFound, 404, f"no dataset with hash 0x{'ab' * 32} in this store"):
         backend.get_manifest(b"\xab" * 32)
