@@ -546,7 +546,10 @@ def chain_clock(contracts: Contracts) -> tuple[RoundTimes, Callable[[], int]]:
 
 def chain_commitments(contracts: Contracts) -> tuple[RoundHash, RoundHash]:
     """(round_dataset, round_targets) read from the chain: a round's `datasetHash` and
-    `targetsHash` from `Tournament.round` (each cached once set: neither ever changes after)."""
+    `targetsHash` from `Tournament.round` (each cached once set: neither ever changes after, on
+    a chain that is never rewound; a dev chain reverted to a snapshot, which then reuses round
+    numbers, needs a new store process, as for `chain_clock`'s round times). An unknown round
+    commits nothing (zeros)."""
     from web3.exceptions import ContractLogicError
 
     datasets: dict[int, bytes] = {}

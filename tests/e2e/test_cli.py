@@ -47,12 +47,12 @@ def env(protocol, tmp_path_factory, admin, operator, guardian, members):
     }
 
 
-@pytest.fixture(scope="module")
-def store_url(env):
+def _serve(env, directory):
+    """`crowdstake store serve` over `directory`, in a process of its own, until the generator ends."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "crowdstake.cli", "store", "serve", "--dir", str(Path(env["HOME"]) / "store"),
-         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "crowdstake.cli", "store", "serve", "--dir", str(directory), "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -64,6 +64,18 @@ def store_url(env):
     yield url
     server.terminate()
     server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def store_url(env):
+    yield from _serve(env, Path(env["HOME"]) / "store")
+
+
+@pytest.fixture(scope="module")
+def data_store(env):
+    """A store of the data tests' own: a store caches each round's dataset hash, and the other
+    tests' rounds, reverted between tests, used the same round numbers with another hash."""
+    yield from _serve(env, Path(env["HOME"]) / "data-store")
 
 
 def cli(env, *args, ok=True):
@@ -244,7 +256,7 @@ def test_a_bad_network_name_is_one_line(brownie_networks, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def published(env, store_url, tournament, admin, tmp_path_factory):
+def published(env, data_store, tournament, admin, tmp_path_factory):
     """`crowdstake data synth` and `data build` as the fund runs them; the first era's dataset
     published to the served store by an operator's key."""
     work = tmp_path_factory.mktemp("fund")
@@ -257,13 +269,13 @@ def published(env, store_url, tournament, admin, tmp_path_factory):
     from crowdstake.fund.publishing import publish_dataset_dir
 
     directory = work / "ds" / "public" / "era-7"
-    digest = publish_dataset_dir(HttpStore(store_url), fund, directory)
+    digest = publish_dataset_dir(HttpStore(data_store), fund, directory)
     assert f"era 7: dataset 0x{digest.hex()} in {directory}" in out  # what build printed is what the store hashes
     return directory, digest
 
 
-def test_a_participant_downloads_a_rounds_dataset(env, store_url, published, driver, tmp_path):
-    env = {**env, "CROWDSTAKE_STORE": store_url}
+def test_a_participant_downloads_a_rounds_dataset(env, data_store, published, driver, tmp_path):
+    env = {**env, "CROWDSTAKE_STORE": data_store}
     directory, digest = published
     now = chain.time()
     rid = driver.tournament.openRound(driver.tournament_id, digest, now + 1000, now + 2000,
@@ -274,18 +286,18 @@ def test_a_participant_downloads_a_rounds_dataset(env, store_url, published, dri
     assert {p.name: p.read_bytes() for p in out.iterdir()} == {p.name: p.read_bytes() for p in directory.iterdir()}
     again = cli(env, "data", "download", "--round", str(rid), "--out", str(out)).stdout
     assert "fetched 0 file(s), 4 already there" in again
-    assert HttpStore(store_url).live_ids(rid) == sorted(  # the round's live ids came with its dataset
+    assert HttpStore(data_store).live_ids(rid) == sorted(  # the round's live ids came with its dataset
         line.split(",", 1)[0] for line in (out / "live.csv").read_text().splitlines()[1:])
 
 
-def test_a_download_the_chain_does_not_vouch_for_is_one_line_and_writes_nothing(env, store_url, published, driver,
+def test_a_download_the_chain_does_not_vouch_for_is_one_line_and_writes_nothing(env, data_store, published, driver,
                                                                                 tmp_path):
-    env = {**env, "CROWDSTAKE_STORE": store_url}
+    env = {**env, "CROWDSTAKE_STORE": data_store}
     directory, digest = published
     now = chain.time()
     rid = driver.tournament.openRound(driver.tournament_id, digest, now + 1000, now + 2000,
                                       {"from": driver.operator}).return_value
-    live = Path(env["HOME"]) / "store" / "datasets" / "files" / Web3.keccak((directory / "live.csv").read_bytes()).hex()
+    live = Path(env["HOME"]) / "data-store" / "datasets" / "files" / Web3.keccak((directory / "live.csv").read_bytes()).hex()
     original = live.read_bytes()
     live.write_bytes(original.replace(b",", b";", 1))  # the store's copy altered
     try:
