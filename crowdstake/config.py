@@ -79,10 +79,11 @@ class StoreSettings:
 
 @dataclass(frozen=True)
 class OracleSettings:
-    """A committee member's run: where the fund's targets (`<round>.csv`) are, where the journal
-    and score tables are kept, and how to send."""
+    """A committee member's run: where the journal and score tables are kept, how to send, and
+    `targets`, a directory of the fund's targets (`<round>.csv`) that overrides the store's,
+    checked against the round's on-chain targets hash when it has one (None: the store's)."""
 
-    targets: Path = Path("targets")
+    targets: Path | None = None
     workdir: Path = Path("oracle-work")
     dry_run: bool = False
     finalize: bool = True

@@ -6,7 +6,7 @@ and what to do, in the library's terms; the CLI adds which flag to change.
     ├── InvalidInputError (ValueError)       a file, table or argument is malformed
     │   ├── ParticipantError                 a participant's request cannot be done as asked
     │   ├── KeeperError                      a round cannot be paid out as asked
-    │   ├── FundError                        a deployer's, the fund's or a developer's request cannot be done as asked
+    │   ├── FundError                        a deployer's, the fund's (datasets, targets too) or a developer's request cannot be done
     │   │   └── MissingRole (PermissionError)    the signing key lacks a contract role; the message names who holds it
     │   └── WrongPasswordError               the password does not decrypt the wallet
     ├── ConfigError (RuntimeError)           the setup is missing something: a deployment, a binary, a setting
@@ -27,6 +27,8 @@ and what to do, in the library's terms; the CLI adds which flag to change.
         ├── StoreConflict                        409
         ├── StoreTooLarge (ValueError)           413
         ├── InvalidPredictionsError              422 (also an InvalidInputError)
+        ├── InvalidDatasetError                  422: a dataset's files or manifest (also an InvalidInputError)
+        ├── InvalidTargetsError                  422: a targets file (also an InvalidInputError)
         └── StoreUnavailable (ConnectionError)   503: the store, or the chain behind it, does not answer
 """
 
@@ -87,9 +89,9 @@ class KeeperError(InvalidInputError):
 
 
 class FundError(InvalidInputError):
-    """A deployment, one of the fund's operations, a token transfer or a dev-chain helper cannot be
-    done as asked; nothing was sent. When the contract refused, `error`/`error_args` keep its
-    decoded custom error."""
+    """A deployment, one of the fund's operations (publishing a dataset or a round's targets
+    included), a token transfer or a dev-chain helper cannot be done as asked; nothing was sent.
+    When the contract refused, `error`/`error_args` keep its decoded custom error."""
 
     def __init__(self, message: str, error: str | None = None, args: tuple = ()):
         super().__init__(message)
@@ -175,6 +177,18 @@ class StoreTooLarge(StoreError, ValueError):
 
 class InvalidPredictionsError(InvalidInputError, StoreError):
     """The predictions file is malformed; the message names the first bad line."""
+
+    status = 422
+
+
+class InvalidDatasetError(InvalidInputError, StoreError):
+    """A dataset's files or its manifest are malformed or incomplete; the message names the file."""
+
+    status = 422
+
+
+class InvalidTargetsError(InvalidInputError, StoreError):
+    """A targets file is malformed; the message names the first bad line."""
 
     status = 422
 

@@ -1,5 +1,6 @@
-"""Taking part in a tournament from Python or a notebook: submit predictions, stake with a
-permit, decrease, claim (or claim and restake), and see rounds and positions. The CLI is a thin
+"""Taking part in a tournament from Python or a notebook: download a round's dataset (checked
+against the hash the round commits on-chain), submit predictions, stake with a permit,
+decrease, claim (or claim and restake), and see rounds and positions. The CLI is a thin
 shell over this module. Every check that can fail is made before anything is sent, so a mistake
 changes nothing, on-chain or off. Results are small frozen dataclasses, token amounts exact
 `Decimal`s; tables (rounds, positions) are DataFrames."""
@@ -8,18 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 from eth_account.signers.local import LocalAccount
 
+from crowdstake._fs import atomic_write
 from crowdstake._units import TOKEN, parse_amount, to_tokens
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.permit import sign_permit
 from crowdstake.chain.tx import prepare, refused_as, send
-from crowdstake.errors import InvalidInputError, MissingSetting, ParticipantError, TransactionFailed
+from crowdstake.errors import InvalidDatasetError, InvalidInputError, MissingSetting, ParticipantError, StoreNotFound, TransactionFailed
 from crowdstake.results.merkle import Leaf, model_id, process_proof
 from crowdstake.results.table import read_table, table_hash
 from crowdstake.store import Store, file_hash
+from crowdstake.store.datasets import parse_manifest
 from crowdstake.store.formats import predictions_csv, validate_predictions
 
 
@@ -57,6 +61,18 @@ class Claim:
 # claimAndRestake's refusals of the payout itself: it is paid to the wallet instead
 _UNRESTAKABLE = {"TournamentZeroAmount": "nothing is left to restake (the whole stake was burned)",
                  "TournamentStakeBelowMinimum": "it is below the minimum stake of round {into}"}
+
+
+@dataclass(frozen=True)
+class Download:
+    """A round's dataset in a directory: the files fetched, and those that were there already
+    with the right bytes (kept)."""
+
+    round: int
+    dataset_hash: str
+    directory: Path
+    fetched: tuple[str, ...]
+    kept: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -150,6 +166,50 @@ class Participant:
         me = self.account.address
         return Balance(me, to_tokens(self.contracts.call(self.token.functions.balanceOf(me))),
                        to_tokens(self.w3.eth.get_balance(me)))
+
+    def download(self, round_id: int, out) -> Download:
+        """Fetch round `round_id`'s dataset into the directory `out`: the manifest whose hash the
+        round commits on-chain (`datasetHash`), then every file it lists, each checked against its
+        hash and size. A file already in `out` with the right bytes is kept, not fetched. Any
+        mismatch refuses with one line and writes nothing: the files are checked in memory first,
+        then each is written atomically (a temporary name, renamed)."""
+        store = self._need_store("downloading a round's dataset")
+        committed = bytes(self.round(round_id).datasetHash)
+        shown = "0x" + committed.hex()
+        try:
+            manifest = store.get_manifest(committed)
+        except StoreNotFound:
+            raise ParticipantError(f"the store has no dataset {shown}, the one round {round_id} commits: the fund "
+                                   "has not published it there (ask it which store has)") from None
+        if file_hash(manifest) != committed:
+            raise ParticipantError(f"the store's manifest for round {round_id} hashes to 0x{file_hash(manifest).hex()}, "
+                                   f"not the datasetHash {shown} on-chain: nothing was written; use another store")
+        try:
+            entries = parse_manifest(manifest)
+        except InvalidDatasetError as e:
+            raise ParticipantError(f"round {round_id} commits a malformed dataset manifest ({e}): ask the fund") from None
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise ParticipantError(f"{out} is not a directory: give --out a directory to write the dataset into")
+        fetched, kept = {}, []
+        for entry in entries:
+            path = out / entry.name
+            if path.is_file() and path.stat().st_size == entry.size and file_hash(path.read_bytes()) == entry.hash:
+                kept.append(entry.name)
+                continue
+            try:
+                data = store.get_dataset_file(entry.hash)
+            except StoreNotFound:
+                raise ParticipantError(f"the store lacks {entry.name} (0x{entry.hash.hex()}) of round {round_id}'s "
+                                       "dataset: nothing was written; use another store") from None
+            if len(data) != entry.size or file_hash(data) != entry.hash:
+                raise ParticipantError(f"the store's {entry.name} for round {round_id} hashes to 0x{file_hash(data).hex()}, "
+                                       f"not the 0x{entry.hash.hex()} its manifest lists: nothing was written; "
+                                       "use another store")
+            fetched[entry.name] = data
+        for name, data in fetched.items():  # every file checked: now write them, each whole or not at all
+            atomic_write(out / name, data)
+        return Download(round_id, shown, out, tuple(fetched), tuple(kept))
 
     # ------------------------------------------------------------------ acting
 

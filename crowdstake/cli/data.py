@@ -1,4 +1,6 @@
-"""The fund's data: `data synth` (a synthetic market) and `data build` (the obfuscated dataset)."""
+"""The tournament's data: the fund's `data synth` (a synthetic market) and `data build` (one
+obfuscated dataset per round, and each round's targets), and the participants' `data download`
+(a round's dataset, checked against the hash the round commits on-chain)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ from crowdstake.cli import _options as options
 
 @click.group()
 def data():
-    """The fund's data: a synthetic market, the obfuscated dataset."""
+    """Datasets: build them (the fund), download a round's (participants).
+
+    `synth` a synthetic market, `build` one dataset per round and its targets, `download` a
+    round's dataset, checked against the hash the round commits on-chain."""
 
 
 @data.command()
@@ -34,21 +39,57 @@ def synth(out, eras, stocks, seed):
 @click.option("--raw", required=True, metavar="FILE", type=click.Path(dir_okay=False),
               help="the raw per-era file (CSV), e.g. from `crowdstake data synth`")
 @click.option("--out", required=True, metavar="DIR", type=click.Path(file_okay=False),
-              help="the output directory: public/ and private/ are written there")
+              help="the output directory: public/era-<E>/ (one dataset per round) and private/ are written there")
+@click.option("--live-eras", type=options.WholeNumber(1), default=1, metavar="N",
+              help="the last N eras are live, one round each: one dataset directory and one targets file per era")
+@click.option("--validation-eras", type=options.WholeNumber(0), default=None, metavar="N",
+              help="the N eras before the live ones are validation (default: a fifth of the rest)")
 @click.option("--seed", type=int, default=None,
               help="derive the salt from this seed (demos and tests only: a real salt is random; default: random)")
-def build(raw, out, seed):
-    """Build the obfuscated dataset from a raw market.
+def build(raw, out, live_eras, validation_eras, seed):
+    """Build one obfuscated dataset per round from a raw market.
 
-    Writes the public files to publish and the private ones the fund keeps (live targets, salt,
-    raw ids); prints the dataset hash."""
+    Each of the last --live-eras eras is one round's live data: public/era-<E>/ holds that
+    round's train.csv, validation.csv, live.csv and features.json (publish it with
+    `crowdstake fund open-round --dataset DIR`), and private/targets/era-<E>.csv its targets
+    (id,target; `crowdstake fund publish-targets` once the round resolved). private/ also keeps
+    the salt and raw ids: the fund's alone. Prints each round's dataset hash."""
     from crowdstake.fund.dataset import build_command
 
-    summary = build_command(raw, out, seed=seed)
-    click.echo(f"dataset {summary['dataset_hash']}: {summary['train_rows']:,} train, {summary['validation_rows']:,} "
-               f"validation, {summary['live_rows']:,} live rows")
-    click.echo(f"  public files (publish these): {summary['public_dir']}")
-    click.echo(f"  private files (the fund keeps these: live targets, salt, raw ids): {summary['private_dir']}")
+    summary = build_command(raw, out, seed=seed, live_eras=live_eras, validation_eras=validation_eras)
+    click.echo(f"{len(summary['rounds'])} round dataset(s): {summary['train_rows']:,} train, "
+               f"{summary['validation_rows']:,} validation, {summary['live_rows']:,} live rows, "
+               f"{summary['features']} features")
+    for one in summary["rounds"]:
+        targets = one["targets"] or "not yet (a return of the era is unknown)"
+        click.echo(f"  era {one['era']}: dataset {one['dataset_hash']} in {one['dataset_dir']} "
+                   f"({one['live_rows']:,} live rows); targets {targets}")
+    click.echo(f"  private files (the fund keeps these: targets, salt, raw ids): {summary['private_dir']}")
+
+
+@data.command()
+@click.option("--round", "round_id", type=int, required=True, metavar="R", help="the round whose dataset to fetch")
+@click.option("--out", required=True, metavar="DIR", type=click.Path(file_okay=False),
+              help="the directory to write train.csv, validation.csv, live.csv (and features.json) into")
+@options.node
+@options.store
+def download(round_id, out, flags):
+    """Download a round's dataset, checked against the chain.
+
+    Fetches the manifest whose hash the round commits on-chain (datasetHash) and every file it
+    lists, checking each file's hash; a mismatch writes nothing. Files already in DIR with the
+    right bytes are kept."""
+    from eth_account import Account
+
+    from crowdstake.participant import Participant
+
+    settings = options.load(flags)
+    contracts = settings.node.contracts()
+    store = options.open_store(settings, contracts, needed_for="downloading a round's dataset reads the store")
+    done = Participant(contracts, Account.create(), store).download(round_id, out)  # reading needs no key of the user's
+    kept = f", {len(done.kept)} already there ({', '.join(done.kept)})" if done.kept else ""
+    click.echo(f"round {round_id}: dataset {done.dataset_hash} in {done.directory}: fetched {len(done.fetched)} "
+               f"file(s){' (' + ', '.join(done.fetched) + ')' if done.fetched else ''}{kept}, every hash checked")
 
 
 COMMANDS = [data]

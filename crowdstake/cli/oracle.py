@@ -12,8 +12,10 @@ from crowdstake.cli import _render as render
 _NEEDS_STORE = "the oracle needs the submission store"
 
 _round = click.option("--round", "round_id", type=int, required=True, metavar="R", help="the round")
-_targets = click.option("--targets", required=True, metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
-                        help="the directory of realized targets, <round>.csv (id,target), as the fund publishes them")
+_targets = click.option("--targets", default=None, metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+                        help="an override: a directory of the fund's targets, <round>.csv (id,target), checked against "
+                             "the round's on-chain targets hash when it has one (default: the committed targets, "
+                             "from the store)")
 _workdir = click.option("--workdir", default=options.DEFAULT_WORKDIR, metavar="DIR",
                         type=click.Path(file_okay=False, path_type=Path),
                         help="where the journal and score tables are kept (run again with the same one to resume)")
@@ -60,9 +62,10 @@ def oracle():
 def run(round_id, targets, workdir, dry_run, confirmations, flags):
     """Score, publish, vote and finalize one round.
 
-    Scores a resolved round, publishes its score table, votes its result, and finalizes it once
-    the dispute window has passed. Safe to run again at any point: the journal in --workdir
-    resumes it."""
+    Scores a resolved round with the targets it commits on-chain (fetched from the store, or
+    --targets checked against them), publishes its score table, votes its result, and finalizes
+    it once the dispute window has passed. Safe to run again at any point: the journal in
+    --workdir resumes it."""
     from crowdstake.config import OracleSettings
     from crowdstake.oracle import run_round
 
@@ -93,8 +96,9 @@ def run(round_id, targets, workdir, dry_run, confirmations, flags):
 def watch(targets, workdir, interval, confirmations, pay, to_balance, batch_size, flags):
     """Run every round as it resolves, until interrupted.
 
-    Scores and votes each round once it has resolved and its targets are in --targets, finalizes
-    rounds whose dispute window has passed, and with --pay pays their positions."""
+    Scores and votes each round once it has resolved and the fund has committed its targets
+    (or they are in --targets), finalizes rounds whose dispute window has passed, and with --pay
+    pays their positions."""
     from crowdstake.config import KeeperSettings, OracleSettings
     from crowdstake.oracle import watch as watch_rounds
 
@@ -122,7 +126,8 @@ def verify(round_id, targets, flags):
     """Recompute a round and compare it with the chain's.
 
     Anyone may, during the dispute window: the round is recomputed from the store's files and the
-    targets, and compared with the result accepted or finalized on-chain. Exit 1 if it differs."""
+    targets it commits on-chain, and compared with the result accepted or finalized on-chain.
+    Exit 1 if it differs."""
     from crowdstake.oracle import OracleError, verify_round
 
     settings = options.load(flags)

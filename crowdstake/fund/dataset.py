@@ -10,22 +10,31 @@ Tournament dataset (``build_dataset``).
   gets unrelated ids in different eras. Without the salt neither can be reversed or linked.
 - Splits by era: the last ``live_eras`` eras are live, the ``validation_eras`` before them
   validation, the rest train.
-- Public files (``public_dir``): ``train.csv``, ``validation.csv`` with the header
-  ``id,era,feature_...,target`` and ``live.csv`` with ``id,era,feature_...`` (no target).
-  Rows are sorted by (era, id), feature columns by name; values are written exactly
-  (0, 0.25, 0.5, 0.75, 1.0). ``dataset_hash`` (what a round commits on-chain) is
-  ``keccak256(keccak256(train.csv) || keccak256(validation.csv) || keccak256(live.csv))``
-  over the files' exact bytes; ``dataset_hash_of(public_dir)`` recomputes it from disk.
-- Private files (``private_dir``, the fund's side only): ``live_targets.csv`` (``id,target``,
-  the layout the oracle reads as ``targets/<round>.csv``; also split per live era as
-  ``targets_by_era/<era>.csv``), ``salt.txt`` (hex), ``ids.csv`` (``id,era,stock``) and
-  ``features.csv`` (``feature,raw``). ``Dataset.for_era(era)`` is one round's dataset when each
-  round goes live on its own era (its own live file and ``dataset_hash``).
+- Public files (``write_public``): ``train.csv``, ``validation.csv`` with the header
+  ``id,era,feature_...,target`` and ``live.csv`` with ``id,era,feature_...`` (no target), and
+  ``features.json`` (feature metadata: ``{"feature_sets": {"all": [names]}, "targets":
+  ["target"]}``). Rows are sorted by (era, id), feature columns by name; values are written
+  exactly (0, 0.25, 0.5, 0.75, 1.0). ``dataset_hash`` (what a round commits on-chain) is the
+  keccak256 of the dataset's manifest (``crowdstake.store.datasets``: each file's name,
+  keccak256 and size, in one canonical form), over the files' exact bytes; the store publishes
+  the files and the manifest (``crowdstake.fund.publishing.publish_dataset_dir``), and
+  ``dataset_hash_of(directory)`` recomputes the hash from disk.
+- Private files (``write_private``, the fund's side only): ``targets/era-<era>.csv`` for each
+  live era whose returns are all known (``id,target``, exactly that era's live ids: what
+  ``publish_targets_file`` publishes once the round resolves), ``salt.txt`` (hex), ``ids.csv``
+  (``id,era,stock``) and ``features.csv`` (``feature,raw``). ``Dataset.for_era(era)`` is one
+  round's dataset when each round goes live on its own era (its own live file and
+  ``dataset_hash``).
+- ``crowdstake data build`` (``build_command``) writes one dataset directory per live era, so
+  per round it can open: ``<out>/public/era-<era>/`` (train, validation, that era's live file,
+  features.json), and the fund's ``<out>/private/`` with ``targets/era-<era>.csv``. Every file
+  is written atomically (``crowdstake._fs.atomic_write``): a crash leaves none half-written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,12 +42,14 @@ import numpy as np
 import pandas as pd
 from eth_hash.auto import keccak
 
+from crowdstake._fs import atomic_write
 from crowdstake.errors import InvalidInputError
 from crowdstake.fund.market import MIN_STOCKS, check_raw, read_raw, synth_market, write_raw
+from crowdstake.store.datasets import ALLOWED, REQUIRED, Entry, dataset_hash, dataset_manifest, manifest_of
 
 LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 assert len(LEVELS) == MIN_STOCKS  # every era needs a stock per level
-PUBLIC_FILES = ("train.csv", "validation.csv", "live.csv")
+PUBLIC_FILES = ("train.csv", "validation.csv", "live.csv", "features.json")
 
 
 def rank_bin(values: np.ndarray, levels: int = len(LEVELS)) -> np.ndarray:
@@ -105,21 +116,28 @@ class Dataset:
         return sorted(int(e) for e in self.live["era"].unique())
 
     def public_files(self) -> dict[str, bytes]:
-        """The exact bytes of each public file (train.csv, validation.csv, live.csv)."""
+        """The exact bytes of each public file (train.csv, validation.csv, live.csv, features.json)."""
         if not self._files:
+            metadata = {"feature_sets": {"all": list(self.feature_names)}, "targets": ["target"]}
             self._files = {
                 "train.csv": _csv_bytes(self.train),
                 "validation.csv": _csv_bytes(self.validation),
                 "live.csv": _csv_bytes(self.live),
+                "features.json": (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode(),
             }
         return dict(self._files)
 
     # The public frames are treated as immutable once built: the files' bytes are cached.
 
     @property
+    def manifest(self) -> bytes:
+        """The public files' manifest, as the store keeps it (``crowdstake.store.datasets``)."""
+        return dataset_manifest(self.public_files())
+
+    @property
     def dataset_hash(self) -> bytes:
-        """bytes32 committed on-chain: keccak256 of the three public files' keccak256 in order."""
-        return _hash_files(self.public_files())
+        """bytes32 committed on-chain: keccak256 of the public files' manifest."""
+        return dataset_hash(self.manifest)
 
     def live_ids(self, era: int | None = None) -> list[str]:
         """Live ids (of one live era, or all), sorted: what the store's live_ids.csv lists."""
@@ -138,49 +156,69 @@ class Dataset:
         live = self.live[self.live["era"] == era]
         return replace(self, live=live.copy(), live_targets=self.live_targets.loc[live.index], _files={})
 
+    def known_targets(self) -> list[int]:
+        """The live eras whose targets are all known (a return unknown yet leaves an era out)."""
+        return [era for era in self.live_eras if not self.targets_of(era).isna().any()]
+
     def write(self, public_dir, private_dir) -> dict[str, Path]:
         """Write the public files to ``public_dir`` and the fund's files to ``private_dir``.
 
-        @return the paths written, by file name.
+        @return the paths written, by file name (the private ones relative to ``private_dir``).
         """
         public_dir, private_dir = Path(public_dir), Path(private_dir)
         if public_dir.resolve() == private_dir.resolve():
             raise InvalidInputError("the public and private directories must differ: the salt and targets stay private")
-        public_dir.mkdir(parents=True, exist_ok=True)
-        private_dir.mkdir(parents=True, exist_ok=True)
+        return {**self.write_public(public_dir), **self.write_private(private_dir)}
+
+    def write_public(self, directory) -> dict[str, Path]:
+        """The public files (what the store publishes and participants download) into ``directory``."""
         out = {}
         for name, data in self.public_files().items():
-            (public_dir / name).write_bytes(data)
-            out[name] = public_dir / name
+            atomic_write(Path(directory) / name, data)
+            out[name] = Path(directory) / name
+        return out
+
+    def write_private(self, directory) -> dict[str, Path]:
+        """The fund's files into ``directory``: each live era's targets whose returns are known
+        (``targets/era-<era>.csv``), the salt, the id map and the feature names."""
         private = {
-            "live_targets.csv": targets_csv(self.live_targets),
             "salt.txt": (self.salt.hex() + "\n").encode(),
             "ids.csv": self.ids.to_csv(index=True, lineterminator="\n").encode(),
             "features.csv": pd.Series(self.features, name="raw").rename_axis("feature")
             .to_csv(lineterminator="\n").encode(),
         }
-        for era in self.live_eras:  # one targets file per live era, for a round per era
-            private[f"targets_by_era/{era}.csv"] = targets_csv(self.targets_of(era))
-        (private_dir / "targets_by_era").mkdir(exist_ok=True)
+        for era in self.known_targets():  # one targets file per live era, for a round per era
+            private[f"targets/era-{era}.csv"] = targets_csv(self.targets_of(era))
+        out = {}
         for name, data in private.items():
-            (private_dir / name).write_bytes(data)
-            out[name] = private_dir / name
+            atomic_write(Path(directory) / name, data, mode=0o600)  # the fund's secrets: its own eyes only
+            out[name] = Path(directory) / name
         return out
 
 
-def _hash_files(files: dict[str, bytes]) -> bytes:
-    return keccak(b"".join(keccak(files[name]) for name in PUBLIC_FILES))
-
-
-def dataset_hash_of(public_dir) -> bytes:
-    """Recompute the dataset hash from the public files on disk (anyone can check a round's)."""
+def read_dataset_dir(directory) -> dict[str, bytes]:
+    """A dataset directory's files by name (train.csv, validation.csv, live.csv, and
+    features.json when there); other files in it are not the dataset's and are left out.
+    InvalidInputError names a required file that is missing."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InvalidInputError(f"{directory} is not a directory: a dataset is a directory of {', '.join(REQUIRED)}")
     files = {}
-    for name in PUBLIC_FILES:
-        path = Path(public_dir) / name
-        if not path.exists():
-            raise InvalidInputError(f"{path} is missing; a dataset has {', '.join(PUBLIC_FILES)}")
-        files[name] = path.read_bytes()
-    return _hash_files(files)
+    for name in ALLOWED:
+        path = directory / name
+        if path.is_file():
+            files[name] = path.read_bytes()
+        elif name in REQUIRED:
+            raise InvalidInputError(f"{path} is missing: a dataset directory has {', '.join(REQUIRED)} "
+                                    f"(and optionally {', '.join(n for n in ALLOWED if n not in REQUIRED)})")
+    return files
+
+
+def dataset_hash_of(directory) -> bytes:
+    """Recompute the dataset hash (the manifest's keccak256) from a dataset directory's files on
+    disk: anyone can check a round's ``datasetHash``."""
+    files = read_dataset_dir(directory)
+    return dataset_hash(manifest_of(Entry(name, keccak(data), len(data)) for name, data in files.items()))
 
 
 def build_dataset(raw: pd.DataFrame, salt: bytes, live_eras: int = 1, validation_eras: int | None = None) -> Dataset:
@@ -249,7 +287,8 @@ def build_dataset(raw: pd.DataFrame, salt: bytes, live_eras: int = 1, validation
 
 
 def targets_csv(targets: pd.Series) -> bytes:
-    """Targets as the oracle reads them (``targets/<round>.csv``): header ``id,target``."""
+    """Targets as the store takes them and the oracle reads them: header ``id,target``, rows
+    sorted by id."""
     frame = pd.DataFrame({"target": targets.to_numpy()}, index=pd.Index(targets.index.astype(str), name="id"))
     return frame.sort_index().to_csv(lineterminator="\n").encode()
 
@@ -272,12 +311,16 @@ def synth_command(out_path, eras: int = 60, stocks: int = 500, seed: int = 0, fe
 
 def build_command(raw_path, out_dir, seed: int | None = None, live_eras: int = 1,
                   validation_eras: int | None = None) -> dict:
-    """``crowdstake data build --raw FILE``: write ``out_dir/public`` (publish these) and
-    ``out_dir/private`` (the fund's: targets, salt, id map).
+    """``crowdstake data build --raw FILE``: one dataset directory per live era, so per round the
+    fund can open, ``out_dir/public/era-<era>/`` (publish it with ``fund open-round --dataset``),
+    and the fund's ``out_dir/private/`` (each era's targets as ``targets/era-<era>.csv`` for
+    ``fund publish-targets``, the salt, the id map).
 
     The salt is random unless ``seed`` is given; a seeded salt is reproducible and therefore
     guessable by anyone who knows the seed — for demos and tests only.
-    @return a summary: dataset_hash (0x hex), rows per split, live ids, features, directories.
+    @return a summary: rows per split, features, directories, and per live era (oldest first)
+            its dataset directory, dataset hash (0x hex), live rows and targets file (None
+            while a return of the era is unknown).
     """
     raw = read_raw(raw_path)
     if seed is None:
@@ -287,9 +330,16 @@ def build_command(raw_path, out_dir, seed: int | None = None, live_eras: int = 1
         salt = hashlib.sha256(f"crowdstake-demo-salt:{int(seed)}".encode()).digest()[:16]
     ds = build_dataset(raw, salt, live_eras=live_eras, validation_eras=validation_eras)
     out_dir = Path(out_dir)
-    ds.write(out_dir / "public", out_dir / "private")
+    private = ds.write_private(out_dir / "private")
+    rounds = []
+    for era in ds.live_eras:
+        one = ds.for_era(era)
+        directory = out_dir / "public" / f"era-{era}"
+        one.write_public(directory)
+        targets = private.get(f"targets/era-{era}.csv")
+        rounds.append({"era": era, "dataset_dir": str(directory), "dataset_hash": "0x" + one.dataset_hash.hex(),
+                       "live_rows": len(one.live), "targets": str(targets) if targets else None})
     return {
-        "dataset_hash": "0x" + ds.dataset_hash.hex(),
         "public_dir": str(out_dir / "public"),
         "private_dir": str(out_dir / "private"),
         "train_rows": len(ds.train),
@@ -297,4 +347,5 @@ def build_command(raw_path, out_dir, seed: int | None = None, live_eras: int = 1
         "live_rows": len(ds.live),
         "live_eras": ds.live_eras,
         "features": len(ds.feature_names),
+        "rounds": rounds,
     }

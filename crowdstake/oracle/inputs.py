@@ -1,6 +1,12 @@
 """What the oracle scores a round from: its staked positions (from the chain's events), the
 fund's realised targets, and each committed predictions file, fetched from the store by its
-on-chain hash and checked against it."""
+on-chain hash and checked against it.
+
+Targets (`round_targets`): when the round commits a `targetsHash` on-chain, they are those
+bytes and no others: fetched from the store by that hash, or read from an operator's own
+`<dir>/<round>.csv` (an override for one who holds the fund's files), either refused with one
+line when it hashes to anything else. Before the fund commits them, only an operator's own file
+can be scored (as before targets were committed: `read_targets`)."""
 
 from __future__ import annotations
 
@@ -12,9 +18,12 @@ import pandas as pd
 from web3 import Web3
 
 from crowdstake.chain.contracts import Contracts
-from crowdstake.errors import ConfigError, InvalidInputError, InvalidPredictionsError, StoreNotFound
+from crowdstake.errors import (ConfigError, InvalidInputError, InvalidPredictionsError, InvalidTargetsError, OracleError,
+                               StoreNotFound)
 from crowdstake.store import Store
-from crowdstake.store.formats import read_predictions
+from crowdstake.store.formats import read_predictions, read_targets_data
+
+ZERO = bytes(32)
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,63 @@ def read_targets(path: Path) -> pd.Series:
     if list(frame.columns) != ["id", "target"]:
         raise InvalidInputError(f"{path} needs the header id,target")
     return frame.set_index("id")["target"]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """A round's targets as scored: the values by id, the keccak256 of the bytes they were read
+    from, and where those came from (the store, or an operator's file)."""
+
+    values: pd.Series
+    digest: bytes
+    source: str
+
+
+def round_targets(contracts: Contracts, store: Store | None, round_id: int, directory: Path | None = None) -> Targets:
+    """The targets to score round `round_id` with: the ones it commits on-chain (from the store by
+    their hash, or from `directory/<round>.csv` when there, checked against that hash); without a
+    committed hash, `directory/<round>.csv` as it is. OracleError (one line) otherwise."""
+    committed = bytes(contracts.round(round_id).targetsHash)
+    path = Path(directory) / f"{round_id}.csv" if directory is not None else None
+    if committed == ZERO:
+        if path is None:
+            raise OracleError(f"round {round_id} has no targets committed on-chain yet: the fund publishes them once the "
+                              f"round resolved (`crowdstake fund publish-targets`); or give --targets DIR with {round_id}.csv")
+        values = read_targets(path)
+        return Targets(values, Web3.keccak(path.read_bytes()), str(path))
+    shown = Web3.to_hex(committed)
+    if path is not None and path.exists():
+        data, source = path.read_bytes(), str(path)
+        own = Web3.keccak(data)
+        if own != committed:
+            raise OracleError(f"{path} hashes to {Web3.to_hex(own)}, but round {round_id} commits the "
+                              f"targets {shown} on-chain: use the file the fund published, or leave out --targets to "
+                              "fetch it from the store")
+    else:
+        if store is None:
+            raise OracleError(f"round {round_id}'s targets {shown} are in the store: give the store")
+        try:
+            data, source = store.get_targets(round_id, committed), "the store"
+        except StoreNotFound as missing:
+            raise OracleError(f"round {round_id} commits the targets {shown} on-chain, but the store does not have them "
+                              f"({missing}): use the fund's store") from None
+        if Web3.keccak(data) != committed:
+            raise OracleError(f"the store's targets for round {round_id} hash to {Web3.to_hex(Web3.keccak(data))}, not "
+                              f"the {shown} committed on-chain: use another store")
+    try:
+        values = read_targets_data(data)
+    except InvalidTargetsError as e:
+        raise OracleError(f"round {round_id}'s committed targets {shown} are malformed ({e}): the fund published "
+                          "a file no one can score") from None
+    return Targets(values, committed, source)
+
+
+def targets_ready(contracts: Contracts, round_id: int, directory: Path | None = None) -> bool:
+    """Whether round `round_id` can be scored yet: it commits targets on-chain, or the operator
+    holds its own `directory/<round>.csv`."""
+    if bytes(contracts.round(round_id).targetsHash) != ZERO:
+        return True
+    return directory is not None and (Path(directory) / f"{round_id}.csv").exists()
 
 
 def fetch_predictions(store: Store, round_id: int, positions: list[Position],

@@ -10,7 +10,10 @@ votes a result that could not be finalised (the reward pool too small for it, or
 results deadline too near for a dispute window): it says so in one line and sends nothing.
 Independent operators given the same chain, files and targets produce byte-identical tables
 and roots: positions are sorted, scoring is order- and thread-independent, floats are written
-in round-trip form.
+in round-trip form. Once the fund commits a round's targets on-chain, every operator scores
+those bytes and no others (`crowdstake.oracle.inputs.round_targets`: from the store by their
+hash, or an operator's own file checked against it); a journal's result scored from other
+targets is scored again.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from crowdstake.chain.tx import send, wait_for
 from crowdstake.config import OracleSettings
 from crowdstake.errors import CrowdstakeError, MissingSetting, OracleError, ResultsTooLate, TransactionFailed
 from crowdstake.oracle.compute import RoundResult, compute_result
-from crowdstake.oracle.inputs import read_targets
+from crowdstake.oracle.inputs import ZERO, round_targets, targets_ready
 from crowdstake.oracle.journal import Journal
 from crowdstake.progress import Steps
 from crowdstake.results.table import read_table, table_hash
@@ -79,10 +82,6 @@ class Verification:
     differences: list[Difference] = field(default_factory=list)
 
 
-def _targets(settings: OracleSettings, round_id: int):
-    return read_targets(Path(settings.targets) / f"{round_id}.csv")
-
-
 def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, round_id: int,
               settings: OracleSettings = OracleSettings(), *, on_step: Callable[[str], None] = lambda step: None,
               log: Callable[[str], None] = lambda m: None, steps: Steps | None = None) -> RoundSummary:
@@ -100,18 +99,27 @@ def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, 
         raise OracleError(f"round {round_id} resolves at {resolve}, {resolve - now} s from the chain's now: too early to score")
     journal = Journal(workdir / f"round-{round_id}.json", owner=contracts.identity())
 
-    # 1. score (or reuse the scored result: the same inputs give the same bytes)
+    # 1. score (or reuse the scored result: the same inputs give the same bytes), with the
+    #    targets the round commits when it does
     table_path = workdir / f"round-{round_id}-scores.csv"
-    if journal.get("root") and table_path.exists():
+    committed = bytes(contracts.round(round_id).targetsHash)
+    scored_with = journal.get("targetsHash")
+    stale = journal.get("root") and committed != ZERO and scored_with != committed.hex()
+    if stale:
+        log(f"round {round_id}: scored before with targets other than the {Web3.to_hex(committed)} committed "
+            "on-chain: scoring it again")
+    if journal.get("root") and table_path.exists() and not stale:
         table = table_path.read_bytes()
         result = RoundResult(round_id, table, read_table(table), bytes.fromhex(journal.get("root")),
                              journal.get("totalReward"), journal.get("totalBurn"))
     else:
-        log(f"scoring round {round_id}")
-        result = compute_result(contracts, store, round_id, _targets(settings, round_id), steps=steps)
+        targets = round_targets(contracts, store, round_id, settings.targets)
+        log(f"scoring round {round_id} with the targets from {targets.source}")
+        result = compute_result(contracts, store, round_id, targets.values, steps=steps)
         atomic_write(table_path, result.table)
         journal.record(root=result.root.hex(), tableHash=table_hash(result.table).hex(),
-                       totalReward=result.total_reward, totalBurn=result.total_burn, leafCount=len(result.rows))
+                       totalReward=result.total_reward, totalBurn=result.total_burn, leafCount=len(result.rows),
+                       targetsHash=targets.digest.hex(), published=False)
     on_step("scored")
     scored = dict(round=round_id, positions=len(result.rows), root="0x" + result.root.hex(),
                   table_hash="0x" + table_hash(result.table).hex(), total_reward=to_tokens(result.total_reward),
@@ -222,10 +230,12 @@ def _count_gas(journal: Journal, receipt) -> None:
         journal.record(gas=journal.get("gas", 0) + receipt["gasUsed"], counted=sorted(counted | {tx}))
 
 
-def verify_round(contracts: Contracts, store: Store, round_id: int, targets: Path, steps: Steps = Steps()) -> Verification:
-    """Recompute a round from the published files, the targets in `targets/<round>.csv` and the
-    chain's state, and compare with the accepted or finalised result on-chain: which leaves
-    differ, if any."""
+def verify_round(contracts: Contracts, store: Store, round_id: int, targets: Path | None = None,
+                 steps: Steps = Steps()) -> Verification:
+    """Recompute a round from the published files, its targets (the ones it commits on-chain,
+    from the store or `targets/<round>.csv` checked against them; without a committed hash,
+    `targets/<round>.csv`) and the chain's state, and compare with the accepted or finalised
+    result on-chain: which leaves differ, if any."""
     r = contracts.round(round_id)
     state = contracts.round_state(round_id)
     if r.finalized:
@@ -234,7 +244,8 @@ def verify_round(contracts: Contracts, store: Store, round_id: int, targets: Pat
         root, table_digest = state.accepted.root, state.accepted.scoreTableHash
     else:
         raise OracleError(f"round {round_id} has no accepted or finalised result to verify yet")
-    mine = compute_result(contracts, store, round_id, read_targets(Path(targets) / f"{round_id}.csv"), steps=steps)
+    mine = compute_result(contracts, store, round_id, round_targets(contracts, store, round_id, targets).values,
+                          steps=steps)
     matches = mine.root == root and table_hash(mine.table) == table_digest
     differences = []
     if not matches:
@@ -255,8 +266,9 @@ def watch(contracts: Contracts, account: LocalAccount, store: Store, settings: O
           report: Callable[[RoundSummary], None] = lambda summary: None, log: Callable[[str], None] = lambda m: None,
           rounds_limit: int | None = None, steps: Steps | None = None,
           on_finalized: Callable[[int], None] = lambda round_id: None) -> None:
-    """Keep going: score and vote every round once it has resolved and its targets are published,
-    and finalise rounds whose dispute window has passed; `on_finalized(round)` runs once for each
+    """Keep going: score and vote every round once it has resolved and its targets are committed
+    on-chain (or, before that, in the operator's own `settings.targets/<round>.csv`), and
+    finalise rounds whose dispute window has passed; `on_finalized(round)` runs once for each
     finalised round (a keeper pays its positions there). Stops after `rounds_limit` rounds are
     finalised (tests), else runs until interrupted."""
     done: set[int] = set()
@@ -273,7 +285,7 @@ def watch(contracts: Contracts, account: LocalAccount, store: Store, settings: O
         for rid in range(1, contracts.round_count() + 1):
             if rid in done:
                 continue
-            if now < contracts.round_times(rid)[1] or not (Path(settings.targets) / f"{rid}.csv").exists():
+            if now < contracts.round_times(rid)[1] or not targets_ready(contracts, rid, settings.targets):
                 continue
             if contracts.round_state(rid).finalized:
                 finished(rid)

@@ -1,8 +1,10 @@
 """A whole tournament season on a local chain, with every real part: the fund builds an
-obfuscated dataset per round and commits its hash, data scientists train models and stake on
-them from their own wallets (permits), predictions go through the submission store, a 3-member
-committee (k = 2) runs the oracle, results pass the dispute window, and payouts are claimed and
-restaked into the next round while losses burn. `crowdstake demo` runs it and writes a report.
+obfuscated dataset per round, publishes it through the submission store and commits its hash,
+data scientists train models and stake on them from their own wallets (permits), predictions go
+through the store, the fund publishes each round's targets there and commits their hash once the
+round resolves, a 3-member committee (k = 2) runs the oracle on those committed targets, results
+pass the dispute window, and payouts are claimed and restaked into the next round while losses
+burn. `crowdstake demo` runs it and writes a report.
 
 Rounds overlap as Numerai's do: one opens every (chain) day, closes 12 hours later and resolves
 a day after that, so while one round takes stakes the two before it are resolving and settling,
@@ -27,14 +29,15 @@ from crowdstake.chain.deploy import deploy
 from crowdstake.chain.tx import send
 from crowdstake.config import OracleSettings
 from crowdstake.errors import ConfigError, InvalidInputError
-from crowdstake.fund.dataset import build_dataset
+from crowdstake.fund.dataset import build_dataset, targets_csv
 from crowdstake.fund.market import synth_market
+from crowdstake.fund.publishing import publish_targets_file
 from crowdstake.participant import Participant
 from crowdstake.results.merkle import model_id
 from crowdstake.results.table import read_table
 from crowdstake.scoring import numerai_corr, stake_weighted_meta_model
 from crowdstake.sim.models import train_model
-from crowdstake.store import local_store_for, predictions_csv, read_predictions, register_live_ids
+from crowdstake.store import local_store_for, predictions_csv, read_predictions
 
 E18 = 10**18
 DAY = 86_400
@@ -135,14 +138,14 @@ class Season:
 
     def open_round(self, index: int) -> int:
         dataset = self.dataset.for_era(self.dataset.live_eras[index])
+        digest = self.store.publish_dataset(self.operator, dataset.public_files())  # the round's live ids come with it
         now = self.now()
         t = self.contracts.tournament
-        send(self.w3, self.operator, t.functions.openRound(self.tournament_id, dataset.dataset_hash,
+        send(self.w3, self.operator, t.functions.openRound(self.tournament_id, digest,
                                                            now + DAY // 2, now + DAY // 2 + DAY))
         rid = t.functions.roundCount().call()
         live = dataset.public["live"]
-        register_live_ids(self.workdir / "store", rid, dataset.live_ids())
-        # the fund keeps the live targets; they are "realised" for the oracle at resolve time
+        # the fund keeps the live targets; they are "realised" and published at resolve time
         self.pending_targets[rid] = dataset.live_targets
         for s in self.scientists:
             p = Participant(self.contracts, s.account, self.store)
@@ -159,11 +162,13 @@ class Season:
         return rid
 
     def resolve(self, rid: int) -> None:
-        """Publish the targets, let the committee score and vote, wait out the dispute window,
-        finalise, then everyone claims, restaking into the open round when there is one."""
+        """Publish the targets (the store, then their hash on-chain), let the committee score and
+        vote, wait out the dispute window, finalise, then everyone claims, restaking into the open
+        round when there is one."""
         targets = self.pending_targets.pop(rid)
-        (self.targets_dir / f"{rid}.csv").write_text(
-            "id,target\n" + "".join(f"{i},{v!r}\n" for i, v in targets.items()))
+        path = self.targets_dir / f"round-{rid}.csv"
+        path.write_bytes(targets_csv(targets))
+        publish_targets_file(self.contracts, self.store, self.operator, rid, path)
         for i, member in enumerate(self.members):
             oracle.run_round(self.contracts, member, self.store, rid, self._operator(i, finalize=False))
         ends = self.contracts.round_state(rid).disputeEndsAt
@@ -178,7 +183,7 @@ class Season:
                  f"burn {summary.total_burn:,.2f}" + (f", payouts restaked into round {into}" if into else ""))
 
     def _operator(self, member: int, finalize: bool = True) -> OracleSettings:
-        return OracleSettings(targets=self.targets_dir, workdir=self.workdir / f"operator{member}", finalize=finalize)
+        return OracleSettings(workdir=self.workdir / f"operator{member}", finalize=finalize)  # the committed targets
 
     def _is_open(self, rid: int) -> bool:
         return self.now() < self.contracts.round_times(rid).closeTime
@@ -249,7 +254,15 @@ def outcomes(season: Season, initial_supply: int) -> dict:
         "every position of every round was settled": all(
             r.stakedPositions == r.settledPositions > 0 and r.finalized
             for r in (season.contracts.round(rid) for rid in range(1, season.contracts.round_count() + 1))),
+        "every round's dataset and targets are committed on-chain and served by the store": all(
+            _committed(season, rid) for rid in range(1, season.contracts.round_count() + 1)),
     }
+
+
+def _committed(season: Season, rid: int) -> bool:
+    r = season.contracts.round(rid)
+    return (Web3.keccak(season.store.get_manifest(r.datasetHash)) == r.datasetHash
+            and Web3.keccak(season.store.get_targets(rid, r.targetsHash)) == r.targetsHash)
 
 
 def _fresh_work_dir(work: Path) -> Path:

@@ -12,13 +12,15 @@ from starlette.requests import Request
 from crowdstake.errors import StoreBadRequest, StoreError, StoreTooLarge, StoreUnauthorized
 from crowdstake.store.auth import AUTH_HEADER, DOMAIN_VERSION, MAX_EXPIRY, _hex
 from crowdstake.store.formats import MAX_BYTES
-from crowdstake.store.local import LocalStore, RoundTimes
+from crowdstake.store.local import MAX_DATASET_BYTES, LocalStore, RoundTimes
 
 
 def create_app(directory, round_times: RoundTimes, chain_id: int, identity: str, *,
-               now: Callable[[], int] | None = None, publishers=None, max_bytes: int = MAX_BYTES,
-               max_expiry: int = MAX_EXPIRY):
-    """The store as an ASGI app (FastAPI). Routes:
+               now: Callable[[], int] | None = None, publishers=None, operators=None, round_dataset=None,
+               round_targets=None, max_bytes: int = MAX_BYTES, max_expiry: int = MAX_EXPIRY,
+               max_dataset_bytes: int = MAX_DATASET_BYTES):
+    """The store as an ASGI app (FastAPI) over a LocalStore (`directory`, or a LocalStore given
+    as it). Routes:
 
     GET  /info                                         chainId, identity, now, limits
     PUT  /rounds/{r}/predictions/{staker}/{modelId}    body: the CSV; header X-Crowdstake-Auth: sign_upload(...) as JSON
@@ -28,6 +30,12 @@ def create_app(directory, round_times: RoundTimes, chain_id: int, identity: str,
     GET  /rounds/{r}/live-ids                          the live ids file
     PUT  /rounds/{r}/score-table                       body: the table; header: sign_score_table(...) as JSON
     GET  /rounds/{r}/score-table[/{hash}]              the latest (or that) published table
+    PUT  /datasets/files/{hash}                        body: a dataset file; header: sign_dataset_file(...) (operators)
+    GET  /datasets/files/{hash}                        a dataset file by hash (anyone, any time)
+    PUT  /datasets/{hash}                              body: the manifest; header: sign_dataset(...) (operators)
+    GET  /datasets/{hash}                              a dataset's manifest by its hash (anyone, any time)
+    PUT  /rounds/{r}/targets                           body: id,target; header: sign_targets(...) (operators, from resolve)
+    GET  /rounds/{r}/targets[/{hash}]                  the round's targets (anyone, from resolve)
 
     Errors answer {"detail": message} with the status of the StoreError raised."""
     from fastapi import FastAPI
@@ -35,8 +43,9 @@ def create_app(directory, round_times: RoundTimes, chain_id: int, identity: str,
     from starlette.concurrency import run_in_threadpool
 
     store = directory if isinstance(directory, LocalStore) else LocalStore(
-        directory, round_times, chain_id, identity, now=now, publishers=publishers,
-        max_bytes=max_bytes, max_expiry=max_expiry)
+        directory, round_times, chain_id, identity, now=now, publishers=publishers, operators=operators,
+        round_dataset=round_dataset, round_targets=round_targets, max_bytes=max_bytes, max_expiry=max_expiry,
+        max_dataset_bytes=max_dataset_bytes)
     app = FastAPI(title="crowdstake submission store", version=DOMAIN_VERSION)
     app.state.store = store
 
@@ -44,15 +53,16 @@ def create_app(directory, round_times: RoundTimes, chain_id: int, identity: str,
     async def _refused(request, exc: StoreError):
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
-    async def body(request: Request) -> bytes:
+    async def body(request: Request, limit: int | None = None) -> bytes:
+        limit = limit or store.max_bytes
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > store.max_bytes:
-            raise StoreTooLarge(f"the body is {int(declared):,} bytes, over the store's limit of {store.max_bytes:,}")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise StoreTooLarge(f"the body is {int(declared):,} bytes, over the store's limit of {limit:,}")
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > store.max_bytes:
-                raise StoreTooLarge(f"the body is over the store's limit of {store.max_bytes:,} bytes")
+            if size > limit:
+                raise StoreTooLarge(f"the body is over the store's limit of {limit:,} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -65,9 +75,9 @@ def create_app(directory, round_times: RoundTimes, chain_id: int, identity: str,
         except ValueError:
             raise StoreBadRequest(f"the {AUTH_HEADER} header is not JSON") from None
 
-    def csv(data: bytes, digest: str | None = None) -> Response:
+    def csv(data: bytes, digest: str | None = None, media_type: str = "text/csv") -> Response:
         headers = {"X-Crowdstake-Hash": digest or _hex(keccak(data))}
-        return Response(data, media_type="text/csv", headers=headers)
+        return Response(data, media_type=media_type, headers=headers)
 
     @app.get("/info")
     async def info():
@@ -110,17 +120,50 @@ def create_app(directory, round_times: RoundTimes, chain_id: int, identity: str,
     async def table_by_hash(round_id: int, digest: str):
         return csv(await run_in_threadpool(store.get_score_table, round_id, digest))
 
+    @app.put("/datasets/files/{digest}", status_code=201)
+    async def put_dataset_file(digest: str, request: Request):
+        data = await body(request, store.max_dataset_bytes)
+        return {"hash": _hex(await run_in_threadpool(store.put_dataset_file, data, auth_of(request), digest))}
+
+    @app.get("/datasets/files/{digest}")
+    async def dataset_file(digest: str):
+        return csv(await run_in_threadpool(store.get_dataset_file, digest), media_type="application/octet-stream")
+
+    @app.put("/datasets/{digest}", status_code=201)
+    async def put_manifest(digest: str, request: Request):
+        data = await body(request)
+        return {"hash": _hex(await run_in_threadpool(store.put_manifest, data, auth_of(request), digest))}
+
+    @app.get("/datasets/{digest}")
+    async def manifest(digest: str):
+        return csv(await run_in_threadpool(store.get_manifest, digest))
+
+    @app.put("/rounds/{round_id}/targets", status_code=201)
+    async def put_targets(round_id: int, request: Request):
+        data = await body(request)
+        return {"hash": _hex(await run_in_threadpool(store.put_targets, data, auth_of(request), round_id))}
+
+    @app.get("/rounds/{round_id}/targets")
+    async def targets(round_id: int):
+        return csv(await run_in_threadpool(store.get_targets, round_id))
+
+    @app.get("/rounds/{round_id}/targets/{digest}")
+    async def targets_by_hash(round_id: int, digest: str):
+        return csv(await run_in_threadpool(store.get_targets, round_id, digest))
+
     return app
 
 
 def serve(directory, contracts, host: str = "127.0.0.1", port: int = 8700, identity: str | None = None) -> None:
-    """Run the store service on `host:port` over `directory`, with the round times, clock and
-    committee of `contracts`' chain (a `crowdstake.chain.Contracts`). Blocks."""
+    """Run the store service on `host:port` over `directory`, with the round times, clock,
+    committee, operators and round commitments of `contracts`' chain (a
+    `crowdstake.chain.Contracts`). Blocks."""
     import uvicorn
 
-    from crowdstake.store.local import chain_clock, committee_members
+    from crowdstake.store.local import chain_rules
 
-    round_times, now = chain_clock(contracts)
-    store = LocalStore(directory, round_times, contracts.w3.eth.chain_id, identity or f"http://{host}:{port}",
-                       now=now, publishers=committee_members(contracts))
+    rules = chain_rules(contracts)
+    round_times = rules["round_times"]
+    store = LocalStore(directory, chain_id=contracts.w3.eth.chain_id, identity=identity or f"http://{host}:{port}",
+                       **rules)
     uvicorn.run(create_app(store, round_times, store.chain_id, store.identity), host=host, port=port, log_level="info")

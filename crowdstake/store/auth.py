@@ -1,6 +1,12 @@
-"""Who may write to the store: EIP-712 signatures of uploads (by the staker) and of score-table
-publications (by a committee member), the hashes they cover, and their verification against
-the store, the round and the chain's clock."""
+"""Who may write to the store: EIP-712 signatures of uploads (by the staker), of score-table
+publications (by a committee member), and of the fund's dataset files, dataset manifests and
+targets (by a holder of the Tournament's OPERATOR_ROLE); the hashes they cover, and their
+verification against the store, the round and the chain's clock.
+
+Every kind signs (store identity, signer, [roundId,] hash, expiry, nonce) under the domain
+(name, version, chainId); a dataset is not a round's (a round commits its hash when it opens),
+so its two kinds have no roundId. A signature of one kind is never valid as another: each is
+its own EIP-712 type."""
 
 from __future__ import annotations
 
@@ -84,8 +90,37 @@ _TABLE = [
     {"name": "expiry", "type": "uint256"},
     {"name": "nonce", "type": "uint256"},
 ]
+_DATASET_FILE = [
+    {"name": "store", "type": "string"},
+    {"name": "publisher", "type": "address"},
+    {"name": "fileHash", "type": "bytes32"},
+    {"name": "expiry", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+]
+_DATASET = [
+    {"name": "store", "type": "string"},
+    {"name": "publisher", "type": "address"},
+    {"name": "datasetHash", "type": "bytes32"},
+    {"name": "expiry", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+]
+_TARGETS = [
+    {"name": "store", "type": "string"},
+    {"name": "publisher", "type": "address"},
+    {"name": "roundId", "type": "uint256"},
+    {"name": "targetsHash", "type": "bytes32"},
+    {"name": "expiry", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+]
 _KINDS = {"upload": ("Upload", _UPLOAD, "staker", "fileHash"),
-          "scoreTable": ("PublishScoreTable", _TABLE, "publisher", "tableHash")}
+          "scoreTable": ("PublishScoreTable", _TABLE, "publisher", "tableHash"),
+          "datasetFile": ("PublishDatasetFile", _DATASET_FILE, "publisher", "fileHash"),
+          "dataset": ("PublishDataset", _DATASET, "publisher", "datasetHash"),
+          "targets": ("PublishTargets", _TARGETS, "publisher", "targetsHash")}
+
+
+def _has_round(kind: str) -> bool:
+    return any(f["name"] == "roundId" for f in _KINDS[kind][1])
 
 
 def _typed(kind: str, chain_id: int, message: dict):
@@ -102,11 +137,12 @@ def _typed(kind: str, chain_id: int, message: dict):
     })
 
 
-def _sign(kind: str, account, chain_id: int, identity: str, round_id: int, digest: bytes, expiry: int,
+def _sign(kind: str, account, chain_id: int, identity: str, round_id: int | None, digest: bytes, expiry: int,
           nonce: int | None, extra: dict) -> dict:
     _, _, signer_field, hash_field = _KINDS[kind]
     nonce = secrets.randbits(128) if nonce is None else int(nonce)
-    message = {"store": identity, signer_field: account.address, "roundId": int(round_id), **extra,
+    rounds = {"roundId": int(round_id)} if _has_round(kind) else {}
+    message = {"store": identity, signer_field: account.address, **rounds, **extra,
                hash_field: digest, "expiry": int(expiry), "nonce": nonce}
     signature = account.sign_message(_typed(kind, chain_id, message)).signature
     auth = {k: (_hex(v) if isinstance(v, bytes) else v) for k, v in message.items()}
@@ -127,19 +163,42 @@ def sign_score_table(account, chain_id: int, identity: str, round_id: int, data:
     return _sign("scoreTable", account, chain_id, identity, round_id, keccak(bytes(data)), expiry, nonce, {})
 
 
+def sign_dataset_file(account, chain_id: int, identity: str, data: bytes, expiry: int,
+                      nonce: int | None = None) -> dict:
+    """The signed authorisation of one dataset file's upload by an operator of the Tournament."""
+    return _sign("datasetFile", account, chain_id, identity, None, file_hash(data), expiry, nonce, {})
+
+
+def sign_dataset(account, chain_id: int, identity: str, manifest: bytes, expiry: int,
+                 nonce: int | None = None) -> dict:
+    """The signed authorisation of a dataset manifest's publication by an operator (its hash is
+    the dataset hash a round commits)."""
+    return _sign("dataset", account, chain_id, identity, None, keccak(bytes(manifest)), expiry, nonce, {})
+
+
+def sign_targets(account, chain_id: int, identity: str, round_id: int, data: bytes, expiry: int,
+                 nonce: int | None = None) -> dict:
+    """The signed authorisation of a round's targets file's publication by an operator."""
+    return _sign("targets", account, chain_id, identity, round_id, keccak(bytes(data)), expiry, nonce, {})
+
+
 def verify_request(kind: str, data: bytes, auth: dict, *, chain_id: int, identity: str, round_id: int | None,
                    extra: dict, max_bytes: int, max_expiry: int, clock: Callable[[], int]) -> tuple[dict, int]:
-    """Check a signed request of `kind` ("upload" or "scoreTable") against the store it reached
-    (`chain_id`, `identity`), the round and `extra` fields its URL names, the body's hash, the
-    signer, and the expiry by the chain's `clock()`. Returns (the signed message with its
-    EIP-712 `digest` and `signer`, the time it was checked at); a StoreError says what failed."""
+    """Check a signed request of `kind` (a key of `_KINDS`: "upload", "scoreTable",
+    "datasetFile", "dataset", "targets") against the store it reached (`chain_id`, `identity`),
+    the round and `extra` fields its URL names, the body's hash, the signer, and the expiry by the
+    chain's `clock()`. Returns (the signed message with its EIP-712 `digest` and `signer`, the
+    time it was checked at); a StoreError says what failed."""
     _, fields, signer_field, hash_field = _KINDS[kind]
     if not isinstance(auth, dict):
         raise StoreBadRequest(f"the {AUTH_HEADER} authorisation must be a JSON object")
+    if auth.get("kind", kind) != kind:
+        raise StoreBadRequest(f"the authorisation is a {str(auth.get('kind'))[:40]!r} signature, this request needs {kind!r}")
     missing = [f["name"] for f in fields if f["name"] not in auth] + [f for f in ("chainId", "signature") if f not in auth]
     if missing:
         raise StoreBadRequest(f"the authorisation lacks {', '.join(missing)}")
-    signed_chain, rid, expiry, nonce = (_uint256(auth[k], k) for k in ("chainId", "roundId", "expiry", "nonce"))
+    signed_chain, expiry, nonce = (_uint256(auth[k], k) for k in ("chainId", "expiry", "nonce"))
+    rid = _uint256(auth["roundId"], "roundId") if _has_round(kind) else None
     try:
         signature = bytes.fromhex(str(auth["signature"]).removeprefix("0x"))
     except ValueError:
@@ -150,10 +209,10 @@ def verify_request(kind: str, data: bytes, auth: dict, *, chain_id: int, identit
         raise StoreBadRequest(f"the request is signed for chain {signed_chain}, this store serves chain {chain_id}")
     if auth["store"] != identity:
         raise StoreBadRequest(f"the request is signed for store {str(auth['store'])[:100]!r}, this store is {identity!r}")
-    if round_id is not None and rid != int(round_id):
+    if round_id is not None and rid is not None and rid != int(round_id):
         raise StoreBadRequest(f"the request is signed for round {rid}, not round {round_id}")
-    message = {"store": identity, signer_field: signer, "roundId": rid, hash_field: claimed,
-               "expiry": expiry, "nonce": nonce}
+    message = {"store": identity, signer_field: signer, **({"roundId": rid} if rid is not None else {}),
+               hash_field: claimed, "expiry": expiry, "nonce": nonce}
     for name, value in extra.items():  # e.g. the URL's staker and model
         signed = auth[name]
         signed = _address(signed, name) if name == "staker" else _bytes32(signed, name)

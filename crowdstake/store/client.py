@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import threading
 
-from crowdstake.errors import STORE_ERRORS_BY_STATUS, ConfigError, StoreError, StoreUnavailable
-from crowdstake.store.auth import AUTH_HEADER, DEFAULT_TTL, _hex, model_bytes, sign_score_table, sign_upload
+from crowdstake.errors import (STORE_ERRORS_BY_STATUS, ConfigError, InvalidDatasetError, InvalidTargetsError, StoreError,
+                               StoreUnavailable)
+from crowdstake.store.auth import (AUTH_HEADER, DEFAULT_TTL, _bytes32, _hex, model_bytes, sign_dataset, sign_dataset_file,
+                                   sign_score_table, sign_targets, sign_upload)
+from crowdstake.store.datasets import dataset_manifest
 from crowdstake.store.formats import parse_live_ids
 
 
@@ -33,7 +36,8 @@ class HttpStore:
             session = self._local.session = requests.Session()
         return session
 
-    def _request(self, method: str, path: str, **kwargs):
+    def _request(self, method: str, path: str, invalid: type[StoreError] | None = None, **kwargs):
+        """`invalid`: the error a 422 is on this route (a malformed predictions file, by default)."""
         import requests
 
         url = self.base_url + path
@@ -53,7 +57,8 @@ class HttpStore:
             if not isinstance(detail, str):  # FastAPI's own validation errors: a list
                 detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg')}" for d in detail) \
                     if isinstance(detail, list) else str(detail)
-            cls = STORE_ERRORS_BY_STATUS.get(response.status_code, StoreError)
+            cls = (invalid if invalid and response.status_code == 422 else None) or \
+                STORE_ERRORS_BY_STATUS.get(response.status_code, StoreError)
             raise cls(f"the store refused ({response.status_code}): {detail}", response.status_code)
         return response
 
@@ -109,3 +114,47 @@ class HttpStore:
     def get_score_table(self, round_id: int, table_hash=None) -> bytes:
         suffix = "" if table_hash is None else "/" + (_hex(table_hash) if isinstance(table_hash, bytes) else table_hash)
         return self._request("GET", f"/rounds/{int(round_id)}/score-table{suffix}").content
+
+    def publish_dataset(self, account, files, ttl: int = DEFAULT_TTL) -> bytes:
+        """Check a dataset's files (`crowdstake.store.datasets`), sign and upload each, then its
+        manifest; returns the dataset hash (what `openRound` commits)."""
+        manifest = dataset_manifest(files)
+        info = self.info()
+        expiry = info["now"] + ttl
+        for name in sorted(files):
+            data = bytes(files[name])
+            self.put_dataset_file(data, sign_dataset_file(account, info["chainId"], info["identity"], data, expiry))
+        return self.put_manifest(manifest, sign_dataset(account, info["chainId"], info["identity"], manifest, expiry))
+
+    def put_dataset_file(self, data: bytes, auth: dict, file_hash=None) -> bytes:
+        digest = auth.get("fileHash") if file_hash is None else _hex(_bytes32(file_hash, "file hash"))
+        r = self._request("PUT", f"/datasets/files/{digest}", invalid=InvalidDatasetError, data=bytes(data),
+                          headers={AUTH_HEADER: json.dumps(auth), "Content-Type": "application/octet-stream"})
+        return bytes.fromhex(r.json()["hash"][2:])
+
+    def put_manifest(self, data: bytes, auth: dict, dataset_hash=None) -> bytes:
+        digest = auth.get("datasetHash") if dataset_hash is None else _hex(_bytes32(dataset_hash, "dataset hash"))
+        r = self._request("PUT", f"/datasets/{digest}", invalid=InvalidDatasetError, data=bytes(data),
+                          headers={AUTH_HEADER: json.dumps(auth), "Content-Type": "text/csv"})
+        return bytes.fromhex(r.json()["hash"][2:])
+
+    def publish_targets(self, account, round_id: int, data: bytes, ttl: int = DEFAULT_TTL) -> bytes:
+        info = self.info()
+        auth = sign_targets(account, info["chainId"], info["identity"], round_id, data, info["now"] + ttl)
+        return self.put_targets(bytes(data), auth)
+
+    def put_targets(self, data: bytes, auth: dict, round_id: int | None = None) -> bytes:
+        rid = auth.get("roundId") if round_id is None else round_id
+        r = self._request("PUT", f"/rounds/{rid}/targets", invalid=InvalidTargetsError, data=bytes(data),
+                          headers={AUTH_HEADER: json.dumps(auth), "Content-Type": "text/csv"})
+        return bytes.fromhex(r.json()["hash"][2:])
+
+    def get_manifest(self, dataset_hash) -> bytes:
+        return self._request("GET", f"/datasets/{_hex(_bytes32(dataset_hash, 'dataset hash'))}").content
+
+    def get_dataset_file(self, file_hash) -> bytes:
+        return self._request("GET", f"/datasets/files/{_hex(_bytes32(file_hash, 'file hash'))}").content
+
+    def get_targets(self, round_id: int, targets_hash=None) -> bytes:
+        suffix = "" if targets_hash is None else "/" + _hex(_bytes32(targets_hash, "targets hash"))
+        return self._request("GET", f"/rounds/{int(round_id)}/targets{suffix}").content

@@ -1,6 +1,8 @@
 """The one predictions format and its validator, used by the store on upload, by the
 participant's check before anything is sent, and by the oracle on the files it scores:
-`id,prediction`, one id a line, each id once, values numbers in [0, 1]; and live ids files."""
+`id,prediction`, one id a line, each id once, values numbers in [0, 1]; the fund's targets
+files, read by the same rules (`id,target`: the store on publication, the fund's check before
+it, the oracle on what it scores); and live ids files."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections.abc import Collection
 import numpy as np
 import pandas as pd
 
-from crowdstake.errors import InvalidInputError, InvalidPredictionsError
+from crowdstake.errors import InvalidInputError, InvalidPredictionsError, InvalidTargetsError
 
 MAX_BYTES = 32 * 2**20  # a predictions file or score table, at most
 
@@ -40,7 +42,9 @@ def parse_live_ids(data: bytes) -> list[str]:
 
 _NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _ROW = r"[^\s,\"']+," + _NUM
-_WELL_FORMED = re.compile(rf"id,prediction\r?\n(?:{_ROW}\r?\n)*(?:{_ROW}\r?)?", re.ASCII)
+_WELL_FORMED = {column: re.compile(rf"id,{column}\r?\n(?:{_ROW}\r?\n)*(?:{_ROW}\r?)?", re.ASCII)
+                for column in ("prediction", "target")}
+_ERRORS = {"prediction": InvalidPredictionsError, "target": InvalidTargetsError}
 _ROWS = re.compile(r"^([^\s,\"']+),(\S+?)\r?$", re.MULTILINE | re.ASCII)
 
 
@@ -60,15 +64,32 @@ def read_predictions(data: bytes, max_bytes: int = MAX_BYTES) -> pd.Series:
     return pd.Series(values, index=ids, dtype=float)
 
 
-def _parse(data: bytes, live_ids: Collection[str] | None, max_bytes: int) -> tuple[list[str], np.ndarray]:
-    """(ids, values) of a valid file. Good files take the fast path (C-speed regex, numpy); any
-    doubt goes to the line-by-line scan, which finds the first problem."""
+def validate_targets(data: bytes, live_ids: Collection[str] | None = None, max_bytes: int = MAX_BYTES) -> int:
+    """Check a round's targets file by the predictions' rules: header `id,target`; one
+    `id,value` a line; each id once and, when `live_ids` is given, exactly those ids; values
+    plain ASCII decimal numbers in [0, 1], no NaN, not all the same; at most `max_bytes`.
+    Returns the number of rows; raises InvalidTargetsError naming the first bad line."""
+    return len(_parse(data, live_ids, max_bytes, "target")[0])
+
+
+def read_targets_data(data: bytes, max_bytes: int = MAX_BYTES) -> pd.Series:
+    """A valid targets file as floats indexed by id (str), read by `validate_targets`' rules (so
+    every operator reads the committed bytes to the same numbers)."""
+    ids, values = _parse(data, None, max_bytes, "target")
+    return pd.Series(values, index=pd.Index(ids, name="id"), dtype=float, name="target")
+
+
+def _parse(data: bytes, live_ids: Collection[str] | None, max_bytes: int,
+           column: str = "prediction") -> tuple[list[str], np.ndarray]:
+    """(ids, values) of a valid file of `column`s ("prediction" or "target"). Good files take
+    the fast path (C-speed regex, numpy); any doubt goes to the line-by-line scan, which finds
+    the first problem."""
     if len(data) <= max_bytes:
         try:
             text = bytes(data).decode("utf-8")
         except UnicodeDecodeError:
             text = None
-        if text is not None and _WELL_FORMED.fullmatch(text):
+        if text is not None and _WELL_FORMED[column].fullmatch(text):
             rows = _ROWS.findall(text, text.index("\n") + 1)
             ids = [r[0] for r in rows]
             values = np.array([r[1] for r in rows], dtype=float)
@@ -77,14 +98,15 @@ def _parse(data: bytes, live_ids: Collection[str] | None, max_bytes: int) -> tup
                     and not np.isnan(values).any() and (values >= 0).all() and (values <= 1).all()
                     and (len(values) == 0 or values.min() < values.max())):
                 return ids, values
-    return _scan(data, live_ids, max_bytes)
+    return _scan(data, live_ids, max_bytes, column)
 
 
-def _scan(data: bytes, live_ids: Collection[str] | None, max_bytes: int) -> tuple[list[str], np.ndarray]:
+def _scan(data: bytes, live_ids: Collection[str] | None, max_bytes: int,
+          column: str = "prediction") -> tuple[list[str], np.ndarray]:
     """Line by line: the first problem, with its line number."""
 
     def bad(message: str, status: int = 422):
-        return InvalidPredictionsError(message, status)
+        return _ERRORS[column](message, status)
 
     if len(data) > max_bytes:
         raise bad(f"the file is {len(data):,} bytes, over the store's limit of {max_bytes:,}", 413)
@@ -95,16 +117,16 @@ def _scan(data: bytes, live_ids: Collection[str] | None, max_bytes: int) -> tupl
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline
-    if not lines or lines[0].rstrip("\r") != "id,prediction":
+    if not lines or lines[0].rstrip("\r") != f"id,{column}":
         first = lines[0].rstrip("\r")[:80] if lines else ""
-        raise bad(f"line 1: the header must be `id,prediction`, got {first!r}")
+        raise bad(f"line 1: the header must be `id,{column}`, got {first!r}")
     expected = set(live_ids) if live_ids is not None else None
     seen: dict[str, float] = {}
     for n, line in enumerate(lines[1:], start=2):
         line = line.rstrip("\r")
         fields = line.split(",")
         if len(fields) != 2:
-            raise bad(f"line {n}: expected 2 fields `id,prediction`, got {len(fields)}: {line[:80]!r}")
+            raise bad(f"line {n}: expected 2 fields `id,{column}`, got {len(fields)}: {line[:80]!r}")
         ident, value = fields
         if not _ID.fullmatch(ident):
             raise bad(f"line {n}: id {ident[:80]!r} is empty or contains a space or quote")
@@ -114,12 +136,12 @@ def _scan(data: bytes, live_ids: Collection[str] | None, max_bytes: int) -> tupl
             raise bad(f"line {n}: id {ident!r} is not a live id of this round")
         v = value.strip(_BLANK)
         if v.lower() in ("nan", "+nan", "-nan"):
-            raise bad(f"line {n}: prediction for id {ident!r} is NaN")
+            raise bad(f"line {n}: {column} for id {ident!r} is NaN")
         if not _NUMBER.fullmatch(v):
-            raise bad(f"line {n}: prediction {value[:80]!r} for id {ident!r} is not a number")
+            raise bad(f"line {n}: {column} {value[:80]!r} for id {ident!r} is not a number")
         x = float(v)
         if not (0.0 <= x <= 1.0) or math.isnan(x):
-            raise bad(f"line {n}: prediction {v} for id {ident!r} is outside [0, 1]")
+            raise bad(f"line {n}: {column} {v} for id {ident!r} is outside [0, 1]")
         seen[ident] = x
     if expected is not None and len(seen) != len(expected):
         missing = sorted(expected - seen.keys())
@@ -127,7 +149,8 @@ def _scan(data: bytes, live_ids: Collection[str] | None, max_bytes: int) -> tupl
     values = np.array(list(seen.values()), dtype=float)
     if len(values) and values.min() == values.max():  # the oracle could only score it at the floor
         raise bad(f"every prediction is {values[0]:g}: constant predictions cannot be ranked, so they would "
-                  "score at the floor")
+                  "score at the floor" if column == "prediction" else
+                  f"every target is {values[0]:g}: constant targets cannot rank any model")
     return list(seen), values
 
 

@@ -10,7 +10,9 @@ One interface, two backends:
 
 Both offer `upload_predictions(account, round_id, model_id, data) -> fileHash`,
 `get_predictions`, `get_file`, `submissions`, `live_ids`, `publish_score_table(account, round_id,
-data) -> tableHash`, `get_score_table`, `info`.
+data) -> tableHash`, `get_score_table`, `publish_dataset(account, files) -> datasetHash`,
+`get_manifest`, `get_dataset_file`, `publish_targets(account, round_id, data) -> targetsHash`,
+`get_targets`, `info`.
 
 Rules (the store enforces them; the clock is the chain's, `now()` = latest block timestamp):
 
@@ -23,10 +25,13 @@ Rules (the store enforces them; the clock is the chain's, `now()` = latest block
 - Uploads are accepted only while the round is open (`now < closeTime`), and only as a CSV with
   the header `id,prediction` whose ids are exactly the round's live ids, each once, values
   numbers in [0, 1] (no NaN), at most `max_bytes`; an error names the first bad line.
-- Live ids: the fund registers them before opening uploads, as the file
+- Live ids: a round's are the ids of its dataset's `live.csv` when the round's on-chain
+  `datasetHash` names a dataset this store holds (`commitments` reads it). For a round whose
+  dataset is not in the store, the fund registers them as the file
   `<directory>/rounds/<roundId>/live_ids.csv` (header `id`, one id a line), written with
   `LocalStore.register_live_ids` or placed there by any other means (the fund runs the store or
-  shares its disk). They are public: `live_ids(round_id)`.
+  shares its disk); a dataset in the store wins over that file. They are public:
+  `live_ids(round_id)`.
 - Files are written atomically (temporary file, fsync, rename) and content-addressed:
   `rounds/<roundId>/files/<hash>.csv`; the pointer (round, staker, model) -> hash is replaced
   atomically by a re-upload. No reader sees a file of an open round: not by pointer, not by
@@ -36,9 +41,26 @@ Rules (the store enforces them; the clock is the chain's, `now()` = latest block
   the chain) once the round has closed; readable by anyone after. tableHash = keccak256(bytes),
   the `scoreTableHash` the committee votes; a new publication replaces the latest pointer, every
   published table stays readable by hash.
+- Datasets (see `crowdstake.store.datasets` for the files and the manifest's canonical form):
+  published by an operator of the Tournament (`operators`: `serve` asks the chain for
+  OPERATOR_ROLE), file by file (PublishDatasetFile(chainId, store, publisher, fileHash, expiry,
+  nonce), at most `max_dataset_bytes` each), then the manifest (PublishDataset(chainId, store,
+  publisher, datasetHash, expiry, nonce)), which is accepted only once every file it lists is in
+  the store with its size, and the files are what their names say (live.csv's ids, no live
+  target column). Files live at `datasets/files/<hash>`, manifests at
+  `datasets/manifests/<hash>.csv`; the same bytes again are no change. Anyone reads a manifest
+  or a file by its hash, at any time (participants download while a round is open); a manifest
+  is there only once all of its files are.
+- Targets: published by an operator (PublishTargets(chainId, store, publisher, roundId,
+  targetsHash, expiry, nonce)) from the round's resolveTime on, `id,target` with exactly the
+  round's live ids and values in [0, 1] (`crowdstake.store.formats.validate_targets`), never
+  bytes other than a targets hash already committed on-chain. Stored once per round as
+  `rounds/<roundId>/targets.csv`: the same bytes again are no change, other bytes a 409.
+  Readable by anyone from resolveTime on.
 
 One store process owns a directory (the replay memory is per process). The module: the
-directory backend (`LocalStore`), registering live ids, and the chain's clock it runs by.
+directory backend (`LocalStore`), registering live ids, and what it reads from the chain: the
+clock it runs by, round times, the committee, the operators and each round's commitments.
 """
 
 from __future__ import annotations
@@ -50,21 +72,34 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
 from crowdstake._fs import atomic_write
-from crowdstake.errors import (InvalidInputError, StoreConflict, StoreError, StoreForbidden, StoreNotFound,
-                               StoreUnavailable)
-from crowdstake.store.auth import (DEFAULT_TTL, MAX_EXPIRY, _address, _bytes32, _hex, model_bytes, sign_score_table,
-                                   sign_upload, verify_request)
-from crowdstake.store.formats import MAX_BYTES, parse_live_ids, validate_predictions
+from crowdstake.errors import (InvalidDatasetError, InvalidInputError, StoreConflict, StoreError, StoreForbidden,
+                               StoreNotFound, StoreUnavailable)
+from crowdstake.store.auth import (DEFAULT_TTL, MAX_EXPIRY, _address, _bytes32, _hex, model_bytes, sign_dataset,
+                                   sign_dataset_file, sign_score_table, sign_targets, sign_upload, verify_request)
+from crowdstake.store.datasets import check_file, dataset_manifest, live_ids_of, parse_manifest
+from crowdstake.store.formats import MAX_BYTES, parse_live_ids, validate_predictions, validate_targets
 
 if TYPE_CHECKING:  # the store runs without a chain too; only these helpers read one
     from crowdstake.chain.contracts import Contracts
 
 STALE_TMP = 600  # a temporary file older than this (seconds) is a crash's leftover
+MAX_DATASET_BYTES = 256 * 2**20  # one dataset file, at most
+ZERO = bytes(32)
 
 RoundTimes = Callable[[int], "tuple[int, int]"]
+RoundHash = Callable[[int], bytes]  # roundId -> a hash the round commits on-chain (datasetHash, targetsHash), zeros if none
+
+
+def _allowed(who: Iterable[str] | Callable[[str], bool] | None) -> Callable[[str], bool]:
+    """Addresses, or a callable address -> bool, as one callable (None: nobody)."""
+    if who is None or callable(who):
+        return who or (lambda address: False)
+    allowed = {to_checksum_address(a) for a in who}
+    return allowed.__contains__
 
 
 def register_live_ids(directory, round_id: int, ids: Iterable[str]) -> int:
@@ -84,24 +119,30 @@ class LocalStore:
     `now() -> int` is the clock the rules use: give the chain's latest block timestamp
     (`chain_clock`), wall-clock time is only the default for chain-less demos.
     `publishers`: addresses, or a callable address -> bool, allowed to publish score tables
-    (None: nobody)."""
+    (None: nobody); `operators`: the same for datasets and targets (the Tournament's
+    OPERATOR_ROLE holders; None: nobody). `round_dataset(roundId)` and `round_targets(roundId)`
+    are the round's on-chain `datasetHash` and `targetsHash` (32 zero bytes when none; None:
+    not known to this store): a round's live ids come from the dataset it names, and no targets
+    but the committed ones are taken."""
 
     def __init__(self, directory, round_times: RoundTimes, chain_id: int, identity: str, *,
                  now: Callable[[], int] | None = None,
                  publishers: Iterable[str] | Callable[[str], bool] | None = None,
-                 max_bytes: int = MAX_BYTES, max_expiry: int = MAX_EXPIRY):
+                 operators: Iterable[str] | Callable[[str], bool] | None = None,
+                 round_dataset: RoundHash | None = None, round_targets: RoundHash | None = None,
+                 max_bytes: int = MAX_BYTES, max_expiry: int = MAX_EXPIRY,
+                 max_dataset_bytes: int = MAX_DATASET_BYTES):
         self.directory = Path(directory)
         self.round_times, self.chain_id, self.identity = round_times, int(chain_id), str(identity)
         self.now = now or (lambda: int(time.time()))
-        if publishers is None or callable(publishers):
-            self._is_publisher = publishers or (lambda address: False)
-        else:
-            allowed = {to_checksum_address(a) for a in publishers}
-            self._is_publisher = allowed.__contains__
-        self.max_bytes, self.max_expiry = max_bytes, max_expiry
+        self._is_publisher = _allowed(publishers)
+        self._is_operator = _allowed(operators)
+        self.round_dataset, self.round_targets = round_dataset, round_targets
+        self.max_bytes, self.max_expiry, self.max_dataset_bytes = max_bytes, max_expiry, max_dataset_bytes
         self._lock = threading.Lock()
         self._used: dict[bytes, int] = {}  # signature digest -> expiry
         self._live_cache: dict[int, tuple[tuple, frozenset[str]]] = {}
+        self._dataset_ids: dict[bytes, frozenset[str]] = {}  # dataset hash -> its live ids (immutable)
         self.directory.mkdir(parents=True, exist_ok=True)
         stale = time.time() - STALE_TMP
         for leftover in self.directory.rglob(".tmp-*"):  # a crash's half-written file: never read
@@ -182,6 +223,9 @@ class LocalStore:
         return sorted(self._live_set(round_id))
 
     def _live_set(self, round_id: int) -> frozenset[str]:
+        dataset, ids = self._dataset_live_ids(round_id)
+        if ids is not None:
+            return ids
         path = self._round_dir(round_id) / "live_ids.csv"
         try:
             st = path.stat()
@@ -193,16 +237,56 @@ class LocalStore:
             self._live_cache[round_id] = (key, ids)
             return ids
         except FileNotFoundError:
-            raise StoreConflict(f"the fund has not registered live ids for round {round_id} in this store yet: "
-                                "uploads open when it has") from None
+            dataset_note = f", nor published its dataset {_hex(dataset)}" if dataset else ""
+            raise StoreConflict(f"the fund has not registered live ids for round {round_id} in this store yet"
+                                f"{dataset_note}: uploads open when it has") from None
         except (InvalidInputError, UnicodeDecodeError) as e:
             raise StoreUnavailable(f"round {round_id}'s live ids file is malformed ({e}): the fund must fix it") from None
 
+    def _dataset_live_ids(self, round_id: int) -> tuple[bytes | None, frozenset[str] | None]:
+        """(the round's on-chain datasetHash or None, the ids of its live.csv when this store
+        holds that dataset, else None)."""
+        if self.round_dataset is None:
+            return None, None
+        dataset = self._ask_chain(lambda: bytes(self.round_dataset(int(round_id))), f"round {round_id}'s dataset hash")
+        if dataset == ZERO:
+            return None, None
+        if dataset in self._dataset_ids:
+            return dataset, self._dataset_ids[dataset]
+        try:
+            entries = parse_manifest(self._manifest_path(dataset).read_bytes())
+        except FileNotFoundError:
+            return dataset, None  # not published here (yet): the fund may still
+        except InvalidInputError as e:
+            raise StoreUnavailable(f"dataset {_hex(dataset)} is damaged in this store ({e}): the fund must publish it again") from None
+        live = next(e for e in entries if e.name == "live.csv")
+        try:
+            ids = frozenset(live_ids_of(self._dataset_path(live.hash).read_bytes()))
+        except (FileNotFoundError, InvalidInputError) as e:
+            raise StoreUnavailable(f"dataset {_hex(dataset)}'s live.csv is damaged or missing in this store "
+                                   f"({e.__class__.__name__}): the fund must publish the dataset again") from None
+        self._dataset_ids[dataset] = ids
+        return dataset, ids
+
     # ---------------------------------------------------------------- verification
 
-    def _verify(self, kind: str, data: bytes, auth: dict, round_id: int | None, extra: dict) -> tuple[dict, int]:
+    def _verify(self, kind: str, data: bytes, auth: dict, round_id: int | None, extra: dict,
+                max_bytes: int | None = None) -> tuple[dict, int]:
         return verify_request(kind, data, auth, chain_id=self.chain_id, identity=self.identity, round_id=round_id,
-                              extra=extra, max_bytes=self.max_bytes, max_expiry=self.max_expiry, clock=self._now)
+                              extra=extra, max_bytes=max_bytes or self.max_bytes, max_expiry=self.max_expiry,
+                              clock=self._now)
+
+    def _ask_chain(self, read: Callable, what: str):
+        try:
+            return read()
+        except Exception as e:  # noqa: BLE001 - as for _now
+            raise StoreUnavailable(f"the store cannot read {what} from the chain ({e.__class__.__name__}): "
+                                   "try again later") from None
+
+    def _require_operator(self, address: str, what: str) -> None:
+        if not self._ask_chain(lambda: self._is_operator(address), "the Tournament's operators"):
+            raise StoreForbidden(f"{address} may not publish {what} here: only the Tournament's operators "
+                                 "(OPERATOR_ROLE) may")
 
     # ---------------------------------------------------------------- uploads (server side)
 
@@ -247,11 +331,91 @@ class LocalStore:
         atomic_write(rdir / "score_table", (_hex(digest) + "\n").encode())
         return digest
 
+    def _datasets(self) -> Path:
+        return self.directory / "datasets"
+
+    def _dataset_path(self, digest: bytes) -> Path:
+        return self._datasets() / "files" / digest.hex()
+
+    def _manifest_path(self, digest: bytes) -> Path:
+        return self._datasets() / "manifests" / f"{digest.hex()}.csv"
+
+    def put_dataset_file(self, data: bytes, auth: dict, file_hash=None) -> bytes:
+        """Accept one file of a dataset from an operator (the server's side of
+        `publish_dataset`); `file_hash` is what the URL says. Returns the file's hash."""
+        extra = {"fileHash": _bytes32(file_hash, "file hash") if file_hash is not None else None}
+        msg, now = self._verify("datasetFile", bytes(data), auth, None, extra, max_bytes=self.max_dataset_bytes)
+        self._require_operator(msg["publisher"], "dataset files")
+        self._remember(msg["digest"], msg["expiry"], now)
+        digest = msg["fileHash"]
+        path = self._dataset_path(digest)
+        if not path.exists():
+            atomic_write(path, bytes(data))
+        return digest
+
+    def put_manifest(self, data: bytes, auth: dict, dataset_hash=None) -> bytes:
+        """Accept a dataset's manifest from an operator once every file it lists is here, with its
+        size, and is what its name says. Returns the dataset hash."""
+        extra = {"datasetHash": _bytes32(dataset_hash, "dataset hash") if dataset_hash is not None else None}
+        msg, now = self._verify("dataset", bytes(data), auth, None, extra)
+        self._require_operator(msg["publisher"], "datasets")
+        self._remember(msg["digest"], msg["expiry"], now)
+        for entry in parse_manifest(data):
+            path = self._dataset_path(entry.hash)
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                raise StoreConflict(f"the manifest lists {entry.name} ({_hex(entry.hash)}), which is not in this store: "
+                                    "upload each file first (publish_dataset does)") from None
+            if size != entry.size:
+                raise InvalidDatasetError(f"the manifest gives {entry.name} {entry.size:,} bytes, the file with its "
+                                          f"hash has {size:,}")
+            if entry.name.endswith(".csv") and entry.name != "live.csv":
+                with open(path, "rb") as f:
+                    check_file(entry.name, f.read(65536))  # a header is all a train or validation file is checked for
+            else:
+                check_file(entry.name, path.read_bytes())
+        digest = msg["datasetHash"]
+        path = self._manifest_path(digest)
+        if not path.exists():
+            atomic_write(path, bytes(data))
+        return digest
+
+    def put_targets(self, data: bytes, auth: dict, round_id: int | None = None) -> bytes:
+        """Accept a round's targets from an operator from its resolveTime on: exactly the round's
+        live ids, values in [0, 1], once per round."""
+        msg, now = self._verify("targets", bytes(data), auth, round_id, {})
+        rid = msg["roundId"]
+        self._require_operator(msg["publisher"], "targets")
+        _, resolve = self._times(rid)
+        if now < resolve:
+            raise StoreForbidden(f"round {rid} resolves at {resolve} (chain time now {now}): "
+                                 "its targets are published from then on")
+        ids = self._live_set(rid)
+        self._remember(msg["digest"], msg["expiry"], now)
+        validate_targets(data, ids, self.max_bytes)
+        digest = msg["targetsHash"]
+        if self.round_targets is not None:
+            committed = self._ask_chain(lambda: bytes(self.round_targets(rid)), f"round {rid}'s targets hash")
+            if committed not in (ZERO, digest):
+                raise StoreConflict(f"round {rid}'s targets are committed on-chain as {_hex(committed)}, these bytes "
+                                    f"hash to {_hex(digest)}: publish the committed file")
+        path = self._round_dir(rid) / "targets.csv"
+        with self._lock:  # once per round: the check and the write are one step
+            if path.exists():
+                held = keccak(path.read_bytes())
+                if held != digest:
+                    raise StoreConflict(f"round {rid}'s targets are published already, with hash {_hex(held)}: "
+                                        "a round's targets are stored once")
+            else:
+                atomic_write(path, bytes(data))
+        return digest
+
     # ---------------------------------------------------------------- client side (same as HttpStore)
 
     def info(self) -> dict:
         return {"chainId": self.chain_id, "identity": self.identity, "now": self._now(),
-                "maxBytes": self.max_bytes, "maxExpiry": self.max_expiry}
+                "maxBytes": self.max_bytes, "maxExpiry": self.max_expiry, "maxDatasetBytes": self.max_dataset_bytes}
 
     def upload_predictions(self, account, round_id: int, model_id, data: bytes, ttl: int = DEFAULT_TTL) -> bytes:
         """Sign and upload a predictions file; returns its hash (commit it with `submit`)."""
@@ -261,6 +425,57 @@ class LocalStore:
     def publish_score_table(self, account, round_id: int, data: bytes, ttl: int = DEFAULT_TTL) -> bytes:
         auth = sign_score_table(account, self.chain_id, self.identity, round_id, data, self._now() + ttl)
         return self.put_score_table(bytes(data), auth)
+
+    def publish_dataset(self, account, files, ttl: int = DEFAULT_TTL) -> bytes:
+        """Check a dataset's files (`crowdstake.store.datasets`), sign and upload each, then its
+        manifest; returns the dataset hash (what `openRound` commits). The same files again
+        change nothing."""
+        manifest = dataset_manifest(files)
+        expiry = self._now() + ttl
+        for name in sorted(files):
+            data = bytes(files[name])
+            self.put_dataset_file(data, sign_dataset_file(account, self.chain_id, self.identity, data, expiry))
+        return self.put_manifest(manifest, sign_dataset(account, self.chain_id, self.identity, manifest, expiry))
+
+    def publish_targets(self, account, round_id: int, data: bytes, ttl: int = DEFAULT_TTL) -> bytes:
+        """Sign and upload a round's targets (`id,target`); returns their hash (what
+        `Tournament.publishTargets` commits)."""
+        auth = sign_targets(account, self.chain_id, self.identity, round_id, data, self._now() + ttl)
+        return self.put_targets(bytes(data), auth)
+
+    def get_manifest(self, dataset_hash) -> bytes:
+        """A dataset's manifest by its hash (anyone, any time)."""
+        h = _bytes32(dataset_hash, "dataset hash")
+        try:
+            return self._manifest_path(h).read_bytes()
+        except FileNotFoundError:
+            raise StoreNotFound(f"no dataset with hash {_hex(h)} in this store") from None
+
+    def get_dataset_file(self, file_hash) -> bytes:
+        """A dataset file by its hash (anyone, any time)."""
+        h = _bytes32(file_hash, "file hash")
+        try:
+            return self._dataset_path(h).read_bytes()
+        except FileNotFoundError:
+            raise StoreNotFound(f"no dataset file with hash {_hex(h)} in this store") from None
+
+    def get_targets(self, round_id: int, targets_hash=None) -> bytes:
+        """A round's published targets, from its resolveTime on (or the ones with
+        `targets_hash`: a round has one, so another hash is not found)."""
+        h = _bytes32(targets_hash, "targets hash") if targets_hash is not None else None
+        _, resolve = self._times(round_id)
+        now = self._now()
+        if now < resolve:
+            raise StoreForbidden(f"round {round_id} resolves at {resolve} (chain time now {now}): "
+                                 "its targets are readable from then on")
+        try:
+            data = (self._round_dir(round_id) / "targets.csv").read_bytes()
+        except FileNotFoundError:
+            raise StoreNotFound(f"no targets published for round {round_id} yet") from None
+        if h is not None and keccak(data) != h:
+            raise StoreNotFound(f"no targets with hash {_hex(h)} for round {round_id}: the store holds "
+                                f"{_hex(keccak(data))}")
+        return data
 
     def get_predictions(self, round_id: int, staker: str, model_id) -> bytes:
         """A staker's latest file for a model, once the round has closed."""
@@ -329,6 +544,48 @@ def chain_clock(contracts: Contracts) -> tuple[RoundTimes, Callable[[], int]]:
     return round_times, now
 
 
+def chain_commitments(contracts: Contracts) -> tuple[RoundHash, RoundHash]:
+    """(round_dataset, round_targets) read from the chain: a round's `datasetHash` and
+    `targetsHash` from `Tournament.round` (each cached once set: neither ever changes after, on
+    a chain that is never rewound; a dev chain reverted to a snapshot, which then reuses round
+    numbers, needs a new store process, as for `chain_clock`'s round times). An unknown round
+    commits nothing (zeros)."""
+    from web3.exceptions import ContractLogicError
+
+    datasets: dict[int, bytes] = {}
+    targets: dict[int, bytes] = {}
+    fn = contracts.tournament.functions.round
+
+    def read(round_id: int, cache: dict, field: str) -> bytes:
+        if round_id in cache:
+            return cache[round_id]
+        if not 0 <= round_id < 2**256:
+            return ZERO
+        try:
+            value = bytes(getattr(fn(round_id).call(), field))
+        except ContractLogicError:  # TournamentRoundUnknown: no round, no commitment
+            return ZERO
+        if value != ZERO:
+            cache[round_id] = value
+        return value
+
+    return (lambda round_id: read(round_id, datasets, "datasetHash"),
+            lambda round_id: read(round_id, targets, "targetsHash"))
+
+
+def tournament_operators(contracts: Contracts) -> Callable[[str], bool]:
+    """The dataset and targets publishers: the Tournament's OPERATOR_ROLE holders (asked on-chain)."""
+    t = contracts.tournament.functions
+    role = []
+
+    def is_operator(address: str) -> bool:
+        if not role:
+            role.append(t.OPERATOR_ROLE().call())
+        return bool(t.hasRole(role[0], address).call())
+
+    return is_operator
+
+
 def committee_members(contracts: Contracts) -> Callable[[str], bool]:
     """The score-table publishers: the oracle committee's current members (asked on-chain)."""
     is_member = contracts.committee.functions.isMember
@@ -336,8 +593,16 @@ def committee_members(contracts: Contracts) -> Callable[[str], bool]:
 
 
 def local_store_for(directory, contracts: Contracts, identity: str | None = None) -> LocalStore:
-    """A LocalStore over `directory` on `contracts`'s chain and clock, publishers = the committee."""
+    """A LocalStore over `directory` on `contracts`'s chain and clock: score tables from the
+    committee, datasets and targets from the Tournament's operators, as `serve` runs it."""
+    return LocalStore(directory, chain_id=contracts.w3.eth.chain_id,
+                      identity=identity or f"local:{Path(directory).resolve()}", **chain_rules(contracts))
+
+
+def chain_rules(contracts: Contracts) -> dict:
+    """A LocalStore's chain-given keywords: round times, clock, publishers, operators, commitments."""
     round_times, now = chain_clock(contracts)
-    return LocalStore(directory, round_times, contracts.w3.eth.chain_id,
-                      identity or f"local:{Path(directory).resolve()}", now=now,
-                      publishers=committee_members(contracts))
+    round_dataset, round_targets = chain_commitments(contracts)
+    return {"round_times": round_times, "now": now, "publishers": committee_members(contracts),
+            "operators": tournament_operators(contracts), "round_dataset": round_dataset,
+            "round_targets": round_targets}

@@ -1,7 +1,8 @@
 """The participant's whole path through the `crowdstake` command, in subprocesses, against
 anvil and a store service started with `crowdstake store serve`: wallet -> submit -> stake ->
 (results posted by the test, as the oracle will) -> claim with restake -> status. Then each
-user mistake: one clear line, exit 1, no stack trace, nothing changed."""
+user mistake: one clear line, exit 1, no stack trace, nothing changed. And the data: the fund's
+`data synth` and `data build`, a participant's `data download` checked against the chain."""
 
 import os
 import subprocess
@@ -15,6 +16,7 @@ import requests
 from brownie import chain, web3
 from eth_account import Account
 from support.rounds import model
+from web3 import Web3
 
 from crowdstake.chain import save_deployment
 from crowdstake.results.merkle import Leaf, ResultsTree
@@ -45,12 +47,12 @@ def env(protocol, tmp_path_factory, admin, operator, guardian, members):
     }
 
 
-@pytest.fixture(scope="module")
-def store_url(env):
+def _serve(env, directory):
+    """`crowdstake store serve` over `directory`, in a process of its own, until the generator ends."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "crowdstake.cli", "store", "serve", "--dir", str(Path(env["HOME"]) / "store"),
-         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "crowdstake.cli", "store", "serve", "--dir", str(directory), "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -62,6 +64,18 @@ def store_url(env):
     yield url
     server.terminate()
     server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def store_url(env):
+    yield from _serve(env, Path(env["HOME"]) / "store")
+
+
+@pytest.fixture(scope="module")
+def data_store(env):
+    """A store of the data tests' own: a store caches each round's dataset hash, and the other
+    tests' rounds, reverted between tests, used the same round numbers with another hash."""
+    yield from _serve(env, Path(env["HOME"]) / "data-store")
 
 
 def cli(env, *args, ok=True):
@@ -236,3 +250,63 @@ def test_a_bad_network_name_is_one_line(brownie_networks, tmp_path):
     unset = {k: v for k, v in brownie_networks.items() if k != "NODE_HOST"}
     err = refused(unset, "pay", "--round", "1", "--network", "test-chain")
     assert "needs $NODE_HOST" in err
+
+
+# ------------------------------------------------------------------ datasets: built by the fund, downloaded by participants
+
+
+@pytest.fixture(scope="module")
+def published(env, data_store, tournament, admin, tmp_path_factory):
+    """`crowdstake data synth` and `data build` as the fund runs them; the first era's dataset
+    published to the served store by an operator's key."""
+    work = tmp_path_factory.mktemp("fund")
+    cli(env, "data", "synth", "--out", str(work / "raw.csv"), "--eras", "8", "--stocks", "30", "--seed", "2")
+    out = cli(env, "data", "build", "--raw", str(work / "raw.csv"), "--out", str(work / "ds"), "--live-eras", "2",
+              "--seed", "2").stdout
+    assert "2 round dataset(s)" in out and "era 7: dataset 0x" in out and str(work / "ds" / "private" / "targets" / "era-8.csv") in out
+    fund = Account.create()
+    tournament.grantRole(tournament.OPERATOR_ROLE(), fund.address, {"from": admin})
+    from crowdstake.fund.publishing import publish_dataset_dir
+
+    directory = work / "ds" / "public" / "era-7"
+    digest = publish_dataset_dir(HttpStore(data_store), fund, directory)
+    assert f"era 7: dataset 0x{digest.hex()} in {directory}" in out  # what build printed is what the store hashes
+    return directory, digest
+
+
+def test_a_participant_downloads_a_rounds_dataset(env, data_store, published, driver, tmp_path):
+    env = {**env, "CROWDSTAKE_STORE": data_store}
+    directory, digest = published
+    now = chain.time()
+    rid = driver.tournament.openRound(driver.tournament_id, digest, now + 1000, now + 2000,
+                                      {"from": driver.operator}).return_value
+    out = tmp_path / "mine"
+    said = cli(env, "data", "download", "--round", str(rid), "--out", str(out)).stdout
+    assert said.startswith(f"round {rid}: dataset 0x{digest.hex()} in {out}: fetched 4 file(s)")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == {p.name: p.read_bytes() for p in directory.iterdir()}
+    again = cli(env, "data", "download", "--round", str(rid), "--out", str(out)).stdout
+    assert "fetched 0 file(s), 4 already there" in again
+    assert HttpStore(data_store).live_ids(rid) == sorted(  # the round's live ids came with its dataset
+        line.split(",", 1)[0] for line in (out / "live.csv").read_text().splitlines()[1:])
+
+
+def test_a_download_the_chain_does_not_vouch_for_is_one_line_and_writes_nothing(env, data_store, published, driver,
+                                                                                tmp_path):
+    env = {**env, "CROWDSTAKE_STORE": data_store}
+    directory, digest = published
+    now = chain.time()
+    rid = driver.tournament.openRound(driver.tournament_id, digest, now + 1000, now + 2000,
+                                      {"from": driver.operator}).return_value
+    live = Path(env["HOME"]) / "data-store" / "datasets" / "files" / Web3.keccak((directory / "live.csv").read_bytes()).hex()
+    original = live.read_bytes()
+    live.write_bytes(original.replace(b",", b";", 1))  # the store's copy altered
+    try:
+        err = refused(env, "data", "download", "--round", str(rid), "--out", str(tmp_path / "mine"))
+    finally:
+        live.write_bytes(original)
+    assert f"the store's live.csv for round {rid} hashes to 0x" in err and "nothing was written" in err
+    assert not (tmp_path / "mine").exists()
+    assert "round 999 not found" in refused(env, "data", "download", "--round", "999", "--out", str(tmp_path / "x"))
+    stale = driver.open_round()  # commits a hash no store holds
+    assert "the store has no dataset 0x" in refused(env, "data", "download", "--round", str(stale), "--out",
+                                                    str(tmp_path / "x"))

@@ -1,13 +1,17 @@
 """Three independent operators, each `crowdstake oracle run` in a process of its own, agree byte
-for byte on a round's score table; two accept it, the third finalises it, and the round settles."""
+for byte on a round's score table; two accept it, the third finalises it, and the round settles.
+Once the fund commits a round's targets, operator processes score them from the store with no
+--targets, refuse an own file that differs, and anyone verifies the round from the chain and the
+store alone."""
 
 import os
 import subprocess
 import sys
 
 from brownie import web3
-from support.world import open_round, run_operator, until, world  # noqa: F401 - world: a fixture
+from support.world import deploy_world, funded, open_round, run_operator, until, world  # noqa: F401 - world: a fixture
 
+from crowdstake.fund.publishing import publish_targets_file
 from crowdstake.participant import Participant
 
 
@@ -38,3 +42,35 @@ def test_three_operator_processes_agree_and_the_round_settles(world, admin, oper
     r = world["tournament"].round(rid)
     assert r["settledPositions"] == r["stakedPositions"] == 4 and r["reserved"] == 0
     assert world["token"].balanceOf(world["tournament"]) == world["tournament"].totalOwed()
+
+
+def test_operator_processes_score_the_committed_targets_and_anyone_verifies(admin, operator, guardian, tmp_path):
+    # A world of its own: its store keeps one targets file per round number, and round 1 is this test's.
+    fresh = deploy_world(admin, operator, guardian, [funded(admin) for _ in range(3)], tmp_path / "world")
+    fund = funded(admin)
+    fresh["tournament"].grantRole(fresh["tournament"].OPERATOR_ROLE(), fund.address, {"from": admin})
+    rid, _, targets_dir = open_round(fresh, admin, operator, tmp_path)
+    publish_targets_file(fresh["protocol"], fresh["store"], fund, rid, targets_dir / f"{rid}.csv")
+    home = fresh["home"]
+    base = {"PATH": os.environ["PATH"], "CROWDSTAKE_RPC_URL": web3.provider.endpoint_uri,
+            "CROWDSTAKE_DEPLOYMENTS": str(home / "deployments"), "CROWDSTAKE_STORE": str(home / "store")}
+
+    def crowdstake(*args, key=None):
+        env = {**base, "MEMBER_KEY": key.key.hex()} if key else base
+        return subprocess.run([sys.executable, "-m", "crowdstake.cli", *args, *(["--key-env", "MEMBER_KEY"] if key else [])],
+                              env=env, capture_output=True, text=True)
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / f"{rid}.csv").write_bytes((targets_dir / f"{rid}.csv").read_bytes().replace(b",0.0\n", b",0.25\n", 1))
+    refused = crowdstake("oracle", "run", "--round", str(rid), "--targets", str(other), "--workdir", str(tmp_path / "x"),
+                         key=fresh["members"][0])
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert f"but round {rid} commits the targets 0x" in refused.stderr
+    for i, member in enumerate(fresh["members"][:2]):  # no --targets: the committed ones, from the store
+        run = crowdstake("oracle", "run", "--round", str(rid), "--workdir", str(tmp_path / f"op{i}"), key=member)
+        assert run.returncode == 0, run.stderr
+        assert "with the targets from the store" in run.stdout
+    assert fresh["committee"].roundState(rid)["disputeEndsAt"] > 0
+    verify = crowdstake("oracle", "verify", "--round", str(rid))  # no wallet, no targets: the chain and the store
+    assert verify.returncode == 0, verify.stderr

@@ -25,6 +25,7 @@ def test_the_checked_facts_are_the_promised_ones(season):
         "the withholder is burned at the floor every round", "the meta model scores above the median participant",
         "the tournament owes nothing but its reward pool", "supply fell by exactly the sum of burns",
         "payouts were restaked into the open round", "every position of every round was settled",
+        "every round's dataset and targets are committed on-chain and served by the store",
     }
 
 

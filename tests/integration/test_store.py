@@ -1,5 +1,7 @@
 """The submission store over real HTTP on loopback (uvicorn in a thread) against the anvil chain;
-the core cases also against the LocalStore backend. The store's clock is the chain's."""
+the core cases also against the LocalStore backend. The store's clock is the chain's, its
+publishers the committee's members, and its dataset and targets publishers the Tournament's
+operators, all asked on-chain."""
 
 import os
 import secrets
@@ -14,6 +16,7 @@ from support.rounds import model
 from crowdstake import _fs
 from crowdstake import store as S
 from crowdstake._server import ServerThread, free_port
+from crowdstake.store.datasets import Entry, manifest_of
 from crowdstake.errors import ConfigError
 
 IDS = [f"n{i:04d}" for i in range(20)]
@@ -34,10 +37,13 @@ def local(runtime, tmp_path):
 
 
 def make_local(runtime, directory, now=None, **kwargs):
-    """A LocalStore on the chain's rounds and committee; its clock the chain's unless `now` is given."""
+    """A LocalStore on the chain's rounds, committee, operators and round commitments; its clock the
+    chain's unless `now` is given."""
     round_times, chain_clock = S.chain_clock(runtime)
+    round_dataset, round_targets = S.chain_commitments(runtime)
     return S.LocalStore(directory, round_times, runtime.w3.eth.chain_id, IDENTITY, now=now or chain_clock,
-                        publishers=S.committee_members(runtime), **kwargs)
+                        publishers=S.committee_members(runtime), operators=S.tournament_operators(runtime),
+                        round_dataset=round_dataset, round_targets=round_targets, **kwargs)
 
 
 @pytest.fixture
@@ -507,6 +513,337 @@ def test_a_new_table_replaces_the_latest_and_the_old_stays_readable(backend, run
     assert backend.get_score_table(rid, old) == TABLE
 
 
+# ------------------------------------------------------------------ datasets
+
+
+def dataset_files(ids=IDS, seed=0):
+    """A small dataset in the layout crowdstake.fund.dataset writes, its live file listing `ids`."""
+    return {
+        "train.csv": f"id,era,feature_a,target\nt{seed},1,0.5,0.25\nu{seed},1,0.25,0.5\n".encode(),
+        "validation.csv": b"id,era,feature_a,target\nv1,2,0.75,1.0\n",
+        "live.csv": ("id,era,feature_a\n" + "".join(f"{i},3,0.5\n" for i in ids)).encode(),
+        "features.json": b'{"feature_sets": {"all": ["feature_a"]}}\n',
+    }
+
+
+DATASET = dataset_files()
+
+
+@pytest.fixture
+def fund(tournament, admin):
+    """An operator of the Tournament with a key of its own (brownie's operator signs through the node)."""
+    account = Account.from_key(secrets.token_bytes(32))
+    tournament.grantRole(tournament.OPERATOR_ROLE(), account.address, {"from": admin})
+    admin.transfer(account.address, 10**18)
+    return account
+
+
+def open_with(driver, dataset_hash, close_in=1000, resolve_in=2000):
+    now = chain.time()
+    return driver.tournament.openRound(driver.tournament_id, dataset_hash, now + close_in, now + resolve_in,
+                                       {"from": driver.operator}).return_value
+
+
+def signed_file(account, data, identity=IDENTITY):
+    return S.sign_dataset_file(account, chain.id, identity, data, chain_now() + 600)
+
+
+def signed_manifest(account, manifest, identity=IDENTITY):
+    return S.sign_dataset(account, chain.id, identity, manifest, chain_now() + 600)
+
+
+def test_an_operator_publishes_a_dataset_and_anyone_reads_it_by_hash(backend, fund):
+    digest = backend.publish_dataset(fund, DATASET)
+    manifest = S.dataset_manifest(DATASET)
+    assert digest == web3.keccak(manifest)
+    assert backend.get_manifest(digest) == manifest
+    for entry in S.parse_manifest(manifest):
+        assert backend.get_dataset_file(entry.hash) == DATASET[entry.name]
+    assert backend.get_manifest("0x" + digest.hex()) == manifest  # a hash as hex works too
+
+
+def test_the_same_dataset_again_is_no_change(backend, local, fund):
+    first = backend.publish_dataset(fund, DATASET)
+    before = sorted(p.relative_to(local.directory) for p in (local.directory / "datasets").rglob("*"))
+    assert backend.publish_dataset(fund, dict(reversed(list(DATASET.items())))) == first
+    assert sorted(p.relative_to(local.directory) for p in (local.directory / "datasets").rglob("*")) == before
+
+
+def test_a_round_takes_its_live_ids_from_the_dataset_it_commits(backend, driver, fund, ann):
+    ids = [f"x{i:03d}" for i in range(12)]
+    rid = open_with(driver, backend.publish_dataset(fund, dataset_files(ids)))
+    assert backend.live_ids(rid) == sorted(ids)
+    data = csv_for(ids=ids)
+    assert backend.upload_predictions(ann, rid, model("m"), data) == web3.keccak(data)
+    bad_file(backend, ann, rid, GOOD, "line 2: id 'n0000' is not a live id of this round")
+
+
+def test_a_dataset_published_after_the_round_opened_opens_its_uploads(backend, driver, fund, ann):
+    files = dataset_files(seed=7)
+    rid = open_with(driver, S.dataset_hash(S.dataset_manifest(files)))
+    with refused(S.StoreConflict, 409, f"not registered live ids for round {rid} in this store yet, nor published "
+                                       f"its dataset 0x{S.dataset_hash(S.dataset_manifest(files)).hex()}"):
+        backend.upload_predictions(ann, rid, model("m"), GOOD)
+    backend.publish_dataset(fund, files)
+    assert backend.upload_predictions(ann, rid, model("m"), GOOD) == web3.keccak(GOOD)
+
+
+def test_a_dataset_in_the_store_wins_over_registered_live_ids(local, driver, fund):
+    rid = open_with(driver, local.publish_dataset(fund, DATASET))
+    local.register_live_ids(rid, ["other"])
+    assert local.live_ids(rid) == sorted(IDS)
+
+
+def test_a_wallet_without_the_operator_role_publishes_no_dataset(backend, local, ann):
+    with refused(S.StoreForbidden, 403, f"{ann.address} may not publish dataset files here: only the "
+                                        r"Tournament's operators \(OPERATOR_ROLE\) may"):
+        backend.publish_dataset(ann, DATASET)
+    manifest = S.dataset_manifest(DATASET)
+    with refused(S.StoreForbidden, 403, f"{ann.address} may not publish datasets here"):
+        backend.put_manifest(manifest, signed_manifest(ann, manifest))
+    assert not (local.directory / "datasets").exists()  # nothing was written
+
+
+@pytest.mark.parametrize("missing", ["train.csv", "validation.csv", "live.csv"])
+def test_a_dataset_missing_a_file_is_refused_before_anything_is_uploaded(backend, local, fund, missing):
+    files = {k: v for k, v in DATASET.items() if k != missing}
+    with refused(S.InvalidDatasetError, 422, f"the dataset lacks {missing}"):
+        backend.publish_dataset(fund, files)
+    assert not (local.directory / "datasets").exists()
+
+
+def test_the_store_itself_refuses_a_manifest_missing_a_file(http, fund):
+    # what a client that skips the check sends: a signed manifest of two files (canonical, but not a dataset)
+    short = manifest_of(S.parse_manifest(S.dataset_manifest(DATASET))[i] for i in (1, 2))
+    with refused(S.InvalidDatasetError, 422, "the dataset lacks"):
+        http.put_manifest(short, signed_manifest(fund, short))
+
+
+def test_a_manifest_whose_files_are_not_uploaded_is_refused(backend, fund):
+    manifest = S.dataset_manifest(DATASET)
+    with refused(S.StoreConflict, 409, r"the manifest lists features.json \(0x[0-9a-f]{64}\), which is not in this "
+                                       "store: upload each file first"):
+        backend.put_manifest(manifest, signed_manifest(fund, manifest))
+    with refused(S.StoreNotFound, 404, f"no dataset with hash 0x{web3.keccak(manifest).hex()} in this store"):
+        backend.get_manifest(web3.keccak(manifest))
+
+
+def test_a_manifest_that_misstates_a_size_is_refused(backend, fund):
+    for data in DATASET.values():
+        backend.put_dataset_file(data, signed_file(fund, data))
+    manifest = S.dataset_manifest(DATASET)
+    size = len(DATASET["live.csv"])
+    lying = manifest.replace(f",{size}\n".encode(), f",{size + 1}\n".encode())
+    with refused(S.InvalidDatasetError, 422, f"the manifest gives live.csv {size + 1:,} bytes, the file with its hash "
+                                             f"has {size:,}"):
+        backend.put_manifest(lying, signed_manifest(fund, lying))
+
+
+def test_a_live_file_with_the_targets_is_refused_by_the_store(http, fund):
+    leaky = {**DATASET, "live.csv": ("id,era,feature_a,target\n" + "".join(f"{i},3,0.5,1\n" for i in IDS)).encode()}
+    for data in leaky.values():  # a file is only bytes under its hash: the manifest says what it is
+        http.put_dataset_file(data, signed_file(fund, data))
+    manifest = manifest_of(Entry(n, web3.keccak(d), len(d)) for n, d in leaky.items())
+    with refused(S.InvalidDatasetError, 422, "live.csv has a target column"):
+        http.put_manifest(manifest, signed_manifest(fund, manifest))
+
+
+@pytest.mark.parametrize("manifest, match", [
+    (b"file,hash\n", "manifest line 1: the header must be `file,keccak256,bytes`"),
+    (b"file,keccak256,bytes\nlive.csv,0x12,3\n", "manifest line 2: expected"),
+    (b"\xff\xfe", "not UTF-8"),
+])
+def test_a_malformed_manifest_is_a_422(http, fund, manifest, match):
+    with refused(S.InvalidDatasetError, 422, match):
+        http.put_manifest(manifest, signed_manifest(fund, manifest))
+
+
+def test_a_dataset_file_under_another_hash_is_refused(backend, fund):
+    data = DATASET["train.csv"]
+    other = web3.keccak(b"something else")
+    with refused(S.StoreBadRequest, 400, f"signed for fileHash 0x{web3.keccak(data).hex()}, not 0x{other.hex()}"):
+        backend.put_dataset_file(data, signed_file(fund, data), file_hash=other)
+    with refused(S.StoreBadRequest, 400, "the file's hash is 0x[0-9a-f]{64}, the signature covers"):
+        backend.put_dataset_file(b"other bytes", signed_file(fund, data))
+
+
+def test_a_replayed_dataset_signature_is_refused(backend, fund):
+    data = DATASET["train.csv"]
+    signed = signed_file(fund, data)
+    backend.put_dataset_file(data, signed)
+    with refused(S.StoreConflict, 409, "replay"):
+        backend.put_dataset_file(data, signed)
+
+
+def test_a_signature_of_one_kind_is_not_valid_as_another(http, fund):
+    manifest = S.dataset_manifest(DATASET)
+    as_file = signed_file(fund, manifest)  # a file signature over the manifest's bytes
+    with refused(S.StoreBadRequest, 400, "the authorisation is a 'datasetFile' signature, this request needs 'dataset'"):
+        http.put_manifest(manifest, as_file, dataset_hash=web3.keccak(manifest))
+    forged = {**as_file, "kind": "dataset", "datasetHash": as_file["fileHash"]}
+    with refused(S.StoreUnauthorized, 401, f"the signature is not by publisher {fund.address}"):
+        http.put_manifest(manifest, forged)
+
+
+def test_a_dataset_file_over_the_limit_is_refused(runtime, tmp_path, fund):
+    small = make_local(runtime, tmp_path / "store", max_dataset_bytes=50)
+    with ServerThread(S.create_app(small, None, None, None)) as srv:
+        with refused(S.StoreTooLarge, 413, r"the body is \d+ bytes, over the store's limit of 50"):
+            S.HttpStore(srv.url).publish_dataset(fund, DATASET)
+    assert not (small.directory / "datasets" / "files").exists() or all(
+        p.stat().st_size <= 50 for p in (small.directory / "datasets" / "files").iterdir())
+
+
+def test_the_live_ids_of_an_unknown_round_are_a_409_not_a_5xx(backend, rid):
+    with refused(S.StoreConflict, 409, f"not registered live ids for round {rid + 7}"):
+        backend.live_ids(rid + 7)
+
+
+def test_unknown_datasets_and_files_are_not_found(backend):
+    with refused(S.StoreNotFound, 404, f"no dataset with hash 0x{'ab' * 32} in this store"):
+        backend.get_manifest(b"\xab" * 32)
+    with refused(S.StoreNotFound, 404, f"no dataset file with hash 0x{'cd' * 32} in this store"):
+        backend.get_dataset_file(b"\xcd" * 32)
+
+
+@pytest.mark.parametrize("path", ["/datasets/xyz", "/datasets/files/0x12", "/rounds/1/targets/nothex"])
+def test_a_malformed_hash_in_a_url_is_a_400(server, driver, path):
+    driver.open_round()
+    r = requests.get(server.url + path)
+    assert r.status_code == 400 and "must be 32 bytes" in r.json()["detail"]
+
+
+def test_a_crashed_dataset_write_leaves_no_manifest(local, monkeypatch, fund):
+    real = _fs.os.replace
+
+    def crash(src, dst):
+        if str(dst).endswith(".csv") and "manifests" in str(dst):
+            raise OSError("power cut")
+        return real(src, dst)
+
+    monkeypatch.setattr(_fs.os, "replace", crash)
+    with pytest.raises(OSError, match="power cut"):
+        local.publish_dataset(fund, DATASET)
+    monkeypatch.undo()
+    digest = S.dataset_hash(S.dataset_manifest(DATASET))
+    with refused(S.StoreNotFound, 404, "no dataset with hash"):
+        local.get_manifest(digest)
+    assert list(local.directory.rglob(".tmp-*")) == []
+    assert local.publish_dataset(fund, DATASET) == digest  # published again, whole
+
+
+# ------------------------------------------------------------------ targets
+
+
+TARGETS_OF = ("id,target\n" + "".join(f"{i},{(k % 5) / 4}\n" for k, i in enumerate(IDS))).encode()
+
+
+def resolve(runtime, rid):
+    _, resolve_time, _ = runtime.tournament.functions.roundTimes(rid).call()
+    chain.sleep(max(resolve_time - chain.time(), 0) + 1)
+    chain.mine()
+
+
+def test_an_operator_publishes_targets_once_resolved_and_anyone_reads_them(backend, runtime, fund, rid):
+    resolve(runtime, rid)
+    digest = backend.publish_targets(fund, rid, TARGETS_OF)
+    assert digest == web3.keccak(TARGETS_OF)
+    assert backend.get_targets(rid) == TARGETS_OF
+    assert backend.get_targets(rid, digest) == TARGETS_OF
+
+
+def test_targets_before_the_resolve_time_are_refused_and_unreadable(backend, runtime, fund, rid):
+    close(runtime, rid)  # closed, not resolved
+    with refused(S.StoreForbidden, 403, f"round {rid} resolves at .*its targets are published from then on"):
+        backend.publish_targets(fund, rid, TARGETS_OF)
+    with refused(S.StoreForbidden, 403, f"round {rid} resolves at .*its targets are readable from then on"):
+        backend.get_targets(rid)
+
+
+def test_targets_are_stored_once_per_round(backend, runtime, fund, rid):
+    resolve(runtime, rid)
+    first = backend.publish_targets(fund, rid, TARGETS_OF)
+    assert backend.publish_targets(fund, rid, TARGETS_OF) == first  # the same bytes again: no change
+    other = TARGETS_OF.replace(b"n0000,0.0", b"n0000,0.5")
+    with refused(S.StoreConflict, 409, f"round {rid}'s targets are published already, with hash 0x{first.hex()}: "
+                                       "a round's targets are stored once"):
+        backend.publish_targets(fund, rid, other)
+    assert backend.get_targets(rid) == TARGETS_OF
+
+
+def test_a_wallet_without_the_operator_role_publishes_no_targets(backend, runtime, ann, rid):
+    resolve(runtime, rid)
+    with refused(S.StoreForbidden, 403, f"{ann.address} may not publish targets here"):
+        backend.publish_targets(ann, rid, TARGETS_OF)
+    with refused(S.StoreNotFound, 404, f"no targets published for round {rid} yet"):
+        backend.get_targets(rid)
+
+
+@pytest.mark.parametrize("data, match", [
+    (TARGETS_OF.replace(b"n0003,", b"zz,"), "line 5: id 'zz' is not a live id of this round"),
+    (TARGETS_OF.replace(b"n0019,", b"n0000,"), "line 21: id 'n0000' appears twice"),
+    (b"id,target\n" + b"".join(f"{i},1\n".encode() for i in IDS[:-1]), "ends with 1 live id"),
+    (TARGETS_OF.replace(b"n0002,0.5", b"n0002,2"), r"line 4: target 2 for id 'n0002' is outside \[0, 1\]"),
+    (TARGETS_OF.replace(b"n0002,0.5", b"n0002,NaN"), "line 4: target for id 'n0002' is NaN"),
+    (TARGETS_OF.replace(b"id,target", b"id,prediction"), "line 1: the header must be `id,target`"),
+])
+def test_targets_that_are_not_the_rounds_are_refused_naming_the_line(backend, runtime, fund, rid, data, match):
+    resolve(runtime, rid)
+    with refused(S.InvalidTargetsError, 422, match):
+        backend.publish_targets(fund, rid, data)
+    assert backend.publish_targets(fund, rid, TARGETS_OF) == web3.keccak(TARGETS_OF)  # nothing was stored
+
+
+def test_targets_other_than_the_committed_ones_are_refused(backend, runtime, tournament, operator, fund, rid):
+    resolve(runtime, rid)
+    committed = web3.keccak(b"the fund's real targets")
+    tournament.publishTargets(rid, committed, {"from": operator})
+    with refused(S.StoreConflict, 409, f"round {rid}'s targets are committed on-chain as 0x{committed.hex()}, these "
+                                       f"bytes hash to 0x{web3.keccak(TARGETS_OF).hex()}"):
+        backend.publish_targets(fund, rid, TARGETS_OF)
+
+
+def test_targets_by_another_hash_are_not_found(backend, runtime, fund, rid):
+    resolve(runtime, rid)
+    backend.publish_targets(fund, rid, TARGETS_OF)
+    with refused(S.StoreNotFound, 404, f"no targets with hash 0x{'11' * 32} for round {rid}: the store holds "
+                                       f"0x{web3.keccak(TARGETS_OF).hex()}"):
+        backend.get_targets(rid, b"\x11" * 32)
+
+
+def test_targets_of_an_unknown_round_or_one_without_live_ids_are_refused(backend, runtime, driver, fund, rid):
+    with refused(S.StoreNotFound, 404, f"round {rid + 50} does not exist"):
+        backend.publish_targets(fund, rid + 50, TARGETS_OF)
+    bare = driver.open_round(close_in=10, resolve_in=20)
+    resolve(runtime, bare)
+    with refused(S.StoreConflict, 409, f"not registered live ids for round {bare}"):
+        backend.publish_targets(fund, bare, TARGETS_OF)
+
+
+def test_targets_of_a_round_whose_dataset_is_in_the_store_need_its_live_ids(backend, runtime, driver, fund):
+    ids = [f"y{i}" for i in range(6)]
+    rid = open_with(driver, backend.publish_dataset(fund, dataset_files(ids)), close_in=10, resolve_in=20)
+    resolve(runtime, rid)
+    with refused(S.InvalidTargetsError, 422, "id 'n0000' is not a live id"):
+        backend.publish_targets(fund, rid, TARGETS_OF)
+    data = ("id,target\n" + "".join(f"{i},{k / 5}\n" for k, i in enumerate(ids))).encode()
+    assert backend.publish_targets(fund, rid, data) == web3.keccak(data)
+
+
+def test_a_targets_signature_for_another_round_is_refused(http, runtime, driver, fund, rid):
+    resolve(runtime, rid)
+    signed = S.sign_targets(fund, chain.id, IDENTITY, rid, TARGETS_OF, chain_now() + 600)
+    with refused(S.StoreBadRequest, 400, f"signed for round {rid}, not round {rid + 1}"):
+        http.put_targets(TARGETS_OF, signed, round_id=rid + 1)
+
+
+def test_http_targets_without_a_signature_are_unauthorized(server, rid):
+    r = requests.put(f"{server.url}/rounds/{rid}/targets", data=TARGETS_OF)
+    assert r.status_code == 401 and "no X-Crowdstake-Auth header" in r.json()["detail"]
+    r = requests.put(f"{server.url}/datasets/files/0x{'00' * 32}", data=b"x", headers={S.AUTH_HEADER: "{"})
+    assert r.status_code == 400 and "not JSON" in r.json()["detail"]
+
+
 # ------------------------------------------------------------------ the service as `serve` runs it
 
 
@@ -553,3 +890,17 @@ def test_served_store_uses_the_chains_rounds_clock_and_committee(served, driver,
     assert client.get_file(rid, digest) == GOOD
     client.publish_score_table(oracle, rid, TABLE)
     assert client.get_score_table(rid) == TABLE
+
+
+def test_served_store_takes_datasets_and_targets_from_the_chains_operators(served, driver, fund, ann):
+    url, _ = served
+    client = S.HttpStore(url, chain_id=chain.id, identity=url)
+    with refused(S.StoreForbidden, 403, f"{ann.address} may not publish dataset files"):
+        client.publish_dataset(ann, DATASET)
+    rid = open_with(driver, client.publish_dataset(fund, DATASET), close_in=10, resolve_in=20)
+    assert client.live_ids(rid) == sorted(IDS)  # no live_ids.csv: the round's dataset says
+    digest = client.upload_predictions(ann, rid, model("m"), GOOD)
+    driver.until(driver.tournament.round(rid)["resolveTime"])
+    assert client.get_file(rid, digest) == GOOD
+    assert client.publish_targets(fund, rid, TARGETS_OF) == web3.keccak(TARGETS_OF)
+    assert client.get_targets(rid) == TARGETS_OF

@@ -1,16 +1,18 @@
 """The fund's data and the demo's models (no chain): synthetic market (crowdstake.fund.market),
 obfuscated dataset and its hash (crowdstake.fund.dataset), participant models (crowdstake.sim.models)."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
+from eth_hash.auto import keccak
 
 from crowdstake import store
 from crowdstake.errors import CrowdstakeError, InvalidInputError
 from crowdstake.fund import dataset as data
 from crowdstake.fund.dataset import LEVELS, build_dataset, dataset_hash_of, feature_columns
 from crowdstake.fund.market import read_raw, synth_market
-from crowdstake.oracle import read_targets
 from crowdstake.sim.models import train_model
 from crowdstake.scoring import numerai_corr
 
@@ -116,13 +118,14 @@ def test_live_targets_are_withheld(dataset, written):
     assert "target" not in dataset.public["live"].columns
     assert list(pd.read_csv(written / "public" / "live.csv", nrows=0).columns) == ["id", "era", *dataset.feature_names]
     assert sorted(dataset.live_targets.index) == dataset.live_ids()
-    private = pd.read_csv(written / "private" / "live_targets.csv", dtype={"id": str})
-    assert list(private.columns) == ["id", "target"]
-    assert private.set_index("id")["target"].sort_index().equals(dataset.live_targets.sort_index())
-    assert not (written / "public" / "live_targets.csv").exists()
-    for era in dataset.live_eras:
-        per_era = pd.read_csv(written / "private" / "targets_by_era" / f"{era}.csv", dtype={"id": str})
-        assert sorted(per_era["id"]) == dataset.live_ids(era)
+    per_era = []
+    for era in dataset.live_eras:  # one targets file per live era, in the form the store takes
+        data = (written / "private" / "targets" / f"era-{era}.csv").read_bytes()
+        assert store.validate_targets(data, dataset.live_ids(era)) == len(dataset.live_ids(era))
+        per_era.append(store.read_targets_data(data))
+    assert pd.concat(per_era).sort_index().equals(dataset.live_targets.rename_axis("id").sort_index())
+    assert not any("target" in p.name for p in (written / "public").iterdir())
+    assert all((p.stat().st_mode & 0o077) == 0 for p in (written / "private").rglob("*") if p.is_file())
 
 
 def test_public_files_hide_raw_ids_feature_names_and_salt(raw, written):
@@ -134,7 +137,10 @@ def test_public_files_hide_raw_ids_feature_names_and_salt(raw, written):
             assert f not in text and f[2:] not in text, f
     assert "return" not in text
     assert SALT.hex() not in text and SALT.decode() not in text
-    assert sorted(p.name for p in (written / "public").iterdir()) == ["live.csv", "train.csv", "validation.csv"]
+    assert sorted(p.name for p in (written / "public").iterdir()) == ["features.json", "live.csv", "train.csv",
+                                                                       "validation.csv"]
+    assert json.loads((written / "public" / "features.json").read_text())["feature_sets"]["all"] == [
+        c for c in pd.read_csv(written / "public" / "live.csv", nrows=0).columns if c.startswith("feature_")]
     # the private side can map everything back
     ids = pd.read_csv(written / "private" / "ids.csv", dtype={"id": str, "stock": str})
     assert set(ids["stock"]) == set(raw["stock"])
@@ -150,16 +156,18 @@ def test_same_stock_gets_unrelated_ids_in_different_eras(dataset):
 def test_dataset_hash_matches_files_and_is_reproducible(raw, dataset, written):
     assert len(dataset.dataset_hash) == 32
     assert dataset_hash_of(written / "public") == dataset.dataset_hash
+    files = {p.name: p.read_bytes() for p in (written / "public").iterdir()}
+    assert dataset.dataset_hash == keccak(store.dataset_manifest(files))  # the manifest the store keeps
     assert build_dataset(raw, SALT, live_eras=2, validation_eras=6).dataset_hash == dataset.dataset_hash
     assert build_dataset(raw, SALT + b"!", live_eras=2, validation_eras=6).dataset_hash != dataset.dataset_hash
 
 
 def test_dataset_hash_changes_with_any_public_byte(dataset, written, tmp_path):
-    for name in ("train.csv", "validation.csv", "live.csv"):
+    for name in data.PUBLIC_FILES:
         for position in (0, 57, -2):
             copy = tmp_path / f"{name}-{position}"
             copy.mkdir()
-            for other in ("train.csv", "validation.csv", "live.csv"):
+            for other in data.PUBLIC_FILES:
                 (copy / other).write_bytes((written / "public" / other).read_bytes())
             blob = bytearray((copy / name).read_bytes())
             blob[position] ^= 0x01
@@ -254,12 +262,35 @@ def test_synth_and_build_commands_write_the_layout(tmp_path):
     raw = read_raw(tmp_path / "raw.csv")
     assert np.array_equal(raw["return"].to_numpy(), synth_market(eras=8, stocks=60, seed=4)["return"].to_numpy())
     built = data.build_command(tmp_path / "raw.csv", tmp_path / "out", seed=4, live_eras=2)
-    assert built["dataset_hash"] == "0x" + dataset_hash_of(tmp_path / "out" / "public").hex()
     assert built["live_rows"] == 120 and built["live_eras"] == [7, 8]
+    out = tmp_path / "out"
+    assert sorted(p.name for p in (out / "public").iterdir()) == ["era-7", "era-8"]  # one dataset per round
+    assert sorted(p.name for p in (out / "private" / "targets").iterdir()) == ["era-7.csv", "era-8.csv"]
+    for era, one in zip((7, 8), built["rounds"]):
+        directory = out / "public" / f"era-{era}"
+        assert one == {"era": era, "dataset_dir": str(directory), "dataset_hash": "0x" + dataset_hash_of(directory).hex(),
+                       "live_rows": 60, "targets": str(out / "private" / "targets" / f"era-{era}.csv")}
+        live_ids = store.live_ids_of((directory / "live.csv").read_bytes())
+        assert set(pd.read_csv(directory / "live.csv")["era"]) == {era}
+        targets = (out / "private" / "targets" / f"era-{era}.csv").read_bytes()
+        assert store.validate_targets(targets, live_ids) == 60  # what publish_targets takes for this round
+        assert set(store.read_targets_data(targets).unique()) == set(LEVELS)
+        assert (directory / "train.csv").read_bytes() == (out / "public" / "era-7" / "train.csv").read_bytes()
+    assert built["rounds"][0]["dataset_hash"] != built["rounds"][1]["dataset_hash"]
     again = data.build_command(tmp_path / "raw.csv", tmp_path / "again", seed=4, live_eras=2)
-    assert again["dataset_hash"] == built["dataset_hash"]
-    targets = read_targets(tmp_path / "out" / "private" / "live_targets.csv")
-    assert len(targets) == 120 and set(targets.unique()) == set(LEVELS)
+    assert again["rounds"] == [{**r, "dataset_dir": r["dataset_dir"].replace(str(out), str(tmp_path / "again")),
+                                "targets": r["targets"].replace(str(out), str(tmp_path / "again"))}
+                               for r in built["rounds"]]
+
+
+def test_build_writes_no_targets_for_an_era_whose_returns_are_unknown(tmp_path):
+    raw = synth_market(eras=6, stocks=40, seed=2)
+    raw.loc[raw["era"] == 6, "return"] = np.nan  # the last era has not resolved yet
+    raw.to_csv(tmp_path / "raw.csv", index=False)
+    built = data.build_command(tmp_path / "raw.csv", tmp_path / "out", seed=1, live_eras=2)
+    assert [r["targets"] is None for r in built["rounds"]] == [False, True]
+    assert (tmp_path / "out" / "public" / "era-6" / "live.csv").exists()
+    assert not (tmp_path / "out" / "private" / "targets" / "era-6.csv").exists()
 
 
 def test_parquet_without_pyarrow_is_a_clear_error(tmp_path):
