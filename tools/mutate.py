@@ -316,7 +316,7 @@ class Outcome:
     detail: str = ""
 
 
-_SUMMARY = re.compile(r"^(?:FAILED|ERROR) (tests/\S+?)(?: - .*)?$")  # not a captured log's "ERROR    uvicorn..."
+_SUMMARY = re.compile(r"^(?:FAILED|ERROR) (tests/.+?)(?: - .*)?$")  # not a captured log's "ERROR    uvicorn..."
 _VERBOSE = re.compile(r"^(\S+::\S+)\s+(?:FAILED|ERROR)\b")
 _COLLECT = re.compile(r"^ERROR (?:collecting )?(tests/\S+)")
 

@@ -262,12 +262,14 @@ ERROR    uvicorn.error:h11_impl.py:416 Exception in ASGI application
 =========================== short test summary info ============================
 FAILED tests/unit/test_a.py::test_two[1-D] - AssertionError: assert 1 == 2
 ERROR tests/unit/test_b.py::test_three - RuntimeError: fixture
+FAILED tests/unit/test_b.py::test_four[<lambda>-not sorted by name] - AssertionError
 !!!!!!!!!!!!!!!!!!!!!!!!!! stopping after 1 failures !!!!!!!!!!!!!!!!!!!!!!!!!!!
 """
 
 
 def test_failures_are_read_from_the_summary_else_the_verbose_lines():
-    assert mutate.failures(SUMMARY) == ["tests/unit/test_a.py::test_two[1-D]", "tests/unit/test_b.py::test_three"]
+    assert mutate.failures(SUMMARY) == ["tests/unit/test_a.py::test_two[1-D]", "tests/unit/test_b.py::test_three",
+                                        "tests/unit/test_b.py::test_four[<lambda>-not sorted by name]"]
     cut_short = "tests/contracts/test_c.py::test_x PASSED [ 50%]\ntests/contracts/test_c.py::test_y FAILED [100%]\n"
     assert mutate.failures(cut_short) == ["tests/contracts/test_c.py::test_y"]
     assert mutate.failures("tests/unit/test_a.py::test_one PASSED [100%]\n1 passed\n") == []
