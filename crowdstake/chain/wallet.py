@@ -130,6 +130,14 @@ def list_wallets(directory: Path | str | None = None) -> list[tuple[str, str]]:
     return found
 
 
+def wallet_address(name: str, directory: Path | str | None = None) -> str:
+    """A wallet's checksummed address; reads no key."""
+    found = dict(list_wallets(directory))
+    if name not in found:
+        raise UnknownWalletError(f"no wallet named '{name}' in {_dir(directory)}: see `crowdstake wallet list`")
+    return found[name]
+
+
 def load_wallet(name: str, password: str, directory: Path | str | None = None) -> LocalAccount:
     """Decrypt a wallet into an account that can sign."""
     path = _path(name, directory)

@@ -227,16 +227,12 @@ def wallet_address(settings) -> str | None:
     """The chosen signer's address without decrypting anything: a wallet's from its keystore file,
     `--key-env`'s from its key; None when neither is chosen."""
     from crowdstake.chain import wallet as wallets
-    from crowdstake.errors import UnknownWalletError
 
     chosen = settings.wallet
     if chosen.key_env:
         return wallets.account_from_env(chosen.key_env).address
     if chosen.name:
-        found = dict(wallets.list_wallets(chosen.directory))
-        if chosen.name not in found:
-            raise UnknownWalletError(f"no wallet named '{chosen.name}' in {chosen.directory}: see `crowdstake wallet list`")
-        return found[chosen.name]
+        return wallets.wallet_address(chosen.name, chosen.directory)
     return None
 
 
@@ -265,13 +261,14 @@ def participant(flags: dict, with_store: bool = False):
     return Participant(contracts, signer, open_store(settings, contracts) if with_store else None)
 
 
-def fund(flags: dict):
-    """A `crowdstake.fund.operations.Fund` for the chosen node and key."""
+def fund(flags: dict, with_store: bool = False):
+    """A `crowdstake.fund.operations.Fund` for the chosen node, key and (`with_store`) store."""
     from crowdstake.fund.operations import Fund
 
     settings = load(flags)
     contracts = settings.node.contracts()
-    return Fund(contracts, account(settings))
+    signer = account(settings)
+    return Fund(contracts, signer, open_store(settings, contracts, "publishing a dataset or targets needs the submission store") if with_store else None)
 
 
 def steps():

@@ -1,5 +1,6 @@
-"""`fund`: the fund's operations on-chain (crowdstake.fund.operations.Fund): tournaments and their
-parameters, rounds, the reward pool, the pause. Each prints what it did."""
+"""`fund`: the fund's operations (crowdstake.fund.operations.Fund): tournaments and their
+parameters, rounds and their datasets, the reward pool, the pause, a resolved round's targets.
+Each prints what it did."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ _PARAMS = ("threshold", "min_stake", "cap", "corr_weight", "mmc_weight", "result
 
 @click.group()
 def fund():
-    """The fund's operations: tournaments, rounds, the reward pool, the pause.
+    """The fund's operations: tournaments, rounds, the reward pool, the pause, the targets.
 
     Each checks the signing key's role (operator, guardian, admin) and everything else before it
     sends, and prints what it did."""
@@ -92,18 +93,22 @@ def set_params(tournament_id, threshold, min_stake, cap, corr_weight, mmc_weight
     click.echo(f"  was: {done.before.describe()}; rounds already open keep theirs")
 
 
-def _one_of(values: dict, which: str) -> None:
+def _one_of(values: dict, which: str, gives: str | None = None) -> None:
     given = [flag for flag, value in values.items() if value is not None]
+    gives = gives or f"give the {which} time"
     if len(given) != 1:
-        raise click.UsageError(f"give the {which} time once: {' or '.join(values)}" if not given
-                               else f"{' and '.join(given)} both give the {which} time: pass one of them",
+        raise click.UsageError(f"{gives} once: {' or '.join(values)}" if not given
+                               else f"{' and '.join(given)} both {gives}: pass one of them",
                                ctx=click.get_current_context())
 
 
 @fund.command("open-round")
 @click.option("--tournament", "tournament_id", help="the tournament the round belongs to", **_TOURNAMENT)
-@click.option("--dataset-hash", required=True, type=options.hash32(),
-              help="the hash of the round's published dataset (0x and 64 hex digits), as `crowdstake data build` prints it")
+@click.option("--dataset", "dataset_dir", metavar="DIR", type=click.Path(file_okay=False), default=None,
+              help="the round's dataset directory as `crowdstake data build` writes it (public/era-<E>): published "
+                   "to the store, its hash committed, its live ids the round's (or --dataset-hash)")
+@click.option("--dataset-hash", type=options.hash32(), default=None,
+              help="the hash of a dataset published to the store already (0x and 64 hex digits), instead of --dataset")
 @click.option("--close-in", type=options.duration(), default=None,
               help="submissions and stakes close this long from now by the chain's clock, e.g. 1h (or --close-at)")
 @click.option("--close-at", type=options.time(), default=None,
@@ -115,22 +120,45 @@ def _one_of(values: dict, which: str) -> None:
               help="the round resolves at this UTC time, e.g. 2025-06-21T18:00Z, or unix seconds")
 @options.node
 @options.wallet
-def open_round(tournament_id, dataset_hash, close_in, close_at, resolve_in, resolve_at, flags):
-    """Open a round, committing its dataset hash (operator).
+@options.store
+def open_round(tournament_id, dataset_dir, dataset_hash, close_in, close_at, resolve_in, resolve_at, flags):
+    """Open a round with its dataset (operator).
 
-    Participants submit and stake until the close; results may be voted from the resolve time
-    until the results deadline, after which every stake is refunded."""
+    Publishes the dataset directory to the store (every check first: the role, the times, the
+    gas) and commits its hash; participants then download it with `crowdstake data download`.
+    They submit and stake until the close; results may be voted from the resolve time until the
+    results deadline, after which every stake is refunded."""
     from crowdstake._human import when
 
+    _one_of({"--dataset": dataset_dir, "--dataset-hash": dataset_hash}, "dataset", "give the round's dataset")
     _one_of({"--close-in": close_in, "--close-at": close_at}, "close")
     _one_of({"--resolve-in": resolve_in, "--resolve-at": resolve_at}, "resolve")
-    done = options.fund(flags).open_round(tournament_id, dataset_hash, close_in=close_in, close_at=close_at,
-                                          resolve_in=resolve_in, resolve_at=resolve_at)
-    click.echo(f"opened round {done.round} of tournament {done.tournament} with dataset {done.dataset_hash}")
+    done = options.fund(flags, with_store=dataset_dir is not None).open_round(
+        tournament_id, dataset_hash, dataset_dir=dataset_dir, close_in=close_in, close_at=close_at,
+        resolve_in=resolve_in, resolve_at=resolve_at)
+    published = " (published to the store)" if dataset_dir else ""
+    click.echo(f"opened round {done.round} of tournament {done.tournament} with dataset {done.dataset_hash}{published}")
     click.echo(f"  closes   {when(done.close_time, done.now)}")
     click.echo(f"  resolves {when(done.resolve_time, done.now)}")
     click.echo(f"  results due by {when(done.results_deadline, done.now)}, else every stake is refunded")
     click.echo(f"  tx {done.tx}")
+
+
+@fund.command("publish-targets")
+@click.option("--round", "round_id", type=options.WholeNumber(1), required=True, metavar="R",
+              help="the resolved round whose targets to publish")
+@click.option("--targets", "path", required=True, metavar="FILE", type=click.Path(dir_okay=False),
+              help="the round's targets (id,target), as `crowdstake data build` writes them (private/targets/era-<E>.csv)")
+@options.node
+@options.wallet
+@options.store
+def publish_targets(round_id, path, flags):
+    """Publish a resolved round's targets (operator).
+
+    Checks the file against the round's live ids, uploads it to the store and commits its hash
+    on-chain, once per round; the committee's oracles then score the round on exactly these bytes."""
+    done = options.fund(flags, with_store=True).publish_targets(round_id, path)
+    click.echo(f"round {done.round}: targets {done.targets_hash} published to the store and committed (tx {done.tx})")
 
 
 @fund.command()

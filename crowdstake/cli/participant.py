@@ -42,7 +42,7 @@ def deployment(chain_id, flags):
 
 @click.group()
 def wallet():
-    """Encrypted wallets: new, import, list, balance.
+    """Encrypted wallets: new, import, list, address, balance.
 
     Keystore files (mode 0600) in $CROWDSTAKE_HOME/wallets, default ~/.crowdstake/wallets."""
 
@@ -87,6 +87,15 @@ def wallet_list():
 
     for name, address in wallets.list_wallets(options.load({}).wallet.directory):
         click.echo(f"{name}\t{address}")
+
+
+@wallet.command("address")
+@click.argument("name")
+def wallet_address(name):
+    """Wallet NAME's address alone, for scripts (reads no key)."""
+    from crowdstake.chain import wallet as wallets
+
+    click.echo(wallets.wallet_address(name, options.load({}).wallet.directory))
 
 
 @wallet.command("balance")

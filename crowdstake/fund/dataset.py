@@ -21,7 +21,7 @@ Tournament dataset (``build_dataset``).
   ``dataset_hash_of(directory)`` recomputes the hash from disk.
 - Private files (``write_private``, the fund's side only): ``targets/era-<era>.csv`` for each
   live era whose returns are all known (``id,target``, exactly that era's live ids: what
-  ``publish_targets_file`` publishes once the round resolves), ``salt.txt`` (hex), ``ids.csv``
+  ``Fund.publish_targets`` publishes once the round resolves), ``salt.txt`` (hex), ``ids.csv``
   (``id,era,stock``) and ``features.csv`` (``feature,raw``). ``Dataset.for_era(era)`` is one
   round's dataset when each round goes live on its own era (its own live file and
   ``dataset_hash``).

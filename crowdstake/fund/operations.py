@@ -1,5 +1,6 @@
-"""The fund's operations on-chain: create a tournament and change its parameters, open rounds,
-fund the reward pool, pause and unpause entry, and commit a round's targets hash. `crowdstake
+"""The fund's operations on-chain: create a tournament and change its parameters, open rounds
+(publishing their dataset to the store first), fund the reward pool, pause and unpause entry,
+and publish a resolved round's targets (to the store, then their hash on-chain). `crowdstake
 fund` is a thin shell over `Fund`; a notebook uses it the same way.
 
 Each operation first reads and checks everything it depends on: the role of the signing key
@@ -8,7 +9,10 @@ chain's clock (never this machine's), the pause, balances, the allowance and the
 mistake is one FundError line and nothing is sent. A transaction the node or contract still
 refuses is one line too, with the contract's decoded custom error. Each operation is one
 transaction, except funding the pool (an approve, then fundRewards): killed in between, the
-allowance stays and a rerun sends no second approve. Results are small frozen
+allowance stays and a rerun sends no second approve. Opening a round with a dataset directory
+and publishing targets upload to the store only after every check, the transaction simulated
+and its gas paid for; killed after the upload, a rerun uploads the same bytes again (no change)
+and sends. Results are small frozen
 dataclasses with ids, hashes, times as unix seconds (`crowdstake._human.when` shows them) and
 transaction hashes."""
 
@@ -28,6 +32,8 @@ from crowdstake.chain.roles import require_role
 from crowdstake.chain.tx import prepare, refused_as, send
 from crowdstake.errors import FundError, InvalidInputError
 from crowdstake.fund.params import DEFAULTS, Params, build_params, changed_params
+from crowdstake.fund.publishing import checked_dataset, checked_targets, read_targets
+from crowdstake.store import Store
 
 MAX_RESOLVE_DELAY = 180 * 86_400  # Tournament.MAX_RESOLVE_DELAY: the longest from close to resolve
 MAX_TIME = 2**40 - 1  # the contract keeps round times in 40 bits
@@ -109,10 +115,11 @@ def _parsed(parse, value, what: str):
 
 class Fund:
     """The fund's key (the operator, the guardian, the admin or a funder: each operation checks
-    the role it needs) acting on one deployment."""
+    the role it needs) acting on one deployment, and the submission store it publishes datasets
+    and targets to (needed only for those)."""
 
-    def __init__(self, contracts: Contracts, account: LocalAccount):
-        self.contracts, self.account = contracts, account
+    def __init__(self, contracts: Contracts, account: LocalAccount, store: Store | None = None):
+        self.contracts, self.account, self.store = contracts, account, store
         self.w3, self.tournament_contract, self.token = contracts.w3, contracts.tournament, contracts.token
 
     # ------------------------------------------------------------------ reading
@@ -161,13 +168,24 @@ class Fund:
         receipt = self._send(self.tournament_contract.functions.setTournamentParams(int(tournament_id), after.as_tuple()))
         return ParamsChanged(int(tournament_id), before, after, _tx(receipt))
 
-    def open_round(self, tournament_id: int, dataset_hash, *, close_in=None, close_at=None, resolve_in=None,
-                   resolve_at=None) -> RoundOpened:
-        """Open a round of a tournament (operator) committing `dataset_hash` (0x and 64 hex digits,
-        or 32 bytes). Its close and resolve times come either from now by the chain's clock
-        (`close_in`, `resolve_in`: `1h`, `20d`, or seconds) or as times (`close_at`, `resolve_at`:
-        `2025-06-01T18:00Z` or unix seconds)."""
-        digest = _hash(dataset_hash, "dataset hash")
+    def open_round(self, tournament_id: int, dataset_hash=None, *, dataset_dir=None, close_in=None, close_at=None,
+                   resolve_in=None, resolve_at=None) -> RoundOpened:
+        """Open a round of a tournament (operator) with its dataset: either a directory as
+        `crowdstake data build` writes it (`dataset_dir`: checked, published to the store, its
+        manifest's hash committed; the round's live ids are its live.csv's) or the hash of one
+        published already (`dataset_hash`: 0x and 64 hex digits, or 32 bytes). Its close and
+        resolve times come either from now by the chain's clock (`close_in`, `resolve_in`: `1h`,
+        `20d`, or seconds) or as times (`close_at`, `resolve_at`: `2025-06-01T18:00Z` or unix
+        seconds)."""
+        if (dataset_hash is None) == (dataset_dir is None):
+            raise FundError("give the round's dataset once: a directory to publish (dataset dir) or the hash of one "
+                            "published already (dataset hash)")
+        files = None
+        if dataset_dir is not None:
+            store = self._store("publishing a round's dataset")
+            files, digest = checked_dataset(dataset_dir)
+        else:
+            digest = _hash(dataset_hash, "dataset hash")
         self._require("OPERATOR_ROLE", "opening a round")
         self.tournament(tournament_id)
         now = self.now()
@@ -187,15 +205,40 @@ class Fund:
         if self.paused():
             raise FundError("the Tournament is paused, and no round opens until the admin unpauses it "
                             "(`crowdstake fund unpause`): nothing was sent")
-        receipt = self._send(self.tournament_contract.functions.openRound(int(tournament_id), digest, close, resolve))
+        call = self.tournament_contract.functions.openRound(int(tournament_id), digest, close, resolve)
+        if files is not None:
+            self._checked(lambda: prepare(self.w3, self.account, call))  # before the dataset's upload: it lands
+            store.publish_dataset(self.account, files)
+        receipt = self._send(call)
         (event,) = self.tournament_contract.events.RoundOpened().process_receipt(receipt, errors=DISCARD)
         round_id = event["args"]["roundId"]
         deadline = self.contracts.round_times(round_id)[2]
         return RoundOpened(round_id, int(tournament_id), Web3.to_hex(digest), close, resolve, deadline, now, _tx(receipt))
 
+    def publish_targets(self, round_id: int, path) -> TargetsPublished:
+        """Publish a resolved round's targets (operator) from the file at `path` (`id,target`,
+        exactly the round's live ids, as `crowdstake data build` writes them): checked, uploaded
+        to the store, then their hash committed on-chain, once per round. The oracle scores the
+        round on these bytes and refuses any other."""
+        store = self._store("publishing a round's targets")
+        data, digest = read_targets(path)
+        self._targets_publishable(round_id, digest)
+        checked_targets(path, data, store.live_ids(int(round_id)))
+        call = self.tournament_contract.functions.publishTargets(int(round_id), digest)
+        self._checked(lambda: prepare(self.w3, self.account, call))  # before the targets' upload: it lands
+        store.publish_targets(self.account, int(round_id), data)
+        return TargetsPublished(int(round_id), Web3.to_hex(digest), _tx(self._send(call)))
+
     def publish_targets_hash(self, round_id: int, targets_hash) -> TargetsPublished:
-        """Commit the hash of a round's targets file (operator), once, from its resolve time on."""
+        """Commit the hash of a round's targets file (operator), once, from its resolve time on,
+        for targets already in the store (`publish_targets` uploads them too)."""
         digest = _hash(targets_hash, "targets hash")
+        self._targets_publishable(round_id, digest)
+        receipt = self._send(self.tournament_contract.functions.publishTargets(int(round_id), digest))
+        return TargetsPublished(int(round_id), Web3.to_hex(digest), _tx(receipt))
+
+    def _targets_publishable(self, round_id: int, digest: bytes) -> None:
+        """The key is an operator, the round exists, has resolved, and has no targets yet."""
         self._require("OPERATOR_ROLE", "publishing a round's targets")
         count = self.contracts.round_count()
         if not 1 <= int(round_id) <= count:
@@ -206,11 +249,11 @@ class Fund:
         if now < r.resolveTime:
             raise FundError(f"round {round_id} resolves at {when(r.resolveTime, now)}: its targets can be published "
                             "from then on (nothing was sent)")
-        if r.targetsHash != bytes(32):
-            raise FundError(f"round {round_id}'s targets are published already ({Web3.to_hex(r.targetsHash)}): they are "
-                            "committed once; nothing was sent")
-        receipt = self._send(self.tournament_contract.functions.publishTargets(int(round_id), digest))
-        return TargetsPublished(int(round_id), Web3.to_hex(digest), _tx(receipt))
+        committed = bytes(r.targetsHash)
+        if committed != bytes(32):
+            which = "these targets" if committed == digest else f"{Web3.to_hex(committed)}, not {Web3.to_hex(digest)}"
+            raise FundError(f"round {round_id}'s targets are published already ({which}): they are committed once; "
+                            "nothing was sent")
 
     # ------------------------------------------------------------------ anyone: the reward pool
 
@@ -261,6 +304,11 @@ class Fund:
         return PauseChanged(False, _tx(self._send(self.tournament_contract.functions.unpause())))
 
     # ------------------------------------------------------------------ helpers
+
+    def _store(self, doing: str) -> Store:
+        if self.store is None:
+            raise FundError(f"{doing} needs the submission store: give it (--store URL|DIR, or CROWDSTAKE_STORE)")
+        return self.store
 
     def _require(self, role: str, doing: str) -> None:
         require_role(self.contracts, "Tournament", role, self.account.address, doing)

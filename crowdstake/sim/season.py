@@ -30,7 +30,7 @@ from crowdstake.config import OracleSettings
 from crowdstake.errors import ConfigError, InvalidInputError
 from crowdstake.fund.dataset import build_dataset, targets_csv
 from crowdstake.fund.market import synth_market
-from crowdstake.fund.publishing import publish_targets_file
+from crowdstake.fund.operations import Fund
 from crowdstake.participant import Participant
 from crowdstake.results.merkle import model_id
 from crowdstake.results.table import read_table
@@ -168,7 +168,7 @@ class Season:
         targets = self.pending_targets.pop(rid)
         path = self.targets_dir / f"round-{rid}.csv"
         path.write_bytes(targets_csv(targets))
-        publish_targets_file(self.contracts, self.store, self.operator, rid, path)
+        Fund(self.contracts, self.operator, self.store).publish_targets(rid, path)
         for i, member in enumerate(self.members):
             oracle.run_round(self.contracts, member, self.store, rid, self._operator(i, finalize=False))
         ends = self.contracts.round_state(rid).disputeEndsAt

@@ -1,9 +1,15 @@
-"""The store's HTTP client: the same methods as LocalStore's client side, over the service."""
+"""The store's HTTP client: the same methods as LocalStore's client side, over the service.
+
+A store that refuses the connection (not started yet, restarting) is tried again a few times
+with a doubling pause (`CONNECT_RETRIES`, ~4 s in all) before StoreUnavailable; every request is
+safe to repeat (uploads are content-addressed, the same bytes again change nothing). A store
+that answers slowly is not retried: the request's timeout is the limit."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 
 from crowdstake.errors import (STORE_ERRORS_BY_STATUS, ConfigError, InvalidDatasetError, InvalidTargetsError, StoreError,
                                StoreUnavailable)
@@ -11,6 +17,8 @@ from crowdstake.store.auth import (AUTH_HEADER, DEFAULT_TTL, _bytes32, _hex, mod
                                    sign_score_table, sign_targets, sign_upload)
 from crowdstake.store.datasets import dataset_manifest
 from crowdstake.store.formats import parse_live_ids
+
+CONNECT_RETRIES, CONNECT_BACKOFF = 4, 0.25  # seconds before the first retry, doubling
 
 
 class HttpStore:
@@ -41,11 +49,19 @@ class HttpStore:
         import requests
 
         url = self.base_url + path
-        try:
-            response = self._session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.RequestException as e:
+        for attempt in range(CONNECT_RETRIES + 1):
+            try:
+                response = self._session.request(method, url, timeout=self.timeout, **kwargs)
+                break
+            except requests.ConnectionError as e:
+                failure = e
+                if attempt < CONNECT_RETRIES and not isinstance(e, requests.exceptions.ConnectTimeout):
+                    time.sleep(CONNECT_BACKOFF * 2**attempt)
+                    continue
+            except requests.RequestException as e:
+                failure = e
             unreachable = StoreUnavailable(f"cannot reach the submission store at {self.base_url} "
-                                           f"({e.__class__.__name__}): start it (`crowdstake store serve`), "
+                                           f"({failure.__class__.__name__}): start it (`crowdstake store serve`), "
                                            "or point crowdstake at the right store")
             unreachable.setting = "store"  # this store is not there (a 503 is the store's own trouble)
             raise unreachable from None

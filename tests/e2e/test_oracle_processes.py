@@ -11,7 +11,7 @@ import sys
 from brownie import web3
 from support.world import deploy_world, funded, open_round, run_operator, until, world  # noqa: F401 - world: a fixture
 
-from crowdstake.fund.publishing import publish_targets_file
+from crowdstake.fund.operations import Fund
 from crowdstake.participant import Participant
 
 
@@ -50,7 +50,7 @@ def test_operator_processes_score_the_committed_targets_and_anyone_verifies(admi
     fund = funded(admin)
     fresh["tournament"].grantRole(fresh["tournament"].OPERATOR_ROLE(), fund.address, {"from": admin})
     rid, _, targets_dir = open_round(fresh, admin, operator, tmp_path)
-    publish_targets_file(fresh["protocol"], fresh["store"], fund, rid, targets_dir / f"{rid}.csv")
+    Fund(fresh["protocol"], fund, fresh["store"]).publish_targets(rid, targets_dir / f"{rid}.csv")
     home = fresh["home"]
     base = {"PATH": os.environ["PATH"], "CROWDSTAKE_RPC_URL": web3.provider.endpoint_uri,
             "CROWDSTAKE_DEPLOYMENTS": str(home / "deployments"), "CROWDSTAKE_STORE": str(home / "store")}

@@ -14,7 +14,7 @@ from support.world import deploy_world, funded, open_round, run_operator, until
 from crowdstake import oracle
 from crowdstake.config import OracleSettings
 from crowdstake.errors import OracleError
-from crowdstake.fund.publishing import publish_targets_file
+from crowdstake.fund.operations import Fund
 from crowdstake.results.table import table_hash
 
 
@@ -36,7 +36,8 @@ def resolved(world, admin, operator, tmp_path):
 
 def commit(world, rid, targets_dir):
     """What `crowdstake fund publish-targets` does: the file into the store, its hash on-chain."""
-    return publish_targets_file(world["protocol"], world["store"], world["fund"], rid, targets_dir / f"{rid}.csv")
+    done = Fund(world["protocol"], world["fund"], world["store"]).publish_targets(rid, targets_dir / f"{rid}.csv")
+    return bytes.fromhex(done.targets_hash[2:])
 
 
 def flipped(targets_dir, rid, into):

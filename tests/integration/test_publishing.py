@@ -10,10 +10,11 @@ import pytest
 from brownie import chain, web3
 from eth_account import Account
 
-from crowdstake.errors import FundError, InvalidInputError, StoreConflict, StoreForbidden, StoreNotFound
+from crowdstake.errors import FundError, InvalidInputError, MissingRole, StoreConflict, StoreForbidden, StoreNotFound
 from crowdstake.fund.dataset import build_command, dataset_hash_of
 from crowdstake.fund.market import synth_market
-from crowdstake.fund.publishing import publish_dataset_dir, publish_targets_file
+from crowdstake.fund.operations import Fund
+from crowdstake.fund.publishing import publish_dataset_dir
 from crowdstake.store import local_store_for, read_targets_data, register_live_ids
 
 ZERO = "0x" + "00" * 32
@@ -46,6 +47,11 @@ def open_round(driver, dataset_hash, close_in=100, resolve_in=200):
     now = chain.time()
     return driver.tournament.openRound(driver.tournament_id, dataset_hash, now + close_in, now + resolve_in,
                                        {"from": driver.operator}).return_value
+
+
+def publish_targets(runtime, store, account, rid, path) -> bytes:
+    """`Fund.publish_targets`, returning the hash it committed as bytes."""
+    return bytes.fromhex(Fund(runtime, account, store).publish_targets(rid, path).targets_hash[2:])
 
 
 def live_ids_in(directory):
@@ -98,6 +104,47 @@ def test_a_wallet_without_the_operator_role_publishes_no_dataset(built, store):
     assert not (store.directory / "datasets").exists()
 
 
+# ------------------------------------------------------------------ opening a round with its dataset
+
+
+def test_the_fund_opens_a_round_with_its_dataset_directory(runtime, built, store, driver, fund):
+    directory, _ = built[0]
+    done = Fund(runtime, fund, store).open_round(driver.tournament_id, dataset_dir=directory, close_in="1h",
+                                                 resolve_in="2h")
+    assert done.dataset_hash == "0x" + dataset_hash_of(directory).hex()
+    assert driver.tournament.round(done.round)["datasetHash"] == done.dataset_hash
+    assert store.live_ids(done.round) == live_ids_in(directory)
+    assert store.get_manifest(done.dataset_hash).startswith(b"file,keccak256,bytes\n")
+
+
+@pytest.mark.parametrize("mistake, error", [
+    ("missing", "live.csv is missing: a dataset directory has train.csv"),
+    ("past", "close time .* is not in the future by the chain's clock"),
+    ("no eth", "holds 0 ETH, and the transaction may cost up to"),
+    ("no store", "publishing a round's dataset needs the submission store: give it"),
+    ("both", "give the round's dataset once: a directory to publish"),
+])
+def test_a_round_that_cannot_open_uploads_no_dataset(runtime, built, store, driver, fund, tournament, admin, tmp_path,
+                                                      mistake, error):
+    directory, signer, used = built[0][0], fund, store
+    times = dict(close_in="1h", resolve_in="2h")
+    if mistake == "missing":
+        directory = copy(directory, tmp_path / "partial", ["train.csv", "validation.csv"])
+    elif mistake == "past":
+        times = dict(close_at=chain.time() - 60, resolve_in="2h")
+    elif mistake == "no eth":
+        signer = Account.create()
+        tournament.grantRole(tournament.OPERATOR_ROLE(), signer.address, {"from": admin})
+    elif mistake == "no store":
+        used = None
+    extra = dict(dataset_hash=dataset_hash_of(built[0][0])) if mistake == "both" else {}
+    rounds, nonce = runtime.round_count(), web3.eth.get_transaction_count(signer.address)
+    with pytest.raises(InvalidInputError, match=error):
+        Fund(runtime, signer, used).open_round(driver.tournament_id, dataset_dir=directory, **extra, **times)
+    assert (runtime.round_count(), web3.eth.get_transaction_count(signer.address)) == (rounds, nonce)
+    assert not (store.directory / "datasets").exists()
+
+
 # ------------------------------------------------------------------ targets
 
 
@@ -118,7 +165,7 @@ def nothing_sent(fund, store, rid, nonce):
 def test_resolved_targets_go_to_the_store_and_on_chain(runtime, built, store, tournament, fund, resolved):
     _, targets = built[0]
     data = targets.read_bytes()
-    digest = publish_targets_file(runtime, store, fund, resolved, targets)
+    digest = publish_targets(runtime, store, fund, resolved, targets)
     assert digest == web3.keccak(data)
     assert tournament.round(resolved)["targetsHash"] == "0x" + digest.hex()
     assert store.get_targets(resolved, digest) == data
@@ -127,15 +174,15 @@ def test_resolved_targets_go_to_the_store_and_on_chain(runtime, built, store, to
 
 def test_targets_twice_are_refused_and_nothing_is_sent(runtime, built, store, fund, resolved):
     _, targets = built[0]
-    digest = publish_targets_file(runtime, store, fund, resolved, targets)
+    digest = publish_targets(runtime, store, fund, resolved, targets)
     nonce = web3.eth.get_transaction_count(fund.address)
-    with pytest.raises(FundError, match=f"round {resolved}'s targets are committed already \\(this file's hash\\): "
-                                        "a round's targets are committed once"):
-        publish_targets_file(runtime, store, fund, resolved, targets)
+    with pytest.raises(FundError, match=f"round {resolved}'s targets are published already \\(these targets\\): "
+                                        "they are committed once"):
+        publish_targets(runtime, store, fund, resolved, targets)
     other = targets.parent / "other.csv"
     other.write_bytes(targets.read_bytes().replace(b",0.0\n", b",0.25\n", 1))
-    with pytest.raises(FundError, match=f"committed already \\(0x{digest.hex()}, not this file's 0x"):
-        publish_targets_file(runtime, store, fund, resolved, other)
+    with pytest.raises(FundError, match=f"published already \\(0x{digest.hex()}, not 0x"):
+        publish_targets(runtime, store, fund, resolved, other)
     assert web3.eth.get_transaction_count(fund.address) == nonce
 
 
@@ -144,9 +191,9 @@ def test_targets_before_the_resolve_time_are_refused_and_nothing_is_sent(runtime
     rid = open_round(driver, publish_dataset_dir(store, fund, directory), close_in=100, resolve_in=5000)
     driver.until(driver.tournament.round(rid)["closeTime"])
     nonce = web3.eth.get_transaction_count(fund.address)
-    with pytest.raises(FundError, match=f"round {rid} resolves at \\d+, \\d+ s from the chain's now: its targets "
-                                        "are published from then on"):
-        publish_targets_file(runtime, store, fund, rid, targets)
+    with pytest.raises(FundError, match=f"round {rid} resolves at .* \\(in .*\\): its targets "
+                                        "can be published from then on"):
+        publish_targets(runtime, store, fund, rid, targets)
     driver.until(driver.tournament.round(rid)["resolveTime"])
     nothing_sent(fund, store, rid, nonce)
     assert driver.tournament.round(rid)["targetsHash"] == ZERO
@@ -156,7 +203,7 @@ def test_targets_of_another_round_are_refused_naming_the_line(runtime, built, st
     _, other_round = built[1]  # the second era's targets: none of them is a live id of the first
     nonce = web3.eth.get_transaction_count(fund.address)
     with pytest.raises(FundError, match=f"^{other_round}: line 2: id '[0-9a-f]+' is not a live id of this round"):
-        publish_targets_file(runtime, store, fund, resolved, other_round)
+        publish_targets(runtime, store, fund, resolved, other_round)
     nothing_sent(fund, store, resolved, nonce)
 
 
@@ -168,15 +215,15 @@ def test_targets_out_of_range_are_refused(runtime, built, store, fund, resolved,
     bad.write_text("\n".join(lines) + "\n")
     nonce = web3.eth.get_transaction_count(fund.address)
     with pytest.raises(FundError, match=r"line 4: target 1.5 for id '[0-9a-f]+' is outside \[0, 1\]"):
-        publish_targets_file(runtime, store, fund, resolved, bad)
+        publish_targets(runtime, store, fund, resolved, bad)
     nothing_sent(fund, store, resolved, nonce)
 
 
 def test_a_wallet_without_the_operator_role_publishes_no_targets(runtime, built, store, resolved, admin):
     stranger = Account.create()
     admin.transfer(stranger.address, 10**18)
-    with pytest.raises(FundError, match=f"{stranger.address} does not hold the Tournament's OPERATOR_ROLE"):
-        publish_targets_file(runtime, store, stranger, resolved, built[0][1])
+    with pytest.raises(MissingRole, match="publishing a round's targets needs OPERATOR_ROLE on the Tournament"):
+        publish_targets(runtime, store, stranger, resolved, built[0][1])
     nothing_sent(stranger, store, resolved, 0)
 
 
@@ -184,16 +231,16 @@ def test_an_operator_without_eth_uploads_nothing(runtime, built, store, tourname
     broke = Account.create()
     tournament.grantRole(tournament.OPERATOR_ROLE(), broke.address, {"from": admin})
     with pytest.raises(FundError, match=f"{broke.address} holds 0 ETH, and the transaction may cost up to"):
-        publish_targets_file(runtime, store, broke, resolved, built[0][1])
+        publish_targets(runtime, store, broke, resolved, built[0][1])
     nothing_sent(broke, store, resolved, 0)
 
 
 def test_an_unknown_round_or_a_missing_file_is_one_line(runtime, built, store, fund, tmp_path):
     count = runtime.round_count()
-    with pytest.raises(FundError, match=f"round {count + 1} not found: rounds run from 1 to {count}"):
-        publish_targets_file(runtime, store, fund, count + 1, built[0][1])
+    with pytest.raises(FundError, match=f"round {count + 1} not found: (rounds run from 1 to {count}|no round is open yet)"):
+        publish_targets(runtime, store, fund, count + 1, built[0][1])
     with pytest.raises(FundError, match=f"cannot read the targets file {tmp_path / 'nope.csv'}: No such file"):
-        publish_targets_file(runtime, store, fund, 1, tmp_path / "nope.csv")
+        publish_targets(runtime, store, fund, 1, tmp_path / "nope.csv")
 
 
 def test_a_publication_killed_after_the_upload_is_finished_by_running_it_again(runtime, built, store, tournament,
@@ -201,7 +248,7 @@ def test_a_publication_killed_after_the_upload_is_finished_by_running_it_again(r
     _, targets = built[0]
     store.publish_targets(fund, resolved, targets.read_bytes())  # uploaded; the commit never went out
     assert tournament.round(resolved)["targetsHash"] == ZERO
-    digest = publish_targets_file(runtime, store, fund, resolved, targets)
+    digest = publish_targets(runtime, store, fund, resolved, targets)
     assert tournament.round(resolved)["targetsHash"] == "0x" + digest.hex()
 
 
@@ -213,7 +260,7 @@ def test_other_targets_than_the_stored_ones_are_refused_before_anything_is_sent(
     other.write_bytes(targets.read_bytes().replace(b",0.0\n", b",0.25\n", 1))
     nonce = web3.eth.get_transaction_count(fund.address)
     with pytest.raises(StoreConflict, match=f"round {resolved}'s targets are published already"):
-        publish_targets_file(runtime, store, fund, resolved, other)
+        publish_targets(runtime, store, fund, resolved, other)
     assert web3.eth.get_transaction_count(fund.address) == nonce
 
 
@@ -223,4 +270,4 @@ def test_targets_of_a_round_whose_dataset_is_elsewhere_use_the_registered_live_i
     rid = open_round(driver, dataset_hash_of(directory))  # committed, but published in another store
     register_live_ids(store.directory, rid, live_ids_in(directory))
     driver.until(driver.tournament.round(rid)["resolveTime"])
-    assert publish_targets_file(runtime, store, fund, rid, targets) == web3.keccak(targets.read_bytes())
+    assert publish_targets(runtime, store, fund, rid, targets) == web3.keccak(targets.read_bytes())

@@ -1,0 +1,178 @@
+"""The README's "Run a tournament" section, run as written: its shell blocks, extracted and joined,
+in one bash process against an anvil this module starts itself (what the section's `anvil` in
+another terminal is), from an empty directory. A whole season through `crowdstake` commands
+alone, every role its own wallet: deploy, a tournament, the reward pool, three overlapping
+rounds opened with their datasets, participants downloading, training, submitting and staking,
+time advanced, targets published, two of three members voting, finalisation, claims restaked, a
+keeper's batch payment, status and an outsider's verify. The test then reads the chain itself:
+every wallet's tokens equal what the voted score tables imply, and the supply fell by exactly
+the burns. Then the fund's mistakes on the same deployment, each one line with nothing sent or
+uploaded."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from crowdstake.chain import Contracts, load_artifact
+from crowdstake.chain.localchain import local_chain
+from crowdstake.chain.wallet import list_wallets
+from crowdstake.results.table import read_table
+from crowdstake.store import local_store_for
+
+ROOT = Path(__file__).resolve().parents[2]
+E18 = 10**18
+SECTION = "## Run a tournament"
+
+
+def section_script(readme: str) -> str:
+    """The section's ```sh blocks, in order, as one script."""
+    start = readme.index(f"\n{SECTION}\n")
+    end = readme.find("\n## ", start + 1)
+    blocks = re.findall(r"```sh\n(.*?)```", readme[start:end if end > 0 else None], re.S)
+    assert blocks, f"no shell block in the README's {SECTION!r}"
+    return "".join(blocks)
+
+
+def env_for(home: Path, node: str) -> dict:
+    """A clean environment: the checkout's venv and npm tools first, nothing of the caller's CROWDSTAKE_*."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), str(ROOT / "node_modules" / ".bin"), os.environ["PATH"]])
+    return {"PATH": path, "HOME": str(home), "CROWDSTAKE_HOME": str(home / ".crowdstake"), "CROWDSTAKE_RPC_URL": node,
+            "CROWDSTAKE_CONFIG": str(home / "absent.toml"), "LANG": "C.UTF-8"}
+
+
+@pytest.fixture(scope="module")
+def season(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run-a-tournament")
+    script = section_script((ROOT / "README.md").read_text())
+    with local_chain("anvil") as node:
+        env = env_for(workdir, node)
+        run = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], cwd=workdir, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            output, _ = run.communicate(timeout=900)
+        finally:
+            try:
+                os.killpg(run.pid, signal.SIGTERM)  # the section's background store, had it not reached its kill
+            except ProcessLookupError:
+                pass
+        assert run.returncode == 0, output[-6000:]
+        w3 = Web3(Web3.HTTPProvider(node))
+        contracts = Contracts.load(w3, workdir / "deployments")
+        yield {"dir": workdir, "env": env, "output": output, "w3": w3, "contracts": contracts,
+               "wallets": dict(list_wallets(workdir / ".crowdstake" / "wallets"))}
+
+
+def test_the_readme_season_pays_what_the_voted_tables_say(season):
+    c, wallets, output = season["contracts"], season["wallets"], season["output"]
+    t, token = c.tournament.functions, c.token.functions
+    record = c.deployment
+    assert record["roles"]["operator"] == wallets["fund"]
+    assert sorted(record["roles"]["members"]) == sorted(wallets[m] for m in ("m1", "m2", "m3"))
+
+    store = local_store_for(season["dir"] / "store", c)
+    gains, burns, delta = 0, 0, {wallets["alice"]: 0, wallets["bob"]: 0}
+    assert c.round_count() == 3
+    for rid in (1, 2, 3):
+        r = c.round(rid)
+        assert r.finalized and r.settledPositions == r.stakedPositions == 2 and r.reserved == 0
+        assert r.targetsHash != bytes(32) and r.datasetHash != bytes(32)
+        rows = read_table(store.get_score_table(rid, r.scoreTableHash))
+        assert len(rows) == 2 and {row.staker for row in rows} == set(delta)
+        for row in rows:
+            delta[row.staker] += row.delta
+            gains += max(row.delta, 0)
+            burns += max(-row.delta, 0)
+        assert sum(max(row.delta, 0) for row in rows) == r.totalReward
+    assert gains > 0 and burns > 0, "a season with no gain or no burn checks less than it should"
+
+    for who, moved in delta.items():
+        assert c.call(token.balanceOf(who)) == 1000 * E18 + moved
+        assert c.call(t.internalBalance(who)) == 0
+    assert c.call(t.rewardPool()) == 10_000 * E18 - gains
+    assert c.call(token.balanceOf(wallets["fund"])) == 10_000 * E18
+    assert c.call(token.totalSupply()) == 10_000_000 * E18 - burns
+    assert c.call(token.balanceOf(c.tournament.address)) == c.call(t.totalOwed()) == c.call(t.rewardPool())
+    assert c.call(token.balanceOf(wallets["keeper"])) == 1000 * E18  # the keeper paid gas, moved no token
+    assert re.search(r"round 1: the recomputed root 0x[0-9a-f]{64} matches the on-chain", output)
+    assert output.count("state: finalized") == 3
+    assert f"positions of {wallets['alice']}" in output
+
+
+def cli(season, *args, **more_env):
+    return subprocess.run([sys.executable, "-m", "crowdstake.cli", *args], cwd=season["dir"], capture_output=True,
+                          text=True, env={**season["env"], "CROWDSTAKE_PASSWORD": "dev-chain-only",
+                                          "CROWDSTAKE_STORE": str(season["dir"] / "store"), **more_env})
+
+
+def refused(season, *args) -> str:
+    """One line on stderr, no traceback, exit 1; returns the line."""
+    run = cli(season, *args)
+    assert run.returncode == 1 and run.stdout == "", (run.stdout, run.stderr)
+    assert "Traceback" not in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    return run.stderr.removeprefix("crowdstake: ")
+
+
+def test_the_funds_mistakes_are_one_line_and_send_nothing(season):
+    c, wallets, root = season["contracts"], season["wallets"], season["dir"]
+    fund = wallets["fund"]
+    w3, datasets = season["w3"], root / "store" / "datasets"
+    data, targets = root / "data" / "public", root / "data" / "private" / "targets"
+    nonce, rounds, stored = w3.eth.get_transaction_count(fund), c.round_count(), sorted(datasets.rglob("*"))
+
+    partial = root / "partial"
+    partial.mkdir()
+    for name in ("train.csv", "validation.csv"):
+        (partial / name).write_bytes((data / "era-24" / name).read_bytes())
+    line = refused(season, "fund", "open-round", "--wallet", "fund", "--tournament", "1", "--dataset", str(partial),
+                   "--close-in", "1h", "--resolve-in", "1d")
+    assert line == f"{partial / 'live.csv'} is missing: a dataset directory has train.csv, validation.csv, live.csv " \
+                   "(and optionally features.json)\n"
+    line = refused(season, "fund", "open-round", "--wallet", "alice", "--tournament", "1", "--dataset",
+                   str(data / "era-24"), "--close-in", "1h", "--resolve-in", "1d")
+    assert line.startswith(f"opening a round needs OPERATOR_ROLE on the Tournament, and {wallets['alice']} does not "
+                           f"hold it; it is held by {fund}")
+    line = refused(season, "fund", "open-round", "--wallet", "fund", "--tournament", "1", "--dataset",
+                   str(data / "era-24"), "--close-at", "2020-01-01T00:00Z", "--resolve-in", "1d")
+    assert line.startswith("close time 2020-01-01 00:00:00 UTC (") and "is not in the future" in line
+    line = refused(season, "fund", "publish-targets", "--wallet", "fund", "--round", "1", "--targets",
+                   str(targets / "era-22.csv"))
+    assert line == "round 1's targets are published already (these targets): they are committed once; nothing was sent\n"
+    assert (w3.eth.get_transaction_count(fund), c.round_count(), sorted(datasets.rglob("*"))) == (nonce, rounds, stored)
+
+    # a fourth round, on round 3's dataset (published already): targets before it resolves, of another round, by
+    # someone else, and an operator's own targets that differ from the committed ones
+    opened = cli(season, "fund", "open-round", "--wallet", "fund", "--tournament", "1", "--dataset", str(data / "era-24"),
+                 "--close-in", "1h", "--resolve-in", "2h")
+    assert opened.returncode == 0 and opened.stdout.startswith("opened round 4 of tournament 1"), opened.stderr
+    nonce = w3.eth.get_transaction_count(fund)
+    publish = ("fund", "publish-targets", "--round", "4", "--targets")
+    line = refused(season, *publish, str(targets / "era-24.csv"), "--wallet", "fund")
+    assert line.startswith("round 4 resolves at ") and "its targets can be published from then on" in line
+    assert cli(season, "dev", "advance", "--to", "resolve", "--round", "4").returncode == 0
+    line = refused(season, *publish, str(targets / "era-22.csv"), "--wallet", "fund")
+    assert re.fullmatch(rf"{re.escape(str(targets / 'era-22.csv'))}: line 2: id '[0-9a-f]+' is not a live id of this "
+                        r"round.*\n", line), line
+    line = refused(season, *publish, str(targets / "era-24.csv"), "--wallet", "bob")
+    assert line.startswith("publishing a round's targets needs OPERATOR_ROLE on the Tournament")
+    assert w3.eth.get_transaction_count(fund) == nonce and c.round(4).targetsHash == bytes(32)
+    assert not (root / "store" / "rounds" / "4" / "targets.csv").exists()
+
+    done = cli(season, *publish, str(targets / "era-24.csv"), "--wallet", "fund")
+    assert done.returncode == 0 and done.stdout.startswith("round 4: targets 0x"), done.stderr
+    own = root / "own-targets"
+    own.mkdir()
+    original = (targets / "era-24.csv").read_text().splitlines()
+    flipped = [original[0]] + [f"{line.split(',')[0]},{1 - float(line.split(',')[1])}" for line in original[1:]]
+    (own / "4.csv").write_text("\n".join(flipped) + "\n")
+    line = refused(season, "oracle", "run", "--round", "4", "--targets", str(own), "--wallet", "m1", "--workdir",
+                   str(root / "m1"))
+    assert line.startswith(f"{own / '4.csv'} hashes to 0x") and ", but round 4 commits the targets 0x" in line
+    assert c.round_state(4).acceptedHash == bytes(32)
+
