@@ -1,7 +1,10 @@
 """Taking part in a tournament from Python or a notebook: download a round's dataset (checked
-against the hash the round commits on-chain), submit predictions, stake with a permit,
-decrease, claim (or claim and restake), and see rounds and positions. The CLI is a thin
-shell over this module. Every check that can fail is made before anything is sent, so a mistake
+against the hash the round commits on-chain), submit predictions, stake with a permit or from
+the internal balance, decrease, claim (or claim and restake), withdraw the internal balance,
+take a refund from a round that got no results, and see rounds, positions (scored as soon as
+the committee accepts a table, marked provisional until it is final) and a round's score
+table. Models are shown by the names this machine's book knows (`crowdstake.models`), else by
+id. The CLI is a thin shell over this module. Every check that can fail is made before anything is sent, so a mistake
 changes nothing, on-chain or off. Results are small frozen dataclasses, token amounts exact
 `Decimal`s; tables (rounds, positions) are DataFrames."""
 
@@ -15,13 +18,15 @@ import pandas as pd
 from eth_account.signers.local import LocalAccount
 
 from crowdstake._fs import atomic_write
+from crowdstake._human import when
 from crowdstake._units import TOKEN, parse_amount, to_tokens
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.permit import sign_permit
 from crowdstake.chain.tx import prepare, refused_as, send
 from crowdstake.errors import InvalidDatasetError, InvalidInputError, MissingSetting, ParticipantError, StoreNotFound, TransactionFailed
-from crowdstake.results.merkle import Leaf, model_id, process_proof
-from crowdstake.results.table import read_table, table_hash
+from crowdstake.models import ModelBook
+from crowdstake.results.merkle import Leaf, process_proof
+from crowdstake.results.table import Row, read_table, table_hash
 from crowdstake.store import Store, file_hash
 from crowdstake.store.datasets import parse_manifest
 from crowdstake.store.formats import predictions_csv, validate_predictions
@@ -56,6 +61,7 @@ class Claim:
     restaked_into: int | None
     tx: str
     note: str = ""
+    paid: Decimal | None = None  # the stake plus the gain, or less the burn: what went to the wallet or the restake
 
 
 # claimAndRestake's refusals of the payout itself: it is paid to the wallet instead
@@ -77,9 +83,39 @@ class Download:
 
 @dataclass(frozen=True)
 class Balance:
+    """The wallet's tokens and ETH, and its internal balance in the Tournament (payouts credited
+    there, withdrawn with `withdraw` or staked with `stake(..., from_balance=True)`)."""
+
     address: str
     tokens: Decimal
     eth: Decimal
+    internal: Decimal
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    amount: Decimal
+    left: Decimal  # the internal balance after it
+    tx: str
+
+
+@dataclass(frozen=True)
+class Refund:
+    round: int
+    model: str
+    amount: Decimal
+    tx: str
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A round's voted score table: `provisional` while it is accepted but not finalised (a veto
+    may still replace it). `table` has one row per position, the wallet's own first."""
+
+    round: int
+    provisional: bool
+    table_hash: str
+    table: pd.DataFrame
 
 
 def _amount(text) -> int:
@@ -89,11 +125,18 @@ def _amount(text) -> int:
         raise ParticipantError(str(e)) from None
 
 
-class Participant:
-    """One wallet's view of the tournament."""
+CLAIM_WINDOW = 180 * 86_400  # Tournament.CLAIM_WINDOW: a finalised round's unsettled positions refund after it
+SCORE_COLUMNS = ["staker", "model", "stake", "corr", "mmc", "score", "payout", "reason", "mine"]
 
-    def __init__(self, contracts: Contracts, account: LocalAccount, store: Store | None = None):
+
+class Participant:
+    """One wallet's view of the tournament, with the book of its model names (in memory when
+    none is given)."""
+
+    def __init__(self, contracts: Contracts, account: LocalAccount, store: Store | None = None,
+                 models: ModelBook | None = None):
         self.contracts, self.account, self.store = contracts, account, store
+        self.models = models if models is not None else ModelBook(None)
         self.w3, self.tournament, self.token = contracts.w3, contracts.tournament, contracts.token
 
     # ------------------------------------------------------------------ reading
@@ -139,33 +182,92 @@ class Participant:
         r = self.round(round_id)
         state = self.state(r)
         if state != "open":
-            raise ParticipantError(f"round {round_id} is {state}: submissions and stakes closed at {r.closeTime}")
+            raise ParticipantError(f"round {round_id} is {state}: submissions and stakes closed "
+                                   f"{when(r.closeTime, self.now())}")
         return r
 
     def status(self) -> pd.DataFrame:
-        """The wallet's positions: round, model, stake, score, payout, state."""
+        """The wallet's positions: round, model (its name when known), stake, state and, once the
+        committee accepted a score table (and the store holds it), CORR, MMC, the score and the
+        payout it implies, `provisional` until the round is finalised; a settled position's
+        payout is the one realised on-chain."""
         me = self.account.address
         claims = {(e["args"]["roundId"], e["args"]["modelId"]): e["args"] for e in self.contracts.logs("Claimed", staker=me)}
         refunds = {(e["args"]["roundId"], e["args"]["modelId"]) for e in self.contracts.logs("Refunded", staker=me)}
+        tables: dict[int, tuple[dict, bool] | None] = {}
         rows = []
         for (rid, _, mid), stake in sorted(self.contracts.stakes(staker=me).items()):
             if stake == 0:
                 continue
-            claim = claims.get((rid, mid))
-            phase = self.state(self.round(rid))
+            r = self.round(rid)
+            if rid not in tables:
+                tables[rid] = self._voted_rows(rid, r)
+            scored, provisional = tables[rid] or ({}, False)
+            row, claim = scored.get(mid), claims.get((rid, mid))
+            phase = self.state(r)
             state = "claimed" if claim else ("refunded" if (rid, mid) in refunds else
-                     "claimable" if phase == "finalized" else phase)
+                     "claimable" if phase == "finalized" else "accepted" if provisional else phase)
+            payout = claim["delta"] if claim else (row.delta if row else None)
             rows.append({
-                "round": rid, "model": "0x" + mid.hex()[:12], "stake": stake / TOKEN,
-                "score": claim["score"] / 1e6 if claim else None,
-                "payout": claim["delta"] / TOKEN if claim else None, "state": state,
+                "round": rid, "model": self.models.label(mid), "stake": stake / TOKEN, "state": state,
+                "corr": row.corr if row else None, "mmc": row.mmc if row else None,
+                "score": row.score if row else (claim["score"] / 1e6 if claim else None),
+                "payout": None if payout is None else payout / TOKEN, "provisional": bool(row) and provisional,
             })
-        return pd.DataFrame(rows, columns=["round", "model", "stake", "score", "payout", "state"])
+        return pd.DataFrame(rows, columns=["round", "model", "stake", "state", "corr", "mmc", "score", "payout",
+                                           "provisional"])
+
+    def scores(self, round_id: int) -> Scores:
+        """Round `round_id`'s voted score table (the finalised one, or the one accepted and still
+        in its dispute window, provisional), the wallet's models first, names where known."""
+        r = self.round(round_id)
+        voted = self._voted_hash(round_id, r)
+        if voted is None:
+            raise ParticipantError(f"round {round_id} is {self.state(r)} and has no accepted score table yet: the "
+                                   "committee votes once the round resolves and its targets are published")
+        digest, provisional = voted
+        rows = self._table(round_id, digest)
+        me = self.account.address.lower()
+        table = pd.DataFrame([{
+            "staker": row.staker, "model": self.models.label(row.model_id), "stake": row.stake / TOKEN,
+            "corr": row.corr, "mmc": row.mmc, "score": row.score, "payout": row.delta / TOKEN, "reason": row.reason,
+            "mine": row.staker.lower() == me,
+        } for row in rows], columns=SCORE_COLUMNS)
+        table = table.sort_values(["mine", "score"], ascending=[False, False], kind="stable").reset_index(drop=True)
+        return Scores(round_id, provisional, "0x" + digest.hex(), table)
+
+    def _voted_hash(self, round_id: int, r) -> tuple[bytes, bool] | None:
+        """(the voted table's hash, provisional) or None: the finalised table, else the accepted one."""
+        if r.finalized:
+            return bytes(r.scoreTableHash), False
+        state = self.contracts.round_state(round_id)  # acceptedHash: the hash of the accepted result, 0 when none
+        return (bytes(state.accepted.scoreTableHash), True) if bytes(state.acceptedHash) != bytes(32) else None
+
+    def _table(self, round_id: int, digest: bytes) -> list[Row]:
+        data = self._need_store("reading the score table").get_score_table(round_id, digest)
+        if table_hash(data) != digest:
+            raise ParticipantError(f"the store's score table for round {round_id} does not match the hash voted "
+                                   "on-chain: use another store")
+        return read_table(data)
+
+    def _voted_rows(self, round_id: int, r) -> tuple[dict, bool] | None:
+        """The wallet's rows of the voted table by model id, and whether it is provisional; None
+        when no table is voted, no store is given, or the store does not hold it."""
+        voted = self._voted_hash(round_id, r)
+        if voted is None or self.store is None:
+            return None
+        try:
+            rows = self._table(round_id, voted[0])
+        except StoreNotFound:
+            return None
+        me = self.account.address.lower()
+        return {row.model_id: row for row in rows if row.staker.lower() == me}, voted[1]
 
     def balance(self) -> Balance:
         me = self.account.address
         return Balance(me, to_tokens(self.contracts.call(self.token.functions.balanceOf(me))),
-                       to_tokens(self.w3.eth.get_balance(me)))
+                       to_tokens(self.w3.eth.get_balance(me)),
+                       to_tokens(self.contracts.call(self.tournament.functions.internalBalance(me))))
 
     def download(self, round_id: int, out) -> Download:
         """Fetch round `round_id`'s dataset into the directory `out`: the manifest whose hash the
@@ -219,24 +321,33 @@ class Participant:
         data = predictions_csv(predictions)
         validate_predictions(data, store.live_ids(round_id))  # the store's own verdict, before anything is sent
         self._open_round(round_id)
-        mid = model_id(model)
+        mid = self.models.resolve(model)
         commit = self.tournament.functions.submit(round_id, mid, file_hash(data))
         self._checked(lambda: prepare(self.w3, self.account, commit))  # it would land, and the gas is paid for
         digest = store.upload_predictions(self.account, round_id, mid, data)
         receipt = self._send(commit)
+        self.models.remember(model)
         return Submission(round_id, model, "0x" + digest.hex(), receipt["transactionHash"].hex())
 
-    def stake(self, round_id: int, model: str, amount) -> StakeChange:
-        """Add `amount` tokens to the position with a permit: one transaction, no approve."""
+    def stake(self, round_id: int, model: str, amount, from_balance: bool = False) -> StakeChange:
+        """Add `amount` tokens to the position: from the wallet with a permit (one transaction,
+        no approve), or (`from_balance`) from the wallet's internal balance in the Tournament."""
         wei = _amount(amount)
         r = self._open_round(round_id)
-        mid = model_id(model)
+        mid = self.models.resolve(model)
         position = self.contracts.position(round_id, self.account.address, mid)
         if position.predictionsHash == bytes(32):
             raise ParticipantError(f"model {model} has no submission in round {round_id}: `crowdstake submit` first")
         if position.stake + wei < r.params.minStake:
             raise ParticipantError(f"stake {to_tokens(position.stake + wei)} is below the tournament minimum "
                                    f"{to_tokens(r.params.minStake)}")
+        if from_balance:
+            held = self.contracts.call(self.tournament.functions.internalBalance(self.account.address))
+            if held < wei:
+                raise ParticipantError(f"insufficient internal balance: the wallet has {to_tokens(held)} tokens in the "
+                                       f"Tournament, the stake needs {to_tokens(wei)} (stake from the wallet instead)")
+            receipt = self._send(self.tournament.functions.stakeFromBalance(round_id, mid, wei))
+            return StakeChange(round_id, model, to_tokens(position.stake + wei), receipt["transactionHash"].hex())
         held = self.contracts.call(self.token.functions.balanceOf(self.account.address))
         if held < wei:
             raise ParticipantError(f"insufficient balance: the wallet holds {to_tokens(held)} tokens, "
@@ -255,7 +366,7 @@ class Participant:
         """Withdraw `amount` tokens of the position before the round closes."""
         wei = _amount(amount)
         r = self._open_round(round_id)
-        mid = model_id(model)
+        mid = self.models.resolve(model)
         stake = self.contracts.position(round_id, self.account.address, mid).stake
         if wei > stake:
             raise ParticipantError(f"cannot withdraw {to_tokens(wei)}: the position holds {to_tokens(stake)}")
@@ -273,13 +384,19 @@ class Participant:
             raise ParticipantError(f"round {round_id} is {self.state(r)}, not finalized: nothing can be claimed yet")
         rows = self._my_rows(round_id, r)
         if model is not None:
-            mid = model_id(model)
+            mid = self.models.resolve(model)
             rows = [row for row in rows if row.model_id == mid]
         rows = [row for row in rows if self.contracts.position(round_id, self.account.address, row.model_id).stake]  # unsettled
         if not rows:
             raise ParticipantError(f"nothing to claim in round {round_id} for {self.account.address}" + (f" model {model}" if model else ""))
         if restake_into is not None:
             self._open_round(restake_into)
+            for row in rows:  # a payout is restaked into the same model's position, which needs a submission
+                if self.contracts.position(restake_into, self.account.address, row.model_id).predictionsHash == bytes(32):
+                    name = self.models.label(row.model_id)
+                    raise ParticipantError(f"model {name} has no submission in round {restake_into}, so its payout cannot "
+                                           f"be restaked there: `crowdstake submit --round {restake_into} --model {name} "
+                                           "FILE` first, or claim without --restake-into; nothing was sent")
         done = []
         for row in rows:
             proof = list(row.proof)
@@ -297,8 +414,50 @@ class Participant:
                     into, note = None, (f"the payout {payout} was not restaked: {_UNRESTAKABLE[e.error]}"
                                         .format(into=restake_into))
             receipt = self._send(call)
-            done.append(Claim(round_id, "0x" + row.model_id.hex()[:12], to_tokens(row.delta), into,
-                              receipt["transactionHash"].hex(), note))
+            done.append(Claim(round_id, self.models.label(row.model_id), to_tokens(row.delta), into,
+                              receipt["transactionHash"].hex(), note, to_tokens(row.stake + row.delta)))
+        return done
+
+    def withdraw(self, amount=None) -> Withdrawal:
+        """Send `amount` tokens (None: all) of the wallet's internal balance to the wallet."""
+        me = self.account.address
+        held = self.contracts.call(self.tournament.functions.internalBalance(me))
+        if held == 0:
+            raise ParticipantError(f"nothing to withdraw: {me} has no internal balance in the Tournament (payouts go "
+                                   "there only when paid with --to-balance)")
+        wei = held if amount is None else _amount(amount)
+        if wei > held:
+            raise ParticipantError(f"cannot withdraw {to_tokens(wei)}: the internal balance is {to_tokens(held)}")
+        receipt = self._send(self.tournament.functions.withdraw(wei))
+        return Withdrawal(to_tokens(wei), to_tokens(held - wei), receipt["transactionHash"].hex())
+
+    def refund(self, round_id: int, model: str | None = None) -> list[Refund]:
+        """Take back the whole stake of the wallet's positions (one model, or all) in a round that
+        got no results by its deadline, or that left them unsettled CLAIM_WINDOW after it."""
+        r = self.round(round_id)
+        deadline = self.contracts.round_times(round_id)[2]
+        opens = deadline + 1 + (CLAIM_WINDOW if r.finalized else 0)
+        now = self.now()
+        if now < opens:
+            why = (f"round {round_id} is finalized: claim its positions (`crowdstake claim --round {round_id}`); only "
+                   "those still unsettled 180 days after its results deadline are refunded" if r.finalized else
+                   f"round {round_id} may still get its results until {when(deadline, now)}; if none is finalised by "
+                   "then every stake is refunded")
+            raise ParticipantError(f"refunds of round {round_id} open {when(opens, now)}: {why}; nothing was sent")
+        me = self.account.address
+        mids = [mid for (rid, _, mid), stake in sorted(self.contracts.stakes(staker=me, roundId=round_id).items())
+                if rid == round_id and stake and self.contracts.position(round_id, me, mid).stake]
+        if model is not None:
+            wanted = self.models.resolve(model)
+            mids = [mid for mid in mids if mid == wanted]
+        if not mids:
+            raise ParticipantError(f"nothing to refund in round {round_id} for {me}" + (f" model {model}" if model else "")
+                                   + ": no unsettled stake")
+        done = []
+        for mid in mids:
+            amount = self.contracts.position(round_id, me, mid).stake
+            receipt = self._send(self.tournament.functions.refund(round_id, me, mid))
+            done.append(Refund(round_id, self.models.label(mid), to_tokens(amount), receipt["transactionHash"].hex()))
         return done
 
     def _need_store(self, what: str) -> Store:
@@ -307,15 +466,13 @@ class Participant:
         return self.store
 
     def _my_rows(self, round_id: int, r):
-        data = self._need_store("reading the score table").get_score_table(round_id, r.scoreTableHash)  # the one voted
-        if table_hash(data) != r.scoreTableHash:
-            raise ParticipantError(f"the store's score table for round {round_id} does not match the hash voted on-chain: use another store")
         me = self.account.address.lower()
-        rows = [row for row in read_table(data) if row.staker.lower() == me]
+        rows = [row for row in self._table(round_id, bytes(r.scoreTableHash)) if row.staker.lower() == me]
         for row in rows:  # a table that does not prove its leaves is useless: say so before sending
             leaf = Leaf(round_id, self.account.address, row.model_id, row.quantized).hash()
             if process_proof(leaf, row.proof) != r.root:
-                raise ParticipantError(f"the score table's proof for model 0x{row.model_id.hex()[:12]} does not match the on-chain root")
+                raise ParticipantError(f"the score table's proof for model {self.models.label(row.model_id)} does not "
+                                       "match the on-chain root")
         return rows
 
     def _send(self, call):

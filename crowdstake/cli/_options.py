@@ -258,7 +258,16 @@ def participant(flags: dict, with_store: bool = False):
     settings = load(flags)
     contracts = settings.node.contracts()
     signer = account(settings)
-    return Participant(contracts, signer, open_store(settings, contracts) if with_store else None)
+    return Participant(contracts, signer, open_store(settings, contracts) if with_store else None, model_book(settings))
+
+
+def model_book(settings):
+    """The book of model names beside the wallets: `$CROWDSTAKE_HOME/models.json`."""
+    from pathlib import Path
+
+    from crowdstake.models import ModelBook
+
+    return ModelBook(Path(settings.wallet.directory).expanduser().parent / "models.json")
 
 
 def fund(flags: dict, with_store: bool = False):

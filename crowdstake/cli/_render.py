@@ -13,10 +13,64 @@ def table(frame, title: str) -> None:
 
     shown = Table(title=title)
     for col in frame.columns:
-        shown.add_column(str(col))
+        shown.add_column(str(col), no_wrap=True)
     for row in frame.itertuples(index=False):
         shown.add_row(*("" if v is None or v != v else str(v) for v in row))
-    Console().print(shown)
+    Console(width=max(100, Console().width)).print(shown)  # captured output is not cut at 80 columns
+
+
+def _number(value, digits: int) -> str:
+    return "" if value is None or value != value else f"{value:,.{digits}f}"
+
+
+def rounds(frame, now: int, title: str) -> None:
+    """`Participant.rounds()`: times as UTC minutes, amounts in tokens."""
+    from crowdstake._human import relative
+
+    shown = frame.assign(
+        closes=[f"{_minute(t)} ({relative(t, now)})" for t in frame["closeTime"]],
+        resolves=[_minute(t) for t in frame["resolveTime"]],
+        stake=[_number(v, 2) for v in frame["totalStake"]], reward=[_number(v, 2) for v in frame["totalReward"]],
+    )[["round", "tournament", "state", "closes", "resolves", "positions", "stake", "reward"]]
+    table(shown, title)
+
+
+def _minute(timestamp: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(int(timestamp), timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def positions(frame, title: str) -> None:
+    """`Participant.status()`: a provisional payout (from an accepted, not finalised table) marked *."""
+    shown = frame.assign(
+        stake=[_number(v, 2) for v in frame["stake"]], corr=[_number(v, 4) for v in frame["corr"]],
+        mmc=[_number(v, 4) for v in frame["mmc"]], score=[_number(v, 4) for v in frame["score"]],
+        payout=[_number(v, 4) + ("*" if p else "") for v, p in zip(frame["payout"], frame["provisional"])],
+    ).drop(columns=["provisional"])
+    table(shown, title)
+    if frame["provisional"].any():
+        click.echo("* provisional: the committee accepted the table, and its dispute window is still running")
+
+
+def scores(frame, title: str) -> None:
+    """`Participant.scores().table`: the wallet's rows marked, stakers shortened."""
+    shown = frame.assign(
+        staker=[f"{s[:10]}…" + (" (you)" if mine else "") for s, mine in zip(frame["staker"], frame["mine"])],
+        stake=[_number(v, 2) for v in frame["stake"]], corr=[_number(v, 4) for v in frame["corr"]],
+        mmc=[_number(v, 4) for v in frame["mmc"]], score=[_number(v, 4) for v in frame["score"]],
+        payout=[_number(v, 4) for v in frame["payout"]],
+    ).drop(columns=["mine"])
+    table(shown, title)
+
+
+def claim(done) -> str:
+    """A `crowdstake.participant.Claim` in words: a loss as a loss, then where the rest went."""
+    moved = "gained" if done.delta > 0 else "burned" if done.delta < 0 else "gained"
+    where = f"restaked into round {done.restaked_into}" if done.restaked_into else "paid to the wallet"
+    line = f"{moved} {abs(done.delta):,}, {done.paid:,} {where}" if done.paid is not None else \
+        f"{done.delta:+,} tokens, {where}"
+    return line + (f"; {done.note}" if done.note else "")
 
 
 def oracle_summary(summary) -> None:

@@ -103,9 +103,11 @@ def wallet_address(name):
 @options.node
 @options.wallet
 def wallet_balance(name, flags):
-    """The wallet's tokens and ETH.
+    """The wallet's tokens, ETH and internal balance.
 
-    NAME is the same as --wallet NAME."""
+    The internal balance holds payouts credited in the Tournament (`pay --to-balance`): take it
+    out with `crowdstake withdraw`, or stake it with `stake --from-balance`. NAME is the same as
+    --wallet NAME."""
     if name is not None:
         given = flags["wallet"]["name"]
         if given is not None and given != name:
@@ -113,7 +115,8 @@ def wallet_balance(name, flags):
                                    ctx=click.get_current_context())
         flags = {**flags, "wallet": {**flags["wallet"], "name": name}}
     balance = options.participant(flags).balance()
-    click.echo(f"{balance.address}: {balance.tokens:,} tokens, {balance.eth:,} ETH")
+    click.echo(f"{balance.address}: {balance.tokens:,} tokens, {balance.eth:,} ETH; {balance.internal:,} tokens of "
+               "internal balance in the Tournament")
 
 
 # ------------------------------------------------------------------ rounds and positions
@@ -128,8 +131,8 @@ def rounds(flags):
     from crowdstake.participant import Participant
 
     contracts = options.load(flags).node.contracts()
-    frame = Participant(contracts, Account.create()).rounds()  # reading needs no key of the user's
-    render.table(frame, f"rounds on chain {contracts.w3.eth.chain_id}")
+    reader = Participant(contracts, Account.create())  # reading needs no key of the user's
+    render.rounds(reader.rounds(), reader.now(), f"rounds on chain {contracts.w3.eth.chain_id}")
 
 
 @click.command()
@@ -153,17 +156,23 @@ def submit(round_id, model, file, flags):
 @click.option("--model", required=True, metavar="NAME", help="the model's name; it must have a submission in the round")
 @click.option("--amount", required=True, metavar="TOKENS", help="tokens, e.g. 12.5")
 @click.option("--decrease", is_flag=True, help="withdraw the amount instead (before the round closes)")
+@click.option("--from-balance", is_flag=True, help="stake from the wallet's internal balance in the Tournament")
 @options.node
 @options.wallet
-def stake(round_id, model, amount, decrease, flags):
+def stake(round_id, model, amount, decrease, from_balance, flags):
     """Stake on a position, or withdraw (--decrease).
 
-    A stake is one transaction with a permit (no approve); a withdrawal is allowed before the
-    round closes."""
+    A stake is one transaction with a permit (no approve), or from the internal balance
+    (--from-balance); a withdrawal is allowed before the round closes."""
+    if decrease and from_balance:
+        raise click.UsageError("--decrease and --from-balance do not go together: a decrease always returns the tokens "
+                               "to the wallet", ctx=click.get_current_context())
     p = options.participant(flags)
-    done = (p.decrease if decrease else p.stake)(round_id, model, amount)
+    done = p.decrease(round_id, model, amount) if decrease else p.stake(round_id, model, amount, from_balance)
     verb = "withdrew" if decrease else "staked"
-    click.echo(f"{verb} {amount} on model {model} in round {round_id}: position now {done.stake}, tx {done.tx}")
+    source = " from the internal balance" if from_balance else ""
+    click.echo(f"{verb} {amount}{source} on model {model} in round {round_id}: position now {done.stake}, "
+               f"1 transaction (tx {done.tx})")
 
 
 @click.command()
@@ -193,20 +202,104 @@ def claim(round_id, model, restake_into, claim_all, flags):
         chosen = [round_id]
     for rid in chosen:
         for done in p.claim(rid, None if claim_all else model, restake_into):
-            where = f"restaked into round {done.restaked_into}" if done.restaked_into else "paid to the wallet"
-            where += f"; {done.note}" if done.note else ""
-            click.echo(f"claimed round {rid} model {done.model}: {done.delta:+} tokens, {where} (tx {done.tx})")
+            click.echo(f"claimed round {rid} model {done.model}: {render.claim(done)} (tx {done.tx})")
 
 
 @click.command()
 @options.node
 @options.wallet
+@options.store
 def status(flags):
-    """The wallet's positions.
+    """The wallet's positions, scored as soon as a table is accepted.
 
-    Round, model, stake, score, payout and state of each."""
-    p = options.participant(flags)
-    render.table(p.status(), f"positions of {p.account.address}")
+    Round, model, stake and state of each; with the store, CORR, MMC, score and payout from the
+    score table the committee accepted (marked * while provisional: a veto may still replace
+    it), the realised payout once settled."""
+    p = options.participant(flags, with_store=True)
+    render.positions(p.status(), f"positions of {p.account.address}")
 
 
-COMMANDS = [deployment, wallet, rounds, submit, stake, claim, status]
+@click.command()
+@click.option("--round", "round_id", required=True, help="the round whose voted score table to show", **_ROUND)
+@options.node
+@options.wallet
+@options.store
+def scores(round_id, flags):
+    """A round's voted score table, the wallet's models first.
+
+    The finalised table, or the accepted one (provisional) while its dispute window runs; read
+    from the store and checked against the hash voted on-chain. No wallet needed."""
+    from eth_account import Account
+
+    from crowdstake.participant import Participant
+
+    settings = options.load(flags)
+    contracts = settings.node.contracts()
+    who = options.account(settings, required=False) or Account.create()  # without a wallet nothing is "mine"
+    store = options.open_store(settings, contracts, needed_for="the score tables are in the store")
+    done = Participant(contracts, who, store, options.model_book(settings)).scores(round_id)
+    kind = "provisional: accepted, in its dispute window" if done.provisional else "final"
+    render.scores(done.table, f"round {round_id} score table {done.table_hash[:18]}… ({kind})")
+
+
+@click.command()
+@click.option("--amount", default=None, metavar="TOKENS", help="tokens to withdraw, e.g. 12.5 (or --all)")
+@click.option("--all", "everything", is_flag=True, help="withdraw the whole internal balance")
+@options.node
+@options.wallet
+def withdraw(amount, everything, flags):
+    """Move the internal balance to the wallet.
+
+    Payouts credited with `pay --to-balance` wait in the Tournament until withdrawn. Never
+    paused."""
+    if (amount is None) == (not everything):
+        raise click.UsageError("say how much: --amount TOKENS or --all" if amount is None else
+                               "--amount and --all both say how much: pass one", ctx=click.get_current_context())
+    done = options.participant(flags).withdraw(amount)
+    click.echo(f"withdrew {done.amount:,} tokens to the wallet; {done.left:,} left in the internal balance, "
+               f"1 transaction (tx {done.tx})")
+
+
+@click.command()
+@click.option("--round", "round_id", required=True, help="the round whose stakes to take back", **_ROUND)
+@click.option("--model", default=None, metavar="NAME", help="only this model's position (default: every model)")
+@options.node
+@options.wallet
+def refund(round_id, model, flags):
+    """Take back the stakes of a round that got no results.
+
+    Open after the round's results deadline when it was not finalised (and, for a finalised
+    round, for positions still unsettled 180 days after it): the whole stake, no gain, no burn."""
+    for done in options.participant(flags).refund(round_id, model):
+        click.echo(f"refunded round {done.round} model {done.model}: {done.amount:,} tokens to the wallet "
+                   f"(tx {done.tx})")
+
+
+@click.group()
+def models():
+    """The names of your models.
+
+    On-chain a model is keccak256 of its name; this machine's book ($CROWDSTAKE_HOME/models.json)
+    keeps the names `submit` used, so tables show them."""
+
+
+@models.command("list")
+def models_list():
+    """Every model name in the book, with its id."""
+    book = options.model_book(options.load({}))
+    for mid, name in sorted(book.names().items(), key=lambda kv: kv[1]):
+        click.echo(f"{name}\t0x{mid.hex()}")
+
+
+@models.command("name")
+@click.argument("model_id", metavar="ID")
+@click.argument("name")
+def models_name(model_id, name):
+    """Name model ID (0x and 64 hex digits) as NAME.
+
+    For a model submitted from another machine; refused unless keccak256(NAME) is ID."""
+    options.model_book(options.load({})).name(model_id, name)
+    click.echo(f"model {model_id[:14]}… is {name}")
+
+
+COMMANDS = [deployment, wallet, rounds, submit, stake, claim, status, scores, withdraw, refund, models]

@@ -176,3 +176,30 @@ def test_the_funds_mistakes_are_one_line_and_send_nothing(season):
     assert line.startswith(f"{own / '4.csv'} hashes to 0x") and ", but round 4 commits the targets 0x" in line
     assert c.round_state(4).acceptedHash == bytes(32)
 
+
+
+def test_the_participants_view_of_the_season(season):
+    """Names from the book `submit` kept, the voted tables, the internal balance; and each of a
+    participant's mistakes one line, nothing sent."""
+    from crowdstake.results.merkle import model_id
+
+    wallets, w3 = season["wallets"], season["w3"]
+    status = cli(season, "status", "--wallet", "alice")
+    assert status.returncode == 0 and "alice-model" in status.stdout and "0x" + model_id("alice-model").hex()[:12] \
+        not in status.stdout and status.stdout.count("claimed") == 3
+    scores = cli(season, "scores", "--round", "1", "--wallet", "bob")
+    assert scores.returncode == 0, scores.stderr
+    lines = [line for line in scores.stdout.splitlines() if "-model" in line]
+    assert len(lines) == 2 and "(you)" in lines[0] and "bob-model" in lines[0] and "alice-model" in lines[1]
+    assert "(final)" in scores.stdout and all(len(line) <= 100 for line in scores.stdout.splitlines())
+    balance = cli(season, "wallet", "balance", "alice")
+    assert balance.stdout.endswith("ETH; 0 tokens of internal balance in the Tournament\n")
+
+    nonce = w3.eth.get_transaction_count(wallets["alice"])
+    assert refused(season, "withdraw", "--all", "--wallet", "alice").startswith(
+        f"nothing to withdraw: {wallets['alice']} has no internal balance in the Tournament")
+    line = refused(season, "refund", "--round", "1", "--wallet", "alice")
+    assert line.startswith("refunds of round 1 open ") and "round 1 is finalized: claim its positions" in line
+    assert w3.eth.get_transaction_count(wallets["alice"]) == nonce
+    line = refused(season, "models", "name", "0x" + model_id("alice-model").hex(), "alice-modle")
+    assert line.startswith(f"'alice-modle' is not the name of model 0x{model_id('alice-model').hex()[:12]}")

@@ -42,9 +42,14 @@ COMMANDS = {
     "wallet balance": NODE | WALLET,
     "rounds": NODE,
     "submit": {"--round", "--model"} | NODE | WALLET | STORE,
-    "stake": {"--round", "--model", "--amount", "--decrease"} | NODE | WALLET,
+    "stake": {"--round", "--model", "--amount", "--decrease", "--from-balance"} | NODE | WALLET,
     "claim": {"--round", "--model", "--restake-into", "--all"} | NODE | WALLET | STORE,
-    "status": NODE | WALLET,
+    "status": NODE | WALLET | STORE,
+    "scores": {"--round"} | NODE | WALLET | STORE,
+    "withdraw": {"--amount", "--all"} | NODE | WALLET,
+    "refund": {"--round", "--model"} | NODE | WALLET,
+    "models list": set(),
+    "models name": set(),
     "oracle run": {"--round", "--targets", "--workdir", "--dry-run", "--confirmations"} | NODE | WALLET | STORE,
     "oracle watch": {"--targets", "--workdir", "--interval", "--confirmations", "--pay", "--to-balance",
                      "--batch-size"} | NODE | WALLET | STORE,
@@ -366,9 +371,9 @@ class FakeParticipant:
     def balance(self):
         from crowdstake.participant import Balance
 
-        return Balance("0xAbC", Decimal("1234.5"), Decimal("0.25"))
+        return Balance("0xAbC", Decimal("1234.5"), Decimal("0.25"), Decimal("7"))
 
-    def stake(self, round_id, model, amount):
+    def stake(self, round_id, model, amount, from_balance=False):
         from crowdstake.participant import StakeChange
 
         return StakeChange(round_id, model, Decimal("40"), "0xt1")
@@ -388,7 +393,7 @@ class FakeParticipant:
         from crowdstake.participant import Claim
 
         self.claimed.append((round_id, model, restake_into))
-        return [Claim(round_id, "0xa", Decimal("-1.5"), restake_into, "0xt3")]
+        return [Claim(round_id, "m1", Decimal("-1.5"), restake_into, "0xt3", "", Decimal("98.5"))]
 
 
 @pytest.fixture
@@ -399,16 +404,19 @@ def participant(monkeypatch):
 
 
 def test_participant_lines(participant):
-    assert cli("wallet", "balance", "alice").output == "0xAbC: 1,234.5 tokens, 0.25 ETH\n"
+    assert cli("wallet", "balance", "alice").output == \
+        "0xAbC: 1,234.5 tokens, 0.25 ETH; 7 tokens of internal balance in the Tournament\n"
     assert cli("stake", "--round", "4", "--model", "m1", "--amount", "40").output == \
-        "staked 40 on model m1 in round 4: position now 40, tx 0xt1\n"
+        "staked 40 on model m1 in round 4: position now 40, 1 transaction (tx 0xt1)\n"
+    assert cli("stake", "--round", "4", "--model", "m1", "--amount", "40", "--from-balance").output == \
+        "staked 40 from the internal balance on model m1 in round 4: position now 40, 1 transaction (tx 0xt1)\n"
     assert cli("stake", "--round", "4", "--model", "m1", "--amount", "15", "--decrease").output == \
-        "withdrew 15 on model m1 in round 4: position now 25, tx 0xt2\n"
+        "withdrew 15 on model m1 in round 4: position now 25, 1 transaction (tx 0xt2)\n"
     assert cli("claim", "--all", "--model", "ignored").output == \
-        "claimed round 2 model 0xa: -1.5 tokens, paid to the wallet (tx 0xt3)\n"
+        "claimed round 2 model m1: burned 1.5, 98.5 paid to the wallet (tx 0xt3)\n"
     assert participant.claimed == [(2, None, None)]  # finalized and claimable: round 2 only
     assert cli("claim", "--round", "1", "--model", "m", "--restake-into", "3").output == \
-        "claimed round 1 model 0xa: -1.5 tokens, restaked into round 3 (tx 0xt3)\n"
+        "claimed round 1 model m1: burned 1.5, 98.5 restaked into round 3 (tx 0xt3)\n"
     assert participant.claimed[-1] == (1, "m", 3)
 
 
