@@ -327,7 +327,7 @@ class Participant:
         digest = store.upload_predictions(self.account, round_id, mid, data)
         receipt = self._send(commit)
         self.models.remember(model)
-        return Submission(round_id, model, "0x" + digest.hex(), receipt["transactionHash"].hex())
+        return Submission(round_id, model, "0x" + digest.hex(), _tx(receipt))
 
     def stake(self, round_id: int, model: str, amount, from_balance: bool = False) -> StakeChange:
         """Add `amount` tokens to the position: from the wallet with a permit (one transaction,
@@ -347,7 +347,7 @@ class Participant:
                 raise ParticipantError(f"insufficient internal balance: the wallet has {to_tokens(held)} tokens in the "
                                        f"Tournament, the stake needs {to_tokens(wei)} (stake from the wallet instead)")
             receipt = self._send(self.tournament.functions.stakeFromBalance(round_id, mid, wei))
-            return StakeChange(round_id, model, to_tokens(position.stake + wei), receipt["transactionHash"].hex())
+            return StakeChange(round_id, model, to_tokens(position.stake + wei), _tx(receipt))
         held = self.contracts.call(self.token.functions.balanceOf(self.account.address))
         if held < wei:
             raise ParticipantError(f"insufficient balance: the wallet holds {to_tokens(held)} tokens, "
@@ -360,7 +360,7 @@ class Participant:
             nonce=self.contracts.call(self.token.functions.nonces(self.account.address)), deadline=deadline,
         )
         receipt = self._send(self.tournament.functions.stakeWithPermit(round_id, mid, wei, deadline, v, rr, s))
-        return StakeChange(round_id, model, to_tokens(position.stake + wei), receipt["transactionHash"].hex())
+        return StakeChange(round_id, model, to_tokens(position.stake + wei), _tx(receipt))
 
     def decrease(self, round_id: int, model: str, amount) -> StakeChange:
         """Withdraw `amount` tokens of the position before the round closes."""
@@ -374,7 +374,7 @@ class Participant:
             raise ParticipantError(f"the {to_tokens(stake - wei)} left would be below the minimum "
                                    f"{to_tokens(r.params.minStake)}: withdraw all or less")
         receipt = self._send(self.tournament.functions.decreaseStake(round_id, mid, wei))
-        return StakeChange(round_id, model, to_tokens(stake - wei), receipt["transactionHash"].hex())
+        return StakeChange(round_id, model, to_tokens(stake - wei), _tx(receipt))
 
     def claim(self, round_id: int, model: str | None = None, restake_into: int | None = None) -> list[Claim]:
         """Claim the wallet's positions in a finalised round (one model, or all of them), paying
@@ -415,7 +415,7 @@ class Participant:
                                         .format(into=restake_into))
             receipt = self._send(call)
             done.append(Claim(round_id, self.models.label(row.model_id), to_tokens(row.delta), into,
-                              receipt["transactionHash"].hex(), note, to_tokens(row.stake + row.delta)))
+                              _tx(receipt), note, to_tokens(row.stake + row.delta)))
         return done
 
     def withdraw(self, amount=None) -> Withdrawal:
@@ -429,7 +429,7 @@ class Participant:
         if wei > held:
             raise ParticipantError(f"cannot withdraw {to_tokens(wei)}: the internal balance is {to_tokens(held)}")
         receipt = self._send(self.tournament.functions.withdraw(wei))
-        return Withdrawal(to_tokens(wei), to_tokens(held - wei), receipt["transactionHash"].hex())
+        return Withdrawal(to_tokens(wei), to_tokens(held - wei), _tx(receipt))
 
     def refund(self, round_id: int, model: str | None = None) -> list[Refund]:
         """Take back the whole stake of the wallet's positions (one model, or all) in a round that
@@ -457,7 +457,7 @@ class Participant:
         for mid in mids:
             amount = self.contracts.position(round_id, me, mid).stake
             receipt = self._send(self.tournament.functions.refund(round_id, me, mid))
-            done.append(Refund(round_id, self.models.label(mid), to_tokens(amount), receipt["transactionHash"].hex()))
+            done.append(Refund(round_id, self.models.label(mid), to_tokens(amount), _tx(receipt)))
         return done
 
     def _need_store(self, what: str) -> Store:
@@ -481,3 +481,8 @@ class Participant:
     @staticmethod
     def _checked(step):
         return refused_as(ParticipantError, step)
+
+
+def _tx(receipt) -> str:
+    """A transaction's hash as people copy it: 0x and 64 hex digits."""
+    return "0x" + bytes(receipt["transactionHash"]).hex()

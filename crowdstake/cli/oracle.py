@@ -164,8 +164,8 @@ def _pay(contracts, account, store, round_id: int, keeper, workdir: Path, steps)
 @click.option("--round", "round_id", type=int, required=True, metavar="R", help="the finalized round to pay")
 @_to_balance()
 @_batch_size()
-@click.option("--workdir", default=options.DEFAULT_WORKDIR, metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
-              help="where the resumable journal (settle-<round>.json) is kept")
+@click.option("--workdir", default="keeper-work", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              help="where the resumable journal (settle-<round>.json) is kept: a keeper's own, not an oracle's")
 @options.node
 @options.wallet
 @options.store

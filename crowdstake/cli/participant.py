@@ -1,4 +1,5 @@
-"""A participant's commands: deployments, wallets, rounds, submit, stake, claim, status."""
+"""A participant's commands: deployments, wallets, rounds, submit, stake, claim, status, scores,
+withdraw, refund, and the book of model names."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ _ROUND = dict(type=int, metavar="R")
 
 
 @click.command()
-@click.option("--chain-id", type=int, default=None, metavar="ID",
-              help="the chain whose deployment to show (default: list the chains with a deployment)")
+@click.argument("chain_id", type=int, required=False, metavar="[CHAIN_ID]")
 @options.deployments
 def deployment(chain_id, flags):
     """List known deployments, or show one chain's.
 
-    Without --chain-id, the chains with a deployment record; with it, that chain's record (JSON)."""
+    Without CHAIN_ID, the chains with a deployment record; with it (e.g. 31337), that chain's
+    record (JSON)."""
     import json
 
     from crowdstake.chain import load_deployment

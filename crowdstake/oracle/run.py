@@ -28,6 +28,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from crowdstake._fs import atomic_write
+from crowdstake._human import utc
 from crowdstake._units import to_tokens
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.rpc import with_retries
@@ -272,6 +273,12 @@ def watch(contracts: Contracts, account: LocalAccount, store: Store, settings: O
     finalised round (a keeper pays its positions there). Stops after `rounds_limit` rounds are
     finalised (tests), else runs until interrupted."""
     done: set[int] = set()
+    said: dict[tuple[int, str], object] = {}  # (round, topic): what was last told; news is told once, not every interval
+
+    def once(rid: int, topic: str, news, tell: Callable[[], None]) -> None:
+        if said.get((rid, topic)) != news:
+            said[rid, topic] = news
+            tell()
 
     def finished(rid: int) -> None:
         try:
@@ -280,12 +287,20 @@ def watch(contracts: Contracts, account: LocalAccount, store: Store, settings: O
             log(f"round {rid}: {e}")
         done.add(rid)
 
+    log(f"watching the Tournament {contracts.tournament.address} as {account.address}, every {settings.interval:g} s")
     while rounds_limit is None or len(done) < rounds_limit:
         now = with_retries(lambda: contracts.w3.eth.get_block("latest")["timestamp"], policy=contracts.retry)
         for rid in range(1, contracts.round_count() + 1):
             if rid in done:
                 continue
-            if now < contracts.round_times(rid)[1] or not targets_ready(contracts, rid, settings.targets):
+            resolve = contracts.round_times(rid)[1]
+            if now < resolve:
+                message = f"round {rid} resolves at {utc(resolve)}: waiting"
+                once(rid, "news", message, lambda: log(message))
+                continue
+            if not targets_ready(contracts, rid, settings.targets):
+                message = f"round {rid} resolved: waiting for its targets to be committed (`crowdstake fund publish-targets`)"
+                once(rid, "news", message, lambda: log(message))
                 continue
             if contracts.round_state(rid).finalized:
                 finished(rid)
@@ -293,11 +308,16 @@ def watch(contracts: Contracts, account: LocalAccount, store: Store, settings: O
             try:
                 summary = run_round(contracts, account, store, rid, settings, log=log, steps=steps)
             except (OracleError, TransactionFailed) as e:
-                log(f"round {rid}: {e}")
+                message = f"round {rid}: {e}"
+                once(rid, "news", message, lambda: log(message))
                 if isinstance(e, ResultsTooLate) or getattr(e, "error", None) in TOO_LATE:
                     done.add(rid)  # the window lapsed: stakers get refunds
                 continue  # anything else (a pool to fund, a node hiccup): look again next time
-            report(summary)
+            once(rid, "summary", (summary.state, summary.root), lambda: report(summary))
+            if summary.state == "accepted":
+                ends = contracts.round_state(rid).disputeEndsAt
+                message = f"round {rid} accepted, finalisable after {utc(ends)}"
+                once(rid, "news", message, lambda: log(message))
             if summary.state == "finalized":
                 finished(rid)
         time.sleep(settings.interval)

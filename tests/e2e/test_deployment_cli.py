@@ -24,8 +24,8 @@ def test_cli_shows_the_deployment(deployments):
 
     main()
     run = subprocess.run(
-        [sys.executable, "-m", "crowdstake.cli", "deployment", "--chain-id", str(chain.id)],
-        capture_output=True, text=True, env={"CROWDSTAKE_DEPLOYMENTS": str(deployments), "PATH": ""},
+        [sys.executable, "-m", "crowdstake.cli", "deployment", str(chain.id), "--deployments", str(deployments)],
+        capture_output=True, text=True, env={"PATH": ""},
     )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["contracts"] == load_deployment(chain.id, deployments)["contracts"]
@@ -35,7 +35,7 @@ def test_missing_deployment_is_one_clear_line(deployments):
     with pytest.raises(ConfigError, match="no crowdstake deployment for chain 999"):
         load_deployment(999, deployments)
     run = subprocess.run(
-        [sys.executable, "-m", "crowdstake.cli", "deployment", "--chain-id", "999"],
+        [sys.executable, "-m", "crowdstake.cli", "deployment", "999"],
         capture_output=True, text=True, env={"CROWDSTAKE_DEPLOYMENTS": str(deployments), "PATH": ""},
     )
     assert run.returncode == 1

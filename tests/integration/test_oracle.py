@@ -136,7 +136,7 @@ def test_anyone_can_verify_a_round(world, admin, operator, tmp_path):
 
 def test_two_watches_vote_finalize_and_pay_without_colliding(world, admin, operator, tmp_path):
     rid, stakers, targets_dir = open_round(world, admin, operator, tmp_path, seed=7)
-    errors = []
+    errors, logs, reports = [], [], []
 
     def watch(i):
         def pay(round_id):  # both keep: they race to settle the same positions, one to balances
@@ -145,8 +145,9 @@ def test_two_watches_vote_finalize_and_pay_without_colliding(world, admin, opera
 
         try:
             settings = OracleSettings(targets=targets_dir, workdir=tmp_path / f"w{i}", interval=0.2)
+            told = dict(log=logs.append, report=reports.append) if i == 0 else {}
             oracle.watch(world["protocol"], world["members"][i], world["store"], settings,
-                         rounds_limit=rid, on_finalized=pay)  # every round up to this one ends finalised
+                         rounds_limit=rid, on_finalized=pay, **told)  # every round up to this one ends finalised
         except Exception as e:  # reported below: a thread's failure must fail the test
             errors.append(e)
 
@@ -165,6 +166,11 @@ def test_two_watches_vote_finalize_and_pay_without_colliding(world, admin, opera
     assert r["finalized"] and r["settledPositions"] == r["stakedPositions"] == len(stakers)
     assert all(world["tournament"].position(rid, s.address, model_id("model"))["stake"] == 0 for s in stakers)
     assert all(world["committee"].hasVoted(rid, m.address) for m in world["members"][:2])
+    # news is told once, not at every interval the watch spent in the dispute window
+    assert logs[0].startswith(f"watching the Tournament {world['tournament'].address} as {world['members'][0].address}")
+    assert sum(line.startswith(f"round {rid} accepted, finalisable after ") for line in logs) == 1, logs
+    states = [summary.state for summary in reports if summary.round == rid]
+    assert states[-1] == "finalized" and len(states) == len(set(states)), states
 
 
 def test_a_workdir_of_another_deployment_is_refused(world, admin, operator, guardian, tmp_path):

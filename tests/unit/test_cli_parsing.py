@@ -34,7 +34,7 @@ PARAMS = {"--threshold", "--min-stake", "--cap", "--corr-weight", "--mmc-weight"
 
 # every command, and exactly the options it takes (besides -h/--help)
 COMMANDS = {
-    "deployment": {"--chain-id", "--deployments"},
+    "deployment": {"--deployments"},
     "wallet new": set(),
     "wallet import": {"--key-env"},
     "wallet list": set(),
