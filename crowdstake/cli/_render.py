@@ -64,6 +64,15 @@ def scores(frame, title: str) -> None:
     table(shown, title)
 
 
+def _vote(summary) -> str:
+    """The vote a dry run would send, as the committee's `vote(roundId, Result)` call."""
+    if summary.would_vote is None:
+        return f"would publish table {summary.table_hash} (no wallet given: no vote to show)"
+    root, table, reward, leaves = summary.would_vote
+    return (f"would publish table {summary.table_hash} and send vote(round {summary.round}, root 0x{bytes(root).hex()}, "
+            f"table 0x{bytes(table).hex()}, totalReward {reward} wei, leafCount {leaves})")
+
+
 def claim(done) -> str:
     """A `crowdstake.participant.Claim` in words: a loss as a loss, then where the rest went."""
     moved = "gained" if done.delta > 0 else "burned" if done.delta < 0 else "gained"
@@ -81,7 +90,7 @@ def oracle_summary(summary) -> None:
     for who, why in summary.floors.items():
         click.echo(f"  floor score for {who}: {why}")
     if summary.state is None:  # a dry run: nothing was sent
-        click.echo(f"  dry run: would publish table {summary.table_hash} and vote {summary.would_vote}")
+        click.echo(f"  dry run, nothing sent: {_vote(summary)}")
     else:
         click.echo(f"  state: {summary.state}; gas spent by this operator: {summary.gas:,}")
 

@@ -436,7 +436,7 @@ def test_oracle_and_keeper_summaries(capsys):
     _render.oracle_summary(RoundSummary(9, 4, "0xroot", "0xtable", Decimal("1234.5"), Decimal("0.000001"),
                                         {"0xs:0xm": "no file"}, state="finalized", gas=123456))
     _render.oracle_summary(RoundSummary(9, 4, "0xroot", "0xtable", Decimal("1"), Decimal("0"), {},
-                                        would_vote=(b"r", 1)))
+                                        would_vote=(b"\x01" * 32, b"\x02" * 32, 10**18, 4)))
     _render.payout(PayoutSummary(9, 5, 1, 4, 2, 234567, 3, False, Decimal("10.5"), Decimal("0"), Decimal("2.25")))
     assert capsys.readouterr().out.splitlines() == [
         "round 9: 4 positions scored, root 0xroot",
@@ -445,7 +445,8 @@ def test_oracle_and_keeper_summaries(capsys):
         "  state: finalized; gas spent by this operator: 123,456",
         "round 9: 4 positions scored, root 0xroot",
         "  reward 1.000000 (declared), burn 0.000000; score table 0xtable",
-        "  dry run: would publish table 0xtable and vote (b'r', 1)",
+        f"  dry run, nothing sent: would publish table 0xtable and send vote(round 9, root 0x{'01' * 32}, "
+        f"table 0x{'02' * 32}, totalReward 1000000000000000000 wei, leafCount 4)",
         "round 9: 4 positions settled in 2 transactions (1 were already), 234,567 gas; paid 10.5000, "
         "credited 0.0000, burned 2.2500",
     ]
