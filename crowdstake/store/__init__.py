@@ -24,8 +24,9 @@ from crowdstake.store.client import HttpStore
 from crowdstake.store.datasets import dataset_hash, dataset_manifest, live_ids_of, parse_manifest
 from crowdstake.store.formats import (parse_live_ids, predictions_csv, read_predictions, read_targets_data,
                                       validate_predictions, validate_targets)
-from crowdstake.store.local import (LocalStore, chain_clock, chain_commitments, chain_rules, committee_members,
-                                    local_store_for, register_live_ids, tournament_operators)
+from crowdstake.store.local import LocalStore, register_live_ids
+from crowdstake.store.onchain import (chain_clock, chain_commitments, chain_rules, committee_members, local_store_for,
+                                      tournament_operators)
 
 
 class Store(Protocol):

@@ -160,7 +160,7 @@ def serve(directory, contracts, host: str = "127.0.0.1", port: int = 8700, ident
     `crowdstake.chain.Contracts`). Blocks."""
     import uvicorn
 
-    from crowdstake.store.local import chain_rules
+    from crowdstake.store.onchain import chain_rules
 
     rules = chain_rules(contracts)
     round_times = rules["round_times"]

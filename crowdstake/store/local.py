@@ -59,8 +59,9 @@ Rules (the store enforces them; the clock is the chain's, `now()` = latest block
   Readable by anyone from resolveTime on.
 
 One store process owns a directory (the replay memory is per process). The module: the
-directory backend (`LocalStore`), registering live ids, and what it reads from the chain: the
-clock it runs by, round times, the committee, the operators and each round's commitments.
+directory backend (`LocalStore`) and registering live ids; what it reads from the chain (the
+clock it runs by, round times, the committee, the operators and each round's commitments) is
+`crowdstake.store.onchain`.
 """
 
 from __future__ import annotations
@@ -70,7 +71,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
@@ -82,9 +82,6 @@ from crowdstake.store.auth import (DEFAULT_TTL, MAX_EXPIRY, _address, _bytes32, 
                                    sign_dataset_file, sign_score_table, sign_targets, sign_upload, verify_request)
 from crowdstake.store.datasets import check_file, dataset_manifest, live_ids_of, parse_manifest
 from crowdstake.store.formats import MAX_BYTES, parse_live_ids, validate_predictions, validate_targets
-
-if TYPE_CHECKING:  # the store runs without a chain too; only these helpers read one
-    from crowdstake.chain.contracts import Contracts
 
 STALE_TMP = 600  # a temporary file older than this (seconds) is a crash's leftover
 MAX_DATASET_BYTES = 256 * 2**20  # one dataset file, at most
@@ -519,90 +516,3 @@ class LocalStore:
         except FileNotFoundError:
             which = f" with hash {table_hash if isinstance(table_hash, str) else _hex(table_hash)}" if table_hash is not None else ""
             raise StoreNotFound(f"no score table{which} published for round {round_id} yet") from None
-
-
-def chain_clock(contracts: Contracts) -> tuple[RoundTimes, Callable[[], int]]:
-    """(round_times, now) read from the chain: `Tournament.roundTimes` (cached once known: a
-    round's times never change) and the latest block's timestamp."""
-    cache: dict[int, tuple[int, int]] = {}
-    fn = contracts.tournament.functions.roundTimes
-    w3 = contracts.w3
-
-    def round_times(round_id: int) -> tuple[int, int]:
-        if round_id in cache:
-            return cache[round_id]
-        if not 0 <= round_id < 2**256:
-            return (0, 0)
-        close, resolve, _ = fn(round_id).call()
-        if close:
-            cache[round_id] = (close, resolve)
-        return close, resolve
-
-    def now() -> int:
-        return int(w3.eth.get_block("latest")["timestamp"])
-
-    return round_times, now
-
-
-def chain_commitments(contracts: Contracts) -> tuple[RoundHash, RoundHash]:
-    """(round_dataset, round_targets) read from the chain: a round's `datasetHash` and
-    `targetsHash` from `Tournament.round` (each cached once set: neither ever changes after, on
-    a chain that is never rewound; a dev chain reverted to a snapshot, which then reuses round
-    numbers, needs a new store process, as for `chain_clock`'s round times). An unknown round
-    commits nothing (zeros)."""
-    from web3.exceptions import ContractLogicError
-
-    datasets: dict[int, bytes] = {}
-    targets: dict[int, bytes] = {}
-    fn = contracts.tournament.functions.round
-
-    def read(round_id: int, cache: dict, field: str) -> bytes:
-        if round_id in cache:
-            return cache[round_id]
-        if not 0 <= round_id < 2**256:
-            return ZERO
-        try:
-            value = bytes(getattr(fn(round_id).call(), field))
-        except ContractLogicError:  # TournamentRoundUnknown: no round, no commitment
-            return ZERO
-        if value != ZERO:
-            cache[round_id] = value
-        return value
-
-    return (lambda round_id: read(round_id, datasets, "datasetHash"),
-            lambda round_id: read(round_id, targets, "targetsHash"))
-
-
-def tournament_operators(contracts: Contracts) -> Callable[[str], bool]:
-    """The dataset and targets publishers: the Tournament's OPERATOR_ROLE holders (asked on-chain)."""
-    t = contracts.tournament.functions
-    role = []
-
-    def is_operator(address: str) -> bool:
-        if not role:
-            role.append(t.OPERATOR_ROLE().call())
-        return bool(t.hasRole(role[0], address).call())
-
-    return is_operator
-
-
-def committee_members(contracts: Contracts) -> Callable[[str], bool]:
-    """The score-table publishers: the oracle committee's current members (asked on-chain)."""
-    is_member = contracts.committee.functions.isMember
-    return lambda address: bool(is_member(address).call())
-
-
-def local_store_for(directory, contracts: Contracts, identity: str | None = None) -> LocalStore:
-    """A LocalStore over `directory` on `contracts`'s chain and clock: score tables from the
-    committee, datasets and targets from the Tournament's operators, as `serve` runs it."""
-    return LocalStore(directory, chain_id=contracts.w3.eth.chain_id,
-                      identity=identity or f"local:{Path(directory).resolve()}", **chain_rules(contracts))
-
-
-def chain_rules(contracts: Contracts) -> dict:
-    """A LocalStore's chain-given keywords: round times, clock, publishers, operators, commitments."""
-    round_times, now = chain_clock(contracts)
-    round_dataset, round_targets = chain_commitments(contracts)
-    return {"round_times": round_times, "now": now, "publishers": committee_members(contracts),
-            "operators": tournament_operators(contracts), "round_dataset": round_dataset,
-            "round_targets": round_targets}
