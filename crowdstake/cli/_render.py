@@ -6,8 +6,9 @@ from __future__ import annotations
 import click
 
 
-def table(frame, title: str) -> None:
-    """A DataFrame as a rich table; missing values as empty cells."""
+def table(frame, title: str, width: int | None = None) -> None:
+    """A DataFrame as a rich table; missing values as empty cells; `width` columns at most
+    (default: the terminal's, 80 when not a terminal)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -16,7 +17,7 @@ def table(frame, title: str) -> None:
         shown.add_column(str(col))
     for row in frame.itertuples(index=False):
         shown.add_row(*("" if v is None or v != v else str(v) for v in row))
-    Console().print(shown)
+    Console(width=width).print(shown)
 
 
 def oracle_summary(summary) -> None:
