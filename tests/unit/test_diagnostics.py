@@ -264,3 +264,22 @@ def test_the_commands_bad_input_is_one_line(data, tmp_path, case, words):
     assert run.returncode != 0 and run.stdout == ""
     assert run.stderr.count("\n") == 1 and run.stderr.startswith("crowdstake: ") and "Traceback" not in run.stderr
     assert words in run.stderr, run.stderr
+
+
+def test_the_participant_takes_the_rounds_weights_and_cap(data):
+    from types import SimpleNamespace
+
+    from crowdstake.participant import Participant
+
+    params = SimpleNamespace(corrWeightBps=10_000, mmcWeightBps=5_000, cap=2 * 10**16)  # 1, 0.5, 2%
+    contracts = SimpleNamespace(w3=None, tournament=None, token=None, round_count=lambda: 3,
+                                round=lambda rid: SimpleNamespace(params=params))
+    me = Participant(contracts, account=None)
+    got = me.diagnostics(data["dir"], data["good"], data["example"], round_id=2)
+    want = diag.diagnostics(data["dir"], data["good"], data["example"], corr_weight=1, mmc_weight=0.5, cap="2%")
+    pd.testing.assert_frame_equal(got.per_era, want.per_era)
+    assert got.summary["cap"] == 0.02 and got.summary["mmc_weight"] == 0.5
+    assert me.diagnostics(data["dir"], data["good"], round_id=2, cap="5%").summary["cap"] == 0.05
+    assert me.diagnostics(data["dir"], data["good"]).summary["corr_weight"] == 0.5  # no round: the defaults
+    with pytest.raises(InvalidInputError, match="round 9 not found"):
+        me.diagnostics(data["dir"], data["good"], round_id=9)
