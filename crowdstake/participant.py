@@ -313,6 +313,24 @@ class Participant:
             atomic_write(out / name, data)
         return Download(round_id, shown, out, tuple(fetched), tuple(kept))
 
+    def diagnostics(self, dataset, predictions, example=None, *, round_id: int | None = None,
+                    corr_weight=None, mmc_weight=None, cap=None):
+        """Validation predictions scored per era before staking (`crowdstake.diagnostics`): a
+        `Diagnostics` (per-era DataFrame and summary). With `round_id`, the weights and cap not
+        given come from that round's on-chain parameters; else the tournament defaults (0.5, 2, 5%)."""
+        from crowdstake.diagnostics import diagnostics
+        from crowdstake.results.payout import WAD
+
+        if round_id is not None:
+            params = self.round(round_id).params
+            corr_weight = params.corrWeightBps / 10_000 if corr_weight is None else corr_weight
+            mmc_weight = params.mmcWeightBps / 10_000 if mmc_weight is None else mmc_weight
+            cap = f"{Decimal(params.cap) / WAD}" if cap is None else cap  # exact: the cap is a WAD fraction
+        defaults = {"corr_weight": 0.5, "mmc_weight": 2.0, "cap": 0.05}
+        given = {"corr_weight": corr_weight, "mmc_weight": mmc_weight, "cap": cap}
+        return diagnostics(dataset, predictions, example,
+                           **{k: defaults[k] if v is None else v for k, v in given.items()})
+
     # ------------------------------------------------------------------ acting
 
     def submit(self, round_id: int, model: str, predictions) -> Submission:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import click
 
 
-def table(frame, title: str) -> None:
-    """A DataFrame as a rich table; missing values as empty cells."""
+def table(frame, title: str, width: int | None = None) -> None:
+    """A DataFrame as a rich table; missing values as empty cells; `width` columns at most
+    (default: the terminal's, and at least 100 when not a terminal)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -16,7 +17,7 @@ def table(frame, title: str) -> None:
         shown.add_column(str(col), no_wrap=True)
     for row in frame.itertuples(index=False):
         shown.add_row(*("" if v is None or v != v else str(v) for v in row))
-    Console(width=max(100, Console().width)).print(shown)  # captured output is not cut at 80 columns
+    Console(width=width or max(100, Console().width)).print(shown)  # captured output is not cut at 80 columns
 
 
 def _number(value, digits: int) -> str:

@@ -208,9 +208,9 @@ def _clean_stakes(stakes: Any) -> dict:
         try:
             f = float(v)
         except (TypeError, ValueError):
-            raise InvalidInputError(f"stake of model {_show(name)} is not a number: {v!r}") from None
+            raise InvalidInputError(f"stake of model {_show(name)} is not a number: {_show(v)}") from None
         if not math.isfinite(f) or f < 0:
-            raise InvalidInputError(f"stake of model {_show(name)} must be finite and >= 0, got {v!r}")
+            raise InvalidInputError(f"stake of model {_show(name)} must be finite and >= 0, got {_show(v)}")
         out[name] = f
     return out
 

@@ -64,6 +64,22 @@ def read_predictions(data: bytes, max_bytes: int = MAX_BYTES) -> pd.Series:
     return pd.Series(values, index=ids, dtype=float)
 
 
+def read_predictions_either_order(data: bytes, max_bytes: int = MAX_BYTES) -> pd.Series:
+    """Like `read_predictions`, but the header may also be `prediction,id` (a participant's own
+    file, e.g. for `crowdstake diagnostics`; the store takes `id,prediction` only). The two
+    fields of each line are swapped back first, line for line, so the rules and the line
+    numbers in a message are the same."""
+    if isinstance(data, (bytes, bytearray)) and len(data) <= max_bytes:
+        head = bytes(data).split(b"\n", 1)[0].rstrip(b"\r")
+        if head == b"prediction,id":
+            def swapped(line: bytes) -> bytes:
+                body, cr = (line[:-1], b"\r") if line.endswith(b"\r") else (line, b"")
+                fields = body.split(b",")
+                return (fields[1] + b"," + fields[0] + cr) if len(fields) == 2 else line  # else: the scan names it
+            data = b"\n".join(swapped(line) for line in bytes(data).split(b"\n"))
+    return read_predictions(data, max_bytes)
+
+
 def validate_targets(data: bytes, live_ids: Collection[str] | None = None, max_bytes: int = MAX_BYTES) -> int:
     """Check a round's targets file by the predictions' rules: header `id,target`; one
     `id,value` a line; each id once and, when `live_ids` is given, exactly those ids; values
@@ -169,7 +185,8 @@ def predictions_csv(predictions: pd.DataFrame | pd.Series | bytes | str) -> byte
             raise InvalidInputError("predictions must be numbers in [0, 1], one per id") from None
         frame = pd.DataFrame({"prediction": values},
                              index=pd.Index(predictions.index.astype(str), name="id"))
-        return frame.sort_index().to_csv(lineterminator="\n").encode()
+        # NaN as `nan`, not an empty field, so the check says "is NaN"
+        return frame.sort_index().to_csv(lineterminator="\n", na_rep="nan").encode()
     if isinstance(predictions, str):
         try:
             with open(predictions, "rb") as f:

@@ -59,6 +59,7 @@ COMMANDS = {
     "data synth": {"--out", "--eras", "--stocks", "--seed"},
     "data build": {"--raw", "--out", "--live-eras", "--validation-eras", "--seed"},
     "data download": {"--round", "--out"} | NODE | STORE,
+    "diagnostics": {"--dataset", "--predictions", "--example", "--corr-weight", "--mmc-weight", "--cap", "--plot"},
     "demo": {"--out", "--participants", "--rounds", "--seed", "--network", "--rpc-url"},
     "deploy": {"--members", "--threshold", "--dispute-window", "--operator", "--guardian", "--admin", "--treasury"}
               | NODE | WALLET,

@@ -53,3 +53,28 @@ def test_dataframe_predictions_become_the_store_csv():
 def test_bad_files_name_the_problem(text, message):
     with pytest.raises(InvalidInputError, match=message):
         validate_predictions(text.encode())
+
+
+def test_a_nan_in_a_series_is_named_nan_and_numpy_stakes_are_plain_numbers():
+    import numpy as np
+
+    from crowdstake.scoring import stake_weighted_meta_model
+
+    with pytest.raises(InvalidInputError, match=r"line 3: prediction for id 'b' is NaN"):
+        validate_predictions(predictions_csv(pd.Series([0.5, np.nan], index=["a", "b"])))
+    for stake in (np.float64(-1.878), np.float64("nan")):
+        with pytest.raises(InvalidInputError) as e:
+            stake_weighted_meta_model(pd.DataFrame({"m": [0.1, 0.2]}, index=["a", "b"]), {"m": stake})
+        assert "np.float64" not in str(e.value) and str(e.value).endswith(f"got {float(stake)}")
+
+
+def test_a_participants_file_may_put_the_prediction_first():
+    from crowdstake.store.formats import read_predictions_either_order
+
+    got = read_predictions_either_order(b"prediction,id\r\n0.25,x1\r\n0.75,x2\r\n")
+    assert got.to_dict() == {"x1": 0.25, "x2": 0.75}
+    assert read_predictions_either_order(b"id,prediction\nx1,0.25\nx2,0.75\n").equals(got)
+    with pytest.raises(InvalidInputError, match=r"line 3: prediction 1.5 for id 'x2' is outside \[0, 1\]"):
+        read_predictions_either_order(b"prediction,id\n0.25,x1\n1.5,x2\n")
+    with pytest.raises(InvalidInputError, match="header must be `id,prediction`"):
+        validate_predictions(b"prediction,id\n0.25,x1\n0.75,x2\n")  # the store takes one order only
