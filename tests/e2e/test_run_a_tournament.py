@@ -203,3 +203,29 @@ def test_the_participants_view_of_the_season(season):
     assert w3.eth.get_transaction_count(wallets["alice"]) == nonce
     line = refused(season, "models", "name", "0x" + model_id("alice-model").hex(), "alice-modle")
     assert line.startswith(f"'alice-modle' is not the name of model 0x{model_id('alice-model').hex()[:12]}")
+
+
+def test_the_readme_notebook_example_runs_as_written(season):
+    """The README's Python block, run as written in the season's directory, on a round the fund
+    opens for it, against the store the section serves (restarted here on its port)."""
+    readme = (ROOT / "README.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", readme[readme.index("From a notebook"):], re.S)[:1]
+    opened = cli(season, "fund", "open-round", "--wallet", "fund", "--tournament", "1", "--dataset",
+                 str(season["dir"] / "data" / "public" / "era-24"), "--close-in", "1h", "--resolve-in", "2h")
+    assert opened.returncode == 0, opened.stderr
+    rid = season["contracts"].round_count()
+    env = {**season["env"], "CROWDSTAKE_PASSWORD": "dev-chain-only"}
+    server = subprocess.Popen([sys.executable, "-m", "crowdstake.cli", "store", "serve", "--dir", "store"],
+                              cwd=season["dir"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        run = subprocess.run([sys.executable, "-c", code], cwd=season["dir"], env=env, capture_output=True, text=True,
+                             timeout=300)
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert run.returncode == 0, run.stderr[-3000:]
+    from crowdstake.results.merkle import model_id
+
+    position = season["contracts"].position(rid, season["wallets"]["alice"], model_id("notebook-model"))
+    assert position.stake == 50 * E18 and position.predictionsHash != bytes(32)
+    assert "'corr_mean':" in run.stdout and "notebook-model" in run.stdout and "open" in run.stdout
