@@ -6,8 +6,9 @@ from __future__ import annotations
 import click
 
 
-def table(frame, title: str) -> None:
-    """A DataFrame as a rich table; missing values as empty cells."""
+def table(frame, title: str, wide: bool = False) -> None:
+    """A DataFrame as a rich table; missing values as empty cells. `wide`: piped into a file, the
+    table keeps 200 columns rather than rich's 80 (which would cut every cell of a wide table)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -16,7 +17,8 @@ def table(frame, title: str) -> None:
         shown.add_column(str(col))
     for row in frame.itertuples(index=False):
         shown.add_row(*("" if v is None or v != v else str(v) for v in row))
-    Console().print(shown)
+    console = Console()
+    (Console(width=200) if wide and not console.is_terminal else console).print(shown)
 
 
 def oracle_summary(summary) -> None:
