@@ -6,9 +6,9 @@ from __future__ import annotations
 import click
 
 
-def table(frame, title: str, width: int | None = None) -> None:
-    """A DataFrame as a rich table; missing values as empty cells; `width` columns at most
-    (default: the terminal's, and at least 100 when not a terminal)."""
+def table(frame, title: str, width: int = 100) -> None:
+    """A DataFrame as a rich table; missing values as empty cells. On a terminal it is as wide as
+    the terminal; piped or captured, `width` columns (rich's 80 would cut the cells of a wide table)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -17,7 +17,8 @@ def table(frame, title: str, width: int | None = None) -> None:
         shown.add_column(str(col), no_wrap=True)
     for row in frame.itertuples(index=False):
         shown.add_row(*("" if v is None or v != v else str(v) for v in row))
-    Console(width=width or max(100, Console().width)).print(shown)  # captured output is not cut at 80 columns
+    console = Console()
+    (console if console.is_terminal else Console(width=width)).print(shown)
 
 
 def _number(value, digits: int) -> str:

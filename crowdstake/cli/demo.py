@@ -1,4 +1,6 @@
-"""`demo`: a whole season on a local chain, with a report."""
+"""`demo`: a whole season on a local chain, with a report. It prints the leaderboard as the report
+shows it (the same columns and rounding) and the season's checks; a check that says NO makes it
+exit 1, after the report is written."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from crowdstake.cli import _render as render
 @click.option("--out", default="demo-report", metavar="DIR", type=click.Path(file_okay=False),
               help="where the report and the season's files go")
 @click.option("--participants", type=int, default=20, help="participants in the season (one of each kind at least)")
-@click.option("--rounds", type=int, default=8, help="rounds in the season (2 at least)")
+@click.option("--rounds", type=int, default=8, help="rounds in the season (3 at least: a payout restaked into an open round)")
 @click.option("--seed", type=int, default=7, help="the season's seed: the same seed plays the same season")
 @click.option("--network", type=click.Choice(["anvil", "ganache"]), default="anvil", help="the local chain to start")
 @click.option("--rpc-url", metavar="URL", default=None,
@@ -24,19 +26,24 @@ def demo(out, participants, rounds, seed, network, rpc_url):
     """A whole season on a local chain, with a report.
 
     Starts the chain (or uses --rpc-url), plays participants, the oracle committee and a keeper
-    through every round, prints the leaderboard and writes a report."""
+    through every round, prints the leaderboard and the checks and writes a report; exits 1 when
+    a check fails."""
     from rich.console import Console
 
-    from crowdstake.sim.season import run_demo
+    from crowdstake.sim.report import formatted
+    from crowdstake.sim.season import failed, run_demo
 
     console = Console()
     result = run_demo(Path(out), participants=participants, rounds=rounds, seed=seed, network=network,
                       rpc_url=rpc_url, log=console.print)
-    board = result["leaderboard"][["participant", "models", "total_stake", "mean_corr", "total_payout", "total_burn"]]
-    render.table(board.round(4), "leaderboard (tokens)")
+    render.table(formatted(result["leaderboard"]), "leaderboard (tokens)", width=200)
     for fact, holds in result["outcomes"].items():
         console.print(f"{'[green]yes[/]' if holds else '[red]NO[/]'}  {fact}")
     console.print(f"report: {result['report']}")
+    wrong = failed(result["outcomes"])
+    if wrong:  # the season does not show what the demo promises: a script must see it
+        raise click.ClickException(f"{len(wrong)} of the season's {len(result['outcomes'])} checks failed: "
+                                   + "; ".join(wrong))
 
 
 COMMANDS = [demo]

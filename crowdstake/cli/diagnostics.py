@@ -58,7 +58,7 @@ def diagnostics(dataset, predictions, example, corr_weight, mmc_weight, cap, plo
     rows.append(["payout (of stake)", num(s["payout_mean"], "+.2%"), "", "", "",
                  f"{s['payout_worst']:+.2%} (era {e['payout'].idxmin()})"])
     frame = pd.DataFrame(rows, columns=["per era", "mean", "std", "sharpe", "max drawdown", "worst era"])
-    _render.table(frame, f"{s['eras']} validation eras, {s['rows']:,} rows", width=100)
+    _render.table(frame, f"{s['eras']} validation eras, {s['rows']:,} rows")
     mmc = "" if s["mmc_scored"] else " (no --example: MMC not scored, the payout counts CORR alone)"
     click.echo(f"payout at CORR weight {corr_weight}, MMC weight {mmc_weight}, cap {cap}: "
                f"best era {s['payout_best']:+.2%}{mmc}")

@@ -8,16 +8,26 @@ Inputs (token amounts in tokens, not wei):
   corr/mmc may be NaN for a submission that could not be scored.
 - ``rounds``: one row per round: ``round, reward, burn, meta_corr`` (the stake-weighted meta
   model's CORR), ``median_corr`` (the median participant model's CORR).
-- ``supply``: total token supply over the season: ``supply`` and ``block`` or ``time``.
+- ``supply``: total token supply over the season: ``supply`` and ``block`` or ``time`` (unix
+  seconds, shown as UTC dates).
+- ``kind`` (optional, in ``positions``): the participant's kind (good, mediocre, random,
+  withholder, copycat ...); with it the leaderboard names each participant's kind, a table sums
+  the season up by kind (``by_kind``) and the cumulative payout plot colours lines by kind.
+- ``rules`` (optional, a ``Rules``): the tournament's weights, cap and threshold; with them the
+  report opens with how a score and a payout are computed (``explain``). A ``payout_factor``
+  column in ``rounds`` is the factor each round applied.
 
-``write_report(out_dir, positions, rounds, supply)`` writes positions.csv, rounds.csv,
-leaderboard.csv, supply.csv, four PNG plots (cumulative_payout.png, reward_burn.png,
-meta_vs_median.png, supply.png) and index.html, and returns the path of index.html.
+``write_report(out_dir, positions, rounds, supply, rules=...)`` writes positions.csv, rounds.csv,
+leaderboard.csv, by_kind.csv (with kinds), supply.csv, four PNG plots (cumulative_payout.png,
+reward_burn.png, meta_vs_median.png, supply.png) and index.html, and returns the path of
+index.html. ``formatted(board)`` is the leaderboard as both the page and ``crowdstake demo`` show
+it: the same columns, the same rounding.
 """
 
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,18 +35,62 @@ import pandas as pd
 
 from crowdstake.errors import InvalidInputError
 
-__all__ = ["IMAGES", "POSITION_COLUMNS", "ROUND_COLUMNS", "leaderboard", "write_report"]
+__all__ = ["IMAGES", "POSITION_COLUMNS", "ROUND_COLUMNS", "Rules", "by_kind", "explain", "formatted", "leaderboard",
+           "write_report"]
 
 POSITION_COLUMNS = ["round", "participant", "model", "stake", "corr", "mmc", "score", "payout", "burn"]
 ROUND_COLUMNS = ["round", "reward", "burn", "meta_corr", "median_corr"]
 LEADERBOARD_COLUMNS = ["participant", "models", "rounds", "total_stake", "mean_corr", "mean_mmc", "mean_score",
                        "total_payout", "total_burn"]
+KIND_COLUMNS = ["kind", "participants", "models", "positions", "mean_corr", "mean_mmc", "mean_score",
+                "mean_payout", "total_payout", "total_burn"]
+# Token amounts to the cent with thousands separators; scores to 4 decimals (CORR of 0.0123).
+TOKEN_COLUMNS = {"stake", "payout", "burn", "reward", "total_stake", "total_payout", "total_burn", "mean_payout",
+                 "supply"}
+COLOURS = {"good": "tab:green", "mediocre": "tab:orange", "random": "tab:gray", "withholder": "tab:red",
+           "copycat": "tab:purple"}
 IMAGES = {
     "cumulative_payout.png": "Cumulative payout per participant",
     "reward_burn.png": "Reward and burn per round",
     "meta_vs_median.png": "Meta model CORR vs the median participant's, per round",
     "supply.png": "Total token supply",
 }
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The tournament's parameters, as the contract reads them: score weights (1.0 = 10,000 bps),
+    the cap (0.05 = 5%) and the threshold (tokens) of the payout factor."""
+
+    corr_weight: float
+    mmc_weight: float
+    cap: float
+    threshold: float
+
+
+def _number(v: float) -> str:
+    return f"{v:,.4f}".rstrip("0").rstrip(".")
+
+
+def explain(rules: Rules, rounds: pd.DataFrame | None = None) -> list[str]:
+    """How to read the numbers: the score, the payout and its factor, what "payout" means."""
+    cap = f"{_number(rules.cap * 100)}%"
+    factors = ""
+    if rounds is not None and "payout_factor" in rounds.columns and len(rounds):
+        lo, hi = rounds["payout_factor"].min(), rounds["payout_factor"].max()
+        factors = f" This season's factors: {lo:.4f}" + (f" to {hi:.4f}" if hi != lo else "") + " (rounds table)."
+    return [
+        f"score = {_number(rules.corr_weight)} × CORR + {_number(rules.mmc_weight)} × MMC, where CORR is the "
+        "correlation of a model's predictions with the round's targets and MMC its contribution to the "
+        "stake-weighted meta model; a missing or malformed file scores the floor, -1.",
+        f"payout = stake × clip(score × payout factor, −{cap}, +{cap}): a model gains or loses at most {cap} of its "
+        "stake per round.",
+        f"payout factor = min(1, {rules.threshold:,.0f} / the round's total stake): 1 while a round's stakes stay "
+        f"under the threshold, then smaller, so a round's reward never outgrows it.{factors}",
+        "A payout is net of burns: positive is a gain paid from the reward pool, negative the part of the stake "
+        "burned; the stake itself comes back on top (restaked into the open round when there is one). "
+        "total_burn is the sum of the losses, in tokens.",
+    ]
 
 
 def _require(frame: pd.DataFrame, columns: list[str], what: str) -> pd.DataFrame:
@@ -74,14 +128,58 @@ def leaderboard(positions: pd.DataFrame) -> pd.DataFrame:
         "total_burn": g["burn"].sum(),
     }).reset_index()
     board = board.sort_values(["total_payout", "participant"], ascending=[False, True], kind="stable")
-    return board.reset_index(drop=True)[LEADERBOARD_COLUMNS]
+    columns = LEADERBOARD_COLUMNS
+    if "kind" in positions.columns:  # a participant's kind next to its name
+        board.insert(1, "kind", board["participant"].map(g["kind"].first()))
+        columns = columns[:1] + ["kind"] + columns[1:]
+    return board.reset_index(drop=True)[columns]
+
+
+def by_kind(positions: pd.DataFrame) -> pd.DataFrame:
+    """Per kind of participant: participants, models, positions, mean corr/mmc/score, mean payout
+    per position, total payout and burn; sorted by mean payout (best first)."""
+    _require(positions, POSITION_COLUMNS + ["kind"], "positions")
+    if positions.empty:
+        return pd.DataFrame(columns=KIND_COLUMNS)
+    g = positions.groupby("kind", sort=True)
+    table = pd.DataFrame({
+        "participants": g["participant"].nunique(),
+        "models": positions.drop_duplicates(["participant", "model"]).groupby("kind").size(),  # names are per participant
+        "positions": g.size(),
+        "mean_corr": g["corr"].mean(),
+        "mean_mmc": g["mmc"].mean(),
+        "mean_score": g["score"].mean(),
+        "mean_payout": g["payout"].mean(),
+        "total_payout": g["payout"].sum(),
+        "total_burn": g["burn"].sum(),
+    }).reset_index()
+    table = table.sort_values(["mean_payout", "kind"], ascending=[False, True], kind="stable")
+    return table.reset_index(drop=True)[KIND_COLUMNS]
+
+
+def formatted(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as text, as the report shows it: tokens as 1,234.56, scores to 4 decimals, a
+    missing value as "—"."""
+    def cell(column, v):
+        if v is None or (isinstance(v, float) and v != v):
+            return "—"
+        if isinstance(v, (float, np.floating)):
+            return f"{v:,.2f}" if column in TOKEN_COLUMNS else f"{v:.4f}"
+        return str(v)
+
+    return pd.DataFrame({c: [cell(c, v) for v in frame[c]] for c in frame.columns}, columns=frame.columns)
 
 
 def _plots(out: Path, positions: pd.DataFrame, rounds: pd.DataFrame, supply: pd.DataFrame, axis: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
+
+    thousands = FuncFormatter(lambda v, _: f"{v:,.0f}")
 
     def save(fig, name):
         fig.tight_layout()
@@ -94,14 +192,29 @@ def _plots(out: Path, positions: pd.DataFrame, rounds: pd.DataFrame, supply: pd.
         per = positions.pivot_table(index="round", columns="participant", values="payout", aggfunc="sum",
                                     fill_value=0.0).sort_index()
         cum = per.cumsum()
-        cum = cum[cum.iloc[-1].sort_values(ascending=False, kind="stable").index]  # legend in final order
-        for name in cum.columns:
-            ax.plot(cum.index, cum[name], marker="o", markersize=3, linewidth=1.2, label=str(name))
-        if len(cum.columns) <= 30:
-            ax.legend(fontsize=7, ncol=2 if len(cum.columns) > 12 else 1, loc="center left",
-                      bbox_to_anchor=(1.0, 0.5), frameon=False)
+        cum = cum[cum.iloc[-1].sort_values(ascending=False, kind="stable").index]  # labels in final order
+        kind = positions.groupby("participant")["kind"].first() if "kind" in positions.columns else None
+        cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        colour = {}
+        for i, name in enumerate(cum.columns):
+            # one colour per kind (a legend of kinds), else per participant
+            colour[name] = COLOURS.get(kind[name], "tab:blue") if kind is not None else cycle[i % len(cycle)]
+            ax.plot(cum.index, cum[name], marker="o", markersize=3, linewidth=1.2, color=colour[name])
+        if len(cum.columns) <= 40:  # each line labelled at its end, labels pushed apart where ends meet
+            gap, below = (float(np.ptp(cum.to_numpy())) or 1.0) / 40, None
+            for name in cum.columns:  # highest end first
+                y = float(cum[name].iloc[-1]) if below is None else min(float(cum[name].iloc[-1]), below - gap)
+                ax.text(cum.index[-1] + 0.1, y, str(name), fontsize=7, color=colour[name], va="center")
+                below = y
+        if kind is not None:
+            kinds = sorted(set(kind[c] for c in cum.columns))
+            ax.legend([Line2D([], [], color=COLOURS.get(k, "tab:blue")) for k in kinds], kinds, fontsize=8,
+                      loc="upper left", frameon=False)
+        ax.set_xticks(list(cum.index), [str(v) for v in cum.index])
+        ax.set_xlim(cum.index[0] - 0.2, cum.index[-1] + 0.2 + 0.15 * len(cum.index))  # room for the labels
     ax.axhline(0, color="grey", linewidth=0.8)
-    ax.set(title=IMAGES["cumulative_payout.png"], xlabel="round", ylabel="tokens")
+    ax.yaxis.set_major_formatter(thousands)
+    ax.set(title=IMAGES["cumulative_payout.png"], xlabel="round", ylabel="tokens, cumulative")
     save(fig, "cumulative_payout.png")
 
     # reward and burn per round
@@ -111,6 +224,7 @@ def _plots(out: Path, positions: pd.DataFrame, rounds: pd.DataFrame, supply: pd.
     ax.bar(x - 0.2, r["reward"].to_numpy(dtype=float), width=0.4, color="tab:green", label="reward")
     ax.bar(x + 0.2, r["burn"].to_numpy(dtype=float), width=0.4, color="tab:red", label="burn")
     ax.set_xticks(x, [str(v) for v in r["round"]])
+    ax.yaxis.set_major_formatter(thousands)
     ax.set(title=IMAGES["reward_burn.png"], xlabel="round", ylabel="tokens")
     ax.legend()
     save(fig, "reward_burn.png")
@@ -128,23 +242,34 @@ def _plots(out: Path, positions: pd.DataFrame, rounds: pd.DataFrame, supply: pd.
     # total supply
     fig, ax = plt.subplots(figsize=(8, 4.5))
     s = supply.sort_values(axis)
-    ax.step(s[axis].to_numpy(), s["supply"].to_numpy(dtype=float), where="post", color="tab:purple",
+    x = pd.to_datetime(s[axis], unit="s", utc=True).dt.tz_localize(None) if axis == "time" else s[axis]
+    ax.step(x.to_numpy(), s["supply"].to_numpy(dtype=float), where="post", color="tab:purple",
             marker="o", markersize=3)
-    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
-    ax.set(title=IMAGES["supply.png"], xlabel=axis, ylabel="tokens")
+    ax.yaxis.set_major_formatter(thousands)
+    if axis == "time":  # chain days, not seconds since 1970
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
+        fig.autofmt_xdate()
+    else:
+        ax.xaxis.set_major_formatter(thousands)
+    ax.set(title=IMAGES["supply.png"], xlabel="chain date (UTC)" if axis == "time" else "block", ylabel="tokens")
     save(fig, "supply.png")
 
 
 def _table(frame: pd.DataFrame, rows: int) -> str:
-    return frame.head(rows).to_html(index=False, float_format=lambda v: f"{v:,.4f}", na_rep="—", border=0,
-                                    classes="t")
+    return formatted(frame.head(rows)).to_html(index=False, border=0, classes="t")
 
 
-def _html(title: str, board: pd.DataFrame, rounds: pd.DataFrame, positions: pd.DataFrame, rows: int) -> str:
+def _html(title: str, board: pd.DataFrame, rounds: pd.DataFrame, positions: pd.DataFrame, rows: int,
+          kinds: pd.DataFrame | None, notes: list[str]) -> str:
     images = "\n".join(
         f'<figure><img src="{html.escape(name)}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
         f"</figcaption></figure>" for name, caption in IMAGES.items()
     )
+    reading = ("<h2>How to read it</h2>\n<ul>\n" + "\n".join(f"<li>{html.escape(n)}</li>" for n in notes)
+               + "\n</ul>\n") if notes else ""
+    kind_table = ("<h2>By kind of participant</h2>\n<p>Mean payout is per position (a model in a round); "
+                  '<a href="by_kind.csv">by_kind.csv</a></p>\n' + _table(kinds, rows) + "\n") \
+        if kinds is not None else ""
     more = f" (first {rows} of {len(positions)}; all in <a href=\"positions.csv\">positions.csv</a>)" \
         if len(positions) > rows else ""
     return f"""<!DOCTYPE html>
@@ -156,7 +281,7 @@ table.t th, table.t td {{ padding: 0.2em 0.6em; text-align: right; border-bottom
 figure {{ display: inline-block; margin: 0.5em; }} img {{ max-width: 100%; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
-<h2>Plots</h2>
+{reading}{kind_table}<h2>Plots</h2>
 {images}
 <h2>Leaderboard</h2>
 <p><a href="leaderboard.csv">leaderboard.csv</a></p>
@@ -172,12 +297,13 @@ figure {{ display: inline-block; margin: 0.5em; }} img {{ max-width: 100%; }}
 
 
 def write_report(out_dir, positions: pd.DataFrame, rounds: pd.DataFrame, supply: pd.DataFrame, *,
-                 title: str = "crowdstake season report", rows: int = 50) -> Path:
+                 rules: Rules | None = None, title: str = "crowdstake season report", rows: int = 50) -> Path:
     """Write the season report into ``out_dir`` (created if needed) and return its index.html.
 
-    Files: positions.csv, rounds.csv, leaderboard.csv, supply.csv, cumulative_payout.png,
-    reward_burn.png, meta_vs_median.png, supply.png, index.html (tables show their first
-    ``rows`` rows and link the CSVs).
+    Files: positions.csv, rounds.csv, leaderboard.csv, by_kind.csv (when positions have a kind),
+    supply.csv, cumulative_payout.png, reward_burn.png, meta_vs_median.png, supply.png,
+    index.html (how to read it, given ``rules``; tables show their first ``rows`` rows and link
+    the CSVs).
     @raise InvalidInputError when a frame lacks a required column.
     """
     _require(positions, POSITION_COLUMNS, "positions")
@@ -195,9 +321,13 @@ def write_report(out_dir, positions: pd.DataFrame, rounds: pd.DataFrame, supply:
     positions.to_csv(out / "positions.csv", index=False, lineterminator="\n")
     rounds.to_csv(out / "rounds.csv", index=False, lineterminator="\n")
     board.to_csv(out / "leaderboard.csv", index=False, lineterminator="\n")
+    kinds = by_kind(positions) if "kind" in positions.columns else None
+    if kinds is not None:
+        kinds.to_csv(out / "by_kind.csv", index=False, lineterminator="\n")
     supply_cols = [axis, "supply"] + [c for c in supply.columns if c not in (axis, "supply")]
     supply.sort_values(axis, kind="stable")[supply_cols].to_csv(out / "supply.csv", index=False, lineterminator="\n")
     _plots(out, positions, rounds, supply, axis)
     index = out / "index.html"
-    index.write_text(_html(title, board, rounds, positions, rows), encoding="utf-8")
+    notes = explain(rules, rounds) if rules is not None else []
+    index.write_text(_html(title, board, rounds, positions, rows, kinds, notes), encoding="utf-8")
     return index

@@ -1,6 +1,7 @@
-"""A small season end to end (7 data scientists, 3 overlapping rounds) on a chain the package
-starts itself: every outcome the demo claims holds, and the report is complete. The demo's
-refusals before it starts anything: tests/unit/test_season_checks.py."""
+"""The smallest season the demo accepts (7 data scientists, 3 overlapping rounds) end to end on
+a chain the package starts itself: every outcome the demo claims holds, the report is complete,
+and a seed replays the season (another seed plays another). The demo's refusals before it starts
+anything, and its exit code: tests/unit/test_season_checks.py."""
 
 import pandas as pd
 import pytest
@@ -11,8 +12,7 @@ from crowdstake.sim.season import run_demo
 
 @pytest.fixture(scope="module")
 def season(tmp_path_factory):
-    # A seed replays a season exactly (the demo's salt comes from it). With 7 scientists there is one
-    # random model, and whether it loses is a draw: seed 3 is one where it gains; seed 1 is not.
+    # A seed replays a season exactly (the demo's salt, wallets, stakes and models come from it).
     return run_demo(tmp_path_factory.mktemp("season"), participants=7, rounds=3, seed=1, log=lambda *a: None)
 
 
@@ -23,7 +23,7 @@ def test_every_outcome_holds(season):
 
 def test_the_checked_facts_are_the_promised_ones(season):
     assert set(season["outcomes"]) == {
-        "good models gain on average", "random models lose on average",
+        "good models gain on average", "random models earn less than good ones on average",
         "the withholder is burned at the floor every round", "the meta model scores above the median participant",
         "the tournament owes nothing but its reward pool", "supply fell by exactly the sum of burns",
         "payouts were restaked into the open round", "every position of every round was settled",
@@ -36,6 +36,8 @@ def test_report_files(season):
     positions = pd.read_csv(report / "positions.csv")
     assert {"round", "participant", "model", "stake", "corr", "mmc", "score", "payout", "burn"} <= set(positions.columns)
     assert len(positions) == 27
+    assert set(pd.read_csv(report / "by_kind.csv")["kind"]) == {"good", "mediocre", "random", "withholder", "copycat"}
+    assert "score = 0.5 × CORR + 2 × MMC" in season["report"].read_text()
     assert {"round", "reward", "burn", "meta_corr", "median_corr"} <= set(pd.read_csv(report / "rounds.csv").columns)
     html = season["report"].read_text()
     for image in IMAGES:
@@ -48,6 +50,15 @@ def test_a_second_season_in_the_same_place_starts_afresh(season):
     # Each run deploys anew; the last run's journals must not be resumed (nor refused).
     out = season["report"].parents[1]
     old_journal = (out / "work" / "operator0" / "round-1.json").read_text()
-    again = run_demo(out, participants=7, rounds=2, seed=5, log=lambda *a: None)
+    again = run_demo(out, participants=7, rounds=3, seed=5, log=lambda *a: None)
     assert again["outcomes"]["every position of every round was settled"]
     assert (out / "work" / "operator0" / "round-1.json").read_text() != old_journal
+    # another seed, another season: other stakes, scores and payouts
+    assert not again["leaderboard"].equals(season["leaderboard"])
+
+
+def test_the_same_seed_replays_the_same_leaderboard(season, tmp_path):
+    again = run_demo(tmp_path, participants=7, rounds=3, seed=1, log=lambda *a: None)
+    pd.testing.assert_frame_equal(again["leaderboard"], season["leaderboard"], check_exact=True)
+    assert [s.account.address for s in again["season"].scientists] == \
+        [s.account.address for s in season["season"].scientists]

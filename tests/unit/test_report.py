@@ -9,9 +9,15 @@ from crowdstake.sim.report import (
     IMAGES,
     POSITION_COLUMNS,
     ROUND_COLUMNS,
+    Rules,
+    by_kind,
+    explain,
+    formatted,
     leaderboard,
     write_report,
 )
+
+RULES = Rules(corr_weight=0.5, mmc_weight=2.0, cap=0.05, threshold=2_000)  # the demo's tournament
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -95,3 +101,81 @@ def test_missing_column_is_a_clear_error(tmp_path):
         write_report(tmp_path, positions.drop(columns="burn"), rounds_df, supply)
     with pytest.raises(CrowdstakeError, match="block or time"):
         write_report(tmp_path, positions, rounds_df, supply.drop(columns="block"))
+
+
+def with_kinds(positions: pd.DataFrame) -> pd.DataFrame:
+    kinds = {"p0": "good", "p1": "good", "p2": "mediocre", "p3": "random", "p4": "withholder"}
+    return positions.assign(kind=positions["participant"].map(kinds))
+
+
+def test_explain_states_the_score_and_payout_formulas_with_the_tournaments_numbers():
+    text = " ".join(explain(RULES))
+    assert "score = 0.5 × CORR + 2 × MMC" in text
+    assert "payout = stake × clip(score × payout factor, −5%, +5%)" in text
+    assert "payout factor = min(1, 2,000 / the round's total stake)" in text
+    assert "net of burns" in text
+    other = " ".join(explain(Rules(corr_weight=1.0, mmc_weight=0.25, cap=0.1, threshold=50_000)))
+    assert "score = 1 × CORR + 0.25 × MMC" in other and "−10%, +10%" in other
+    assert "50,000" in other
+
+
+def test_explain_names_the_seasons_payout_factors():
+    rounds = pd.DataFrame({"payout_factor": [0.61, 0.5234]})
+    assert "This season's factors: 0.5234 to 0.6100" in " ".join(explain(RULES, rounds))
+
+
+def test_the_page_explains_itself_given_the_rules(tmp_path):
+    positions, rounds_df, supply = season()
+    text = write_report(tmp_path, positions, rounds_df, supply, rules=RULES).read_text()
+    assert "How to read it" in text and "0.5 × CORR + 2 × MMC" in text
+    bare = write_report(tmp_path / "bare", positions, rounds_df, supply).read_text()
+    assert "How to read it" not in bare
+
+
+def test_by_kind_sums_the_season_up_per_kind_of_participant():
+    positions = with_kinds(season()[0])
+    table = by_kind(positions).set_index("kind")
+    assert set(table.index) == {"good", "mediocre", "random", "withholder"}
+    good = positions[positions["kind"] == "good"]
+    assert table.loc["good", "participants"] == 2
+    assert table.loc["good", "models"] == 3  # p0's m0 and m1, p1's m0: model names are per participant
+    assert table.loc["good", "positions"] == len(good)
+    assert table.loc["good", "mean_payout"] == pytest.approx(good["payout"].mean())
+    assert table.loc["good", "total_burn"] == pytest.approx(good["burn"].sum())
+    assert list(table["mean_payout"]) == sorted(table["mean_payout"], reverse=True)
+
+
+def test_the_report_has_a_table_by_kind_and_the_leaderboard_names_kinds(tmp_path):
+    positions, rounds_df, supply = season()
+    index = write_report(tmp_path, with_kinds(positions), rounds_df, supply)
+    assert list(pd.read_csv(tmp_path / "by_kind.csv")["kind"])[-1] == "withholder"
+    assert list(pd.read_csv(tmp_path / "leaderboard.csv").columns)[:2] == ["participant", "kind"]
+    assert "By kind of participant" in index.read_text()
+    write_report(tmp_path / "bare", positions, rounds_df, supply)
+    assert not (tmp_path / "bare" / "by_kind.csv").exists()
+
+
+def test_the_leaderboard_is_shown_rounded_as_on_the_page(tmp_path):
+    positions, rounds_df, supply = season()
+    board = leaderboard(positions)
+    shown = formatted(board)
+    assert list(shown.columns) == list(board.columns)
+    row = board.iloc[0]
+    assert shown.iloc[0]["total_payout"] == f"{row['total_payout']:,.2f}"
+    assert shown.iloc[0]["mean_corr"] == f"{row['mean_corr']:.4f}"
+    assert formatted(pd.DataFrame({"total_stake": [12345.678], "corr": [np.nan]})).iloc[0].tolist() == ["12,345.68", "—"]
+    page = write_report(tmp_path, positions, rounds_df, supply).read_text()
+    assert f"<td>{shown.iloc[0]['total_payout']}</td>" in page
+
+
+def test_the_cumulative_payout_plot_colours_participants_by_kind(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    lines, texts = [], []
+    plot, text = matplotlib.axes.Axes.plot, matplotlib.axes.Axes.text
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda self, *a, **k: lines.append(k.get("color")) or plot(self, *a, **k))
+    monkeypatch.setattr(matplotlib.axes.Axes, "text", lambda self, x, y, s, **k: texts.append(s) or text(self, x, y, s, **k))
+    positions, rounds_df, supply = season()
+    write_report(tmp_path, with_kinds(positions), rounds_df, supply)
+    assert lines[:5].count("tab:green") == 2 and "tab:gray" in lines[:5] and "tab:red" in lines[:5]
+    assert set(texts) >= {"p0", "p1", "p2", "p3", "p4"}  # every line labelled at its end
