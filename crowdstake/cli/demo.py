@@ -33,7 +33,7 @@ def demo(out, participants, rounds, seed, network, rpc_url):
     from crowdstake.sim.report import formatted
     from crowdstake.sim.season import failed, run_demo
 
-    console = Console()
+    console = Console(soft_wrap=True)  # captured, a line stays one line (rich would wrap it at 80 columns)
     result = run_demo(Path(out), participants=participants, rounds=rounds, seed=seed, network=network,
                       rpc_url=rpc_url, log=console.print)
     render.table(formatted(result["leaderboard"]), "leaderboard (tokens)", width=200)

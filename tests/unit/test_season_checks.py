@@ -80,10 +80,12 @@ def test_a_failing_check_makes_the_demo_exit_non_zero(monkeypatch, tmp_path):
 
 
 def test_the_demo_exits_zero_when_every_check_holds(monkeypatch, tmp_path):
-    monkeypatch.setattr(season_module, "run_demo", _fake_demo({"good models gain on average": True}))
+    long = "every round's dataset and targets are committed on-chain and served by the store, " * 2
+    monkeypatch.setattr(season_module, "run_demo", _fake_demo({"good models gain on average": True, long: True}))
     result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path)], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "12.35" in result.output and "0.0123" in result.output  # the report's rounding
+    assert f"yes  {long}\n" in result.output  # captured, a check stays on one line
 
 
 def test_failed_lists_the_checks_that_did_not_hold_in_order():
