@@ -89,6 +89,7 @@ bench: install
 	brownie run $(CURDIR)/benchmarks/oracle.py --network bench-anvil
 	brownie run $(CURDIR)/benchmarks/settlement.py --network bench-anvil
 	$(BIN)/python benchmarks/scoring.py
+	$(BIN)/python benchmarks/signals.py
 	$(BIN)/python benchmarks/store.py
 
 # The mutation check (tools/mutants.toml): each mutant applied in a temporary copy of the working

@@ -80,4 +80,11 @@ __all__ = [
     "quantize",
     "round_scores",
     "Predictions",
+    "alpha",
+    "meta_portfolio_contribution",
+    "churn",
+    "turnover",
 ]
+
+# Numerai Signals scores (see crowdstake.scoring.signals)
+from crowdstake.scoring.signals import alpha, churn, meta_portfolio_contribution, turnover  # noqa: E402
