@@ -10,6 +10,7 @@ can be scored (as before targets were committed: `read_targets`)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -117,25 +118,41 @@ def targets_ready(contracts: Contracts, round_id: int, directory: Path | None = 
     return directory is not None and (Path(directory) / f"{round_id}.csv").exists()
 
 
+FETCH_CONCURRENCY = 8  # files fetched and checked at once: the store's latency overlaps, its load stays bounded
+
+
 def fetch_predictions(store: Store, round_id: int, positions: list[Position],
-                      advance: Callable[[int], None] = lambda n=1: None) -> tuple[dict, dict]:
-    """Each position's committed file, fetched by its on-chain hash and checked against it.
-    Returns (predictions by key, reasons by key for the files that cannot be scored). Only a
-    file the store does not have scores at the floor: a store or node that does not answer
-    stops the run (scoring it as missing would vote a wrong root)."""
-    predictions, reasons = {}, {}
-    for p in positions:
-        advance()
+                      advance: Callable[[int], None] = lambda n=1: None,
+                      concurrency: int = FETCH_CONCURRENCY) -> tuple[dict, dict]:
+    """Each position's committed file, fetched by its on-chain hash and checked against it,
+    `concurrency` at a time (each checked as soon as it arrives). Returns (predictions by key,
+    reasons by key for the files that cannot be scored), in the positions' order whatever order
+    the files arrived in. Only a file the store does not have scores at the floor: a store or
+    node that does not answer stops the run at its first such file, the fetches not yet started
+    cancelled (scoring it as missing would vote a wrong root)."""
+
+    def one(p: Position) -> tuple[pd.Series | None, str | None]:
         try:
             data = store.get_file(round_id, p.predictions_hash)
         except StoreNotFound:
-            reasons[p.key] = "committed file missing from the store"
-            continue
+            return None, "committed file missing from the store"
         if Web3.keccak(data) != p.predictions_hash:
-            reasons[p.key] = "file does not match its on-chain hash"
-            continue
+            return None, "file does not match its on-chain hash"
         try:
-            predictions[p.key] = read_predictions(data)
+            return read_predictions(data), None
         except InvalidPredictionsError as e:
-            reasons[p.key] = f"malformed predictions file: {e}"
+            return None, f"malformed predictions file: {e}"
+
+    predictions, reasons = {}, {}
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="fetch")
+    try:
+        for p, future in [(p, pool.submit(one, p)) for p in positions]:
+            values, reason = future.result()
+            advance()
+            if reason is None:
+                predictions[p.key] = values
+            else:
+                reasons[p.key] = reason
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # after a failure: nothing more is asked of the store
     return predictions, reasons

@@ -73,3 +73,59 @@ def test_a_store_that_starts_a_moment_late_is_reached():
         while not servers:
             time.sleep(0.05)
         servers[0].shutdown()
+
+
+class SlowStore:
+    """Files after a delay that varies by file, so they arrive out of order; counts calls in flight."""
+
+    def __init__(self, files, fail_at=None):
+        import threading
+
+        self.files, self.fail_at, self.lock = files, fail_at, threading.Lock()
+        self.in_flight = self.most = self.calls = 0
+
+    def get_file(self, round_id, digest):
+        import time
+
+        with self.lock:
+            self.calls += 1
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        try:
+            index = list(self.files).index(digest)
+            time.sleep(0.002 * ((index * 7) % 5))
+            if index == self.fail_at:
+                raise StoreUnavailable("cannot reach the submission store at http://x (ConnectionError)")
+            return self.files[digest]
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def _positions(n):
+    from web3 import Web3
+
+    files = {}
+    for i in range(n):
+        data = f"id,prediction\na,{i / n:.4f}\nb,0.9999\n".encode()
+        files[bytes(Web3.keccak(data))] = data
+    positions = [oracle.Position(Account.create().address, model_id(f"m{i}"), E18, digest)
+                 for i, digest in enumerate(files)]
+    return files, positions
+
+
+def test_files_are_fetched_concurrently_and_kept_in_the_positions_order():
+    files, positions = _positions(60)
+    store = SlowStore(files)
+    predictions, reasons = oracle.fetch_predictions(store, 1, positions, concurrency=4)
+    assert not reasons and list(predictions) == [p.key for p in positions]
+    assert [predictions[p.key]["a"] for p in positions] == [round(i / 60, 4) for i in range(60)]
+    assert store.most == 4  # bounded, and used
+
+
+def test_a_store_that_fails_mid_round_stops_the_fetch_soon():
+    files, positions = _positions(200)
+    store = SlowStore(files, fail_at=10)
+    with pytest.raises(StoreUnavailable):
+        oracle.fetch_predictions(store, 1, positions, concurrency=4)
+    assert store.calls < 40  # the fetches not yet started were cancelled
