@@ -92,19 +92,23 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool):
         if len(missing):
             common.append(f"missing ids: {len(missing)} of {n} scored ids have no prediction, e.g. {_show(missing[0])}")
             absent = ~ids.isin(frame.index)
-        frame = frame.reindex(ids)
+        # row of each scored id (-1: absent); gathering straight from the frame's (models x ids)
+        # values costs one copy, where reindex and a transpose would cost two
+        pos = frame.index.get_indexer(ids)
         reasons = [list(common) for _ in names]
         numeric = [pd.api.types.is_numeric_dtype(dt) for dt in frame.dtypes]
         skip = ~np.array(numeric, dtype=bool)
         for j in np.flatnonzero(skip):
             reasons[j].append(f"non-numeric predictions (dtype {frame.dtypes.iloc[j]})")
         if all(numeric):
-            x = np.ascontiguousarray(frame.to_numpy(dtype=float).T)
+            x = np.take(frame.to_numpy(dtype=float).T, pos, axis=1)
         else:
             x = np.full((len(names), n), np.nan)
             for j, ok in enumerate(numeric):
                 if ok:
-                    x[j] = frame.iloc[:, j].to_numpy(dtype=float)
+                    x[j] = frame.iloc[:, j].to_numpy(dtype=float)[pos]
+        if absent is not None:
+            x[:, absent] = np.nan
         absent_mask = np.zeros(n, bool) if absent is None else absent
         absent_mask = np.broadcast_to(absent_mask, x.shape)
     elif isinstance(predictions, Mapping):

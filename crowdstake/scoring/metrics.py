@@ -56,12 +56,12 @@ def _mmc_matrix(x: np.ndarray, meta: np.ndarray, t: np.ndarray) -> np.ndarray:
     mm = (m * m).sum()
     if mm == 0:  # a constant meta model has nothing to contribute to
         return np.zeros(x.shape[0])
-    tm = (tc * m).sum()
+    # t . (p - m (p.m)/(m.m)) / n = p . (t - m (t.m)/(m.m)) / n: the orthogonalisation moves
+    # to the one target vector, so each model costs a single dot product
+    c = (tc - m * ((tc * m).sum() / mm)) / n
 
     def block(blk: slice) -> np.ndarray:
-        p = _ranked(x[blk], table)
-        # t . (p - m (p.m)/(m.m)) / n, without forming the orthogonalised matrix
-        return ((p * tc).sum(axis=1) - (p * m).sum(axis=1) * (tm / mm)) / n
+        return (_ranked(x[blk], table) * c).sum(axis=1)
 
     return _concat(_map_blocks(block, x.shape[0], n))
 
