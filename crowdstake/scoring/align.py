@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from crowdstake.errors import InvalidInputError
+from crowdstake.scoring.transforms import _map_blocks
 
 Predictions = Union[pd.DataFrame, pd.Series, Mapping]
 
@@ -87,24 +88,34 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool):
                 f" e.g. {_show(frame.index[dup][0])}"
             )
             frame = frame[~dup]
-        missing = ids.difference(frame.index, sort=False) if n else ids
-        absent = None
-        if len(missing):
-            common.append(f"missing ids: {len(missing)} of {n} scored ids have no prediction, e.g. {_show(missing[0])}")
-            absent = ~ids.isin(frame.index)
-        frame = frame.reindex(ids)
+        # row of each scored id (-1: absent, filled with NaN below): one hash lookup finds both
+        # the missing ids and where to gather from (string ids make every lookup costly)
+        pos = frame.index.get_indexer(ids)
+        absent = pos < 0
+        if absent.any():
+            common.append(
+                f"missing ids: {int(absent.sum())} of {n} scored ids have no prediction, e.g. {_show(ids[absent][0])}"
+            )
+        else:
+            absent = None
+        # gathering straight from the frame's (models x ids) values costs one copy, where reindex
+        # and a transpose would cost two
         reasons = [list(common) for _ in names]
         numeric = [pd.api.types.is_numeric_dtype(dt) for dt in frame.dtypes]
         skip = ~np.array(numeric, dtype=bool)
         for j in np.flatnonzero(skip):
             reasons[j].append(f"non-numeric predictions (dtype {frame.dtypes.iloc[j]})")
         if all(numeric):
-            x = np.ascontiguousarray(frame.to_numpy(dtype=float).T)
+            v = frame.to_numpy(dtype=float).T
+            x = np.empty((len(names), n))
+            _map_blocks(lambda blk: np.take(v[blk], pos, axis=1, out=x[blk], mode="clip"), len(names), n)
         else:
             x = np.full((len(names), n), np.nan)
             for j, ok in enumerate(numeric):
                 if ok:
-                    x[j] = frame.iloc[:, j].to_numpy(dtype=float)
+                    x[j] = frame.iloc[:, j].to_numpy(dtype=float)[pos]
+        if absent is not None:
+            x[:, absent] = np.nan
         absent_mask = np.zeros(n, bool) if absent is None else absent
         absent_mask = np.broadcast_to(absent_mask, x.shape)
     elif isinstance(predictions, Mapping):

@@ -56,12 +56,12 @@ def _mmc_matrix(x: np.ndarray, meta: np.ndarray, t: np.ndarray) -> np.ndarray:
     mm = (m * m).sum()
     if mm == 0:  # a constant meta model has nothing to contribute to
         return np.zeros(x.shape[0])
-    tm = (tc * m).sum()
+    # t . (p - m (p.m)/(m.m)) / n = p . (t - m (t.m)/(m.m)) / n: the orthogonalisation moves
+    # to the one target vector, so each model costs a single dot product
+    c = (tc - m * ((tc * m).sum() / mm)) / n
 
     def block(blk: slice) -> np.ndarray:
-        p = _ranked(x[blk], table)
-        # t . (p - m (p.m)/(m.m)) / n, without forming the orthogonalised matrix
-        return ((p * tc).sum(axis=1) - (p * m).sum(axis=1) * (tm / mm)) / n
+        return (_ranked(x[blk], table) * c).sum(axis=1)
 
     return _concat(_map_blocks(block, x.shape[0], n))
 
@@ -77,17 +77,24 @@ def _meta_matrix(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     n = x.shape[1]
     w = weights / weights.sum()
     table = _gauss_table(n, pow15=False)
-
-    def block(blk: slice) -> np.ndarray:
-        buf = np.empty((blk.stop - blk.start + 1, n))  # row 0 will hold the running total
-        np.multiply(_ranked(x[blk], table), w[blk, None], out=buf[1:])
-        return buf
-
     acc = np.zeros(n)
-    for buf in _map_blocks(block, x.shape[0], n):
-        buf[0] = acc
-        acc = buf.sum(axis=0)
+    # a chunk of rows at a time, so at most ~_META_CHUNK weighted values wait to be added
+    step = max(1, _META_CHUNK // max(n, 1))
+    for lo in range(0, x.shape[0], step):
+        xs, ws = x[lo : lo + step], w[lo : lo + step]
+
+        def block(blk: slice, xs=xs, ws=ws) -> np.ndarray:
+            buf = np.empty((blk.stop - blk.start + 1, n))  # row 0 will hold the running total
+            np.multiply(_ranked(xs[blk], table), ws[blk, None], out=buf[1:])
+            return buf
+
+        for buf in _map_blocks(block, xs.shape[0], n):
+            buf[0] = acc
+            acc = buf.sum(axis=0)
     return _ranked(acc[None, :], _rank_table(n))[0]
+
+
+_META_CHUNK = 1 << 24  # 128 MB of float64
 
 
 def _concat(parts: list) -> np.ndarray:
@@ -215,7 +222,8 @@ def stake_weighted_meta_model(predictions: Union[pd.DataFrame, Mapping], stakes:
     else:
         raise InvalidInputError("predictions must be a DataFrame (ids x models) or a mapping model -> Series")
     names_all = list(predictions.keys()) if isinstance(predictions, Mapping) else list(predictions.columns)
-    unknown = [nm for nm, w in w_by_model.items() if w > 0 and nm not in set(names_all)]
+    known = set(names_all)  # once, not per stake (that was quadratic in the model count)
+    unknown = [nm for nm, w in w_by_model.items() if w > 0 and nm not in known]
     if unknown:
         raise InvalidInputError(f"staked models without predictions: {', '.join(map(_show, unknown[:10]))}")
     staked = sorted((nm for nm in names_all if w_by_model.get(nm, 0.0) > 0), key=_sort_key)

@@ -38,45 +38,57 @@ def _ranked(a: np.ndarray, table: np.ndarray) -> np.ndarray:
     so the result does not depend on how the sort orders ties.
     """
     c, n = a.shape
-    order, s = _sort_rows(a)
-    new = np.empty((c, n), dtype=bool)  # new[i, k]: sorted position k starts a tie group
-    new[:, 0] = True
-    np.not_equal(s[:, 1:], s[:, :-1], out=new[:, 1:])
-    if new.all():
-        sorted_vals = np.broadcast_to(table[2 * np.arange(n) + 2], (c, n))
+    if c * n == 0:
+        return np.empty((c, n), dtype=table.dtype)
+    flat, s = _sort_rows(np.ascontiguousarray(a, dtype=np.float64))
+    new = np.empty(c * n, dtype=bool)  # new[k]: sorted position k starts a tie group
+    new[0] = True
+    np.not_equal(s[1:], s[:-1], out=new[1:])
+    new[::n] = True  # every row starts a group, so no group spans two rows
+    if new.all():  # no ties (continuous predictions): doubled rank is 2 * position + 2
+        sorted_vals = np.tile(table[2 * np.arange(n) + 2], c)
     else:
-        # groups never span rows, since every row starts one; sum of ranks first+1..first+size
-        # is size * (2 * first + size + 1) / 2, so twice the mean is 2 * first + size + 1
+        # sum of ranks first+1..first+size is size * (2 * first + size + 1) / 2, so twice the
+        # mean is 2 * first + size + 1; one table value per group, repeated over its members
         starts = np.flatnonzero(new)
         sizes = np.diff(starts, append=c * n)
-        sorted_vals = np.repeat(table[2 * (starts % n) + sizes + 1], sizes).reshape(c, n)
-    out = np.empty((c, n), dtype=table.dtype)
-    np.put_along_axis(out, order, sorted_vals, axis=1)
-    return out
+        sorted_vals = np.repeat(table[2 * (starts % n) + sizes + 1], sizes)
+    out = np.empty(c * n, dtype=table.dtype)
+    out[flat] = sorted_vals
+    return out.reshape(c, n)
+
+
+_SIGN = np.uint64(1 << 63)
 
 
 def _sort_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A permutation sorting each row of a 2-D array of finite floats, and the sorted rows.
+    """Sort each row of a C-contiguous float64 array: the flat positions (into ``a.ravel()``)
+    of the row's values in ascending order, and those values; ties in any order.
 
-    numpy's comparison sorts cost ~n log n; instead a radix sort (numpy's stable sort of
-    16-bit keys) on a monotone bucket of each value puts the row nearly in order, and a stable
-    sort of that nearly sorted row (timsort, linear on long runs) finishes the job exactly.
-    The second sort alone decides the order, so correctness never rests on the buckets.
+    numpy sorts plain integers about twice as fast as it argsorts floats, so each value is
+    mapped to an order-preserving uint64 whose low bits are replaced by its position, and the
+    keys are sorted. Two distinct values sharing the kept high bits (a relative difference
+    below ~2**-36) may come out in position order instead; every row is checked to be in
+    ascending value order, and a row that is not is argsorted, so the result is always exact.
     """
     c, n = a.shape
-    lo = a.min(axis=1, keepdims=True)
-    with np.errstate(over="ignore"):  # an overflowing span is handled just below
-        span = a.max(axis=1, keepdims=True) - lo
-    if n < 256 or not np.isfinite(span).all():  # tiny rows, or a range that overflows
-        order = np.argsort(a, axis=1)
-        return order, np.take_along_axis(a, order, axis=1)
-    buckets = min(n, 1 << 16)
-    span[span == 0] = 1.0
-    key = ((a - lo) * ((buckets - 1) / span)).astype(np.uint16)
-    first = np.argsort(key, axis=1, kind="stable")
-    nearly = np.take_along_axis(a, first, axis=1)
-    second = np.argsort(nearly, axis=1, kind="stable")
-    return np.take_along_axis(first, second, axis=1), np.take_along_axis(nearly, second, axis=1)
+    mask = np.uint64((1 << (n - 1).bit_length()) - 1)
+    u = a.view(np.uint64)
+    key = u >> np.uint64(63)
+    np.negative(key, out=key)  # all ones for a negative value, else 0
+    key |= _SIGN
+    key ^= u  # negatives: every bit flipped; positives: sign bit set (IEEE order as unsigned)
+    key &= ~mask
+    key |= np.arange(n, dtype=np.uint64)
+    key.sort(axis=1)
+    key &= mask
+    flat = key.view(np.int64)
+    flat += (np.arange(c) * n)[:, None]  # 1-D gathers and scatters are numpy's cheapest
+    s = np.take(a.reshape(-1), flat)
+    for i in np.flatnonzero((s[:, 1:] < s[:, :-1]).any(axis=1)):
+        flat[i] = np.argsort(a[i]) + i * n
+        s[i] = a[i][flat[i] - i * n]
+    return flat.reshape(-1), s.reshape(-1)
 
 
 def _rank_table(n: int) -> np.ndarray:

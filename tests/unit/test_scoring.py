@@ -18,7 +18,7 @@ import pytest
 
 from crowdstake import scoring
 from crowdstake.errors import CrowdstakeError, InvalidInputError
-from crowdstake.scoring import FLOOR_SCORE, SCORE_SCALE, transforms
+from crowdstake.scoring import FLOOR_SCORE, SCORE_SCALE, metrics, transforms
 
 nt = pytest.importorskip("numerai_tools.scoring")
 
@@ -93,8 +93,16 @@ def test_tie_kept_rank_works_per_column_and_keeps_pandas_types():
         np.random.default_rng(41).normal(size=(3, 2000)) ** 3,  # skewed, uneven buckets
         np.concatenate([np.random.default_rng(42).random((3, 1999)), [[1e300], [-1e300], [7.0]]], axis=1),
         np.array([[1e308, -1e308] * 500, [-0.0, 0.0] * 500, [3.0] * 1000]),  # overflowing range, signed zeros, constant
+        # distinct values a few ulps apart share the sort key's high bits: the row must be caught
+        # by the order check and argsorted; mixed with exact ties and negatives
+        np.concatenate(
+            [
+                1.0 + np.random.default_rng(43).integers(0, 3000, (2, 2000)) * np.finfo(float).eps,
+                -(0.5 + np.random.default_rng(44).integers(0, 50, (1, 2000)) * np.finfo(float).eps),
+            ]
+        ),
     ],
-    ids=["ties", "skewed", "outliers", "extremes"],
+    ids=["ties", "skewed", "outliers", "extremes", "near_equal"],
 )
 def test_tie_kept_rank_agrees_with_scipy_rankdata_on_long_rows(values):
     from scipy.stats import rankdata
@@ -160,6 +168,63 @@ def test_correlation_contribution_matches_numerai_tools(round_data):
     assert np.abs(ours - ref[ours.index]).max() < TOL
     single = scoring.correlation_contribution(preds["model_informed"], meta, targets)
     assert single == pytest.approx(ref["model_informed"], abs=TOL)
+
+
+TIE_SHAPES = ["continuous", "round1", "round2", "round3", "five_bins", "constant_block", "near_equal"]
+
+
+def shaped_round(shape: str, target_kind: str, n: int = N_IDS, models: int = 8, seed: int = 20):
+    """Predictions of one shape a participant may send, ids shuffled, a meta model drawn
+    independently of the predictions (with ties), targets binned or continuous."""
+    rng = np.random.default_rng(seed)
+    ids = [f"id{i:05d}" for i in rng.permutation(n)]
+    signal = rng.normal(size=n)
+    u = np.clip(0.5 + 0.15 * (0.3 * signal[:, None] + rng.normal(size=(n, models))), 0, 1)
+    if shape.startswith("round"):
+        u = np.round(u, int(shape[-1]))
+    elif shape == "five_bins":
+        u = np.round(u * 4) / 4
+    elif shape == "constant_block":
+        u[: n // 3] = 0.5
+    elif shape == "near_equal":  # distinct values ulps apart, and exact ties among them
+        u = 0.5 + rng.integers(0, 200, (n, models)) * np.finfo(float).eps
+    preds = pd.DataFrame(u, index=ids, columns=[f"model_{j}" for j in range(models)])
+    noise = signal + rng.normal(scale=2, size=n)
+    t = np.digitize(noise, [-2.5, -1, 1, 2.5]) / 4 if target_kind == "binned" else noise
+    targets = pd.Series(t, index=ids, name="target")
+    meta = pd.Series(np.round(rng.random(n), 2), index=ids, name="meta_model")
+    return preds, targets, meta
+
+
+@pytest.mark.parametrize("target_kind", ["binned", "continuous"])
+@pytest.mark.parametrize("shape", TIE_SHAPES)
+def test_every_tie_shape_matches_numerai_tools(shape, target_kind):
+    preds, targets, meta = shaped_round(shape, target_kind)
+    corr = scoring.numerai_corr(preds, targets)
+    assert np.abs(corr - nt.numerai_corr(preds, targets)[corr.index]).max() < TOL
+    mmc = scoring.correlation_contribution(preds, meta, targets)
+    assert np.abs(mmc - nt.correlation_contribution(preds, meta, targets)[mmc.index]).max() < TOL
+    if shape != "near_equal":  # there every model is noise around one value
+        assert corr.abs().max() > 0.01 and mmc.abs().max() > 0.001
+
+
+@pytest.mark.parametrize("shape", TIE_SHAPES)
+def test_every_tie_shape_is_bit_identical_under_row_and_model_permutation(shape):
+    preds, targets, meta = shaped_round(shape, "binned")
+    stakes = {name: 1.0 + 3 * i for i, name in enumerate(preds.columns)}
+    rng = np.random.default_rng(21)
+    rows, cols = rng.permutation(len(preds)), rng.permutation(preds.columns)
+    shuffled = preds.iloc[rows][cols]
+    for fn, args, other_args in [
+        (scoring.numerai_corr, (preds, targets), (shuffled, targets.iloc[rng.permutation(len(targets))])),
+        (scoring.correlation_contribution, (preds, meta, targets), (shuffled, meta.sample(frac=1, random_state=2), targets)),
+    ]:
+        base, other = fn(*args), fn(*other_args)
+        assert np.array_equal(base.to_numpy(), other[base.index].to_numpy())
+    base = scoring.round_scores(preds, targets, stakes, (0.5, 2.0))
+    other = scoring.round_scores(shuffled, targets.sample(frac=1, random_state=4), stakes, (0.5, 2.0))
+    assert np.array_equal(base[["corr", "mmc", "score"]].to_numpy(), other[["corr", "mmc", "score"]].to_numpy())
+    assert base["quantized"].tolist() == other["quantized"].tolist()
 
 
 def test_feature_neutral_corr_matches_numerai_tools(round_data):
@@ -299,9 +364,10 @@ def test_block_size_and_thread_count_do_not_change_any_bit(round_data, monkeypat
     preds, targets = round_data
     stakes = {name: 1.0 + i for i, name in enumerate(preds.columns)}
     base = scoring.round_scores(preds, targets, stakes, (0.5, 2.0))
-    for block_values, threads in [(N_IDS, 1), (3 * N_IDS, 4), (1 << 22, 2)]:
+    for block_values, threads, meta_chunk in [(N_IDS, 1, 1 << 24), (3 * N_IDS, 4, 5 * N_IDS), (1 << 22, 2, 1)]:
         monkeypatch.setattr(transforms, "_BLOCK_VALUES", block_values)
         monkeypatch.setattr(transforms, "_THREADS", threads)
+        monkeypatch.setattr(metrics, "_META_CHUNK", meta_chunk)
         other = scoring.round_scores(preds, targets, stakes, (0.5, 2.0))
         assert np.array_equal(other[["corr", "mmc", "score"]].to_numpy(), base[["corr", "mmc", "score"]].to_numpy())
 
