@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
 import resource
 import statistics
 import sys
 import time
 import tracemalloc
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numerai_tools.scoring as nt  # noqa: E402  (test-only reference)
 
 from crowdstake import scoring as cs  # noqa: E402
-from crowdstake.scoring import transforms  # noqa: E402
+from machine import load, machine  # noqa: E402  (benchmarks/machine.py)
 
 QUICK = "--quick" in sys.argv
 REPEAT = 3 if QUICK else 5
@@ -115,10 +112,6 @@ def peak_mb(fn) -> float:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return round(peak / 2**20, 1)
-
-
-def load() -> list:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def compare(ours, theirs) -> dict:
@@ -224,18 +217,7 @@ def main() -> None:
             "with a DataFrame of all models, its fastest form. Peak memory is tracemalloc's peak over a "
             "separate call (numpy and pandas buffers included)."
         ),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "crowdstake_threads": transforms._THREADS,
-            "numpy": version("numpy"),
-            "scipy": version("scipy"),
-            "pandas": version("pandas"),
-            "numerai_tools": version("numerai-tools"),
-            "load_average_1_5_15_before": load_before,
-            "load_average_1_5_15_after": load(),
-        },
+        "machine": machine(load_before, load()),
         "cases": cases,
         "round_scores": rs,
     }

@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numerai_tools.scoring as nt  # noqa: E402  (test-only reference)
 
 from crowdstake import scoring as cs  # noqa: E402
-from crowdstake.scoring import transforms  # noqa: E402
+from machine import machine  # noqa: E402  (benchmarks/machine.py)
 
 FULL = (1000, 5000, 200)
 SMALL = (200, 2000, 50)
@@ -128,18 +126,7 @@ def main() -> None:
             "ratio is numerai-tools' wall-clock time over crowdstake's, reported as the median of "
             "the repetitions with min and max. Ratios only: the machine is shared and loaded."
         ),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "crowdstake_threads": transforms._THREADS,
-            "numpy": version("numpy"),
-            "scipy": version("scipy"),
-            "pandas": version("pandas"),
-            "numerai_tools": version("numerai-tools"),
-            "load_average_1_5_15_before": [round(x, 2) for x in load_before],
-            "load_average_1_5_15_after": [round(x, 2) for x in load_after],
-        },
+        "machine": machine(load_before, load_after),
         "cases": cases,
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)

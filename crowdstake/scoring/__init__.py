@@ -13,6 +13,8 @@ per-model Python loop on the numeric path.
   intercept; FNC is ``numerai_corr`` of the neutralised rank-gaussianised predictions.
 - ``stake_weighted_meta_model``: stake-weighted mean of rank-gaussianised predictions, re-ranked.
 - ``round_scores``: one table per round (corr, mmc, combined score, quantised integer, reason).
+- ``signals``: Numerai Signals' ``alpha`` and ``meta_portfolio_contribution`` (MPC) against a
+  round's neutralisers and sample weights, ``churn`` and ``turnover``, with numerai-tools' signatures.
 
 On-chain scale. ``SCORE_SCALE = 10**6``: the Tournament contract's ``int256 score`` is the
 score times 10**6 (0.0123 -> 12300). ``FLOOR_SCORE = -SCORE_SCALE`` (-1.0) is the score of a
