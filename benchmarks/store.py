@@ -11,6 +11,9 @@ are in-process stubs (round 1 open for an hour, wall-clock time), so no RPC roun
 included; with a node, `now()` adds one eth_getBlockByNumber per upload (round times are cached).
 Signatures are made before the clock starts and timed separately (client-side cost).
 Each concurrency level stops at MAX_UPLOADS uploads or MAX_SECONDS, whichever comes first.
+Two servers run side by side, one recovering signatures with eth-keys' pure-Python backend,
+one with coincurve (libsecp256k1, the package's default since it is installed); each level is
+run on both, alternating which goes first, and the JSON has the ratio of their throughputs.
 """
 
 from __future__ import annotations
@@ -45,14 +48,17 @@ MAX_UPLOADS = 400
 MAX_SECONDS = 20.0
 OUT = Path(__file__).resolve().parent / "results" / "store.json"
 OPENED = int(time.time())
+BACKENDS = {"coincurve": "eth_keys.backends.CoinCurveECCBackend", "native": "eth_keys.backends.NativeECCBackend"}
 
 
 def round_times(round_id: int) -> tuple[int, int]:
     return (OPENED + 3600, OPENED + 7200) if round_id == ROUND else (0, 0)
 
 
-def run_server(directory: str, port: int) -> None:
+def run_server(directory: str, port: int, backend: str) -> None:
     import uvicorn
+
+    os.environ["ECC_BACKEND_CLASS"] = backend  # eth-keys reads it at each signature recovery
 
     local = S.LocalStore(directory, round_times, CHAIN_ID, IDENTITY, now=lambda: int(time.time()))
     local.register_live_ids(ROUND, IDS)
@@ -110,30 +116,38 @@ def level(url: str, concurrency: int, wallets: list, rng: random.Random) -> dict
     }
 
 
-def main() -> None:
+def start(backend: str) -> tuple[str, str, multiprocessing.Process]:
     directory = tempfile.mkdtemp(prefix="crowdstake-bench-store-")
     port = free_port()
-    server = multiprocessing.get_context("fork").Process(target=run_server, args=(directory, port), daemon=True)
+    server = multiprocessing.get_context("fork").Process(target=run_server, args=(directory, port, backend),
+                                                         daemon=True)
     server.start()
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
             S.HttpStore(url, timeout=1).info()
-            break
+            return directory, url, server
         except S.StoreUnavailable:  # not listening yet
             time.sleep(0.05)
-    else:
-        raise SystemExit("the store server did not start")
+    raise SystemExit("the store server did not start")
+
+
+def main() -> None:
+    servers = {name: start(path) for name, path in BACKENDS.items()}
     rng = random.Random(7)
     wallets = [Account.from_key(secrets.token_bytes(32)) for _ in range(64)]
     load_before = os.getloadavg()
+    results: dict[str, list] = {name: [] for name in BACKENDS}
     try:
-        results = [level(url, c, wallets, rng) for c in CONCURRENCY]
-        stored = len(list(Path(directory, "rounds", str(ROUND), "files").glob("*.csv")))
+        for i, c in enumerate(CONCURRENCY):
+            for name in (list(BACKENDS) if i % 2 == 0 else list(BACKENDS)[::-1]):  # alternate who goes first
+                results[name].append(level(servers[name][1], c, wallets, rng))
+        stored = sum(len(list(Path(d, "rounds", str(ROUND), "files").glob("*.csv"))) for d, _, _ in servers.values())
     finally:
-        server.terminate()
-        server.join()
-        shutil.rmtree(directory, ignore_errors=True)
+        for directory, _, server in servers.values():
+            server.terminate()
+            server.join()
+            shutil.rmtree(directory, ignore_errors=True)
     size = len(predictions(random.Random(0)))
     report = {
         "benchmark": "crowdstake submission store: signed uploads over loopback HTTP",
@@ -153,12 +167,15 @@ def main() -> None:
             "load_average_1_5_15_before": [round(x, 2) for x in load_before],
             "load_average_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
         },
-        "levels": results,
-        "best_uploads_per_second": max(r["uploads_per_second"] for r in results),
+        "levels": results["coincurve"],
+        "levels_pure_python_signatures": results["native"],
+        "coincurve_over_pure_python": [round(a["uploads_per_second"] / b["uploads_per_second"], 2)
+                                       for a, b in zip(results["coincurve"], results["native"])],
+        "best_uploads_per_second": max(r["uploads_per_second"] for r in results["coincurve"]),
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2) + "\n")
-    for r in results:
+    for r in results["coincurve"] + results["native"]:
         print(f"concurrency {r['concurrency']:>3}: {r['uploads']} uploads in {r['seconds']} s = "
               f"{r['uploads_per_second']}/s (p50 {r['latency_ms']['p50']} ms, p95 {r['latency_ms']['p95']} ms, "
               f"{r['errors']} errors)")
