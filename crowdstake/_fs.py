@@ -1,10 +1,11 @@
-"""The one atomic write: a reader, or a crash at any instant, sees the old file or the new one,
-whole, never half of one."""
+"""The one atomic write (a reader, or a crash at any instant, sees the old file or the new one,
+whole, never half of one), and the removal of the temporary files a crash left behind."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -36,3 +37,15 @@ def atomic_write(path: Path | str, data: bytes, mode: int = 0o644) -> None:
             pass
         raise
     _fsync_dir(path.parent)
+
+
+def remove_leftovers(directory: Path | str, older_than: float) -> None:
+    """Remove the temporary files a crash left under `directory` (never read: the rename never
+    happened), those older than `older_than` seconds, so not another writer's file in flight."""
+    stale = time.time() - older_than
+    for leftover in Path(directory).rglob(".tmp-*"):
+        try:
+            if leftover.stat().st_mtime < stale:
+                leftover.unlink()
+        except FileNotFoundError:
+            pass

@@ -12,23 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import pandas as pd
 from eth_account.signers.local import LocalAccount
 
-from crowdstake._fs import atomic_write
 from crowdstake._human import when
 from crowdstake._units import TOKEN, parse_amount, to_tokens
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.permit import sign_permit
-from crowdstake.chain.tx import prepare, refused_as, send
-from crowdstake.errors import InvalidDatasetError, InvalidInputError, MissingSetting, ParticipantError, StoreNotFound, TransactionFailed
+from crowdstake.chain.tx import prepare, refused_as, send, tx_hash
+from crowdstake.downloads import Download, download_dataset
+from crowdstake.errors import InvalidInputError, MissingSetting, ParticipantError, StoreNotFound, TransactionFailed
 from crowdstake.models import ModelBook
 from crowdstake.results.merkle import Leaf, process_proof
 from crowdstake.results.table import Row, read_table, table_hash
 from crowdstake.store import Store, file_hash
-from crowdstake.store.datasets import parse_manifest
 from crowdstake.store.formats import predictions_csv, validate_predictions
 
 
@@ -67,18 +65,6 @@ class Claim:
 # claimAndRestake's refusals of the payout itself: it is paid to the wallet instead
 _UNRESTAKABLE = {"TournamentZeroAmount": "nothing is left to restake (the whole stake was burned)",
                  "TournamentStakeBelowMinimum": "it is below the minimum stake of round {into}"}
-
-
-@dataclass(frozen=True)
-class Download:
-    """A round's dataset in a directory: the files fetched, and those that were there already
-    with the right bytes (kept)."""
-
-    round: int
-    dataset_hash: str
-    directory: Path
-    fetched: tuple[str, ...]
-    kept: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -270,48 +256,11 @@ class Participant:
                        to_tokens(self.contracts.call(self.tournament.functions.internalBalance(me))))
 
     def download(self, round_id: int, out) -> Download:
-        """Fetch round `round_id`'s dataset into the directory `out`: the manifest whose hash the
-        round commits on-chain (`datasetHash`), then every file it lists, each checked against its
-        hash and size. A file already in `out` with the right bytes is kept, not fetched. Any
-        mismatch refuses with one line and writes nothing: the files are checked in memory first,
-        then each is written atomically (a temporary name, renamed)."""
-        store = self._need_store("downloading a round's dataset")
+        """Fetch round `round_id`'s dataset into the directory `out`, every file checked against
+        the hash the round commits on-chain (`crowdstake.downloads`); nothing is written on a
+        mismatch, and files already there with the right bytes are kept."""
         committed = bytes(self.round(round_id).datasetHash)
-        shown = "0x" + committed.hex()
-        try:
-            manifest = store.get_manifest(committed)
-        except StoreNotFound:
-            raise ParticipantError(f"the store has no dataset {shown}, the one round {round_id} commits: the fund "
-                                   "has not published it there (ask it which store has)") from None
-        if file_hash(manifest) != committed:
-            raise ParticipantError(f"the store's manifest for round {round_id} hashes to 0x{file_hash(manifest).hex()}, "
-                                   f"not the datasetHash {shown} on-chain: nothing was written; use another store")
-        try:
-            entries = parse_manifest(manifest)
-        except InvalidDatasetError as e:
-            raise ParticipantError(f"round {round_id} commits a malformed dataset manifest ({e}): ask the fund") from None
-        out = Path(out)
-        if out.exists() and not out.is_dir():
-            raise ParticipantError(f"{out} is not a directory: give --out a directory to write the dataset into")
-        fetched, kept = {}, []
-        for entry in entries:
-            path = out / entry.name
-            if path.is_file() and path.stat().st_size == entry.size and file_hash(path.read_bytes()) == entry.hash:
-                kept.append(entry.name)
-                continue
-            try:
-                data = store.get_dataset_file(entry.hash)
-            except StoreNotFound:
-                raise ParticipantError(f"the store lacks {entry.name} (0x{entry.hash.hex()}) of round {round_id}'s "
-                                       "dataset: nothing was written; use another store") from None
-            if len(data) != entry.size or file_hash(data) != entry.hash:
-                raise ParticipantError(f"the store's {entry.name} for round {round_id} hashes to 0x{file_hash(data).hex()}, "
-                                       f"not the 0x{entry.hash.hex()} its manifest lists: nothing was written; "
-                                       "use another store")
-            fetched[entry.name] = data
-        for name, data in fetched.items():  # every file checked: now write them, each whole or not at all
-            atomic_write(out / name, data)
-        return Download(round_id, shown, out, tuple(fetched), tuple(kept))
+        return download_dataset(self._need_store("downloading a round's dataset"), round_id, committed, out)
 
     def diagnostics(self, dataset, predictions, example=None, *, round_id: int | None = None,
                     corr_weight=None, mmc_weight=None, cap=None):
@@ -345,7 +294,7 @@ class Participant:
         digest = store.upload_predictions(self.account, round_id, mid, data)
         receipt = self._send(commit)
         self.models.remember(model)
-        return Submission(round_id, model, "0x" + digest.hex(), _tx(receipt))
+        return Submission(round_id, model, "0x" + digest.hex(), tx_hash(receipt))
 
     def stake(self, round_id: int, model: str, amount, from_balance: bool = False) -> StakeChange:
         """Add `amount` tokens to the position: from the wallet with a permit (one transaction,
@@ -365,7 +314,7 @@ class Participant:
                 raise ParticipantError(f"insufficient internal balance: the wallet has {to_tokens(held)} tokens in the "
                                        f"Tournament, the stake needs {to_tokens(wei)} (stake from the wallet instead)")
             receipt = self._send(self.tournament.functions.stakeFromBalance(round_id, mid, wei))
-            return StakeChange(round_id, model, to_tokens(position.stake + wei), _tx(receipt))
+            return StakeChange(round_id, model, to_tokens(position.stake + wei), tx_hash(receipt))
         held = self.contracts.call(self.token.functions.balanceOf(self.account.address))
         if held < wei:
             raise ParticipantError(f"insufficient balance: the wallet holds {to_tokens(held)} tokens, "
@@ -378,7 +327,7 @@ class Participant:
             nonce=self.contracts.call(self.token.functions.nonces(self.account.address)), deadline=deadline,
         )
         receipt = self._send(self.tournament.functions.stakeWithPermit(round_id, mid, wei, deadline, v, rr, s))
-        return StakeChange(round_id, model, to_tokens(position.stake + wei), _tx(receipt))
+        return StakeChange(round_id, model, to_tokens(position.stake + wei), tx_hash(receipt))
 
     def decrease(self, round_id: int, model: str, amount) -> StakeChange:
         """Withdraw `amount` tokens of the position before the round closes."""
@@ -392,7 +341,7 @@ class Participant:
             raise ParticipantError(f"the {to_tokens(stake - wei)} left would be below the minimum "
                                    f"{to_tokens(r.params.minStake)}: withdraw all or less")
         receipt = self._send(self.tournament.functions.decreaseStake(round_id, mid, wei))
-        return StakeChange(round_id, model, to_tokens(stake - wei), _tx(receipt))
+        return StakeChange(round_id, model, to_tokens(stake - wei), tx_hash(receipt))
 
     def claim(self, round_id: int, model: str | None = None, restake_into: int | None = None) -> list[Claim]:
         """Claim the wallet's positions in a finalised round (one model, or all of them), paying
@@ -433,7 +382,7 @@ class Participant:
                                         .format(into=restake_into))
             receipt = self._send(call)
             done.append(Claim(round_id, self.models.label(row.model_id), to_tokens(row.delta), into,
-                              _tx(receipt), note, to_tokens(row.stake + row.delta)))
+                              tx_hash(receipt), note, to_tokens(row.stake + row.delta)))
         return done
 
     def withdraw(self, amount=None) -> Withdrawal:
@@ -447,7 +396,7 @@ class Participant:
         if wei > held:
             raise ParticipantError(f"cannot withdraw {to_tokens(wei)}: the internal balance is {to_tokens(held)}")
         receipt = self._send(self.tournament.functions.withdraw(wei))
-        return Withdrawal(to_tokens(wei), to_tokens(held - wei), _tx(receipt))
+        return Withdrawal(to_tokens(wei), to_tokens(held - wei), tx_hash(receipt))
 
     def refund(self, round_id: int, model: str | None = None) -> list[Refund]:
         """Take back the whole stake of the wallet's positions (one model, or all) in a round that
@@ -475,7 +424,7 @@ class Participant:
         for mid in mids:
             amount = self.contracts.position(round_id, me, mid).stake
             receipt = self._send(self.tournament.functions.refund(round_id, me, mid))
-            done.append(Refund(round_id, self.models.label(mid), to_tokens(amount), _tx(receipt)))
+            done.append(Refund(round_id, self.models.label(mid), to_tokens(amount), tx_hash(receipt)))
         return done
 
     def _need_store(self, what: str) -> Store:
@@ -499,8 +448,3 @@ class Participant:
     @staticmethod
     def _checked(step):
         return refused_as(ParticipantError, step)
-
-
-def _tx(receipt) -> str:
-    """A transaction's hash as people copy it: 0x and 64 hex digits."""
-    return "0x" + bytes(receipt["transactionHash"]).hex()

@@ -90,6 +90,11 @@ def prepare(w3: Web3, account: LocalAccount, call, *, gas_margin: float = 1.25, 
     return tx
 
 
+def tx_hash(receipt) -> str:
+    """A transaction's hash as people copy it: 0x and 64 hex digits."""
+    return Web3.to_hex(receipt["transactionHash"])
+
+
 def refused_as(error_type, step):
     """Run `step`; a transaction the chain refused becomes `error_type`, the caller's own kind of
     error (`ParticipantError`, `FundError`), keeping the decoded custom error for callers that

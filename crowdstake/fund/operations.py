@@ -29,7 +29,7 @@ from crowdstake._human import format_duration, parse_duration, parse_hash, parse
 from crowdstake._units import parse_amount, to_tokens
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.roles import require_role
-from crowdstake.chain.tx import prepare, refused_as, send
+from crowdstake.chain.tx import prepare, refused_as, send, tx_hash
 from crowdstake.errors import FundError, InvalidInputError
 from crowdstake.fund.params import DEFAULTS, Params, build_params, changed_params
 from crowdstake.fund.publishing import checked_dataset, checked_targets, read_targets
@@ -152,7 +152,7 @@ class Fund:
         self._fits_the_committee(params)
         receipt = self._send(self.tournament_contract.functions.createTournament(params.as_tuple()))
         (event,) = self.tournament_contract.events.TournamentCreated().process_receipt(receipt, errors=DISCARD)
-        return TournamentCreated(event["args"]["tournamentId"], params, _tx(receipt))
+        return TournamentCreated(event["args"]["tournamentId"], params, tx_hash(receipt))
 
     def set_params(self, tournament_id: int, *, threshold=None, min_stake=None, cap=None, corr_weight=None,
                    mmc_weight=None, results_window=None) -> ParamsChanged:
@@ -166,7 +166,7 @@ class Fund:
                             "nothing was sent")
         self._fits_the_committee(after)
         receipt = self._send(self.tournament_contract.functions.setTournamentParams(int(tournament_id), after.as_tuple()))
-        return ParamsChanged(int(tournament_id), before, after, _tx(receipt))
+        return ParamsChanged(int(tournament_id), before, after, tx_hash(receipt))
 
     def open_round(self, tournament_id: int, dataset_hash=None, *, dataset_dir=None, close_in=None, close_at=None,
                    resolve_in=None, resolve_at=None) -> RoundOpened:
@@ -213,7 +213,7 @@ class Fund:
         (event,) = self.tournament_contract.events.RoundOpened().process_receipt(receipt, errors=DISCARD)
         round_id = event["args"]["roundId"]
         deadline = self.contracts.round_times(round_id)[2]
-        return RoundOpened(round_id, int(tournament_id), Web3.to_hex(digest), close, resolve, deadline, now, _tx(receipt))
+        return RoundOpened(round_id, int(tournament_id), Web3.to_hex(digest), close, resolve, deadline, now, tx_hash(receipt))
 
     def publish_targets(self, round_id: int, path) -> TargetsPublished:
         """Publish a resolved round's targets (operator) from the file at `path` (`id,target`,
@@ -227,7 +227,7 @@ class Fund:
         call = self.tournament_contract.functions.publishTargets(int(round_id), digest)
         self._checked(lambda: prepare(self.w3, self.account, call))  # before the targets' upload: it lands
         store.publish_targets(self.account, int(round_id), data)
-        return TargetsPublished(int(round_id), Web3.to_hex(digest), _tx(self._send(call)))
+        return TargetsPublished(int(round_id), Web3.to_hex(digest), tx_hash(self._send(call)))
 
     def publish_targets_hash(self, round_id: int, targets_hash) -> TargetsPublished:
         """Commit the hash of a round's targets file (operator), once, from its resolve time on,
@@ -235,7 +235,7 @@ class Fund:
         digest = _hash(targets_hash, "targets hash")
         self._targets_publishable(round_id, digest)
         receipt = self._send(self.tournament_contract.functions.publishTargets(int(round_id), digest))
-        return TargetsPublished(int(round_id), Web3.to_hex(digest), _tx(receipt))
+        return TargetsPublished(int(round_id), Web3.to_hex(digest), tx_hash(receipt))
 
     def _targets_publishable(self, round_id: int, digest: bytes) -> None:
         """The key is an operator, the round exists, has resolved, and has no targets yet."""
@@ -282,10 +282,10 @@ class Fund:
                                 f"{cost / 10**18:.6g} ETH in gas: send it some ETH first")
         else:
             self._checked(lambda: prepare(self.w3, self.account, funding))
-        approve_tx = _tx(self._send(approve)) if approve is not None else None
+        approve_tx = tx_hash(self._send(approve)) if approve is not None else None
         receipt = self._send(funding)
         pool = self.contracts.call(self.tournament_contract.functions.rewardPool())
-        return RewardsFunded(to_tokens(wei), to_tokens(pool), approve_tx, _tx(receipt))
+        return RewardsFunded(to_tokens(wei), to_tokens(pool), approve_tx, tx_hash(receipt))
 
     # ------------------------------------------------------------------ the guardian and the admin
 
@@ -294,14 +294,14 @@ class Fund:
         self._require("GUARDIAN_ROLE", "pausing the Tournament")
         if self.paused():
             raise FundError("the Tournament is paused already: nothing was sent (the admin unpauses it)")
-        return PauseChanged(True, _tx(self._send(self.tournament_contract.functions.pause())))
+        return PauseChanged(True, tx_hash(self._send(self.tournament_contract.functions.pause())))
 
     def unpause(self) -> PauseChanged:
         """Resume entry (admin only, so a guardian's key cannot undo its own pause)."""
         self._require("DEFAULT_ADMIN_ROLE", "unpausing the Tournament")
         if not self.paused():
             raise FundError("the Tournament is not paused: nothing was sent")
-        return PauseChanged(False, _tx(self._send(self.tournament_contract.functions.unpause())))
+        return PauseChanged(False, tx_hash(self._send(self.tournament_contract.functions.unpause())))
 
     # ------------------------------------------------------------------ helpers
 
@@ -337,7 +337,3 @@ class Fund:
     @staticmethod
     def _checked(step):
         return refused_as(FundError, step)
-
-
-def _tx(receipt) -> str:
-    return Web3.to_hex(receipt["transactionHash"])

@@ -13,15 +13,14 @@ import time
 
 from crowdstake.errors import (STORE_ERRORS_BY_STATUS, ConfigError, InvalidDatasetError, InvalidTargetsError, StoreError,
                                StoreUnavailable)
-from crowdstake.store.auth import (AUTH_HEADER, DEFAULT_TTL, _bytes32, _hex, model_bytes, sign_dataset, sign_dataset_file,
-                                   sign_score_table, sign_targets, sign_upload)
-from crowdstake.store.datasets import dataset_manifest
+from crowdstake.store.auth import AUTH_HEADER, _bytes32, _hex, model_bytes
 from crowdstake.store.formats import parse_live_ids
+from crowdstake.store.signing import SignedRequests
 
 CONNECT_RETRIES, CONNECT_BACKOFF = 4, 0.25  # seconds before the first retry, doubling
 
 
-class HttpStore:
+class HttpStore(SignedRequests):
     """Client of a store service: the same methods as LocalStore's client side.
 
     `chain_id`/`identity`, when given, are checked against the service's /info (a store for
@@ -87,12 +86,6 @@ class HttpStore:
             raise ConfigError(f"the store at {self.base_url} is {info['identity']!r}, not {identity!r}")
         return info
 
-    def upload_predictions(self, account, round_id: int, model_id, data: bytes, ttl: int = DEFAULT_TTL) -> bytes:
-        """Sign and upload a predictions file; returns its hash (commit it with `submit`)."""
-        info = self.info()
-        auth = sign_upload(account, info["chainId"], info["identity"], round_id, model_id, data, info["now"] + ttl)
-        return self.put_predictions(bytes(data), auth)
-
     def put_predictions(self, data: bytes, auth: dict, round_id: int | None = None, staker: str | None = None,
                         model_id=None) -> bytes:
         """Send an already signed upload (the URL names what `auth` says unless overridden)."""
@@ -102,11 +95,6 @@ class HttpStore:
         r = self._request("PUT", f"/rounds/{rid}/predictions/{who}/{mid}", data=bytes(data),
                           headers={AUTH_HEADER: json.dumps(auth), "Content-Type": "text/csv"})
         return bytes.fromhex(r.json()["hash"][2:])
-
-    def publish_score_table(self, account, round_id: int, data: bytes, ttl: int = DEFAULT_TTL) -> bytes:
-        info = self.info()
-        auth = sign_score_table(account, info["chainId"], info["identity"], round_id, data, info["now"] + ttl)
-        return self.put_score_table(bytes(data), auth)
 
     def put_score_table(self, data: bytes, auth: dict, round_id: int | None = None) -> bytes:
         rid = auth.get("roundId") if round_id is None else round_id
@@ -131,17 +119,6 @@ class HttpStore:
         suffix = "" if table_hash is None else "/" + (_hex(table_hash) if isinstance(table_hash, bytes) else table_hash)
         return self._request("GET", f"/rounds/{int(round_id)}/score-table{suffix}").content
 
-    def publish_dataset(self, account, files, ttl: int = DEFAULT_TTL) -> bytes:
-        """Check a dataset's files (`crowdstake.store.datasets`), sign and upload each, then its
-        manifest; returns the dataset hash (what `openRound` commits)."""
-        manifest = dataset_manifest(files)
-        info = self.info()
-        expiry = info["now"] + ttl
-        for name in sorted(files):
-            data = bytes(files[name])
-            self.put_dataset_file(data, sign_dataset_file(account, info["chainId"], info["identity"], data, expiry))
-        return self.put_manifest(manifest, sign_dataset(account, info["chainId"], info["identity"], manifest, expiry))
-
     def put_dataset_file(self, data: bytes, auth: dict, file_hash=None) -> bytes:
         digest = auth.get("fileHash") if file_hash is None else _hex(_bytes32(file_hash, "file hash"))
         r = self._request("PUT", f"/datasets/files/{digest}", invalid=InvalidDatasetError, data=bytes(data),
@@ -153,11 +130,6 @@ class HttpStore:
         r = self._request("PUT", f"/datasets/{digest}", invalid=InvalidDatasetError, data=bytes(data),
                           headers={AUTH_HEADER: json.dumps(auth), "Content-Type": "text/csv"})
         return bytes.fromhex(r.json()["hash"][2:])
-
-    def publish_targets(self, account, round_id: int, data: bytes, ttl: int = DEFAULT_TTL) -> bytes:
-        info = self.info()
-        auth = sign_targets(account, info["chainId"], info["identity"], round_id, data, info["now"] + ttl)
-        return self.put_targets(bytes(data), auth)
 
     def put_targets(self, data: bytes, auth: dict, round_id: int | None = None) -> bytes:
         rid = auth.get("roundId") if round_id is None else round_id

@@ -8,11 +8,8 @@ One interface, two backends:
 - `HttpStore(base_url)`: the client of `create_app(...)` (FastAPI, served by uvicorn through
   `serve(...)` or `crowdstake store serve`).
 
-Both offer `upload_predictions(account, round_id, model_id, data) -> fileHash`,
-`get_predictions`, `get_file`, `submissions`, `live_ids`, `publish_score_table(account, round_id,
-data) -> tableHash`, `get_score_table`, `publish_dataset(account, files) -> datasetHash`,
-`get_manifest`, `get_dataset_file`, `publish_targets(account, round_id, data) -> targetsHash`,
-`get_targets`, `info`.
+Both are a `crowdstake.store.Store`; the client side that signs requests (`upload_predictions`,
+`publish_score_table`, `publish_dataset`, `publish_targets`) is `signing.SignedRequests`.
 
 Rules (the store enforces them; the clock is the chain's, `now()` = latest block timestamp):
 
@@ -58,16 +55,14 @@ Rules (the store enforces them; the clock is the chain's, `now()` = latest block
   `rounds/<roundId>/targets.csv`: the same bytes again are no change, other bytes a 409.
   Readable by anyone from resolveTime on.
 
-One store process owns a directory (the replay memory is per process). The module: the
-directory backend (`LocalStore`) and registering live ids; what it reads from the chain (the
+One store process owns a directory (the replay memory, `replay.ReplayMemory`, is per process).
+The module: the directory backend (`LocalStore`) and registering live ids; what it reads from the chain (the
 clock it runs by, round times, the committee, the operators and each round's commitments) is
 `crowdstake.store.onchain`.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -75,13 +70,14 @@ from pathlib import Path
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
-from crowdstake._fs import atomic_write
-from crowdstake.errors import (InvalidDatasetError, InvalidInputError, StoreConflict, StoreError, StoreForbidden,
+from crowdstake._fs import atomic_write, remove_leftovers
+from crowdstake.errors import (InvalidDatasetError, InvalidInputError, StoreConflict, StoreForbidden,
                                StoreNotFound, StoreUnavailable)
-from crowdstake.store.auth import (DEFAULT_TTL, MAX_EXPIRY, _address, _bytes32, _hex, model_bytes, sign_dataset,
-                                   sign_dataset_file, sign_score_table, sign_targets, sign_upload, verify_request)
-from crowdstake.store.datasets import check_file, dataset_manifest, live_ids_of, parse_manifest
+from crowdstake.store.auth import MAX_EXPIRY, _address, _bytes32, _hex, model_bytes, verify_request
+from crowdstake.store.datasets import check_file, live_ids_of, parse_manifest
 from crowdstake.store.formats import MAX_BYTES, parse_live_ids, validate_predictions, validate_targets
+from crowdstake.store.replay import ReplayMemory
+from crowdstake.store.signing import SignedRequests
 
 STALE_TMP = 600  # a temporary file older than this (seconds) is a crash's leftover
 MAX_DATASET_BYTES = 256 * 2**20  # one dataset file, at most
@@ -109,7 +105,7 @@ def register_live_ids(directory, round_id: int, ids: Iterable[str]) -> int:
     return len(ids)
 
 
-class LocalStore:
+class LocalStore(SignedRequests):
     """The store over a plain directory; every rule lives here (the HTTP service wraps it).
 
     `round_times(roundId) -> (closeTime, resolveTime)`, (0, 0) for an unknown round;
@@ -136,51 +132,12 @@ class LocalStore:
         self._is_operator = _allowed(operators)
         self.round_dataset, self.round_targets = round_dataset, round_targets
         self.max_bytes, self.max_expiry, self.max_dataset_bytes = max_bytes, max_expiry, max_dataset_bytes
-        self._lock = threading.Lock()
-        self._used: dict[bytes, int] = {}  # signature digest -> expiry
         self._live_cache: dict[int, tuple[tuple, frozenset[str]]] = {}
         self._dataset_ids: dict[bytes, frozenset[str]] = {}  # dataset hash -> its live ids (immutable)
         self.directory.mkdir(parents=True, exist_ok=True)
-        stale = time.time() - STALE_TMP
-        for leftover in self.directory.rglob(".tmp-*"):  # a crash's half-written file: never read
-            try:
-                if leftover.stat().st_mtime < stale:  # not another writer's file in flight
-                    leftover.unlink()
-            except FileNotFoundError:
-                pass
-        self._journal = self.directory / "used_signatures.log"
-        self._load_journal()
-
-    # ---------------------------------------------------------------- replay memory
-
-    def _load_journal(self) -> None:
-        if not self._journal.exists():
-            return
-        for line in self._journal.read_text().splitlines():
-            try:
-                expiry, digest = line.split()
-                self._used[bytes.fromhex(digest)] = int(expiry)
-            except ValueError:
-                continue  # a torn last line after a crash
-        try:
-            now = self._now()
-        except StoreError:
-            return
-        self._used = {d: e for d, e in self._used.items() if e >= now}
-        atomic_write(self._journal, "".join(f"{e} {d.hex()}\n" for d, e in self._used.items()).encode())
-
-    def _remember(self, digest: bytes, expiry: int, now: int) -> None:
-        """Record a signature as used; refuse it if it was (atomically, under the lock)."""
-        with self._lock:
-            if digest in self._used:
-                raise StoreConflict("this signed request was used already (a replay): sign a new one")
-            if len(self._used) > 10_000:
-                self._used = {d: e for d, e in self._used.items() if e >= now}
-            self._used[digest] = expiry
-            with open(self._journal, "a") as f:
-                f.write(f"{expiry} {digest.hex()}\n")
-                f.flush()
-                os.fsync(f.fileno())
+        remove_leftovers(self.directory, STALE_TMP)
+        self._replay = ReplayMemory(self.directory / "used_signatures.log", self._now)
+        self._lock = self._replay.lock  # one lock for the replay memory and the once-per-round writes
 
     # ---------------------------------------------------------------- chain time and rounds
 
@@ -300,7 +257,7 @@ class LocalStore:
         if now >= close:
             raise StoreForbidden(f"round {rid} closed at {close} (chain time now {now}): uploads are no longer accepted")
         ids = self._live_set(rid)
-        self._remember(msg["digest"], msg["expiry"], now)
+        self._replay.remember(msg["digest"], msg["expiry"], now)
         validate_predictions(data, ids, self.max_bytes)
         digest = msg["fileHash"]
         rdir = self._round_dir(rid)
@@ -319,7 +276,7 @@ class LocalStore:
         close, _ = self._times(rid)
         if now < close:
             raise StoreForbidden(f"round {rid} is open until {close}: score tables are published after it closes")
-        self._remember(msg["digest"], msg["expiry"], now)
+        self._replay.remember(msg["digest"], msg["expiry"], now)
         digest = msg["tableHash"]
         rdir = self._round_dir(rid)
         path = rdir / "tables" / f"{digest.hex()}.csv"
@@ -343,7 +300,7 @@ class LocalStore:
         extra = {"fileHash": _bytes32(file_hash, "file hash") if file_hash is not None else None}
         msg, now = self._verify("datasetFile", bytes(data), auth, None, extra, max_bytes=self.max_dataset_bytes)
         self._require_operator(msg["publisher"], "dataset files")
-        self._remember(msg["digest"], msg["expiry"], now)
+        self._replay.remember(msg["digest"], msg["expiry"], now)
         digest = msg["fileHash"]
         path = self._dataset_path(digest)
         if not path.exists():
@@ -356,7 +313,7 @@ class LocalStore:
         extra = {"datasetHash": _bytes32(dataset_hash, "dataset hash") if dataset_hash is not None else None}
         msg, now = self._verify("dataset", bytes(data), auth, None, extra)
         self._require_operator(msg["publisher"], "datasets")
-        self._remember(msg["digest"], msg["expiry"], now)
+        self._replay.remember(msg["digest"], msg["expiry"], now)
         for entry in parse_manifest(data):
             path = self._dataset_path(entry.hash)
             try:
@@ -389,7 +346,7 @@ class LocalStore:
             raise StoreForbidden(f"round {rid} resolves at {resolve} (chain time now {now}): "
                                  "its targets are published from then on")
         ids = self._live_set(rid)
-        self._remember(msg["digest"], msg["expiry"], now)
+        self._replay.remember(msg["digest"], msg["expiry"], now)
         validate_targets(data, ids, self.max_bytes)
         digest = msg["targetsHash"]
         if self.round_targets is not None:
@@ -408,37 +365,11 @@ class LocalStore:
                 atomic_write(path, bytes(data))
         return digest
 
-    # ---------------------------------------------------------------- client side (same as HttpStore)
+    # ---------------------------------------------------------------- client side (signing: SignedRequests)
 
     def info(self) -> dict:
         return {"chainId": self.chain_id, "identity": self.identity, "now": self._now(),
                 "maxBytes": self.max_bytes, "maxExpiry": self.max_expiry, "maxDatasetBytes": self.max_dataset_bytes}
-
-    def upload_predictions(self, account, round_id: int, model_id, data: bytes, ttl: int = DEFAULT_TTL) -> bytes:
-        """Sign and upload a predictions file; returns its hash (commit it with `submit`)."""
-        auth = sign_upload(account, self.chain_id, self.identity, round_id, model_id, data, self._now() + ttl)
-        return self.put_predictions(bytes(data), auth)
-
-    def publish_score_table(self, account, round_id: int, data: bytes, ttl: int = DEFAULT_TTL) -> bytes:
-        auth = sign_score_table(account, self.chain_id, self.identity, round_id, data, self._now() + ttl)
-        return self.put_score_table(bytes(data), auth)
-
-    def publish_dataset(self, account, files, ttl: int = DEFAULT_TTL) -> bytes:
-        """Check a dataset's files (`crowdstake.store.datasets`), sign and upload each, then its
-        manifest; returns the dataset hash (what `openRound` commits). The same files again
-        change nothing."""
-        manifest = dataset_manifest(files)
-        expiry = self._now() + ttl
-        for name in sorted(files):
-            data = bytes(files[name])
-            self.put_dataset_file(data, sign_dataset_file(account, self.chain_id, self.identity, data, expiry))
-        return self.put_manifest(manifest, sign_dataset(account, self.chain_id, self.identity, manifest, expiry))
-
-    def publish_targets(self, account, round_id: int, data: bytes, ttl: int = DEFAULT_TTL) -> bytes:
-        """Sign and upload a round's targets (`id,target`); returns their hash (what
-        `Tournament.publishTargets` commits)."""
-        auth = sign_targets(account, self.chain_id, self.identity, round_id, data, self._now() + ttl)
-        return self.put_targets(bytes(data), auth)
 
     def get_manifest(self, dataset_hash) -> bytes:
         """A dataset's manifest by its hash (anyone, any time)."""
