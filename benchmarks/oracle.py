@@ -36,7 +36,7 @@ E18 = 10**18
 SIZES = (10, 100, 1_000)
 MODELS_PER_WALLET = 10  # fewer wallets to fund; positions are (round, staker, model) all the same
 IDS = [f"s{i:05d}" for i in range(2_000)]
-PARAMS = (10_000 * E18, E18, 5 * 10**16, 7 * 86400, 5000, 20000)
+PARAMS = (10_000 * E18, E18, 5 * 10**16, 7 * 86400, 5000, 20000, 0, 0)
 WINDOW = 600
 RESULTS = Path(__file__).resolve().parent / "results" / "settlement.json"
 

@@ -46,6 +46,14 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     ///         claimed; a position still unsettled then is refunded whole by `refund` (the keeper
     ///         settles every leaf long before: this only frees a stake the tree left out).
     uint256 public constant CLAIM_WINDOW = 180 days;
+    /// @notice Tournament kinds, read by the oracle (the contract settles every kind alike):
+    ///         classic rounds score predictions per id of an obfuscated dataset by CORR and MMC;
+    ///         Signals rounds score a value per ticker of a published universe, neutralised
+    ///         against the round's factors, by alpha (or by FNC, Numerai's earlier Signals
+    ///         score) and the meta-portfolio contribution MPC.
+    uint8 public constant KIND_CLASSIC = 0;
+    uint8 public constant KIND_SIGNALS = 1;
+    uint8 public constant KIND_SIGNALS_FNC = 2;
 
     /// @notice A tournament's payout parameters; a round copies them when it opens.
     struct Params {
@@ -53,8 +61,10 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
         uint128 minStake; // smallest non-zero position, token units
         uint64 cap; // WAD: the largest |delta| per unit of stake (5e16 = 5%)
         uint32 resultsWindow; // seconds after resolveTime to finalise; later, stakes are refunded (1 hour to 90 days)
-        uint16 corrWeightBps; // oracle's weight of CORR in the score, basis points
-        uint16 mmcWeightBps; // oracle's weight of MMC in the score, basis points
+        uint16 corrWeightBps; // oracle's weight of the first score, basis points: CORR, or Signals' alpha or FNC
+        uint16 mmcWeightBps; // oracle's weight of the contribution score, basis points: MMC, or Signals' MPC
+        uint8 kind; // what a round scores: KIND_CLASSIC, KIND_SIGNALS or KIND_SIGNALS_FNC
+        uint32 minTickers; // Signals: the fewest valid tickers of the universe a submission needs; classic: 0
     }
 
     /// @notice A round: its times, its copy of the tournament's parameters, totals and results.
@@ -161,6 +171,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     error TournamentZeroAddress();
     error TournamentUnknown(uint256 tournamentId);
     error TournamentInvalidParams(uint256 cap, uint256 threshold, uint256 minStake, uint256 resultsWindow);
+    error TournamentInvalidKind(uint8 kind, uint32 minTickers);
     error TournamentRoundUnknown(uint256 roundId);
     error TournamentInvalidRoundTimes(uint64 closeTime, uint64 resolveTime, uint256 now_);
     error TournamentZeroHash();
@@ -782,6 +793,10 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
                 || p.resultsWindow > MAX_RESULTS_WINDOW
         ) {
             revert TournamentInvalidParams(p.cap, p.threshold, p.minStake, p.resultsWindow);
+        }
+        // a Signals round needs a floor of tickers (else one ticker could carry a stake); a classic one has none
+        if (p.kind > KIND_SIGNALS_FNC || (p.kind == KIND_CLASSIC) != (p.minTickers == 0)) {
+            revert TournamentInvalidKind(p.kind, p.minTickers);
         }
     }
 

@@ -19,7 +19,7 @@ from crowdstake.chain.permit import sign_permit
 from scripts.deploy import TOKEN_NAME, deploy_protocol
 
 E18 = 10**18
-PARAMS = (1_000 * E18, E18, 5 * 10**16, 7 * 86400, 5000, 20000)  # threshold, min stake, cap 5%, window, weights
+PARAMS = (1_000 * E18, E18, 5 * 10**16, 7 * 86400, 5000, 20000, 0, 0)  # threshold, min stake, cap 5%, window, weights
 DISPUTE_WINDOW = 3600
 
 

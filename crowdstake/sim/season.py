@@ -46,7 +46,7 @@ from crowdstake.store import local_store_for, predictions_csv, read_predictions
 
 E18 = 10**18
 DAY = 86_400
-PARAMS = (2_000 * E18, E18, 5 * 10**16, 7 * DAY, 5000, 20000)  # threshold, min stake, cap 5%, window, weights
+PARAMS = (2_000 * E18, E18, 5 * 10**16, 7 * DAY, 5000, 20000, 0, 0)  # threshold, min stake, cap 5%, window, weights
 DISPUTE_WINDOW = 3_600
 
 

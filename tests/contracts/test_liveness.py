@@ -11,7 +11,7 @@ from brownie import chain
 from support.rounds import DISPUTE_WINDOW, PARAMS, RESULTS_WINDOW, at_second, model, reverts, selector
 
 E18 = 10**18
-WHOLE = (10**30, E18, E18, RESULTS_WINDOW, 0, 0)  # cap 100%, factor 1: a score of 1.0 doubles a stake
+WHOLE = (10**30, E18, E18, RESULTS_WINDOW, 0, 0, 0, 0)  # cap 100%, factor 1: a score of 1.0 doubles a stake
 
 
 def _owes_exactly_its_balance(token, tournament):

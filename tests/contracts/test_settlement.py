@@ -157,7 +157,7 @@ def test_settle_reverts_when_pool_is_short(driver, token, tournament, admin, ope
     # a tournament whose cap lets a round move all of its stake, so the pool is the limit
     driver = copy.copy(driver)  # the module's driver keeps its own tournament
     driver.tournament_id = tournament.createTournament(
-        (10**30, E18, 10**18, RESULTS_WINDOW, 0, 0), {"from": operator}
+        (10**30, E18, 10**18, RESULTS_WINDOW, 0, 0, 0, 0), {"from": operator}
     ).return_value
     rid = driver.open_round()
     driver.enter(rid, alice, "m", pool)

@@ -21,9 +21,24 @@ def test_create_tournament_emits_and_stores_params(tournament, operator):
 
 
 def test_invalid_params_revert(tournament, operator):
-    bad = (PARAMS[0], PARAMS[1], 2 * 10**18, PARAMS[3], 0, 0)  # cap above 100% of the stake
+    bad = (PARAMS[0], PARAMS[1], 2 * 10**18, PARAMS[3], 0, 0, 0, 0)  # cap above 100% of the stake
     with reverts("TournamentInvalidParams", 2 * 10**18, PARAMS[0], PARAMS[1], PARAMS[3]):
         tournament.createTournament(bad, {"from": operator})
+
+
+@pytest.mark.parametrize("kind, min_tickers, ok", [
+    (0, 0, True), (0, 1, False),  # classic: no ticker floor
+    (1, 100, True), (1, 0, False), (2, 1, True), (2, 0, False),  # Signals (alpha, FNC): a floor above 0
+    (3, 100, False),  # no such kind
+])
+def test_kind_and_ticker_floor_are_checked(tournament, operator, kind, min_tickers, ok):
+    params = (*PARAMS[:6], kind, min_tickers)
+    if ok:
+        tid = tournament.createTournament(params, {"from": operator}).return_value
+        assert tuple(tournament.tournament(tid))[6:] == (kind, min_tickers)
+    else:
+        with reverts("TournamentInvalidKind", kind, min_tickers):
+            tournament.createTournament(params, {"from": operator})
 
 
 def test_round_ids_strictly_increase_across_tournaments(driver, tournament, operator):
@@ -53,7 +68,7 @@ def test_open_round_unknown_tournament(tournament, operator):
 
 def test_round_snapshots_params(driver, tournament, operator):
     rid = driver.open_round()
-    changed = (PARAMS[0] * 2, PARAMS[1] * 2, PARAMS[2] // 2, PARAMS[3], 0, 0)
+    changed = (PARAMS[0] * 2, PARAMS[1] * 2, PARAMS[2] // 2, PARAMS[3], 0, 0, 1, 100)
     tx = tournament.setTournamentParams(driver.tournament_id, changed, {"from": operator})
     assert "TournamentParamsUpdated" in tx.events
     assert tuple(tournament.round(rid)["params"]) == PARAMS

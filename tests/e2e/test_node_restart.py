@@ -33,7 +33,7 @@ from crowdstake.store import local_store_for, register_live_ids
 
 E18 = 10**18
 IDS = [f"s{i:03d}" for i in range(200)]
-PARAMS = (1_000 * E18, E18, 5 * 10**16, 7 * 86400, 5000, 20000)
+PARAMS = (1_000 * E18, E18, 5 * 10**16, 7 * 86400, 5000, 20000, 0, 0)
 OPEN_FOR = 6  # seconds the rounds take stakes: enough for the set-up's transactions
 NETWORK = "restart-node"  # the brownie network the CLI is pointed at
 

@@ -16,7 +16,7 @@ from scripts.deploy import deploy_protocol, deployment_record
 
 E18 = 10**18
 IDS = [f"s{i:04d}" for i in range(300)]
-PARAMS = (1_000 * E18, E18, 5 * 10**16, 7 * 86400, 5000, 20000)
+PARAMS = (1_000 * E18, E18, 5 * 10**16, 7 * 86400, 5000, 20000, 0, 0)
 WINDOW = 600
 
 
