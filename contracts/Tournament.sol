@@ -172,6 +172,7 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     error TournamentUnknown(uint256 tournamentId);
     error TournamentInvalidParams(uint256 cap, uint256 threshold, uint256 minStake, uint256 resultsWindow);
     error TournamentInvalidKind(uint8 kind, uint32 minTickers);
+    error TournamentKindFixed(uint256 tournamentId, uint8 kind);
     error TournamentRoundUnknown(uint256 roundId);
     error TournamentInvalidRoundTimes(uint64 closeTime, uint64 resolveTime, uint256 now_);
     error TournamentZeroHash();
@@ -216,6 +217,9 @@ contract Tournament is ITournament, AccessControl, Pausable, ReentrancyGuard {
     function setTournamentParams(uint256 tournamentId, Params calldata params) external onlyRole(OPERATOR_ROLE) {
         _requireTournament(tournamentId);
         _checkParams(params);
+        // its participants chose it for what it scores: a tournament never changes kind
+        uint8 kind = _tournaments[tournamentId].kind;
+        if (params.kind != kind) revert TournamentKindFixed(tournamentId, kind);
         _tournaments[tournamentId] = params;
         emit TournamentParamsUpdated(tournamentId, params);
     }

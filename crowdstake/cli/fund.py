@@ -9,7 +9,7 @@ import click
 from crowdstake.cli import _options as options
 
 _TOURNAMENT = dict(type=options.WholeNumber(1), required=True, metavar="T")
-_PARAMS = ("threshold", "min_stake", "cap", "corr_weight", "mmc_weight", "results_window")
+KINDS = ("classic", "signals", "signals-fnc")  # crowdstake.fund.params.KINDS, without importing web3 at start-up
 
 
 @click.group()
@@ -40,10 +40,15 @@ def _param_options(defaults: dict | None):
                      help=f"tokens: the smallest position{unchanged}"),
         click.option("--cap", type=options.percent(), **extra("cap"),
                      help=f"the largest gain or loss per round, as a percentage of the stake, e.g. 5%{unchanged}"),
-        click.option("--corr-weight", type=options.weight(), **extra("corr_weight"),
-                     help=f"the weight of CORR in the score, e.g. 0.5 (0 to 6.5535){unchanged}"),
-        click.option("--mmc-weight", type=options.weight(), **extra("mmc_weight"),
-                     help=f"the weight of MMC in the score, e.g. 2 (0 to 6.5535){unchanged}"),
+        click.option("--corr-weight", type=options.weight(), default=None,
+                     help=f"the weight of CORR in the score, of alpha (or FNC) in Signals, 0 to 6.5535 "
+                          f"{unchanged or '(default: 0.5; Signals 0.3)'}"),
+        click.option("--mmc-weight", type=options.weight(), default=None,
+                     help=f"the weight of MMC in the score, of MPC in Signals, 0 to 6.5535 "
+                          f"{unchanged or '(default: 2; Signals 0.8)'}"),
+        click.option("--min-tickers", type=options.WholeNumber(1), default=None,
+                     help=f"Signals: the fewest tickers of the universe a submission must have "
+                          f"{unchanged or '(default: 100, as Numerai)'}"),
         click.option("--results-window", type=options.duration(), **extra("results_window"),
                      help=f"how long after resolving a round may take to be finalised, 1h to 90d, before its stakes "
                           f"are refunded, e.g. 30d{unchanged}"),
@@ -59,18 +64,24 @@ def _param_options(defaults: dict | None):
 
 def _defaults() -> dict:
     # crowdstake.fund.params.DEFAULTS, without importing web3 at start-up; a unit test checks they agree
-    return {"cap": "5%", "corr_weight": "0.5", "mmc_weight": "2", "results_window": "7d"}
+    return {"cap": "5%", "results_window": "7d"}
 
 
 @fund.command("create-tournament")
+@click.option("--kind", type=click.Choice(KINDS), default="classic", show_default=True,
+              help="what its rounds score: classic (predictions per id of the fund's dataset, by CORR and MMC), "
+                   "signals (a value per ticker of a universe, by alpha and MPC) or Signals by FNC and MPC (Numerai's "
+                   "earlier Signals score)")
 @_param_options(_defaults())
 @options.node
 @options.wallet
-def create_tournament(threshold, min_stake, cap, corr_weight, mmc_weight, results_window, flags):
-    """Create a tournament with its payout parameters (operator).
+def create_tournament(kind, threshold, min_stake, cap, corr_weight, mmc_weight, min_tickers, results_window, flags):
+    """Create a tournament with its kind and payout parameters (operator).
 
-    Rounds opened in it copy these parameters; `fund set-params` changes them for later rounds."""
-    done = options.fund(flags).create_tournament(threshold, min_stake, cap, corr_weight, mmc_weight, results_window)
+    Rounds opened in it copy these parameters; `fund set-params` changes them for later rounds
+    (never its kind)."""
+    done = options.fund(flags).create_tournament(threshold, min_stake, cap, corr_weight, mmc_weight, results_window,
+                                                 kind=kind, min_tickers=min_tickers)
     click.echo(f"created tournament {done.tournament}: {done.params.describe()} (tx {done.tx})")
 
 
@@ -79,16 +90,17 @@ def create_tournament(threshold, min_stake, cap, corr_weight, mmc_weight, result
 @_param_options(None)
 @options.node
 @options.wallet
-def set_params(tournament_id, threshold, min_stake, cap, corr_weight, mmc_weight, results_window, flags):
+def set_params(tournament_id, threshold, min_stake, cap, corr_weight, mmc_weight, min_tickers, results_window, flags):
     """Change a tournament's parameters (operator).
 
     Only the values given change; rounds already open keep the parameters they opened with."""
-    if all(v is None for v in (threshold, min_stake, cap, corr_weight, mmc_weight, results_window)):
+    if all(v is None for v in (threshold, min_stake, cap, corr_weight, mmc_weight, min_tickers, results_window)):
         raise click.UsageError("no parameter to change: give at least one of --threshold, --min-stake, --cap, "
-                               "--corr-weight, --mmc-weight, --results-window", ctx=click.get_current_context())
+                               "--corr-weight, --mmc-weight, --min-tickers, --results-window",
+                               ctx=click.get_current_context())
     done = options.fund(flags).set_params(tournament_id, threshold=threshold, min_stake=min_stake, cap=cap,
                                           corr_weight=corr_weight, mmc_weight=mmc_weight,
-                                          results_window=results_window)
+                                          results_window=results_window, min_tickers=min_tickers)
     click.echo(f"tournament {done.tournament}: {done.after.describe()} (tx {done.tx})")
     click.echo(f"  was: {done.before.describe()}; rounds already open keep theirs")
 

@@ -141,13 +141,15 @@ class Fund:
 
     # ------------------------------------------------------------------ the operator
 
-    def create_tournament(self, threshold, min_stake, cap=DEFAULTS["cap"], corr_weight=DEFAULTS["corr_weight"],
-                          mmc_weight=DEFAULTS["mmc_weight"], results_window=DEFAULTS["results_window"]
+    def create_tournament(self, threshold, min_stake, cap=DEFAULTS["cap"], corr_weight=None, mmc_weight=None,
+                          results_window=DEFAULTS["results_window"], kind="classic", min_tickers=None
                           ) -> TournamentCreated:
         """Create a tournament (operator): threshold and min stake in tokens, cap as `5%`, weights
-        as `0.5`, the results window as `7d`."""
+        as `0.5` (None: the kind's defaults), the results window as `7d`, a kind of
+        `crowdstake.fund.params.KINDS` and, for Signals, the fewest tickers a submission needs."""
         params = build_params(threshold=threshold, min_stake=min_stake, cap=cap, corr_weight=corr_weight,
-                              mmc_weight=mmc_weight, results_window=results_window)
+                              mmc_weight=mmc_weight, results_window=results_window, kind=kind,
+                              min_tickers=min_tickers)
         self._require("OPERATOR_ROLE", "creating a tournament")
         self._fits_the_committee(params)
         receipt = self._send(self.tournament_contract.functions.createTournament(params.as_tuple()))
@@ -155,12 +157,12 @@ class Fund:
         return TournamentCreated(event["args"]["tournamentId"], params, tx_hash(receipt))
 
     def set_params(self, tournament_id: int, *, threshold=None, min_stake=None, cap=None, corr_weight=None,
-                   mmc_weight=None, results_window=None) -> ParamsChanged:
+                   mmc_weight=None, results_window=None, min_tickers=None) -> ParamsChanged:
         """Change the parameters given (None: unchanged) of a tournament (operator); open rounds keep theirs."""
         self._require("OPERATOR_ROLE", "changing a tournament's parameters")
         before = self.tournament(tournament_id)
         after = changed_params(before, threshold=threshold, min_stake=min_stake, cap=cap, corr_weight=corr_weight,
-                               mmc_weight=mmc_weight, results_window=results_window)
+                               mmc_weight=mmc_weight, results_window=results_window, min_tickers=min_tickers)
         if after == before:
             raise FundError(f"tournament {tournament_id} has these parameters already ({before.describe()}): "
                             "nothing was sent")

@@ -41,6 +41,16 @@ def test_kind_and_ticker_floor_are_checked(tournament, operator, kind, min_ticke
             tournament.createTournament(params, {"from": operator})
 
 
+def test_a_tournament_keeps_its_kind(driver, tournament, operator):
+    signals = tournament.createTournament((*PARAMS[:6], 1, 100), {"from": operator}).return_value
+    tournament.setTournamentParams(signals, (*PARAMS[:6], 1, 50), {"from": operator})  # its floor may change
+    with reverts("TournamentKindFixed", signals, 1):
+        tournament.setTournamentParams(signals, (*PARAMS[:6], 2, 50), {"from": operator})
+    with reverts("TournamentKindFixed", driver.tournament_id, 0):
+        tournament.setTournamentParams(driver.tournament_id, (*PARAMS[:6], 1, 50), {"from": operator})
+    assert tuple(tournament.tournament(signals))[6:] == (1, 50)
+
+
 def test_round_ids_strictly_increase_across_tournaments(driver, tournament, operator):
     other = tournament.createTournament(PARAMS, {"from": operator}).return_value
     first = driver.open_round()
@@ -68,7 +78,7 @@ def test_open_round_unknown_tournament(tournament, operator):
 
 def test_round_snapshots_params(driver, tournament, operator):
     rid = driver.open_round()
-    changed = (PARAMS[0] * 2, PARAMS[1] * 2, PARAMS[2] // 2, PARAMS[3], 0, 0, 1, 100)
+    changed = (PARAMS[0] * 2, PARAMS[1] * 2, PARAMS[2] // 2, PARAMS[3], 0, 0, 0, 0)
     tx = tournament.setTournamentParams(driver.tournament_id, changed, {"from": operator})
     assert "TournamentParamsUpdated" in tx.events
     assert tuple(tournament.round(rid)["params"]) == PARAMS

@@ -30,7 +30,7 @@ KEY = "0x" + "11" * 32  # a valid secp256k1 key, for --key-env
 NODE = {"--rpc-url", "--network", "--rpc-retries", "--rpc-backoff", "--deployments"}
 WALLET = {"--wallet", "--key-env"}
 STORE = {"--store"}
-PARAMS = {"--threshold", "--min-stake", "--cap", "--corr-weight", "--mmc-weight", "--results-window"}
+PARAMS = {"--threshold", "--min-stake", "--cap", "--corr-weight", "--mmc-weight", "--min-tickers", "--results-window"}
 
 # every command, and exactly the options it takes (besides -h/--help)
 COMMANDS = {
@@ -63,7 +63,7 @@ COMMANDS = {
     "demo": {"--out", "--participants", "--rounds", "--seed", "--network", "--rpc-url"},
     "deploy": {"--members", "--threshold", "--dispute-window", "--operator", "--guardian", "--admin", "--treasury"}
               | NODE | WALLET,
-    "fund create-tournament": PARAMS | NODE | WALLET,
+    "fund create-tournament": {"--kind"} | PARAMS | NODE | WALLET,
     "fund set-params": {"--tournament"} | PARAMS | NODE | WALLET,
     "fund open-round": {"--tournament", "--dataset", "--dataset-hash", "--close-in", "--close-at", "--resolve-in",
                         "--resolve-at"} | NODE | WALLET | STORE,
@@ -121,7 +121,8 @@ def refused(result, code=1) -> str:
 
 
 def squeezed(text: str) -> str:
-    return " ".join(text.split())
+    # click wraps help text at hyphens too ("signals-" / "fnc"): a wrap is no change of text
+    return re.sub(r"(\w-) (?=\w)", r"\1", " ".join(text.split()))
 
 
 def _leaves(group: click.Group, path=()):

@@ -18,7 +18,8 @@ from crowdstake.chain.deploy import (DEV_DISPUTE_WINDOW, LIVE_DISPUTE_WINDOW, Ro
                                      parse_members, plan_roles, role_wiring)
 from crowdstake.chain.devchain import dev_chain_kind
 from crowdstake.cli import main
-from crowdstake.cli.fund import _defaults
+from crowdstake.cli.fund import KINDS, _defaults
+from crowdstake.fund.params import KINDS as params_kinds
 from crowdstake.errors import FundError, InvalidInputError
 from crowdstake.fund.params import DEFAULTS, Params, build_params, changed_params
 
@@ -134,14 +135,31 @@ def test_hashes():
 def test_parameters_in_the_contracts_units():
     params = build_params(threshold="2000", min_stake="1.5")
     assert params == Params(2000 * 10**18, 15 * 10**17, 5 * 10**16, 7 * 86400, 5000, 20000)
-    assert params.as_tuple() == (2000 * 10**18, 15 * 10**17, 5 * 10**16, 7 * 86400, 5000, 20000)
+    assert params.as_tuple() == (2000 * 10**18, 15 * 10**17, 5 * 10**16, 7 * 86400, 5000, 20000, 0, 0)
     assert params.describe() == ("threshold 2,000 tokens, min stake 1.5, cap 5%, score 0.5 x CORR + 2 x MMC, "
                                  "results window 7d")
     assert changed_params(params, cap="10%").cap == 10**17
     assert changed_params(params, cap="10%").threshold == params.threshold
 
 
+def test_a_signals_tournament_has_its_own_scores_and_a_ticker_floor():
+    params = build_params(threshold="2000", min_stake="1", kind="signals")
+    assert (params.kind, params.min_tickers, params.corr_weight_bps, params.mmc_weight_bps) == (1, 100, 3000, 8000)
+    assert params.as_tuple()[6:] == (1, 100)
+    assert params.describe() == ("signals, at least 100 tickers, threshold 2,000 tokens, min stake 1, cap 5%, "
+                                 "score 0.3 x alpha + 0.8 x MPC, results window 7d")
+    fnc = build_params(threshold="2000", min_stake="1", kind="signals-fnc", corr_weight="1", min_tickers="250")
+    assert (fnc.kind, fnc.min_tickers, fnc.corr_weight_bps, fnc.score_names) == (2, 250, 10_000, ("FNC", "MPC"))
+    assert changed_params(fnc, min_tickers=300).min_tickers == 300
+    assert not build_params(threshold="1", min_stake="1").signals
+
+
 @pytest.mark.parametrize("given, message", [
+    ({"kind": "crypto"}, "unknown tournament kind 'crypto': one of classic, signals, signals-fnc"),
+    ({"kind": "signals", "min_tickers": 0}, "a Signals tournament needs a ticker floor of 1"),
+    ({"kind": "signals", "min_tickers": "many"}, "min tickers: 'many' is not a whole number"),
+    ({"min_tickers": 5}, "a classic tournament has no ticker floor"),
+    ({"kind": "signals", "corr_weight": "0", "mmc_weight": "0"}, "give alpha or MPC a weight above 0"),
     ({"threshold": "0"}, "threshold: amount '0' must be positive"),
     ({"min_stake": "1e3"}, "min stake: amount '1e3' is not a plain number"),
     ({"cap": "0%"}, "cap 0% must be above 0% and at most 100%"),
@@ -170,7 +188,8 @@ def test_changing_nothing_is_refused():
 
 
 def test_the_command_line_defaults_are_the_librarys():
-    assert _defaults() == DEFAULTS
+    assert _defaults() == {k: DEFAULTS[k] for k in ("cap", "results_window")}
+    assert KINDS == params_kinds
 
 
 # ------------------------------------------------------------------ the committee and the roles
