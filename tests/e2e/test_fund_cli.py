@@ -108,7 +108,8 @@ def test_a_tournament_from_the_command_line(env, node):
               "--results-window", "30d", "--wallet", "operator").stdout
     assert out.startswith("created tournament 1: threshold 2,000 tokens, min stake 1, cap 5%, score 0.5 x CORR + 2 x MMC, "
                           "results window 30d (tx 0x")
-    assert tuple(tournament.functions.tournament(1).call()) == (2000 * E18, E18, 5 * 10**16, 30 * 86400, 5000, 20000)
+    assert tuple(tournament.functions.tournament(1).call()) == (2000 * E18, E18, 5 * 10**16, 30 * 86400, 5000, 20000,
+                                                                0, 0)
 
     out = cli(env, "fund", "rewards", "--amount", "500", "--wallet", "alice").stdout
     assert out.startswith("added 500 tokens to the reward pool, which holds 500 now (approve tx 0x")
@@ -136,6 +137,17 @@ def test_a_tournament_from_the_command_line(env, node):
     assert out.startswith("tournament 1: threshold 2,000 tokens, min stake 1, cap 10%, ")
     assert "  was: threshold 2,000 tokens, min stake 1, cap 5%, " in out
     assert tournament.functions.tournament(1).call()[2] == 10**17 and tournament.functions.round(1).call()[8][2] == 5 * 10**16
+
+    # a Signals tournament: its own scores and a ticker floor; a classic one takes no floor
+    out = cli(env, "fund", "create-tournament", "--kind", "signals", "--threshold", "2000", "--min-stake", "1",
+              "--results-window", "30d", "--wallet", "operator").stdout
+    assert out.startswith("created tournament 2: signals, at least 100 tickers, threshold 2,000 tokens, min stake 1, "
+                          "cap 5%, score 0.3 x alpha + 0.8 x MPC, results window 30d (tx 0x")
+    assert tuple(tournament.functions.tournament(2).call())[4:] == (3000, 8000, 1, 100)
+    nonce = w3.eth.get_transaction_count(nodes[1])
+    assert refused(env, "fund", "set-params", "--tournament", "1", "--min-tickers", "50", "--wallet", "operator") == (
+        "crowdstake: a classic tournament has no ticker floor: a submission has every live id\n")
+    assert w3.eth.get_transaction_count(nodes[1]) == nonce
 
     # the guardian pauses entry, only the admin unpauses
     cli(env, "wallet", "import", "guardian", CROWDSTAKE_PRIVATE_KEY=GUARDIAN_KEY)
