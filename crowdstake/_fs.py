@@ -1,5 +1,6 @@
 """The one atomic write (a reader, or a crash at any instant, sees the old file or the new one,
-whole, never half of one), and the removal of the temporary files a crash left behind."""
+whole, never half of one), the write-once variant (of several processes writing one path, one
+wins, the others see its file), and the removal of the temporary files a crash left behind."""
 
 from __future__ import annotations
 
@@ -37,6 +38,33 @@ def atomic_write(path: Path | str, data: bytes, mode: int = 0o644) -> None:
             pass
         raise
     _fsync_dir(path.parent)
+
+
+def write_once(path: Path | str, data: bytes, mode: int = 0o644) -> bool:
+    """Write `data` to `path` as `atomic_write` does, unless `path` exists: False then, and the
+    file there is untouched. The temporary file is hard-linked to `path` (link(2) fails if the
+    name exists), so of any number of processes racing, exactly one writes; a crash leaves the
+    file whole or absent, and at worst a temporary file (`remove_leftovers`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+    _fsync_dir(path.parent)
+    return True
 
 
 def remove_leftovers(directory: Path | str, older_than: float) -> None:

@@ -31,7 +31,11 @@ class Contracts:
     @classmethod
     def load(cls, w3: Web3, directory: Path | None = None) -> "Contracts":
         """The deployment of `w3`'s chain from `directory` (default `./deployments`)."""
-        deployment = load_deployment(w3.eth.chain_id, directory)
+        return cls.of(w3, load_deployment(w3.eth.chain_id, directory))
+
+    @classmethod
+    def of(cls, w3: Web3, deployment: dict) -> "Contracts":
+        """The deployment record `deployment` (as `load_deployment` reads it) on `w3`."""
         addresses = deployment["contracts"]
 
         def contract(name: str) -> Contract:

@@ -55,7 +55,14 @@ Rules (the store enforces them; the clock is the chain's, `now()` = latest block
   `rounds/<roundId>/targets.csv`: the same bytes again are no change, other bytes a 409.
   Readable by anyone from resolveTime on.
 
-One store process owns a directory (the replay memory, `replay.ReplayMemory`, is per process).
+Several processes may serve one directory (`crowdstake store serve --workers N`): nothing a
+rule depends on lives in one process's memory. The used signatures are in the directory's SQLite
+file (`replay.ReplayMemory`: of two workers given one signature, one accepts it); the pointers
+(round, staker, model) -> hash and a round's latest score table are files replaced by rename, so
+every worker reads the latest one written; a round's targets are written once with a hard link
+(`_fs.write_once`: of two workers, one writes, the other compares). What a process caches (live
+ids keyed by the file's stat, a dataset's live ids, the chain's round times and commitments) never
+changes once written.
 The module: the directory backend (`LocalStore`) and registering live ids; what it reads from the chain (the
 clock it runs by, round times, the committee, the operators and each round's commitments) is
 `crowdstake.store.onchain`.
@@ -70,7 +77,7 @@ from pathlib import Path
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
-from crowdstake._fs import atomic_write, remove_leftovers
+from crowdstake._fs import atomic_write, remove_leftovers, write_once
 from crowdstake.errors import (InvalidDatasetError, InvalidInputError, StoreConflict, StoreForbidden,
                                StoreNotFound, StoreUnavailable)
 from crowdstake.store.auth import MAX_EXPIRY, _address, _bytes32, _hex, model_bytes, verify_request
@@ -136,8 +143,7 @@ class LocalStore(SignedRequests):
         self._dataset_ids: dict[bytes, frozenset[str]] = {}  # dataset hash -> its live ids (immutable)
         self.directory.mkdir(parents=True, exist_ok=True)
         remove_leftovers(self.directory, STALE_TMP)
-        self._replay = ReplayMemory(self.directory / "used_signatures.log", self._now)
-        self._lock = self._replay.lock  # one lock for the replay memory and the once-per-round writes
+        self._replay = ReplayMemory(self.directory, self._now)
 
     # ---------------------------------------------------------------- chain time and rounds
 
@@ -355,14 +361,11 @@ class LocalStore(SignedRequests):
                 raise StoreConflict(f"round {rid}'s targets are committed on-chain as {_hex(committed)}, these bytes "
                                     f"hash to {_hex(digest)}: publish the committed file")
         path = self._round_dir(rid) / "targets.csv"
-        with self._lock:  # once per round: the check and the write are one step
-            if path.exists():
-                held = keccak(path.read_bytes())
-                if held != digest:
-                    raise StoreConflict(f"round {rid}'s targets are published already, with hash {_hex(held)}: "
-                                        "a round's targets are stored once")
-            else:
-                atomic_write(path, bytes(data))
+        if not write_once(path, bytes(data)):  # once per round, whichever worker is first
+            held = keccak(path.read_bytes())
+            if held != digest:
+                raise StoreConflict(f"round {rid}'s targets are published already, with hash {_hex(held)}: "
+                                    "a round's targets are stored once")
         return digest
 
     # ---------------------------------------------------------------- client side (signing: SignedRequests)

@@ -16,6 +16,7 @@ from support.rounds import model
 from crowdstake import _fs
 from crowdstake import store as S
 from crowdstake._server import ServerThread, free_port
+from crowdstake.store.auth import verify_request
 from crowdstake.store.datasets import Entry, manifest_of
 from crowdstake.errors import ConfigError
 
@@ -904,3 +905,80 @@ def test_served_store_takes_datasets_and_targets_from_the_chains_operators(serve
     assert client.get_file(rid, digest) == GOOD
     assert client.publish_targets(fund, rid, TARGETS_OF) == web3.keccak(TARGETS_OF)
     assert client.get_targets(rid) == TARGETS_OF
+
+
+# ------------------------------------------------------------------ several workers over one directory
+
+
+def start_served(directory, deployments, *extra, port=None):
+    """`crowdstake store serve` in its own process (on a free port unless `port`); returns (url, process)."""
+    import subprocess
+    import sys
+    import time
+
+    port = port or free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "crowdstake.cli", "store", "serve", "--dir", str(directory),
+                             "--port", str(port), "--rpc-url", web3.provider.endpoint_uri, "--deployments",
+                             str(deployments), *extra], stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            S.HttpStore(url, timeout=1).info()
+            return url, proc
+        except S.StoreUnavailable:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.05)
+    proc.terminate()
+    raise AssertionError("the store did not start")
+
+
+@pytest.fixture
+def two_workers(runtime, tmp_path):
+    """`crowdstake store serve --workers 2` over a fresh directory: (url, directory)."""
+    url, proc = start_served(tmp_path / "served", tmp_path, "--workers", "2")
+    try:
+        yield url, tmp_path / "served"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def put_raw(url, rid, account, data, signed):
+    import json
+
+    return requests.put(f"{url}/rounds/{rid}/predictions/{account.address}/0x{model('m').hex()}", data=data,
+                        headers={S.AUTH_HEADER: json.dumps(signed)}, timeout=60)
+
+
+def test_two_workers_accept_one_signed_request_once(two_workers, driver, ann):
+    url, directory = two_workers
+    rid = driver.open_round()
+    S.register_live_ids(directory, rid, IDS)
+    for attempt in range(5):  # each time one signature, 32 requests at once over both workers
+        data = csv_for(seed=attempt)
+        signed = auth(ann, rid, data=data, identity=url)
+        with ThreadPoolExecutor(32) as pool:
+            statuses = sorted(r.status_code for r in pool.map(lambda _: put_raw(url, rid, ann, data, signed), range(32)))
+        assert statuses == [201] + [409] * 31, statuses
+    driver.until(driver.tournament.round(rid)["closeTime"])
+    assert S.HttpStore(url).get_predictions(rid, ann.address, model("m")) == csv_for(seed=4)
+
+
+def test_two_workers_refuse_a_replay_from_an_old_used_signatures_log(runtime, tmp_path, driver, ann):
+    directory, port = tmp_path / "old-store", free_port()
+    url = f"http://127.0.0.1:{port}"
+    rid = driver.open_round()
+    S.register_live_ids(directory, rid, IDS)
+    signed = auth(ann, rid, identity=url)
+    msg, _ = verify_request("upload", GOOD, signed, chain_id=chain.id, identity=url, round_id=rid,
+                            extra={"staker": None, "modelId": None}, max_bytes=10**6, max_expiry=86400, clock=chain_now)
+    (directory / "used_signatures.log").write_text(f"{msg['expiry']} {msg['digest'].hex()}\n")  # as an old store wrote it
+    url, proc = start_served(directory, tmp_path, "--workers", "2", port=port)
+    try:
+        assert not (directory / "used_signatures.log").exists()
+        r = put_raw(url, rid, ann, GOOD, signed)
+        assert r.status_code == 409 and "replay" in r.json()["detail"], r.text
+        assert S.HttpStore(url).upload_predictions(ann, rid, model("m"), GOOD) == web3.keccak(GOOD)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

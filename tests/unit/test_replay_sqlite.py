@@ -1,0 +1,110 @@
+"""The replay memory shared by the processes serving one store directory (store/replay.py): real
+OS processes on a real SQLite file, racing; a replay refused after reopening; an old log moved in."""
+
+import multiprocessing
+import sqlite3
+
+import pytest
+
+from crowdstake._fs import write_once
+from crowdstake.errors import StoreConflict
+from crowdstake.store.replay import FILENAME, OLD_LOG, ReplayMemory
+
+NOW = 1_000_000
+RACES = 300
+
+
+def digest(i: int) -> bytes:
+    return i.to_bytes(32, "big")
+
+
+def race(directory, start, results, who):
+    """One worker: remember every digest the other worker also tries, report the ones it won."""
+    memory = ReplayMemory(directory, lambda: NOW)
+    start.wait()
+    won = []
+    for i in range(RACES):
+        try:
+            memory.remember(digest(i), NOW + 600, NOW)
+            won.append(i)
+        except StoreConflict:
+            pass
+    results.put((who, won))
+
+
+def test_of_two_processes_racing_with_one_signature_exactly_one_wins_each_time(tmp_path):
+    ctx = multiprocessing.get_context("spawn")  # nothing shared but the directory
+    start, results = ctx.Barrier(2), ctx.Queue()
+    workers = [ctx.Process(target=race, args=(tmp_path, start, results, who)) for who in (0, 1)]
+    for w in workers:
+        w.start()
+    won = dict(results.get(timeout=120) for _ in workers)
+    for w in workers:
+        w.join(timeout=30)
+        assert w.exitcode == 0
+    assert set(won[0]).isdisjoint(won[1]), "two workers accepted one signature"
+    assert sorted(won[0] + won[1]) == list(range(RACES)), "a signature was accepted by nobody"
+
+
+def test_a_replay_is_refused_after_reopening(tmp_path):
+    ReplayMemory(tmp_path, lambda: NOW).remember(digest(1), NOW + 600, NOW)
+    reopened = ReplayMemory(tmp_path, lambda: NOW + 10)
+    with pytest.raises(StoreConflict, match=r"used already \(a replay\): sign a new one"):
+        reopened.remember(digest(1), NOW + 600, NOW + 10)
+    reopened.remember(digest(2), NOW + 600, NOW + 10)  # another signature is fine
+
+
+def test_expired_signatures_are_forgotten_on_open(tmp_path):
+    memory = ReplayMemory(tmp_path, lambda: NOW)
+    memory.remember(digest(1), NOW + 5, NOW)
+    memory.remember(digest(2), NOW + 600, NOW)
+    memory.close()
+    ReplayMemory(tmp_path, lambda: NOW + 100).close()
+    rows = sqlite3.connect(tmp_path / FILENAME).execute("SELECT digest FROM used").fetchall()
+    assert [bytes(r[0]) for r in rows] == [digest(2)]
+
+
+def test_the_database_is_in_wal_mode(tmp_path):
+    ReplayMemory(tmp_path, lambda: NOW).close()
+    assert sqlite3.connect(tmp_path / FILENAME).execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_an_old_log_is_moved_in_on_first_open_and_removed(tmp_path):
+    log = tmp_path / OLD_LOG
+    log.write_text(f"{NOW + 600} {digest(1).hex()}\n{NOW - 1} {digest(2).hex()}\n{NOW + 600} {digest(3).hex()[:20]}")
+    memory = ReplayMemory(tmp_path, lambda: NOW)
+    assert not log.exists()
+    with pytest.raises(StoreConflict, match="replay"):
+        memory.remember(digest(1), NOW + 600, NOW)  # unexpired: still refused
+    memory.remember(digest(2), NOW + 600, NOW)  # expired in the log: forgotten
+    memory.remember(digest(3), NOW + 600, NOW)  # a torn last line: skipped
+    with pytest.raises(StoreConflict, match="replay"):
+        ReplayMemory(tmp_path, lambda: NOW).remember(digest(1), NOW + 600, NOW)  # and after reopening
+
+
+def test_an_old_log_given_by_its_path_names_the_directory(tmp_path):
+    (tmp_path / OLD_LOG).write_text(f"{NOW + 600} {digest(1).hex()}\n")
+    memory = ReplayMemory(tmp_path / OLD_LOG, lambda: NOW)
+    assert memory.path == tmp_path / FILENAME
+    with pytest.raises(StoreConflict):
+        memory.remember(digest(1), NOW + 600, NOW)
+
+
+def write(path, data, results):
+    results.put(write_once(path, data))
+
+
+def test_write_once_lets_one_of_many_processes_write(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    path = tmp_path / "r" / "targets.csv"
+    writers = [ctx.Process(target=write, args=(path, f"writer {i}\n".encode(), results)) for i in range(4)]
+    for w in writers:
+        w.start()
+    outcomes = [results.get(timeout=60) for _ in writers]
+    for w in writers:
+        w.join(timeout=30)
+    assert outcomes.count(True) == 1
+    assert path.read_bytes().startswith(b"writer ")
+    assert not write_once(path, b"again\n") and path.read_bytes() != b"again\n"
+    assert [p.name for p in path.parent.iterdir()] == ["targets.csv"]  # no temporary file left
