@@ -46,7 +46,7 @@ OPTIONAL = ("features.json",)
 SIGNALS_REQUIRED = signals_formats.ROUND_FILES  # a Signals dataset's (it has no optional file)
 ALLOWED = REQUIRED + OPTIONAL + SIGNALS_REQUIRED
 HEADER = "file,keccak256,bytes"
-_LINE = re.compile(r"([a-z.]+),0x([0-9a-f]{64}),(0|[1-9][0-9]{0,15})", re.ASCII)
+_LINE = re.compile(r"([a-z_.]+),0x([0-9a-f]{64}),(0|[1-9][0-9]{0,15})", re.ASCII)
 
 
 @dataclass(frozen=True)

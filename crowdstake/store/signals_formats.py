@@ -205,11 +205,13 @@ def check_header(name: str, data: bytes) -> None:
         columns = first.decode("utf-8").split(",")
     except UnicodeDecodeError:
         raise InvalidDatasetError(f"{name} is not UTF-8 text: a Signals round file is a CSV") from None
+    header = ",".join(columns)[:80]
     expected = {UNIVERSE: ["ticker"], SAMPLE_WEIGHTS: ["ticker", "weight"]}.get(name)
-    if expected is not None and columns != expected:
-        raise InvalidDatasetError(f"{name} line 1: the header must be `{','.join(expected)}`, got {first[:80]!r}")
-    if columns[0] != "ticker" or len(columns) < 2:
-        raise InvalidDatasetError(f"{name} line 1: the header must be `ticker,<factor>,...`, got {first[:80]!r}")
+    if expected is not None:
+        if columns != expected:
+            raise InvalidDatasetError(f"{name} line 1: the header must be `{','.join(expected)}`, got {header!r}")
+    elif columns[0] != "ticker" or len(columns) < 2:
+        raise InvalidDatasetError(f"{name} line 1: the header must be `ticker,<factor>,...`, got {header!r}")
 
 
 # --------------------------------------------------------------------------------------------
