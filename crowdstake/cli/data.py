@@ -13,8 +13,9 @@ from crowdstake.cli import _options as options
 def data():
     """Datasets: build them (the fund), download a round's (participants).
 
-    `synth` a synthetic market, `build` one dataset per round and its targets, `download` a
-    round's dataset, checked against the hash the round commits on-chain."""
+    `synth` a synthetic market, `build` one dataset per round and its targets, `signals` a
+    synthetic Numerai Signals market's rounds, `download` a round's dataset, checked against
+    the hash the round commits on-chain."""
 
 
 @data.command()
@@ -65,6 +66,34 @@ def build(raw, out, live_eras, validation_eras, seed):
         click.echo(f"  era {one['era']}: dataset {one['dataset_hash']} in {one['dataset_dir']} "
                    f"({one['live_rows']:,} live rows); targets {targets}")
     click.echo(f"  private files (the fund keeps these: targets, salt, raw ids): {summary['private_dir']}")
+
+
+@data.command()
+@click.option("--out", required=True, metavar="DIR", type=click.Path(file_okay=False),
+              help="the output directory: public/round-<k>/, private/targets/, participant/ and README.txt")
+@click.option("--tickers", type=options.WholeNumber(50), default=500, show_default=True,
+              help="tickers in the universe (about 5% are absent from each round's)")
+@click.option("--rounds", type=options.WholeNumber(1), default=20, show_default=True, help="rounds, numbered 1..R")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="the market's seed: the same seed writes the same bytes")
+def signals(out, tickers, rounds, seed):
+    """Write a synthetic Numerai Signals market (demos, tests).
+
+    Per round k, public/round-<k>/ is its Signals dataset (universe.csv, neutralizers.csv,
+    sample_weights.csv; publish it with `crowdstake fund open-round --dataset DIR`) and
+    private/targets/round-<k>.csv its forward returns (ticker,target: the fund's).
+    participant/sentiment.csv (ticker,round,sentiment) is a participant's own data: build a
+    signal from it with crowdstake.sim.signals_example.signal_from_sentiment (README.txt shows
+    how). Prints each round's dataset hash."""
+    from crowdstake.fund.signals_dataset import signals_command
+
+    summary = signals_command(out, tickers=tickers, rounds=rounds, seed=seed)
+    click.echo(f"{len(summary['rounds'])} Signals round(s) of up to {tickers} tickers; the factors explain "
+               f"{summary['factor_share']:.0%} of the returns' variance")
+    for one in summary["rounds"]:
+        click.echo(f"  round {one['round']}: dataset {one['dataset_hash']} in {one['dataset_dir']} "
+                   f"({one['tickers']} tickers); targets {one['targets']}")
+    click.echo(f"  participant data: {summary['sentiment']} (see {summary['readme']})")
 
 
 @data.command()

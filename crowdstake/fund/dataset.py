@@ -45,7 +45,7 @@ from eth_hash.auto import keccak
 from crowdstake._fs import atomic_write
 from crowdstake.errors import InvalidInputError
 from crowdstake.fund.market import MIN_STOCKS, check_raw, read_raw, synth_market, write_raw
-from crowdstake.store.datasets import ALLOWED, REQUIRED, Entry, dataset_hash, dataset_manifest, manifest_of
+from crowdstake.store.datasets import ALLOWED, REQUIRED, Entry, dataset_hash, dataset_manifest, kind_files, manifest_of
 
 LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 assert len(LEVELS) == MIN_STOCKS  # every era needs a stock per level
@@ -198,19 +198,21 @@ class Dataset:
 
 def read_dataset_dir(directory) -> dict[str, bytes]:
     """A dataset directory's files by name (train.csv, validation.csv, live.csv, and
-    features.json when there); other files in it are not the dataset's and are left out.
-    InvalidInputError names a required file that is missing."""
+    features.json when there; or a Signals round's universe.csv, neutralizers.csv and
+    sample_weights.csv, see ``crowdstake.store.datasets.kind_files``); other files in it are
+    not the dataset's and are left out. InvalidInputError names a required file that is missing."""
     directory = Path(directory)
     if not directory.is_dir():
         raise InvalidInputError(f"{directory} is not a directory: a dataset is a directory of {', '.join(REQUIRED)}")
+    required, optional = kind_files(n for n in ALLOWED if (directory / n).is_file())
     files = {}
-    for name in ALLOWED:
+    for name in required + optional:
         path = directory / name
         if path.is_file():
             files[name] = path.read_bytes()
-        elif name in REQUIRED:
-            raise InvalidInputError(f"{path} is missing: a dataset directory has {', '.join(REQUIRED)} "
-                                    f"(and optionally {', '.join(n for n in ALLOWED if n not in REQUIRED)})")
+        elif name in required:
+            extra = f" (and optionally {', '.join(optional)})" if optional else ""
+            raise InvalidInputError(f"{path} is missing: a dataset directory has {', '.join(required)}{extra}")
     return files
 
 

@@ -2,10 +2,15 @@
 them, in one canonical byte form, whose keccak256 is the dataset hash a round commits on-chain
 (`Tournament.openRound(tournamentId, datasetHash, ...)`).
 
-Files. A dataset has `train.csv`, `validation.csv` and `live.csv` (the layout
-`crowdstake.fund.dataset` writes) and, optionally, `features.json` (feature metadata); no other
-name is allowed, so a name from a manifest is always safe to write in a participant's
-directory. Each CSV is UTF-8 text whose header's first column is `id`; `live.csv` lists each
+Files. A dataset is of one of two kinds, never a mix. A classic dataset has `train.csv`,
+`validation.csv` and `live.csv` (the layout `crowdstake.fund.dataset` writes) and, optionally,
+`features.json` (feature metadata). A Signals dataset (a Numerai Signals round, the layout of
+`crowdstake.store.signals_formats`) has `universe.csv`, `neutralizers.csv` and
+`sample_weights.csv`, whose first column is `ticker` instead of `id`, with the same tickers in
+the same sorted order (checked by `dataset_manifest`; the store, which may read a large file's
+first bytes only, checks each header). No other name is allowed, so a name from a manifest is
+always safe to write in a participant's directory. Both kinds have the same manifest and so
+the same dataset hash rules. Each CSV is UTF-8 text whose header's first column is `id`; `live.csv` lists each
 live id once (the ids a round's predictions must have: the store takes them from there) and has
 no `target` column (the live targets are the fund's until the round resolves); `features.json`
 is a JSON object. Each file is stored under keccak256 of its exact bytes.
@@ -33,13 +38,15 @@ from dataclasses import dataclass
 from eth_hash.auto import keccak
 
 from crowdstake.errors import InvalidDatasetError
+from crowdstake.store import signals_formats
 from crowdstake.store.formats import _ID
 
-REQUIRED = ("train.csv", "validation.csv", "live.csv")
+REQUIRED = ("train.csv", "validation.csv", "live.csv")  # a classic dataset's
 OPTIONAL = ("features.json",)
-ALLOWED = REQUIRED + OPTIONAL
+SIGNALS_REQUIRED = signals_formats.ROUND_FILES  # a Signals dataset's (it has no optional file)
+ALLOWED = REQUIRED + OPTIONAL + SIGNALS_REQUIRED
 HEADER = "file,keccak256,bytes"
-_LINE = re.compile(r"([a-z.]+),0x([0-9a-f]{64}),(0|[1-9][0-9]{0,15})", re.ASCII)
+_LINE = re.compile(r"([a-z_.]+),0x([0-9a-f]{64}),(0|[1-9][0-9]{0,15})", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -56,16 +63,38 @@ def dataset_hash(manifest: bytes) -> bytes:
     return keccak(bytes(manifest))
 
 
+def is_signals(names) -> bool:
+    """Whether a set of dataset file names is a Signals dataset's (any Signals name and no
+    classic one); anything else is read as a classic dataset's, and checked as one."""
+    names = set(names)
+    return bool(names & set(SIGNALS_REQUIRED)) and not names & set(REQUIRED + OPTIONAL)
+
+
+def kind_files(names) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(required, optional) file names of the kind of dataset `names` are (see `is_signals`)."""
+    return (SIGNALS_REQUIRED, ()) if is_signals(names) else (REQUIRED, OPTIONAL)
+
+
+def _kinds() -> str:
+    return (f"a dataset has {', '.join(REQUIRED)} (and optionally {', '.join(OPTIONAL)}), "
+            f"or, for Signals, {', '.join(SIGNALS_REQUIRED)}")
+
+
 def _names_ok(names) -> None:
     names = set(names)
     unknown = sorted(names - set(ALLOWED))
     if unknown:
-        raise InvalidDatasetError(f"{unknown[0][:80]!r} is not a dataset file: a dataset has {', '.join(REQUIRED)} "
-                                  f"and optionally {', '.join(OPTIONAL)}")
-    missing = [n for n in REQUIRED if n not in names]
+        raise InvalidDatasetError(f"{unknown[0][:80]!r} is not a dataset file: {_kinds()}")
+    signals, classic = sorted(names & set(SIGNALS_REQUIRED)), sorted(names & set(REQUIRED + OPTIONAL))
+    if signals and classic:
+        raise InvalidDatasetError(f"the dataset mixes {classic[0]} (classic) and {signals[0]} (Signals): {_kinds()}, "
+                                  "never both; publish them as two datasets")
+    required, optional = kind_files(names)
+    missing = [n for n in required if n not in names]
     if missing:
-        raise InvalidDatasetError(f"the dataset lacks {missing[0]}: a dataset has {', '.join(REQUIRED)} "
-                                  f"(and optionally {', '.join(OPTIONAL)})")
+        extra = f" (and optionally {', '.join(optional)})" if optional else ""
+        raise InvalidDatasetError(f"the dataset lacks {missing[0]}: a {'Signals ' if signals else ''}dataset has "
+                                  f"{', '.join(required)}{extra}")
 
 
 def _header(name: str, data: bytes) -> list[str]:
@@ -111,9 +140,10 @@ def live_ids_of(live: bytes) -> list[str]:
 def check_file(name: str, data: bytes) -> None:
     """Refuse a dataset file that is not what its name says (see the module docstring)."""
     if name not in ALLOWED:
-        raise InvalidDatasetError(f"{name[:80]!r} is not a dataset file: a dataset has {', '.join(REQUIRED)} "
-                                  f"and optionally {', '.join(OPTIONAL)}")
-    if name == "live.csv":
+        raise InvalidDatasetError(f"{name[:80]!r} is not a dataset file: {_kinds()}")
+    if name in SIGNALS_REQUIRED:
+        signals_formats.check_header(name, data)
+    elif name == "live.csv":
         live_ids_of(data)
     elif name.endswith(".csv"):
         _header(name, data)
@@ -138,6 +168,8 @@ def dataset_manifest(files: Mapping[str, bytes]) -> bytes:
     _names_ok(files)
     for name in sorted(files):
         check_file(name, files[name])
+    if is_signals(files):
+        signals_formats.read_signals_round(files)  # every line, and the same tickers in every file
     return manifest_of(Entry(name, keccak(bytes(data)), len(data)) for name, data in files.items())
 
 

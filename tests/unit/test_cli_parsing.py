@@ -58,6 +58,7 @@ COMMANDS = {
     "store serve": {"--dir", "--host", "--port", "--workers"} | NODE,
     "data synth": {"--out", "--eras", "--stocks", "--seed"},
     "data build": {"--raw", "--out", "--live-eras", "--validation-eras", "--seed"},
+    "data signals": {"--out", "--tickers", "--rounds", "--seed"},
     "data download": {"--round", "--out"} | NODE | STORE,
     "diagnostics": {"--dataset", "--predictions", "--example", "--corr-weight", "--mmc-weight", "--cap", "--plot"},
     "demo": {"--out", "--participants", "--rounds", "--seed", "--network", "--rpc-url"},
