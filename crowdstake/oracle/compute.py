@@ -1,4 +1,5 @@
-"""Scoring a round: every model's CORR, MMC and quantised score, the results tree over
+"""Scoring a round: every model's CORR, MMC and quantised score (a Signals round's alpha or
+FNC and MPC, in the same columns), the results tree over
 (round, staker, modelId, score) leaves, the score table with each leaf's proof, and the
 declared totals, computed exactly as the contract will compute the money."""
 
@@ -11,12 +12,14 @@ import pandas as pd
 
 from crowdstake.chain.contracts import Contracts
 from crowdstake.errors import OracleError
-from crowdstake.oracle.inputs import fetch_predictions, read_positions
+from crowdstake.oracle.inputs import fetch_predictions, read_positions, signals_reader, signals_round
 from crowdstake.progress import Steps
 from crowdstake.results.merkle import Leaf, ResultsTree
 from crowdstake.results.payout import payout_delta, payout_factor
 from crowdstake.results.table import Row, table_hash, write_table
 from crowdstake.scoring import round_scores
+from crowdstake.scoring.signals_round import SIGNALS_SCORES, signals_round_scores
+from crowdstake.store.formats import read_predictions
 from crowdstake.store import Store
 
 
@@ -54,12 +57,22 @@ def compute_result(contracts: Contracts, store: Store, round_id: int, targets: p
                           f"{fields.stakedPositions}: the node's logs are incomplete, try another node")
     if not positions:
         return RoundResult(round_id, write_table([]), [], b"\x00" * 32, 0, 0)
+    signals = signals_round(store, round_id, fields.datasetHash) if params.kind else None
     with steps.step(f"fetching and checking {len(positions)} predictions files", total=len(positions)) as advance:
-        predictions, reasons = fetch_predictions(store, round_id, positions, advance)
+        read = signals_reader(signals, params.minTickers) if signals else read_predictions
+        predictions, reasons = fetch_predictions(store, round_id, positions, advance, read=read)
     clock.lap("fetch_files")
     stakes = {p.key: p.stake / 10**18 for p in positions}
-    with steps.step(f"scoring {len(predictions)} models (CORR, MMC against the meta model)"):
-        scores = round_scores(predictions, targets, stakes, (w_corr / 10_000, w_mmc / 10_000))
+    weights = (w_corr / 10_000, w_mmc / 10_000)
+    if signals:
+        first = SIGNALS_SCORES[params.kind]
+        with steps.step(f"scoring {len(predictions)} Signals models ({first}, MPC, neutralised against "
+                        f"{signals.neutralizers.shape[1]} factors)"):
+            scores = signals_round_scores(predictions, signals.neutralizers, signals.sample_weights, targets, stakes,
+                                          weights, score=first, min_tickers=params.minTickers)
+    else:
+        with steps.step(f"scoring {len(predictions)} models (CORR, MMC against the meta model)"):
+            scores = round_scores(predictions, targets, stakes, weights)
     clock.lap("scoring")
     factor = payout_factor(threshold, fields.totalStake)
     with steps.step(f"building the results tree and score table of {len(positions)} leaves"):

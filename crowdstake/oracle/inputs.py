@@ -6,7 +6,11 @@ Targets (`round_targets`): when the round commits a `targetsHash` on-chain, they
 bytes and no others: fetched from the store by that hash, or read from an operator's own
 `<dir>/<round>.csv` (an override for one who holds the fund's files), either refused with one
 line when it hashes to anything else. Before the fund commits them, only an operator's own file
-can be scored (as before targets were committed: `read_targets`)."""
+can be scored (as before targets were committed: `read_targets`).
+
+A Signals round (its params' `kind` above 0) is scored on its dataset's universe, neutralisers
+and sample weights (`signals_round`: fetched by the round's `datasetHash`, every byte checked),
+its submissions read as `ticker,signal` and its targets as `ticker,target`."""
 
 from __future__ import annotations
 
@@ -19,10 +23,12 @@ import pandas as pd
 from web3 import Web3
 
 from crowdstake.chain.contracts import Contracts
-from crowdstake.errors import (ConfigError, InvalidInputError, InvalidPredictionsError, InvalidTargetsError, OracleError,
-                               StoreNotFound)
+from crowdstake.errors import (ConfigError, InvalidDatasetError, InvalidInputError, InvalidPredictionsError,
+                               InvalidTargetsError, OracleError, StoreNotFound)
 from crowdstake.store import Store
+from crowdstake.downloads import dataset_files
 from crowdstake.store.formats import read_predictions, read_targets_data
+from crowdstake.store.signals_formats import SignalsRoundData, read_signals, read_signals_round, read_signals_targets
 
 ZERO = bytes(32)
 
@@ -75,14 +81,20 @@ def round_targets(contracts: Contracts, store: Store | None, round_id: int, dire
     """The targets to score round `round_id` with: the ones it commits on-chain (from the store by
     their hash, or from `directory/<round>.csv` when there, checked against that hash); without a
     committed hash, `directory/<round>.csv` as it is. OracleError (one line) otherwise."""
-    committed = bytes(contracts.round(round_id).targetsHash)
+    fields = contracts.round(round_id)
+    committed, signals = bytes(fields.targetsHash), fields.params.kind != 0
     path = Path(directory) / f"{round_id}.csv" if directory is not None else None
     if committed == ZERO:
         if path is None:
             raise OracleError(f"round {round_id} has no targets committed on-chain yet: the fund publishes them once the "
                               f"round resolved (`crowdstake fund publish-targets`); or give --targets DIR with {round_id}.csv")
-        values = read_targets(path)
-        return Targets(values, Web3.keccak(path.read_bytes()), str(path))
+        if not signals:
+            return Targets(read_targets(path), Web3.keccak(path.read_bytes()), str(path))
+        data = path.read_bytes()
+        try:
+            return Targets(read_signals_targets(data), Web3.keccak(data), str(path))
+        except InvalidTargetsError as e:
+            raise OracleError(f"{path}: {e}") from None
     shown = Web3.to_hex(committed)
     if path is not None and path.exists():
         data, source = path.read_bytes(), str(path)
@@ -103,7 +115,7 @@ def round_targets(contracts: Contracts, store: Store | None, round_id: int, dire
             raise OracleError(f"the store's targets for round {round_id} hash to {Web3.to_hex(Web3.keccak(data))}, not "
                               f"the {shown} committed on-chain: use another store")
     try:
-        values = read_targets_data(data)
+        values = read_signals_targets(data) if signals else read_targets_data(data)
     except InvalidTargetsError as e:
         raise OracleError(f"round {round_id}'s committed targets {shown} are malformed ({e}): the fund published "
                           "a file no one can score") from None
@@ -121,15 +133,31 @@ def targets_ready(contracts: Contracts, round_id: int, directory: Path | None = 
 FETCH_CONCURRENCY = 8  # files fetched and checked at once: the store's latency overlaps, its load stays bounded
 
 
+def signals_round(store: Store, round_id: int, dataset_hash: bytes) -> SignalsRoundData:
+    """A Signals round's universe, neutralisers and sample weights, from the dataset it commits."""
+    files = dataset_files(store, round_id, bytes(dataset_hash), OracleError)
+    try:
+        return read_signals_round(files)
+    except InvalidDatasetError as e:
+        raise OracleError(f"round {round_id} commits a Signals dataset no one can score ({e}): ask the fund") from None
+
+
+def signals_reader(data: SignalsRoundData, min_tickers: int) -> Callable[[bytes], pd.Series]:
+    """A Signals submission's bytes to its signal on the universe (outside tickers dropped)."""
+    universe = frozenset(data.universe)
+    return lambda raw: read_signals(raw, universe, min_tickers).signal
+
+
 def fetch_predictions(store: Store, round_id: int, positions: list[Position],
                       advance: Callable[[int], None] = lambda n=1: None,
-                      concurrency: int = FETCH_CONCURRENCY) -> tuple[dict, dict]:
+                      concurrency: int = FETCH_CONCURRENCY,
+                      read: Callable[[bytes], pd.Series] = read_predictions) -> tuple[dict, dict]:
     """Each position's committed file, fetched by its on-chain hash and checked against it,
     `concurrency` at a time (each checked as soon as it arrives). Returns (predictions by key,
     reasons by key for the files that cannot be scored), in the positions' order whatever order
     the files arrived in. Only a file the store does not have scores at the floor: a store or
     node that does not answer stops the run at its first such file, the fetches not yet started
-    cancelled (scoring it as missing would vote a wrong root)."""
+    cancelled (scoring it as missing would vote a wrong root). `read`: the round kind's format."""
 
     def one(p: Position) -> tuple[pd.Series | None, str | None]:
         try:
@@ -139,7 +167,7 @@ def fetch_predictions(store: Store, round_id: int, positions: list[Position],
         if Web3.keccak(data) != p.predictions_hash:
             return None, "file does not match its on-chain hash"
         try:
-            return read_predictions(data), None
+            return read(data), None
         except InvalidPredictionsError as e:
             return None, f"malformed predictions file: {e}"
 

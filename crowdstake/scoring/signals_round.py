@@ -32,6 +32,7 @@ from crowdstake.scoring.signals import alpha, meta_portfolio_contribution
 
 NO_VIEW = 0.5  # a universe ticker a model did not send
 FIRST_SCORES = ("alpha", "fnc")
+SIGNALS_SCORES = {1: "alpha", 2: "fnc"}  # Tournament.KIND_SIGNALS, KIND_SIGNALS_FNC: the first score
 
 
 def _problem(signal: pd.Series, universe: pd.Index, min_tickers: int) -> str:
