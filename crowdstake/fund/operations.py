@@ -225,7 +225,8 @@ class Fund:
         store = self._store("publishing a round's targets")
         data, digest = read_targets(path)
         self._targets_publishable(round_id, digest)
-        checked_targets(path, data, store.live_ids(int(round_id)))
+        signals = self.contracts.round(int(round_id)).params.kind != 0
+        checked_targets(path, data, store.live_ids(int(round_id)), signals)  # a Signals round's: its universe
         call = self.tournament_contract.functions.publishTargets(int(round_id), digest)
         self._checked(lambda: prepare(self.w3, self.account, call))  # before the targets' upload: it lands
         store.publish_targets(self.account, int(round_id), data)

@@ -7,7 +7,8 @@
   then its manifest (`Fund.open_round(dataset_dir=...)` does this between its checks and its
   transaction); the round's live ids are then its live.csv's, in the store.
 - `checked_targets(path, live_ids)`: a resolved round's targets file (`id,target`, exactly the
-  round's live ids, targets in [0, 1]) and its hash (`Fund.publish_targets` uploads it and
+  round's live ids, targets in [0, 1]; a Signals round's `ticker,target`, a forward return for
+  each ticker of its universe) and its hash (`Fund.publish_targets` uploads it and
   commits the hash on-chain, once per round).
 
 Every mistake is one line, a `FundError` naming the file (or the store's refusal), and nothing
@@ -25,6 +26,7 @@ from crowdstake.fund.dataset import read_dataset_dir
 from crowdstake.store import Store, file_hash
 from crowdstake.store.datasets import dataset_hash, dataset_manifest
 from crowdstake.store.formats import validate_targets
+from crowdstake.store.signals_formats import validate_signals_targets
 
 
 def checked_dataset(directory) -> tuple[dict[str, bytes], bytes]:
@@ -53,9 +55,11 @@ def read_targets(path) -> tuple[bytes, bytes]:
     return data, file_hash(data)
 
 
-def checked_targets(path, data: bytes, live_ids) -> None:
-    """Refuse targets that are not exactly `live_ids` with a target in [0, 1] each, naming the line."""
+def checked_targets(path, data: bytes, live_ids, signals: bool = False) -> None:
+    """Refuse targets that are not exactly `live_ids` with a target in [0, 1] each, naming the
+    line; a Signals round's (`signals`), that are not `ticker,target` with a finite forward
+    return for exactly the universe's tickers (`live_ids`)."""
     try:
-        validate_targets(data, live_ids)
+        (validate_signals_targets if signals else validate_targets)(data, live_ids)
     except InvalidTargetsError as e:
         raise FundError(f"{path}: {e}") from None
