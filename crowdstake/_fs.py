@@ -18,10 +18,15 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path | str, data: bytes, mode: int = 0o644) -> None:
-    """Write `data` to `path` through a temporary file in the same directory (fsynced, then
-    renamed over `path`, then the directory fsynced), creating the directory if needed."""
-    path = Path(path)
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _temporary_beside(path: Path, data: bytes, mode: int) -> str:
+    """`data` in a new fsynced temporary file in `path`'s directory (created if needed): its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
@@ -30,12 +35,21 @@ def atomic_write(path: Path | str, data: bytes, mode: int = 0o644) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def atomic_write(path: Path | str, data: bytes, mode: int = 0o644) -> None:
+    """Write `data` to `path` through a temporary file in the same directory (fsynced, then
+    renamed over `path`, then the directory fsynced), creating the directory if needed."""
+    path = Path(path)
+    tmp = _temporary_beside(path, data, mode)
+    try:
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink(tmp)
         raise
     _fsync_dir(path.parent)
 
@@ -46,23 +60,13 @@ def write_once(path: Path | str, data: bytes, mode: int = 0o644) -> bool:
     name exists), so of any number of processes racing, exactly one writes; a crash leaves the
     file whole or absent, and at worst a temporary file (`remove_leftovers`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    tmp = _temporary_beside(path, data, mode)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
     finally:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink(tmp)
     _fsync_dir(path.parent)
     return True
 

@@ -174,23 +174,30 @@ def predictions_csv(predictions: pd.DataFrame | pd.Series | bytes | str) -> byte
     """Predictions as the store's CSV (`id,prediction`, rows sorted by id, floats written so they
     read back exactly): from a Series indexed by id, a one-column DataFrame indexed by id, or
     the bytes or path of a CSV file (passed through as it is; `validate_predictions` checks it)."""
-    if isinstance(predictions, pd.DataFrame):
-        if predictions.shape[1] != 1:
-            raise InvalidInputError("a predictions DataFrame needs exactly one column, indexed by id")
-        predictions = predictions.iloc[:, 0]
-    if isinstance(predictions, pd.Series):
+    return submission_csv(predictions, "id", "prediction", "predictions", "[0, 1]")
+
+
+def submission_csv(values: pd.DataFrame | pd.Series | bytes | str, key: str, column: str, what: str,
+                   bounds: str) -> bytes:
+    """A one-value-per-key submission as CSV `<key>,<column>` (rows sorted by key, floats exact):
+    from a Series indexed by key or a one-column DataFrame; bytes, or the path (str) of a file,
+    are passed through as they are (the validators check them). `what` and `bounds` word the errors."""
+    if isinstance(values, pd.DataFrame):
+        if values.shape[1] != 1:
+            raise InvalidInputError(f"a {what} DataFrame needs exactly one column, indexed by {key}")
+        values = values.iloc[:, 0]
+    if isinstance(values, pd.Series):
         try:
-            values = predictions.to_numpy(dtype=float)
+            numbers = values.to_numpy(dtype=float)
         except (TypeError, ValueError):
-            raise InvalidInputError("predictions must be numbers in [0, 1], one per id") from None
-        frame = pd.DataFrame({"prediction": values},
-                             index=pd.Index(predictions.index.astype(str), name="id"))
+            raise InvalidInputError(f"{what} must be numbers in {bounds}, one per {key}") from None
+        frame = pd.DataFrame({column: numbers}, index=pd.Index(values.index.astype(str), name=key))
         # NaN as `nan`, not an empty field, so the check says "is NaN"
         return frame.sort_index().to_csv(lineterminator="\n", na_rep="nan").encode()
-    if isinstance(predictions, str):
+    if isinstance(values, str):
         try:
-            with open(predictions, "rb") as f:
+            with open(values, "rb") as f:
                 return f.read()
         except OSError as e:
-            raise InvalidInputError(f"cannot read predictions file {predictions}: {e.strerror}") from None
-    return bytes(predictions)
+            raise InvalidInputError(f"cannot read {what} file {values}: {e.strerror}") from None
+    return bytes(values)

@@ -36,7 +36,7 @@ import pandas as pd
 
 from crowdstake.errors import (InvalidDatasetError, InvalidInputError, InvalidPredictionsError,
                                InvalidTargetsError)
-from crowdstake.store.formats import _BLANK, _ID, _NUMBER, MAX_BYTES
+from crowdstake.store.formats import _BLANK, _ID, _NUMBER, MAX_BYTES, submission_csv
 
 UNIVERSE = "universe.csv"
 NEUTRALIZERS = "neutralizers.csv"
@@ -320,24 +320,7 @@ def signals_csv(signal: pd.Series | pd.DataFrame | bytes | str) -> bytes:
     """A submission as CSV `ticker,signal` (rows sorted by ticker, floats exact) from a Series
     indexed by ticker or a one-column DataFrame; bytes, or the path (str) of a file, are passed
     through as they are (`validate_signals` checks them)."""
-    if isinstance(signal, pd.DataFrame):
-        if signal.shape[1] != 1:
-            raise InvalidInputError("a signal DataFrame needs exactly one column, indexed by ticker")
-        signal = signal.iloc[:, 0]
-    if isinstance(signal, pd.Series):
-        try:
-            values = signal.to_numpy(dtype=float)
-        except (TypeError, ValueError):
-            raise InvalidInputError("a signal must be numbers in (0, 1), one per ticker") from None
-        frame = pd.DataFrame({"signal": values}, index=pd.Index(signal.index.astype(str), name="ticker"))
-        return _floats(frame.sort_index())
-    if isinstance(signal, str):
-        try:
-            with open(signal, "rb") as f:
-                return f.read()
-        except OSError as e:
-            raise InvalidInputError(f"cannot read signal file {signal}: {e.strerror}") from None
-    return bytes(signal)
+    return submission_csv(signal, "ticker", "signal", "signal", "(0, 1)")
 
 
 def universe_csv(tickers: Collection[str]) -> bytes:
