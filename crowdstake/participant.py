@@ -28,6 +28,7 @@ from crowdstake.results.merkle import Leaf, process_proof
 from crowdstake.results.table import Row, read_table, table_hash
 from crowdstake.store import Store, file_hash
 from crowdstake.store.formats import predictions_csv, validate_predictions
+from crowdstake.store.signals_formats import signals_csv, validate_signals
 
 
 @dataclass(frozen=True)
@@ -285,8 +286,13 @@ class Participant:
     def submit(self, round_id: int, model: str, predictions) -> Submission:
         """Validate, upload to the store, and commit the file's hash on-chain."""
         store = self._need_store("uploading predictions")
-        data = predictions_csv(predictions)
-        validate_predictions(data, store.live_ids(round_id))  # the store's own verdict, before anything is sent
+        params = self.round(round_id).params
+        if params.kind:  # a Signals round: a value per ticker of its universe
+            data = signals_csv(predictions)
+            validate_signals(data, store.live_ids(round_id), params.minTickers)  # the store's own verdict
+        else:
+            data = predictions_csv(predictions)
+            validate_predictions(data, store.live_ids(round_id))  # the store's own verdict, before anything is sent
         self._open_round(round_id)
         mid = self.models.resolve(model)
         commit = self.tournament.functions.submit(round_id, mid, file_hash(data))

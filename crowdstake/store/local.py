@@ -83,6 +83,7 @@ from crowdstake.errors import (InvalidDatasetError, InvalidInputError, StoreConf
 from crowdstake.store.auth import MAX_EXPIRY, _address, _bytes32, _hex, model_bytes, verify_request
 from crowdstake.store.datasets import check_file, live_ids_of, parse_manifest
 from crowdstake.store.formats import MAX_BYTES, parse_live_ids, validate_predictions, validate_targets
+from crowdstake.store.signals_formats import UNIVERSE, read_universe, validate_signals, validate_signals_targets
 from crowdstake.store.replay import ReplayMemory
 from crowdstake.store.signing import SignedRequests
 
@@ -123,21 +124,23 @@ class LocalStore(SignedRequests):
     OPERATOR_ROLE holders; None: nobody). `round_dataset(roundId)` and `round_targets(roundId)`
     are the round's on-chain `datasetHash` and `targetsHash` (32 zero bytes when none; None:
     not known to this store): a round's live ids come from the dataset it names, and no targets
-    but the committed ones are taken."""
+    but the committed ones are taken. `round_kind(roundId) -> (kind, minTickers)` (None: every
+    round classic): a Signals round's live ids are its universe, its uploads `ticker,signal`
+    with at least `minTickers` of them, its targets `ticker,target`."""
 
     def __init__(self, directory, round_times: RoundTimes, chain_id: int, identity: str, *,
                  now: Callable[[], int] | None = None,
                  publishers: Iterable[str] | Callable[[str], bool] | None = None,
                  operators: Iterable[str] | Callable[[str], bool] | None = None,
                  round_dataset: RoundHash | None = None, round_targets: RoundHash | None = None,
-                 max_bytes: int = MAX_BYTES, max_expiry: int = MAX_EXPIRY,
+                 round_kind: Callable[[int], tuple[int, int]] | None = None, max_bytes: int = MAX_BYTES, max_expiry: int = MAX_EXPIRY,
                  max_dataset_bytes: int = MAX_DATASET_BYTES):
         self.directory = Path(directory)
         self.round_times, self.chain_id, self.identity = round_times, int(chain_id), str(identity)
         self.now = now or (lambda: int(time.time()))
         self._is_publisher = _allowed(publishers)
         self._is_operator = _allowed(operators)
-        self.round_dataset, self.round_targets = round_dataset, round_targets
+        self.round_dataset, self.round_targets, self.round_kind = round_dataset, round_targets, round_kind
         self.max_bytes, self.max_expiry, self.max_dataset_bytes = max_bytes, max_expiry, max_dataset_bytes
         self._live_cache: dict[int, tuple[tuple, frozenset[str]]] = {}
         self._dataset_ids: dict[bytes, frozenset[str]] = {}  # dataset hash -> its live ids (immutable)
@@ -219,11 +222,12 @@ class LocalStore(SignedRequests):
             return dataset, None  # not published here (yet): the fund may still
         except InvalidInputError as e:
             raise StoreUnavailable(f"dataset {_hex(dataset)} is damaged in this store ({e}): the fund must publish it again") from None
-        live = next(e for e in entries if e.name == "live.csv")
+        live = next(e for e in entries if e.name in ("live.csv", UNIVERSE))  # a classic or a Signals dataset
+        read = live_ids_of if live.name == "live.csv" else read_universe
         try:
-            ids = frozenset(live_ids_of(self._dataset_path(live.hash).read_bytes()))
+            ids = frozenset(read(self._dataset_path(live.hash).read_bytes()))
         except (FileNotFoundError, InvalidInputError) as e:
-            raise StoreUnavailable(f"dataset {_hex(dataset)}'s live.csv is damaged or missing in this store "
+            raise StoreUnavailable(f"dataset {_hex(dataset)}'s {live.name} is damaged or missing in this store "
                                    f"({e.__class__.__name__}): the fund must publish the dataset again") from None
         self._dataset_ids[dataset] = ids
         return dataset, ids
@@ -235,6 +239,12 @@ class LocalStore(SignedRequests):
         return verify_request(kind, data, auth, chain_id=self.chain_id, identity=self.identity, round_id=round_id,
                               extra=extra, max_bytes=max_bytes or self.max_bytes, max_expiry=self.max_expiry,
                               clock=self._now)
+
+    def _kind(self, round_id: int) -> tuple[int, int]:
+        """(kind, minTickers) of the round: (0, 0), classic, when this store knows no chain."""
+        if self.round_kind is None:
+            return (0, 0)
+        return self._ask_chain(lambda: self.round_kind(int(round_id)), f"round {round_id}'s kind")
 
     def _ask_chain(self, read: Callable, what: str):
         try:
@@ -262,9 +272,12 @@ class LocalStore(SignedRequests):
         close, _ = self._times(rid)
         if now >= close:
             raise StoreForbidden(f"round {rid} closed at {close} (chain time now {now}): uploads are no longer accepted")
-        ids = self._live_set(rid)
+        ids, (kind, floor) = self._live_set(rid), self._kind(rid)
         self._replay.remember(msg["digest"], msg["expiry"], now)
-        validate_predictions(data, ids, self.max_bytes)
+        if kind:  # Signals: tickers outside the universe are dropped, as the oracle drops them
+            validate_signals(data, ids, floor, self.max_bytes)
+        else:
+            validate_predictions(data, ids, self.max_bytes)
         digest = msg["fileHash"]
         rdir = self._round_dir(rid)
         path = rdir / "files" / f"{digest.hex()}.csv"
@@ -351,9 +364,9 @@ class LocalStore(SignedRequests):
         if now < resolve:
             raise StoreForbidden(f"round {rid} resolves at {resolve} (chain time now {now}): "
                                  "its targets are published from then on")
-        ids = self._live_set(rid)
+        ids, (kind, _) = self._live_set(rid), self._kind(rid)
         self._replay.remember(msg["digest"], msg["expiry"], now)
-        validate_targets(data, ids, self.max_bytes)
+        (validate_signals_targets if kind else validate_targets)(data, ids, self.max_bytes)
         digest = msg["targetsHash"]
         if self.round_targets is not None:
             committed = self._ask_chain(lambda: bytes(self.round_targets(rid)), f"round {rid}'s targets hash")

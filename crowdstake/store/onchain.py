@@ -1,5 +1,6 @@
 """What a store reads from the chain it serves: the clock it runs by and each round's times
-(`chain_clock`), each round's committed dataset and targets hashes (`chain_commitments`), who
+(`chain_clock`), each round's committed dataset and targets hashes (`chain_commitments`) and its
+kind, classic or Signals (`chain_round_kinds`), who
 may publish score tables (the committee's members) and datasets and targets (the Tournament's
 operators), and `local_store_for`, a `LocalStore` with all of them, as `serve` runs it. Each
 reads on demand and caches only what can never change once set, so a store process started
@@ -66,6 +67,28 @@ def chain_commitments(contracts: Contracts) -> tuple[RoundHash, RoundHash]:
             lambda round_id: read(round_id, targets, "targetsHash"))
 
 
+def chain_round_kinds(contracts: Contracts) -> Callable[[int], tuple[int, int]]:
+    """A round's (kind, minTickers) from the parameters it copied when it opened (cached: they
+    never change after); (0, 0), classic, for a round not open yet."""
+    from web3.exceptions import ContractLogicError
+
+    cache: dict[int, tuple[int, int]] = {}
+    fn = contracts.tournament.functions.round
+
+    def round_kind(round_id: int) -> tuple[int, int]:
+        if round_id not in cache:
+            if not 0 <= round_id < 2**256:
+                return (0, 0)
+            try:
+                r = fn(round_id).call()
+            except ContractLogicError:  # TournamentRoundUnknown
+                return (0, 0)
+            cache[round_id] = (int(r.params.kind), int(r.params.minTickers))
+        return cache[round_id]
+
+    return round_kind
+
+
 def tournament_operators(contracts: Contracts) -> Callable[[str], bool]:
     """The dataset and targets publishers: the Tournament's OPERATOR_ROLE holders (asked on-chain)."""
     t = contracts.tournament.functions
@@ -93,9 +116,10 @@ def local_store_for(directory, contracts: Contracts, identity: str | None = None
 
 
 def chain_rules(contracts: Contracts) -> dict:
-    """A LocalStore's chain-given keywords: round times, clock, publishers, operators, commitments."""
+    """A LocalStore's chain-given keywords: round times, clock, publishers, operators, commitments,
+    each round's kind."""
     round_times, now = chain_clock(contracts)
     round_dataset, round_targets = chain_commitments(contracts)
     return {"round_times": round_times, "now": now, "publishers": committee_members(contracts),
             "operators": tournament_operators(contracts), "round_dataset": round_dataset,
-            "round_targets": round_targets}
+            "round_targets": round_targets, "round_kind": chain_round_kinds(contracts)}

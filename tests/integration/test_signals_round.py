@@ -13,6 +13,7 @@ from crowdstake.fund.operations import Fund
 from crowdstake.fund.signals_dataset import round_files
 from crowdstake.fund.signals_market import synth_signals_market
 from crowdstake.oracle.keeper import pay_round
+from crowdstake.errors import InvalidPredictionsError
 from crowdstake.participant import Participant
 from crowdstake.store.signals_formats import signals_csv, signals_targets_csv
 
@@ -46,6 +47,20 @@ def season(admin, operator, guardian, tmp_path_factory):
         p.submit(rid, name, files[name])
         p.stake(rid, name, stake)
         stakers[name] = who
+    # the store refuses, naming the problem, what the oracle would score at the floor; the client first
+    late = funded(admin, world["token"], 500 * E18)
+    one = sentiment.copy()
+    one.iloc[3] = 1.0
+    classic = "id,prediction\n" + "".join(f"{t},0.5\n" for t in sentiment.index)
+    for bad, message in ((signals_csv(sentiment.iloc[:50]), "50 valid ticker\\(s\\) of the round's universe, 100 needed"),
+                         (signals_csv(one), f"line 5: signal 1.0 for ticker '{one.index[3]}' is not strictly between"),
+                         (classic.encode(), "the header must be a ticker column")):
+        with pytest.raises(InvalidPredictionsError, match=message):
+            world["store"].upload_predictions(late, rid, b"\x01" * 32, bad)
+        with pytest.raises(InvalidPredictionsError, match=message):
+            Participant(world["protocol"], late, world["store"]).submit(rid, "late", bad)
+    outside = pd.concat([sentiment, pd.Series([0.7], index=["ZZZZ"])])  # dropped, not refused
+    world["store"].upload_predictions(late, rid, b"\x02" * 32, signals_csv(outside))
     targets = home / "targets.csv"
     targets.write_bytes(signals_targets_csv(market.round(1).returns))
     until(world["tournament"].roundTimes(rid)[1])
@@ -65,11 +80,11 @@ def test_a_signals_round_is_scored_voted_finalised_and_paid(season, tmp_path):
     report = oracle.verify_round(world["protocol"], world["store"], rid)  # the store's committed targets
     assert report.matches and report.differences == []
 
-    before = {name: world["token"].balanceOf(who) for name, who in stakers.items()}
+    before = {name: world["token"].balanceOf(who.address) for name, who in stakers.items()}
     pay_round(world["protocol"], world["members"][2], world["store"], rid)
     r = world["tournament"].round(rid)
     assert r["settledPositions"] == r["stakedPositions"] == 3
-    paid = {name: world["token"].balanceOf(who) - before[name] for name, who in stakers.items()}
+    paid = {name: world["token"].balanceOf(who.address) - before[name] for name, who in stakers.items()}
     # own data pays more than a pure factor bet, and a copy is paid as its original is
     assert paid["sentiment"] > paid["momentum"]
     assert paid["copy"] == paid["sentiment"]
