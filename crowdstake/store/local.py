@@ -21,8 +21,12 @@ Rules (the store enforces them; the clock is the chain's, `now()` = latest block
   the same file twice in one block.
 - Uploads are accepted only while the round is open (`now < closeTime`), and only as a CSV with
   the header `id,prediction` whose ids are exactly the round's live ids, each once, values
-  numbers in [0, 1] (no NaN), at most `max_bytes`; an error names the first bad line.
-- Live ids: a round's are the ids of its dataset's `live.csv` when the round's on-chain
+  numbers in [0, 1] (no NaN), at most `max_bytes`; an error names the first bad line. A
+  Signals round's (`round_kind` says it) as `ticker,signal`, values in (0, 1), at least the
+  round's `minTickers` of its universe, tickers outside it dropped
+  (`crowdstake.store.signals_formats.validate_signals`).
+- Live ids: a round's are the ids of its dataset's `live.csv` (a Signals dataset's
+  `universe.csv`) when the round's on-chain
   `datasetHash` names a dataset this store holds (`commitments` reads it). For a round whose
   dataset is not in the store, the fund registers them as the file
   `<directory>/rounds/<roundId>/live_ids.csv` (header `id`, one id a line), written with
@@ -50,7 +54,8 @@ Rules (the store enforces them; the clock is the chain's, `now()` = latest block
   is there only once all of its files are.
 - Targets: published by an operator (PublishTargets(chainId, store, publisher, roundId,
   targetsHash, expiry, nonce)) from the round's resolveTime on, `id,target` with exactly the
-  round's live ids and values in [0, 1] (`crowdstake.store.formats.validate_targets`), never
+  round's live ids and values in [0, 1] (`crowdstake.store.formats.validate_targets`; a Signals
+  round's `ticker,target` for each ticker of its universe), never
   bytes other than a targets hash already committed on-chain. Stored once per round as
   `rounds/<roundId>/targets.csv`: the same bytes again are no change, other bytes a 409.
   Readable by anyone from resolveTime on.
