@@ -62,7 +62,7 @@ def test_create_a_tournament(as_, operator, tournament):
                                            results_window="30d")
     assert done.tournament == tournament.tournamentCount()
     assert tuple(tournament.tournament(done.tournament)) == (2000 * E18, 15 * E18 // 10, 25 * 10**15, 30 * 86400,
-                                                             10000, 2500)
+                                                             10000, 2500, 0, 0)
     assert done.params == Params(2000 * E18, 15 * E18 // 10, 25 * 10**15, 30 * 86400, 10000, 2500)
 
 
