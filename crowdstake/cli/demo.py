@@ -36,7 +36,9 @@ def demo(out, participants, rounds, seed, network, rpc_url):
     console = Console(soft_wrap=True)  # captured, a line stays one line (rich would wrap it at 80 columns)
     result = run_demo(Path(out), participants=participants, rounds=rounds, seed=seed, network=network,
                       rpc_url=rpc_url, log=console.print)
-    render.table(formatted(result["leaderboard"]), "leaderboard (tokens)", width=200)
+    board = result["leaderboard"]
+    for name, part in board.groupby("tournament", sort=True):  # classic, then signals
+        render.table(formatted(part.drop(columns="tournament")), f"leaderboard, {name} (tokens)", width=200)
     for fact, holds in result["outcomes"].items():
         console.print(f"{'[green]yes[/]' if holds else '[red]NO[/]'}  {fact}")
     console.print(f"report: {result['report']}")

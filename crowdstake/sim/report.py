@@ -16,6 +16,9 @@ Inputs (token amounts in tokens, not wei):
 - ``rules`` (optional, a ``Rules``): the tournament's weights, cap and threshold; with them the
   report opens with how a score and a payout are computed (``explain``). A ``payout_factor``
   column in ``rounds`` is the factor each round applied.
+- ``tournament`` (optional, in ``positions`` and ``rounds``): "classic" or "signals"; with it the
+  leaderboard and the kinds table are per tournament, and ``signals_rules`` explain a Signals
+  score (its ``corr`` and ``mmc`` columns hold alpha and MPC; its rounds have no meta CORR).
 
 ``write_report(out_dir, positions, rounds, supply, rules=...)`` writes positions.csv, rounds.csv,
 leaderboard.csv, by_kind.csv (with kinds), supply.csv, four PNG plots (cumulative_payout.png,
@@ -48,7 +51,7 @@ KIND_COLUMNS = ["kind", "participants", "models", "positions", "mean_corr", "mea
 TOKEN_COLUMNS = {"stake", "payout", "burn", "reward", "total_stake", "total_payout", "total_burn", "mean_payout",
                  "supply"}
 COLOURS = {"good": "tab:green", "mediocre": "tab:orange", "random": "tab:gray", "withholder": "tab:red",
-           "copycat": "tab:purple"}
+           "copycat": "tab:purple", "sentiment": "tab:cyan", "momentum": "tab:brown"}
 IMAGES = {
     "cumulative_payout.png": "Cumulative payout per participant",
     "reward_burn.png": "Reward and burn per round",
@@ -72,8 +75,9 @@ def _number(v: float) -> str:
     return f"{v:,.4f}".rstrip("0").rstrip(".")
 
 
-def explain(rules: Rules, rounds: pd.DataFrame | None = None) -> list[str]:
-    """How to read the numbers: the score, the payout and its factor, what "payout" means."""
+def explain(rules: Rules, rounds: pd.DataFrame | None = None, signals: Rules | None = None) -> list[str]:
+    """How to read the numbers: the score, the payout and its factor, what "payout" means, and
+    (`signals`) a Signals score."""
     cap = f"{_number(rules.cap * 100)}%"
     factors = ""
     if rounds is not None and "payout_factor" in rounds.columns and len(rounds):
@@ -90,7 +94,12 @@ def explain(rules: Rules, rounds: pd.DataFrame | None = None) -> list[str]:
         "A payout is net of burns: positive is a gain paid from the reward pool, negative the part of the stake "
         "burned; the stake itself comes back on top (restaked into the open round when there is one). "
         "total_burn is the sum of the losses, in tokens.",
-    ]
+    ] + ([
+        f"Signals: score = {_number(signals.corr_weight)} × alpha + {_number(signals.mmc_weight)} × MPC, shown in "
+        "the corr and mmc columns: alpha is a signal's return after neutralising it against the round's factors "
+        "(country, sector, beta, size, value, momentum), MPC its contribution to the stake-weighted portfolio; the "
+        "payout rule is the same.",
+    ] if signals is not None else [])
 
 
 def _require(frame: pd.DataFrame, columns: list[str], what: str) -> pd.DataFrame:
@@ -116,6 +125,8 @@ def leaderboard(positions: pd.DataFrame) -> pd.DataFrame:
     _require(positions, POSITION_COLUMNS, "positions")
     if positions.empty:
         return pd.DataFrame(columns=LEADERBOARD_COLUMNS)
+    if "tournament" in positions.columns:
+        return _per_tournament(leaderboard, positions)
     g = positions.groupby("participant", sort=True)
     board = pd.DataFrame({
         "models": g["model"].nunique(),
@@ -135,12 +146,25 @@ def leaderboard(positions: pd.DataFrame) -> pd.DataFrame:
     return board.reset_index(drop=True)[columns]
 
 
+def _per_tournament(table, positions: pd.DataFrame) -> pd.DataFrame:
+    """`table` of each tournament's positions, one after the other (classic first), with a
+    tournament column first."""
+    parts = []
+    for name, part in positions.groupby("tournament", sort=True):
+        one = table(part.drop(columns="tournament"))
+        one.insert(0, "tournament", name)
+        parts.append(one)
+    return pd.concat(parts, ignore_index=True)
+
+
 def by_kind(positions: pd.DataFrame) -> pd.DataFrame:
     """Per kind of participant: participants, models, positions, mean corr/mmc/score, mean payout
     per position, total payout and burn; sorted by mean payout (best first)."""
     _require(positions, POSITION_COLUMNS + ["kind"], "positions")
     if positions.empty:
         return pd.DataFrame(columns=KIND_COLUMNS)
+    if "tournament" in positions.columns:  # a copycat of each tournament is its own kind
+        return _per_tournament(by_kind, positions)
     g = positions.groupby("kind", sort=True)
     table = pd.DataFrame({
         "participants": g["participant"].nunique(),
@@ -229,8 +253,10 @@ def _plots(out: Path, positions: pd.DataFrame, rounds: pd.DataFrame, supply: pd.
     ax.legend()
     save(fig, "reward_burn.png")
 
-    # meta model vs median participant
+    # meta model vs median participant: the rounds that have a meta CORR (not Signals)
     fig, ax = plt.subplots(figsize=(8, 4.5))
+    r = r[r["meta_corr"].notna()]
+    x = np.arange(len(r))
     ax.plot(x, r["meta_corr"].to_numpy(dtype=float), marker="o", color="tab:blue", label="meta model")
     ax.plot(x, r["median_corr"].to_numpy(dtype=float), marker="s", color="tab:orange", label="median participant")
     ax.axhline(0, color="grey", linewidth=0.8)
@@ -297,7 +323,8 @@ figure {{ display: inline-block; margin: 0.5em; }} img {{ max-width: 100%; }}
 
 
 def write_report(out_dir, positions: pd.DataFrame, rounds: pd.DataFrame, supply: pd.DataFrame, *,
-                 rules: Rules | None = None, title: str = "crowdstake season report", rows: int = 50) -> Path:
+                 rules: Rules | None = None, signals_rules: Rules | None = None,
+                 title: str = "crowdstake season report", rows: int = 50) -> Path:
     """Write the season report into ``out_dir`` (created if needed) and return its index.html.
 
     Files: positions.csv, rounds.csv, leaderboard.csv, by_kind.csv (when positions have a kind),
@@ -328,6 +355,6 @@ def write_report(out_dir, positions: pd.DataFrame, rounds: pd.DataFrame, supply:
     supply.sort_values(axis, kind="stable")[supply_cols].to_csv(out / "supply.csv", index=False, lineterminator="\n")
     _plots(out, positions, rounds, supply, axis)
     index = out / "index.html"
-    notes = explain(rules, rounds) if rules is not None else []
+    notes = explain(rules, rounds, signals_rules) if rules is not None else []
     index.write_text(_html(title, board, rounds, positions, rows, kinds, notes), encoding="utf-8")
     return index

@@ -1,5 +1,6 @@
-"""The smallest season the demo accepts (7 data scientists, 3 overlapping rounds) end to end on
-a chain the package starts itself: every outcome the demo claims holds, the report is complete,
+"""The smallest season the demo accepts (7 data scientists, 3 overlapping rounds, and the Signals
+tournament beside it) end to end on a chain the package starts itself: every outcome the demo
+claims holds, the report is complete and shows both tournaments,
 and a seed replays the season (another seed plays another). The demo's refusals before it starts
 anything, and its exit code: tests/unit/test_season_checks.py."""
 
@@ -24,7 +25,8 @@ def test_every_outcome_holds(season):
 def test_the_checked_facts_are_the_promised_ones(season):
     assert set(season["outcomes"]) == {
         "good models gain on average", "random models earn less than good ones on average",
-        "the withholder is burned at the floor every round", "the meta model scores above the median participant",
+        "the withholders are burned at the floor every round", "the meta model scores above the median participant",
+        "pure-factor signals earn about nothing, own-data signals gain on average",
         "the tournament owes nothing but its reward pool", "supply fell by exactly the sum of burns",
         "payouts were restaked into the open round", "every position of every round was settled",
         "every round's dataset and targets are committed on-chain and served by the store",
@@ -35,9 +37,22 @@ def test_report_files(season):
     report = season["report"].parent
     positions = pd.read_csv(report / "positions.csv")
     assert {"round", "participant", "model", "stake", "corr", "mmc", "score", "payout", "burn"} <= set(positions.columns)
-    assert len(positions) == 27
-    assert set(pd.read_csv(report / "by_kind.csv")["kind"]) == {"good", "mediocre", "random", "withholder", "copycat"}
+    # 9 classic models and 7 Signals participants, 3 rounds each
+    assert positions.groupby("tournament").size().to_dict() == {"classic": 27, "signals": 21}
+    kinds = pd.read_csv(report / "by_kind.csv")
+    assert set(zip(kinds["tournament"], kinds["kind"])) == {
+        ("classic", k) for k in ("good", "mediocre", "random", "withholder", "copycat")} | {
+        ("signals", k) for k in ("sentiment", "momentum", "withholder", "copycat")}
+    board = pd.read_csv(report / "leaderboard.csv")
+    assert list(board.columns[:3]) == ["tournament", "participant", "kind"]
+    assert board.groupby("tournament").size().to_dict() == {"classic": 7, "signals": 7}
+    # a copy is paid as its original: the same file, the same stake-weighted scores
+    signals = positions[positions["tournament"] == "signals"].set_index(["round", "participant"])
+    copies = signals.xs("signals-copycat", level="participant")
+    leader = signals.xs("sentiment-00", level="participant")
+    assert (copies["corr"] == leader["corr"]).all()
     assert "score = 0.5 × CORR + 2 × MMC" in season["report"].read_text()
+    assert "Signals: score = 0.3 × alpha + 0.8 × MPC" in season["report"].read_text()
     assert {"round", "reward", "burn", "meta_corr", "median_corr"} <= set(pd.read_csv(report / "rounds.csv").columns)
     html = season["report"].read_text()
     for image in IMAGES:

@@ -64,7 +64,7 @@ def test_demo_wallets_come_from_the_seed_role_and_index():
 
 def _fake_demo(outcomes):
     def run(out, **kwargs):
-        board = pd.DataFrame({"participant": ["good-00"], "kind": ["good"], "models": [1], "total_payout": [12.345678],
+        board = pd.DataFrame({"tournament": ["classic"], "participant": ["good-00"], "kind": ["good"], "models": [1], "total_payout": [12.345678],
                               "mean_corr": [0.0123456]})
         return {"report": Path(out) / "report" / "index.html", "leaderboard": board, "outcomes": outcomes}
     return run
