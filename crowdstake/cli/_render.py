@@ -56,12 +56,15 @@ def positions(frame, title: str) -> None:
 
 
 def scores(frame, title: str) -> None:
-    """`Participant.scores().table`: the wallet's rows marked, stakers shortened."""
+    """`Participant.scores().table`: the wallet's rows marked, stakers shortened; the two scores
+    before `score` (corr and mmc, or a Signals round's alpha or fnc and mpc) to 4 decimals."""
+    at = list(frame.columns).index("score")
+    first, second = frame.columns[at - 2], frame.columns[at - 1]
     shown = frame.assign(
         staker=[f"{s[:10]}…" + (" (you)" if mine else "") for s, mine in zip(frame["staker"], frame["mine"])],
-        stake=[_number(v, 2) for v in frame["stake"]], corr=[_number(v, 4) for v in frame["corr"]],
-        mmc=[_number(v, 4) for v in frame["mmc"]], score=[_number(v, 4) for v in frame["score"]],
+        stake=[_number(v, 2) for v in frame["stake"]], score=[_number(v, 4) for v in frame["score"]],
         payout=[_number(v, 4) for v in frame["payout"]],
+        **{c: [_number(v, 4) for v in frame[c]] for c in (first, second)},
     ).drop(columns=["mine"])
     table(shown, title)
 

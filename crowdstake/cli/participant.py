@@ -238,9 +238,16 @@ def scores(round_id, flags):
     contracts = settings.node.contracts()
     who = options.account(settings, required=False) or Account.create()  # without a wallet nothing is "mine"
     store = options.open_store(settings, contracts, needed_for="the score tables are in the store")
-    done = Participant(contracts, who, store, options.model_book(settings)).scores(round_id)
+    participant = Participant(contracts, who, store, options.model_book(settings))
+    done = participant.scores(round_id)
     kind = "provisional: accepted, in its dispute window" if done.provisional else "final"
-    render.scores(done.table, f"round {round_id} score table {done.table_hash[:18]}… ({kind})")
+    table = done.table
+    signals = participant.round(round_id).params.kind
+    if signals:  # the table's first score and contribution, by their Signals names
+        from crowdstake.scoring.signals_round import SIGNALS_SCORES
+
+        table = table.rename(columns={"corr": SIGNALS_SCORES[signals], "mmc": "mpc"})
+    render.scores(table, f"round {round_id} score table {done.table_hash[:18]}… ({kind})")
 
 
 @click.command()

@@ -9,15 +9,12 @@ every wallet's tokens equal what the voted score tables imply, and the supply fe
 the burns. Then the fund's mistakes on the same deployment, each one line with nothing sent or
 uploaded."""
 
-import json
-import os
 import re
-import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from support.shell import ROOT, env_for, run_script, section_script
 from web3 import Web3
 
 from crowdstake.chain import Contracts, load_artifact
@@ -26,43 +23,17 @@ from crowdstake.chain.wallet import list_wallets
 from crowdstake.results.table import read_table
 from crowdstake.store import local_store_for
 
-ROOT = Path(__file__).resolve().parents[2]
 E18 = 10**18
 SECTION = "## Run a tournament"
-
-
-def section_script(readme: str) -> str:
-    """The section's ```sh blocks, in order, as one script."""
-    start = readme.index(f"\n{SECTION}\n")
-    end = readme.find("\n## ", start + 1)
-    blocks = re.findall(r"```sh\n(.*?)```", readme[start:end if end > 0 else None], re.S)
-    assert blocks, f"no shell block in the README's {SECTION!r}"
-    return "".join(blocks)
-
-
-def env_for(home: Path, node: str) -> dict:
-    """A clean environment: the checkout's venv and npm tools first, nothing of the caller's CROWDSTAKE_*."""
-    path = os.pathsep.join([str(Path(sys.executable).parent), str(ROOT / "node_modules" / ".bin"), os.environ["PATH"]])
-    return {"PATH": path, "HOME": str(home), "CROWDSTAKE_HOME": str(home / ".crowdstake"), "CROWDSTAKE_RPC_URL": node,
-            "CROWDSTAKE_CONFIG": str(home / "absent.toml"), "LANG": "C.UTF-8"}
 
 
 @pytest.fixture(scope="module")
 def season(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run-a-tournament")
-    script = section_script((ROOT / "README.md").read_text())
+    script = section_script((ROOT / "README.md").read_text(), SECTION)
     with local_chain("anvil") as node:
         env = env_for(workdir, node)
-        run = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], cwd=workdir, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            output, _ = run.communicate(timeout=900)
-        finally:
-            try:
-                os.killpg(run.pid, signal.SIGTERM)  # the section's background store, had it not reached its kill
-            except ProcessLookupError:
-                pass
-        assert run.returncode == 0, output[-6000:]
+        output = run_script(script, workdir, env)
         w3 = Web3(Web3.HTTPProvider(node))
         contracts = Contracts.load(w3, workdir / "deployments")
         yield {"dir": workdir, "env": env, "output": output, "w3": w3, "contracts": contracts,
