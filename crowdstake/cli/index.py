@@ -10,6 +10,7 @@ from crowdstake.cli import _options as options
 
 DEFAULT_CONFIRMATIONS = 5  # crowdstake.index.DEFAULT_CONFIRMATIONS (not imported at start-up: it pulls in web3)
 DEFAULT_POLL = 12.0  # crowdstake.index.DEFAULT_POLL
+DEFAULT_PAGE = 10_000  # crowdstake.chain.contracts.LOG_PAGE
 
 
 def _say(progress) -> None:
@@ -30,9 +31,12 @@ def _say(progress) -> None:
 @click.option("--follow", is_flag=True, help="keep following the head until interrupted (default: index up to "
                                              "the head once, then exit)")
 @click.option("--poll", type=options.Seconds(), default=DEFAULT_POLL, help="with --follow: seconds between looks at the head")
+@click.option("--page-blocks", type=options.WholeNumber(1), default=DEFAULT_PAGE,
+              help="blocks per eth_getLogs request, each committed as one transaction (lower it for a node that "
+                   "refuses wide ranges)")
 @options.node
 @options.store
-def index(db, confirmations, follow, poll, flags):
+def index(db, confirmations, follow, poll, page_blocks, flags):
     """Follow a deployment's events into a SQLite file.
 
     Backfills from the deployment block in pages, then (--follow) the head, never closer to it
@@ -46,7 +50,7 @@ def index(db, confirmations, follow, poll, flags):
     contracts = settings.node.contracts()
     store = options.open_store(settings, contracts)
     with open_index(db, identity(contracts), write=True) as opened:
-        indexer = Indexer(contracts, opened, store, confirmations=confirmations)
+        indexer = Indexer(contracts, opened, store, confirmations=confirmations, page=page_blocks)
         if follow:
             indexer.follow(poll, report=_say, log=lambda line: click.echo(line, err=True))
         else:

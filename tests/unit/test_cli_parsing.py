@@ -56,7 +56,7 @@ COMMANDS = {
     "oracle verify": {"--round", "--targets"} | NODE | STORE,
     "pay": {"--round", "--to-balance", "--batch-size", "--workdir"} | NODE | WALLET | STORE,
     "store serve": {"--dir", "--host", "--port", "--workers"} | NODE,
-    "index": {"--db", "--confirmations", "--follow", "--poll"} | NODE | STORE,
+    "index": {"--db", "--confirmations", "--follow", "--poll", "--page-blocks"} | NODE | STORE,
     "data synth": {"--out", "--eras", "--stocks", "--seed"},
     "data build": {"--raw", "--out", "--live-eras", "--validation-eras", "--seed"},
     "data signals": {"--out", "--tickers", "--rounds", "--seed"},
@@ -212,8 +212,10 @@ def test_the_defaults_in_help_are_the_libraries():
     from crowdstake import index
     from crowdstake.cli import index as index_command
 
-    assert (index_command.DEFAULT_CONFIRMATIONS, index_command.DEFAULT_POLL) == \
-        (index.DEFAULT_CONFIRMATIONS, index.DEFAULT_POLL)
+    from crowdstake.chain.contracts import LOG_PAGE
+
+    assert (index_command.DEFAULT_CONFIRMATIONS, index_command.DEFAULT_POLL, index_command.DEFAULT_PAGE) == \
+        (index.DEFAULT_CONFIRMATIONS, index.DEFAULT_POLL, LOG_PAGE)
 
 
 def test_version():
