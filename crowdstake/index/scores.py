@@ -4,9 +4,9 @@ Which tables: every (round, scoreTableHash) that an accepted result names (the h
 from the accepting votes' transactions) or that the Tournament's RoundFinalized carries. Each
 gets a `score_tables` row, status `stored` once its bytes hash to that scoreTableHash and parse
 as a score table (`results.table.read_table`); its `score_rows` are written in the same
-transaction. A table the store does not have is `missing`, one whose bytes hash to anything
-else `mismatch` (nothing of it stored), one that does not parse `malformed`; each is tried again
-on every later pass (`attempts` counts). Both kinds of row carry the block of the first event
+transaction. A table the store does not have (or refuses for now: any other store error) is
+`missing`, one whose bytes hash to anything else `mismatch` (nothing of it stored), one that
+does not parse `malformed`; each is tried again on every later pass (`attempts` counts). Both kinds of row carry the block of the first event
 naming the hash, so a reorg below it removes them with the event.
 
 A store that does not answer (StoreUnavailable) ends the pass's fetching with the tables not
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from crowdstake.errors import InvalidInputError, StoreNotFound, StoreUnavailable
+from crowdstake.errors import InvalidInputError, StoreError, StoreUnavailable
 from crowdstake.index.decode import tokens
 from crowdstake.results.table import read_table, table_hash
 
@@ -60,10 +60,10 @@ def fetch_score_tables(db: sqlite3.Connection, store) -> dict[str, int]:
         round_id, digest, block = want["round_id"], want["table_hash"], want["block"]
         try:
             data = store.get_score_table(round_id, bytes.fromhex(digest[2:]))
-        except StoreNotFound as e:
-            status, detail, rows = "missing", str(e), []
         except StoreUnavailable:
             break
+        except StoreError as e:  # not there (404), or refused for now
+            status, detail, rows = "missing", str(e), []
         else:
             if "0x" + table_hash(data).hex() != digest:
                 status, detail, rows = "mismatch", f"the store's table hashes to 0x{table_hash(data).hex()}", []

@@ -8,7 +8,9 @@ balances, a withdrawal, a second round staked from the wallet and from a balance
 3. a reorg (evm_snapshot, new blocks, evm_revert, other blocks) is found and rewound, and the
    index then equals a fresh one;
 4. the score table is fetched and checked against the voted hash; a store without it is
-   recorded as missing and filled on a later pass; a store with other bytes is not stored."""
+   recorded as missing and filled on a later pass; a store with other bytes is not stored;
+5. on an anvil of its own that restarts (`--state`), a follower says the node is away, keeps
+   polling, and resumes once it is back."""
 
 import os
 import signal
@@ -347,3 +349,70 @@ def test_score_rows_are_checked_and_a_missing_table_is_filled_later(world, tmp_p
     assert status == ("stored", 3) and rows == expected and len(rows) == 4
     assert build(world, path, OtherBytes()).tables == {"stored": 0, "missing": 0, "mismatch": 0, "malformed": 0}
     assert table_state() == (("stored", 3), expected)  # a stored table is never fetched again
+
+
+def test_follow_waits_out_a_node_that_goes_away_and_resumes(tmp_path):
+    """An anvil of its own whose chain survives a restart (`--state`): the follower says the node
+    is away, keeps polling, and once it is back indexes what came after, as a fresh index does."""
+    from crowdstake._server import free_port
+    from crowdstake.chain.localchain import _binary
+
+    port, state = free_port(), tmp_path / "state.json"
+    url = f"http://127.0.0.1:{port}"
+
+    def start():
+        proc = subprocess.Popen([_binary("anvil"), "--port", str(port), "--state", str(state), "--accounts", "10",
+                                 "--max-persisted-states", "0", "--silent"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: _answers(url))
+        return proc
+
+    node = start()
+    follower = None
+    try:
+        w3 = connect(url)
+        bank, members = funded(w3), [funded(w3) for _ in range(3)]
+        c = deploy(w3, bank, operator=bank.address, guardian=bank.address, members=[m.address for m in members],
+                   threshold=2, dispute_window=WINDOW, treasury=bank.address, directory=tmp_path / "deployments")
+        place = {"url": url, "home": tmp_path, "contracts": c, "w3": w3, "store": None}
+        (tmp_path / "store").mkdir()
+        path, err = tmp_path / "follow.sqlite3", tmp_path / "follow.err"
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CROWDSTAKE_CONFIG": str(tmp_path / "absent")}
+        with open(err, "w") as errors:
+            follower = subprocess.Popen(
+                [sys.executable, "-m", "crowdstake.cli", "index", "--db", str(path), "--rpc-url", url, "--deployments",
+                 str(tmp_path / "deployments"), "--confirmations", "0", "--follow", "--poll", "0.2",
+                 "--rpc-retries", "2", "--rpc-backoff", "0.1"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                stderr=errors)
+        wait_for(lambda: cursor_of(path) == w3.eth.block_number)
+        node.terminate()
+        node.wait(10)
+        wait_for(lambda: "trying again in 0.2 s" in err.read_text())
+        line = err.read_text().splitlines()[0]
+        assert line.startswith(f"the node at {url} did not answer after 2 attempts") and "Traceback" not in line
+        assert follower.poll() is None, "the follower gave up"
+        node = start()
+        w3 = connect(url)
+        send(w3, bank, c.token.functions.approve(c.tournament.address, 5 * E18))
+        send(w3, bank, c.tournament.functions.fundRewards(5 * E18))
+        wait_for(lambda: cursor_of(path) == w3.eth.block_number)
+        follower.send_signal(signal.SIGKILL)
+        follower.wait()
+        place["w3"], place["contracts"] = w3, type(c).of(w3, c.deployment)
+        build(place, tmp_path / "fresh.sqlite3")
+        ours, fresh = dump(path), dump(tmp_path / "fresh.sqlite3")
+        assert ours == fresh and len(fresh["rewards_funded"]) == 1 and len(fresh["member_changes"]) == 3
+    finally:
+        if follower is not None and follower.poll() is None:
+            follower.kill()
+        node.terminate()
+        node.wait(10)
+
+
+def _answers(url) -> bool:
+    import requests
+
+    try:
+        return requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=1).ok
+    except requests.ConnectionError:
+        return False

@@ -159,3 +159,27 @@ def test_views_and_read_api_on_hand_written_rows(index):
     assert [h["round_id"] for h in read.model_history(index, bytes([1]))] == [1]
     wallet = read.wallet_history(index, ALICE.lower())
     assert wallet["internal_balance"] == "0" and len(wallet["positions"]) == 1
+
+
+def test_follow_says_when_the_node_stays_away_and_resumes_at_the_next_poll(monkeypatch):
+    from crowdstake.errors import NodeUnavailable
+    from crowdstake.index import follow
+
+    outcomes = iter([NodeUnavailable("the node at http://127.0.0.1:8545 did not answer after 6 attempts"), "synced",
+                     NodeUnavailable("again"), "synced again"])
+    calls, reports, lines = [], [], []
+
+    def sync():
+        calls.append(1)
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    indexer = follow.Indexer.__new__(follow.Indexer)
+    indexer.sync = sync
+    monkeypatch.setattr(follow.time, "sleep", lambda seconds: None)
+    indexer.follow(0.5, report=reports.append, log=lines.append, stop=lambda: len(calls) == 4)
+    assert reports == ["synced", "synced again"]
+    assert lines == ["the node at http://127.0.0.1:8545 did not answer after 6 attempts; trying again in 0.5 s",
+                     "again; trying again in 0.5 s"]
