@@ -16,7 +16,10 @@ last block changes hash while it is being read is read again.
 
 Node failures: every request runs under the connection's retry policy (`chain.rpc`); after the
 last attempt, NodeUnavailable. `sync` lets it propagate (nothing half-written: the page's
-transaction never began); `follow` says so in one line and tries again after `poll` seconds.
+transaction never began); `follow` says so in one line and tries again after `poll` seconds. A node that answers
+`eth_getLogs` with an error (a range too wide for it, say) is a ConfigError saying to lower
+`--page-blocks`. The logs are asked for with a raw JSON-RPC request (`decode.raw_log`): web3's
+formatting of the answer took longer than everything else in a page.
 Score tables are fetched after each pass (`scores.fetch_score_tables`)."""
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from web3.exceptions import BlockNotFound
 
 from crowdstake.chain.contracts import LOG_PAGE, Contracts
 from crowdstake.chain.rpc import with_retries
-from crowdstake.errors import NodeUnavailable
-from crowdstake.index.decode import Decoder
+from crowdstake.errors import ConfigError, NodeUnavailable
+from crowdstake.index.decode import Decoder, raw_log
 from crowdstake.index.schema import Identity, Index, rewind
 from crowdstake.index.scores import fetch_score_tables
 
@@ -101,8 +104,12 @@ class Indexer:
     def _logs(self, lo: int, hi: int) -> tuple[list, str] | None:
         """The page's logs and its last block's hash; None when that block changed meanwhile."""
         before = self._chain_hash(hi)
-        logs = with_retries(self.w3.eth.get_logs, {"fromBlock": lo, "toBlock": hi, "address": self.decoder.addresses},
-                            policy=self.policy)
+        query = {"fromBlock": hex(lo), "toBlock": hex(hi), "address": self.decoder.addresses}
+        answer = with_retries(self.w3.provider.make_request, "eth_getLogs", [query], policy=self.policy)
+        if "error" in answer:
+            raise ConfigError(f"the node refused eth_getLogs for blocks {lo} to {hi} "
+                              f"({answer['error'].get('message', answer['error'])}): give a smaller --page-blocks")
+        logs = [raw_log(entry) for entry in answer["result"]]
         after = self._chain_hash(hi)
         return (logs, after) if before == after and after is not None else None
 
