@@ -52,7 +52,11 @@ def index(db, confirmations, follow, poll, page_blocks, flags):
     with open_index(db, identity(contracts), write=True) as opened:
         indexer = Indexer(contracts, opened, store, confirmations=confirmations, page=page_blocks)
         if follow:
-            indexer.follow(poll, report=_say, log=lambda line: click.echo(line, err=True))
+            def news(progress) -> None:  # a line when something changed, not one per poll
+                if progress.pages or progress.rewound_to is not None or (progress.tables or {}).get("stored"):
+                    _say(progress)
+
+            indexer.follow(poll, report=news, log=lambda line: click.echo(line, err=True))
         else:
             _say(indexer.sync())
 

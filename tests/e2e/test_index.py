@@ -416,3 +416,19 @@ def _answers(url) -> bool:
         return requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=1).ok
     except requests.ConnectionError:
         return False
+
+
+def test_the_commands_mistakes_are_one_line(world, tmp_path):
+    from dataclasses import replace
+
+    other = tmp_path / "other.sqlite3"
+    open_index(other, replace(identity(world["contracts"]), tournament="0x" + "12" * 20), write=True).close()
+    for args, says in (
+        (["--db", str(other)], f"crowdstake: {other} indexes another deployment (chain 31337, Tournament 0x{'12' * 20}"),
+        (["--db", str(tmp_path / "no" / "i.sqlite3")], f"crowdstake: cannot write an index at {tmp_path / 'no'}"),
+        (["--db", str(tmp_path / "i.sqlite3"), "--page-blocks", "0"], "crowdstake: Invalid value for '--page-blocks'"),
+    ):
+        run = cli(world, *args)
+        out, err = run.communicate(timeout=60)
+        assert run.returncode in (1, 2) and out == "" and err.count("\n") == 1 and "Traceback" not in err, err
+        assert err.startswith(says), err

@@ -183,3 +183,11 @@ def test_follow_says_when_the_node_stays_away_and_resumes_at_the_next_poll(monke
     assert reports == ["synced", "synced again"]
     assert lines == ["the node at http://127.0.0.1:8545 did not answer after 6 attempts; trying again in 0.5 s",
                      "again; trying again in 0.5 s"]
+
+
+def test_an_index_in_a_missing_directory_is_one_line(tmp_path):
+    path = tmp_path / "absent" / "index.sqlite3"
+    with pytest.raises(ConfigError) as refused:
+        open_index(path, ident(), write=True)
+    assert str(refused.value) == (f"cannot write an index at {path} (No such file or directory): check that its "
+                                  "directory exists and is writable, or give another --db file")
