@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from web3 import Web3
-from web3.exceptions import BlockNotFound
+from web3.exceptions import BlockNotFound, TransactionNotFound
 
 from crowdstake.chain.contracts import LOG_PAGE, Contracts
 from crowdstake.chain.rpc import with_retries
@@ -113,7 +113,9 @@ class Indexer:
         after = self._chain_hash(hi)
         return (logs, after) if before == after and after is not None else None
 
-    def _commit_page(self, lo: int, hi: int, logs: list, last_hash: str) -> int:
+    def _commit_page(self, lo: int, hi: int, logs: list, last_hash: str) -> int | None:
+        """Write the page and move the cursor, in one transaction: the rows written; None when a
+        vote's transaction is gone meanwhile (a reorg in flight: the page is read again)."""
         rows, blocks = [], {hi: last_hash}
         for log in sorted(logs, key=lambda g: (g["blockNumber"], g["logIndex"])):
             if log.get("removed"):
@@ -124,7 +126,10 @@ class Indexer:
                 continue
             table, row = decoded
             if table == "votes":
-                row.update(self.decoder.vote_details(row["tx_hash"]))
+                try:
+                    row.update(self.decoder.vote_details(row["tx_hash"]))
+                except TransactionNotFound:
+                    return None
             rows.append((table, row))
         db = self.db
         db.execute("BEGIN IMMEDIATE")
@@ -161,7 +166,10 @@ class Indexer:
             read = self._logs(lo, hi)
             if read is None:
                 continue  # the page's last block changed while it was read: a reorg in flight
-            progress.events += self._commit_page(lo, hi, *read)
+            written = self._commit_page(lo, hi, *read)
+            if written is None:
+                continue
+            progress.events += written
             progress.pages += 1
         progress.last = self.index.cursor
         if self.store is not None:
