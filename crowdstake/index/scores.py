@@ -6,11 +6,13 @@ gets a `score_tables` row, status `stored` once its bytes hash to that scoreTabl
 as a score table (`results.table.read_table`); its `score_rows` are written in the same
 transaction. A table the store does not have (or refuses for now: any other store error) is
 `missing`, one whose bytes hash to anything else `mismatch` (nothing of it stored), one that
-does not parse `malformed`; each is tried again on every later pass (`attempts` counts). Both kinds of row carry the block of the first event
-naming the hash, so a reorg below it removes them with the event.
+does not parse `malformed`; each is tried again on every later pass (`attempts` counts). Both
+kinds of row carry the block of the first event naming the hash, so a reorg below it removes
+them with the event.
 
 A store that does not answer (StoreUnavailable) ends the pass's fetching with the tables not
-yet tried left as they were; the next pass tries them again. Nothing else is caught."""
+yet tried left as they were; the next pass tries them again. Each table's outcome is its own
+transaction: a crash between two leaves the first recorded and the second still wanted."""
 
 from __future__ import annotations
 
