@@ -33,7 +33,8 @@ def raw_log(entry: dict) -> dict:
     return {"address": entry["address"], "topics": [data(t) for t in entry["topics"]], "data": data(entry["data"]),
             "blockNumber": int(entry["blockNumber"], 16), "logIndex": int(entry["logIndex"], 16),
             "blockHash": data(entry["blockHash"]), "transactionHash": data(entry["transactionHash"]),
-            "removed": bool(entry.get("removed", False))}
+            "removed": bool(entry.get("removed", False)),
+            "blockTimestamp": int(entry["blockTimestamp"], 16) if entry.get("blockTimestamp") else None}
 
 
 def tokens(wei: int) -> float:

@@ -80,11 +80,17 @@ class Indexer:
         self.db = index.db
         self.w3, self.policy = contracts.w3, contracts.retry
 
-    def _chain_hash(self, number: int) -> str | None:
+    def _block(self, number: int) -> tuple[str, int] | None:
+        """The chain's block `number` now: (hash, timestamp), or None past its head."""
         try:
-            return Web3.to_hex(with_retries(self.w3.eth.get_block, number, policy=self.policy)["hash"])
+            block = with_retries(self.w3.eth.get_block, number, policy=self.policy)
         except BlockNotFound:
             return None
+        return Web3.to_hex(block["hash"]), int(block["timestamp"])
+
+    def _chain_hash(self, number: int) -> str | None:
+        block = self._block(number)
+        return None if block is None else block[0]
 
     def _check_reorg(self) -> int | None:
         """The fork point rewound to, when the chain no longer has the cursor block; else None."""
@@ -101,27 +107,28 @@ class Indexer:
         rewind(self.db, fork)
         return fork
 
-    def _logs(self, lo: int, hi: int) -> tuple[list, str] | None:
-        """The page's logs and its last block's hash; None when that block changed meanwhile."""
-        before = self._chain_hash(hi)
+    def _logs(self, lo: int, hi: int) -> tuple[list, tuple[str, int]] | None:
+        """The page's logs and its last block (hash, timestamp); None when that block changed meanwhile."""
+        before = self._block(hi)
         query = {"fromBlock": hex(lo), "toBlock": hex(hi), "address": self.decoder.addresses}
         answer = with_retries(self.w3.provider.make_request, "eth_getLogs", [query], policy=self.policy)
         if "error" in answer:
             raise ConfigError(f"the node refused eth_getLogs for blocks {lo} to {hi} "
                               f"({answer['error'].get('message', answer['error'])}): give a smaller --page-blocks")
         logs = [raw_log(entry) for entry in answer["result"]]
-        after = self._chain_hash(hi)
+        after = self._block(hi)
         return (logs, after) if before == after and after is not None else None
 
-    def _commit_page(self, lo: int, hi: int, logs: list, last_hash: str) -> int | None:
+    def _commit_page(self, lo: int, hi: int, logs: list, last: tuple[str, int]) -> int | None:
         """Write the page and move the cursor, in one transaction: the rows written; None when a
         vote's transaction is gone meanwhile (a reorg in flight: the page is read again)."""
-        rows, blocks = [], {hi: last_hash}
+        rows, blocks = [], {hi: last}
         for log in sorted(logs, key=lambda g: (g["blockNumber"], g["logIndex"])):
             if log.get("removed"):
                 continue
             decoded = self.decoder.row(log)
-            blocks[log["blockNumber"]] = Web3.to_hex(log["blockHash"])
+            if log["blockNumber"] != hi:
+                blocks[log["blockNumber"]] = (Web3.to_hex(log["blockHash"]), log["blockTimestamp"])
             if decoded is None:
                 continue
             table, row = decoded
@@ -137,7 +144,8 @@ class Indexer:
             for table, row in rows:
                 names = ", ".join(row)
                 db.execute(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
-            db.executemany("INSERT OR REPLACE INTO blocks (number, hash) VALUES (?, ?)", sorted(blocks.items()))
+            db.executemany("INSERT OR REPLACE INTO blocks (number, hash, timestamp) VALUES (?, ?, ?)",
+                           [(n, h, ts) for n, (h, ts) in sorted(blocks.items())])
             db.execute("UPDATE meta SET value = ? WHERE key = 'cursor'", (str(hi),))
             if self.on_page is not None:
                 self.on_page(lo, hi)

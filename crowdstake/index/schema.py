@@ -16,7 +16,8 @@ addresses checksummed, as web3 decodes them.
 
 `meta` holds `schema_version`, `chain_id`, `tournament`, `committee`, `deployment_block`,
 `deployment_block_hash` and `cursor` (the last block fully indexed). `blocks` holds the hash of
-every block with an event and of each page's last block (the cursor), for reorg detection.
+every block with an event and of each page's last block (the cursor), for reorg detection, and
+its timestamp (NULL for a block with events when the node's logs do not carry blockTimestamp).
 
 Opening (`open_index`): a new file gets the schema and the deployment's identity; an existing
 one must carry the same identity (else ConfigError: it indexes another deployment) and the same
@@ -235,7 +236,8 @@ VIEWS = {
 
 OWN_TABLES = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
-    "CREATE TABLE blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL)",
+    # timestamp: from the logs when the node includes blockTimestamp in them, always for a page's last block
+    "CREATE TABLE blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL, timestamp INTEGER)",
     # One row per (round, table hash) a result names: status stored | missing | mismatch | malformed.
     """CREATE TABLE score_tables (round_id INTEGER NOT NULL, table_hash TEXT NOT NULL, block INTEGER NOT NULL,
            status TEXT NOT NULL, attempts INTEGER NOT NULL, detail TEXT, PRIMARY KEY (round_id, table_hash))""",
