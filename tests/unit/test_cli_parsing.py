@@ -56,6 +56,7 @@ COMMANDS = {
     "oracle verify": {"--round", "--targets"} | NODE | STORE,
     "pay": {"--round", "--to-balance", "--batch-size", "--workdir"} | NODE | WALLET | STORE,
     "store serve": {"--dir", "--host", "--port", "--workers"} | NODE,
+    "index": {"--db", "--confirmations", "--follow", "--poll", "--page-blocks"} | NODE | STORE,
     "data synth": {"--out", "--eras", "--stocks", "--seed"},
     "data build": {"--raw", "--out", "--live-eras", "--validation-eras", "--seed"},
     "data signals": {"--out", "--tickers", "--rounds", "--seed"},
@@ -208,6 +209,13 @@ def test_the_defaults_in_help_are_the_libraries():
         (node.rpc_url, node.rpc_retries, node.rpc_backoff)
     assert Path(_options.DEFAULT_DEPLOYMENTS) == node.deployments
     assert Path(_options.DEFAULT_WORKDIR) == job.workdir and _options.DEFAULT_INTERVAL == job.interval
+    from crowdstake import index
+    from crowdstake.cli import index as index_command
+
+    from crowdstake.chain.contracts import LOG_PAGE
+
+    assert (index_command.DEFAULT_CONFIRMATIONS, index_command.DEFAULT_POLL, index_command.DEFAULT_PAGE) == \
+        (index.DEFAULT_CONFIRMATIONS, index.DEFAULT_POLL, LOG_PAGE)
 
 
 def test_version():

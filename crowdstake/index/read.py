@@ -1,0 +1,165 @@
+"""What the dashboard and the CLI read from an index: plain dicts and lists, amounts as exact
+wei text (`stake`, `payout`) beside tokens as floats (`stake_tokens`, ...), hashes and model ids
+0x hex, addresses checksummed. Every function takes an open `Index` (`open_index(path)`, read
+only, is enough) or a sqlite3 connection to one, and only reads; none raises for an id the
+index does not know (None, or an empty list).
+
+A round's score table is the one its finalisation names, else the one its standing accepted
+result names (`round_table`); a round whose table is not stored yet has positions without
+CORR/MMC (`score_table_status` says why)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from web3 import Web3
+
+from crowdstake.index.decode import tokens
+from crowdstake.index.schema import Index
+
+
+def _db(db) -> sqlite3.Connection:
+    db = db.db if isinstance(db, Index) else db
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def _dicts(cursor) -> list[dict]:
+    return [dict(row) for row in cursor.fetchall()]
+
+
+def _model_hex(model_id) -> str:
+    return "0x" + bytes(model_id).hex() if isinstance(model_id, (bytes, bytearray)) else str(model_id).lower()
+
+
+def round_table(db, round_id: int) -> str | None:
+    """The score table hash of round `round_id`: the finalised one, else the standing accepted one."""
+    db = _db(db)
+    row = db.execute("SELECT score_table_hash, accepted_hash FROM rounds WHERE round_id = ?", (round_id,)).fetchone()
+    if row is None:
+        return None
+    if row["score_table_hash"]:
+        return row["score_table_hash"]
+    if row["accepted_hash"]:
+        vote = db.execute("SELECT score_table_hash FROM votes WHERE round_id = ? AND result_hash = ? "
+                          "AND score_table_hash IS NOT NULL LIMIT 1", (round_id, row["accepted_hash"])).fetchone()
+        return vote["score_table_hash"] if vote else None
+    return None
+
+
+_SCORE_FIELDS = ("corr", "mmc", "table_score", "quantized", "table_delta", "table_delta_tokens", "reason")
+
+
+def _positions(db: sqlite3.Connection, where: str, args: tuple) -> list[dict]:
+    """Positions (the `positions` view) with the score row of their round's table, when stored:
+    `corr`, `mmc`, `table_score`, `quantized`, `table_delta(_tokens)`, `reason` (None otherwise)."""
+    found = _dicts(db.execute(f"SELECT p.*, r.tournament_id FROM positions p JOIN rounds_opened r USING (round_id) "
+                              f"WHERE {where} ORDER BY p.round_id, p.staker, p.model_id", args))
+    tables: dict[int, str | None] = {}
+    for p in found:
+        rid = p["round_id"]
+        if rid not in tables:
+            tables[rid] = round_table(db, rid)
+        p.update(dict.fromkeys(_SCORE_FIELDS))
+        row = db.execute("SELECT corr, mmc, score, quantized, delta, delta_tokens, reason FROM score_rows WHERE "
+                         "round_id = ? AND table_hash = ? AND lower(staker) = lower(?) AND model_id = ?",
+                         (rid, tables[rid], p["staker"], p["model_id"])).fetchone()
+        if row is not None:
+            p.update(zip(_SCORE_FIELDS, tuple(row)))
+    return found
+
+
+def round_detail(db, round_id: int) -> dict | None:
+    """A round: what the `rounds` view says, its exact total stake, its positions (with their
+    score rows), votes (with their epochs), vetoes, refusals and its score table's status."""
+    db = _db(db)
+    row = db.execute("SELECT * FROM rounds WHERE round_id = ?", (round_id,)).fetchone()
+    if row is None:
+        return None
+    out = dict(row)
+    out["positions"] = _positions(db, "p.round_id = ?", (round_id,))
+    out["total_stake"] = str(sum(int(p["stake"]) for p in out["positions"]))
+    out["votes"] = _dicts(db.execute("SELECT * FROM vote_epochs WHERE round_id = ? ORDER BY block, log_index",
+                                     (round_id,)))
+    out["vetoes"] = _dicts(db.execute("SELECT * FROM vetoes WHERE round_id = ? ORDER BY block, log_index", (round_id,)))
+    out["refusals"] = _dicts(db.execute("SELECT * FROM refusals WHERE round_id = ? ORDER BY block, log_index",
+                                        (round_id,)))
+    out["score_table"] = round_table(db, round_id)
+    status = db.execute("SELECT status, attempts, detail FROM score_tables WHERE round_id = ? AND table_hash = ?",
+                        (round_id, out["score_table"])).fetchone()
+    out["score_table_status"] = dict(status) if status else None
+    return out
+
+
+def leaderboard(db, tournament_id: int, last: int = 20) -> list[dict]:
+    """Each (staker, model) of the tournament's last `last` finalised rounds whose score table
+    is stored: rounds entered, stake, mean CORR/MMC/score, and the payout summed (exact and in
+    tokens), best payout first."""
+    db = _db(db)
+    rounds = [r["round_id"] for r in db.execute(
+        "SELECT round_id FROM rounds WHERE tournament_id = ? AND status = 'finalized' ORDER BY round_id DESC LIMIT ?",
+        (tournament_id, last))]
+    board: dict[tuple[str, str], dict] = {}
+    for rid in rounds:
+        for s in db.execute("SELECT * FROM score_rows WHERE round_id = ? AND table_hash = ?", (rid, round_table(db, rid))):
+            key = (Web3.to_checksum_address(s["staker"]), s["model_id"])
+            entry = board.setdefault(key, {"staker": key[0], "model_id": key[1], "rounds": 0, "stake": 0, "corr": 0.0,
+                                           "mmc": 0.0, "score": 0.0, "payout": 0})
+            entry["rounds"] += 1
+            entry["stake"] += int(s["stake"])
+            entry["payout"] += int(s["delta"])
+            for k in ("corr", "mmc", "score"):
+                entry[k] += s[k]
+    out = []
+    for e in board.values():
+        n = e.pop("rounds")
+        out.append({"staker": e["staker"], "model_id": e["model_id"], "rounds": n, "stake": str(e["stake"]),
+                    "stake_tokens": tokens(e["stake"]), "mean_corr": e["corr"] / n, "mean_mmc": e["mmc"] / n,
+                    "mean_score": e["score"] / n, "payout": str(e["payout"]), "payout_tokens": tokens(e["payout"])})
+    return sorted(out, key=lambda e: (-int(e["payout"]), e["staker"].lower(), e["model_id"]))
+
+
+def model_history(db, model_id) -> list[dict]:
+    """Every position of a model id (bytes or 0x hex), by round: stake, state, score, payout."""
+    return _positions(_db(db), "p.model_id = ?", (_model_hex(model_id),))
+
+
+def wallet_history(db, address: str) -> dict:
+    """A wallet's positions, withdrawals, stakes from its internal balance, the payouts credited
+    to it, and its internal balance now (exact)."""
+    db = _db(db)
+    who = Web3.to_checksum_address(address)
+    credited = _dicts(db.execute(
+        """SELECT c.block, c.tx_hash, c.round_id, c.model_id, p.stake, c.delta FROM claims c
+           JOIN claim_batches b ON b.tx_hash = c.tx_hash AND b.credited != '0'
+           JOIN positions p ON p.round_id = c.round_id AND p.staker = c.staker AND p.model_id = c.model_id
+           WHERE c.staker = ? ORDER BY c.block, c.log_index""", (who,)))
+    for c in credited:
+        c["amount"] = str(int(c["stake"]) + int(c["delta"]))
+    withdrawals = _dicts(db.execute("SELECT block, tx_hash, amount, amount_tokens, balance FROM withdrawals "
+                                    "WHERE staker = ? ORDER BY block, log_index", (who,)))
+    staked = _dicts(db.execute("SELECT block, tx_hash, round_id, model_id, amount, amount_tokens, balance FROM "
+                               "balance_stakes WHERE staker = ? ORDER BY block, log_index", (who,)))
+    balance = sum(int(c["amount"]) for c in credited) - sum(int(w["amount"]) for w in withdrawals) \
+        - sum(int(s["amount"]) for s in staked)
+    return {"address": who, "positions": _positions(db, "p.staker = ?", (who,)), "credited": credited,
+            "withdrawals": withdrawals, "staked_from_balance": staked, "internal_balance": str(balance),
+            "internal_balance_tokens": tokens(balance)}
+
+
+def committee(db) -> dict:
+    """The committee now: its members, threshold, dispute window (seconds), membership version."""
+    db = _db(db)
+    state = dict(db.execute("SELECT * FROM committee_state").fetchone())
+    state["members"] = [r["member"] for r in db.execute("SELECT member FROM members ORDER BY lower(member)")]
+    return state
+
+
+def status(db) -> dict:
+    """The index itself: its deployment, schema version, cursor, and rows per event table."""
+    from crowdstake.index.schema import event_tables, meta
+
+    db = _db(db)
+    out = meta(db)
+    out["events"] = {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in event_tables()}
+    return out

@@ -1,0 +1,193 @@
+"""The index file without a chain: opening refuses another schema version or another deployment
+with one line saying what to do, a second writer is refused, a rewind deletes exactly the rows
+above the fork (and the views then show the state at the fork), and the read API on rows
+written by hand."""
+
+import sqlite3
+
+import pytest
+from web3 import Web3
+
+from crowdstake.errors import ConfigError
+from crowdstake.index import read, schema
+from crowdstake.index.schema import Identity, open_index, rewind
+
+ALICE = Web3.to_checksum_address("0x" + "a1" * 20)
+E18 = 10**18
+
+
+def ident(**changes) -> Identity:
+    fields = dict(chain_id=31337, tournament="0x" + "11" * 20, committee="0x" + "22" * 20, deployment_block=3,
+                  deployment_block_hash="0x" + "ab" * 32)
+    return Identity(**{**fields, **changes})
+
+
+def put(db, table, block, log_index, **row):
+    row = {"block": block, "log_index": log_index, "tx_hash": row.pop("tx_hash", f"0x{block:064x}"), **row}
+    db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+
+
+def wei(n_tokens):
+    return str(n_tokens * E18), float(n_tokens)
+
+
+def stake(db, block, log_index, rid, model, amount, new, direction=1):
+    a, at = wei(amount)
+    n, nt = wei(new)
+    put(db, "stake_changes", block, log_index, round_id=rid, staker=ALICE, model_id=model, amount=a, amount_tokens=at,
+        new_stake=n, new_stake_tokens=nt, direction=direction)
+
+
+def populate(db):
+    """Round 1 opened at block 5, entered at 6, staked up at 7 and 9, finalised at 12, claimed at 14."""
+    put(db, "rounds_opened", 5, 0, round_id=1, tournament_id=1, dataset_hash="0x" + "da" * 32, close_time=100,
+        resolve_time=200)
+    put(db, "submissions", 6, 0, round_id=1, staker=ALICE, model_id="0x01", predictions_hash="0x" + "aa" * 32)
+    stake(db, 6, 1, 1, "0x01", 10, 10)
+    stake(db, 7, 0, 1, "0x01", 5, 15)
+    stake(db, 9, 0, 1, "0x01", 3, 12, direction=-1)
+    r, rt = wei(1)
+    put(db, "finalizations", 12, 0, round_id=1, root="0x" + "77" * 32, score_table_hash="0x" + "5c" * 32,
+        total_reward=r, total_reward_tokens=rt, leaf_count=1)
+    d, dt = wei(1)
+    put(db, "claims", 14, 0, round_id=1, staker=ALICE, model_id="0x01", score=250_000, delta=d, delta_tokens=dt)
+    for b, h in ((6, "0x06"), (7, "0x07"), (9, "0x09"), (12, "0x0c"), (14, "0x0e")):
+        db.execute("INSERT INTO blocks (number, hash) VALUES (?, ?)", (b, h))
+    db.execute("INSERT INTO score_tables VALUES (1, ?, 12, 'stored', 1, NULL)", ("0x" + "5c" * 32,))
+    db.execute("INSERT INTO score_rows VALUES (1, ?, 12, ?, '0x01', ?, 12.0, 0.1, 0.2, 0.25, 250000, ?, 1.0, '')",
+               ("0x" + "5c" * 32, ALICE, str(12 * E18), str(E18)))
+
+
+@pytest.fixture
+def index(tmp_path):
+    with open_index(tmp_path / "index.sqlite3", ident(), write=True) as opened:
+        yield opened
+
+
+def test_a_new_index_records_the_deployment_and_the_schema_version(index):
+    found = schema.meta(index.db)
+    assert found["schema_version"] == str(schema.SCHEMA_VERSION)
+    assert found["tournament"] == "0x" + "11" * 20 and found["deployment_block_hash"] == "0x" + "ab" * 32
+    assert index.cursor == 2  # the block before the deployment block: that one is indexed first
+    assert index.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_another_deployments_index_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "index.sqlite3"
+    open_index(path, ident(), write=True).close()
+    for other in (ident(tournament="0x" + "33" * 20), ident(chain_id=1), ident(deployment_block_hash="0x" + "cd" * 32)):
+        with pytest.raises(ConfigError) as refused:
+            open_index(path, other, write=True)
+        message = str(refused.value)
+        assert "\n" not in message
+        assert message.startswith(f"{path} indexes another deployment (chain 31337, Tournament 0x{'11' * 20}")
+        assert message.endswith("give another --db file, or delete it to index this deployment")
+    open_index(path, ident(), write=True).close()  # its own deployment still opens
+
+
+@pytest.mark.parametrize("version, says", [
+    (0, "this crowdstake writes version 1: delete it and index again (everything in it comes from the chain)"),
+    (99, "newer than this crowdstake's 1: upgrade crowdstake, or index into another file"),
+])
+def test_another_schema_version_is_refused_saying_what_to_do(tmp_path, version, says):
+    path = tmp_path / "index.sqlite3"
+    with open_index(path, ident(), write=True) as opened:
+        opened.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+    for write in (True, False):
+        with pytest.raises(ConfigError) as refused:
+            open_index(path, ident(), write=write)
+        assert str(refused.value) == f"{path} is an index of schema version {version}, and {says}" or \
+            str(refused.value) == f"{path} is an index of schema version {version}, {says}"
+
+
+def test_a_file_that_is_not_an_index_is_refused(tmp_path):
+    other = tmp_path / "other.sqlite3"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(ConfigError, match="is not a crowdstake index: give another --db file"):
+        open_index(other, ident(), write=True)
+    with pytest.raises(ConfigError, match="no index at .*: build one with `crowdstake index --db"):
+        open_index(tmp_path / "absent.sqlite3")
+
+
+def test_one_writer_at_a_time(tmp_path):
+    path = tmp_path / "index.sqlite3"
+    with open_index(path, ident(), write=True):
+        with pytest.raises(ConfigError, match=r"another indexer is writing .*: let it run, or stop it first"):
+            open_index(path, ident(), write=True)
+        with open_index(path, ident()) as reader:  # readers are never locked out
+            assert reader.cursor == 2
+    open_index(path, ident(), write=True).close()
+
+
+def rows_by_table(db):
+    return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in [*schema.REWOUND, "blocks"]}
+
+
+def test_rewind_deletes_exactly_the_rows_above_the_fork(index):
+    db = index.db
+    populate(db)
+    before = rows_by_table(db)
+    deleted = rewind(db, 9)
+    after = rows_by_table(db)
+    assert deleted["stake_changes"] == 0 and deleted["finalizations"] == 1 and deleted["claims"] == 1
+    assert deleted["score_tables"] == deleted["score_rows"] == 1 and deleted["blocks"] == 2
+    for table, rows in before.items():
+        key = "number" if table == "blocks" else "block"
+        assert [tuple(r) for r in after[table]] == [tuple(r) for r in rows if r[key] <= 9], table
+    assert index.cursor == 9
+    # the views are the state at block 9: the stake as decreased, no longer claimed nor finalised
+    p = db.execute("SELECT stake, stake_tokens, state, score FROM positions").fetchone()
+    assert tuple(p) == (str(12 * E18), 12.0, "open", None)
+    r = db.execute("SELECT status, score_table_hash FROM rounds").fetchone()
+    assert tuple(r) == ("opened", None)
+    rewind(db, 6)
+    assert db.execute("SELECT stake FROM positions").fetchone()[0] == str(10 * E18)
+
+
+def test_views_and_read_api_on_hand_written_rows(index):
+    db = index.db
+    populate(db)
+    p = db.execute("SELECT * FROM positions").fetchone()
+    assert (p["stake"], p["state"], p["score_value"], p["payout_delta"]) == (str(12 * E18), "claimed", 0.25, str(E18))
+    detail = read.round_detail(index, 1)
+    assert detail["status"] == "finalized" and detail["total_stake"] == str(12 * E18)
+    assert detail["staked_positions"] == 1 and detail["score_table_status"]["status"] == "stored"
+    assert detail["positions"][0]["corr"] == 0.1 and detail["positions"][0]["reason"] == ""
+    board = read.leaderboard(index, 1)
+    assert [(e["model_id"], e["rounds"], e["payout"], e["mean_mmc"]) for e in board] == [("0x01", 1, str(E18), 0.2)]
+    assert read.leaderboard(index, 2) == [] and read.round_detail(index, 2) is None
+    assert [h["round_id"] for h in read.model_history(index, bytes([1]))] == [1]
+    wallet = read.wallet_history(index, ALICE.lower())
+    assert wallet["internal_balance"] == "0" and len(wallet["positions"]) == 1
+
+
+def test_follow_says_when_the_node_stays_away_and_resumes_at_the_next_poll(monkeypatch):
+    from crowdstake.errors import NodeUnavailable
+    from crowdstake.index import follow
+
+    outcomes = iter([NodeUnavailable("the node at http://127.0.0.1:8545 did not answer after 6 attempts"), "synced",
+                     NodeUnavailable("again"), "synced again"])
+    calls, reports, lines = [], [], []
+
+    def sync():
+        calls.append(1)
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    indexer = follow.Indexer.__new__(follow.Indexer)
+    indexer.sync = sync
+    monkeypatch.setattr(follow.time, "sleep", lambda seconds: None)
+    indexer.follow(0.5, report=reports.append, log=lines.append, stop=lambda: len(calls) == 4)
+    assert reports == ["synced", "synced again"]
+    assert lines == ["the node at http://127.0.0.1:8545 did not answer after 6 attempts; trying again in 0.5 s",
+                     "again; trying again in 0.5 s"]
+
+
+def test_an_index_in_a_missing_directory_is_one_line(tmp_path):
+    path = tmp_path / "absent" / "index.sqlite3"
+    with pytest.raises(ConfigError) as refused:
+        open_index(path, ident(), write=True)
+    assert str(refused.value) == (f"cannot write an index at {path} (No such file or directory): check that its "
+                                  "directory exists and is writable, or give another --db file")
