@@ -7,10 +7,16 @@ BIN := $(CURDIR)/$(VENV)/bin
 SOLC_VERSION := $(shell sed -n 's/^ *version: *\([0-9.]*\)$$/\1/p' brownie-config.yaml | head -1)
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 
-.PHONY: install networks unit slither test demo bench mutate compile clean
+.PHONY: install browser networks unit slither test demo bench mutate compile clean
 
-install: $(VENV)/.installed node_modules/.installed $(VENV)/.solc-$(SOLC_VERSION)
+install: $(VENV)/.installed node_modules/.installed $(VENV)/.solc-$(SOLC_VERSION) browser
 	@$(MAKE) --no-print-directory networks
+
+# The dashboard's browser tests drive Debian's Chromium through its ChromeDriver (never a
+# downloaded browser or driver); installed once, as root, where missing.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
 
 # eth-brownie pins exact versions; every other package is installed under those pins,
 # or pip would upgrade eth-account/eth-abi/hexbytes and break brownie.
