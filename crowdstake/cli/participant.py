@@ -215,9 +215,14 @@ def status(flags):
 
     Round, model, stake and state of each; with the store, CORR, MMC, score and payout from the
     score table the committee accepted (marked * while provisional: a veto may still replace
-    it), the realised payout once settled."""
+    it), the realised payout once settled. In a Signals round, CORR is its first score (alpha or
+    FNC) and MMC its MPC."""
     p = options.participant(flags, with_store=True)
-    render.positions(p.status(), f"positions of {p.account.address}")
+    frame = p.status()
+    render.positions(frame, f"positions of {p.account.address}")
+    signals = sorted(int(rid) for rid in frame["round"].unique() if p.round(int(rid)).params.kind)
+    if signals:
+        click.echo(f"Signals round(s) {', '.join(map(str, signals))}: corr is the round's alpha (or FNC), mmc its MPC")
 
 
 @click.command()
