@@ -116,6 +116,30 @@ CLAIM_WINDOW = 180 * 86_400  # Tournament.CLAIM_WINDOW: a finalised round's unse
 SCORE_COLUMNS = ["staker", "model", "stake", "corr", "mmc", "score", "payout", "reason", "mine"]
 
 
+def round_phase(now: int, finalized: bool, close_time: int, resolve_time: int, results_window: int) -> str:
+    """A round's phase at chain time `now`: open, closed, resolving, refundable or finalized."""
+    if finalized:
+        return "finalized"
+    if now < close_time:
+        return "open"
+    if now < resolve_time:
+        return "closed"
+    if now > resolve_time + results_window:
+        return "refundable"
+    return "resolving"
+
+
+def position_state(phase: str, claimed: bool, refunded: bool, provisional: bool) -> str:
+    """What `status` calls a position: claimed, refunded, claimable, accepted (a table voted, in
+    its dispute window) or its round's phase."""
+    return ("claimed" if claimed else "refunded" if refunded else "claimable" if phase == "finalized"
+            else "accepted" if provisional else phase)
+
+
+STATUS_COLUMNS = ["round", "model", "stake", "state", "corr", "mmc", "score", "payout", "provisional"]
+ROUND_COLUMNS = ["round", "tournament", "state", "closeTime", "resolveTime", "totalStake", "positions", "totalReward"]
+
+
 class Participant:
     """One wallet's view of the tournament, with the book of its model names (in memory when
     none is given)."""
@@ -140,16 +164,7 @@ class Participant:
 
     def state(self, r) -> str:
         """A round's phase by the chain's clock: open, closed, resolving, refundable or finalized."""
-        now = self.now()
-        if r.finalized:
-            return "finalized"
-        if now < r.closeTime:
-            return "open"
-        if now < r.resolveTime:
-            return "closed"
-        if now > r.resolveTime + r.params.resultsWindow:
-            return "refundable"
-        return "resolving"
+        return round_phase(self.now(), r.finalized, r.closeTime, r.resolveTime, r.params.resultsWindow)
 
     def rounds(self) -> pd.DataFrame:
         """Every round: times, state and totals (tokens)."""
@@ -162,8 +177,7 @@ class Participant:
                 "totalStake": r.totalStake / TOKEN, "positions": r.stakedPositions,
                 "totalReward": r.totalReward / TOKEN,
             })
-        return pd.DataFrame(rows, columns=["round", "tournament", "state", "closeTime", "resolveTime",
-                                           "totalStake", "positions", "totalReward"])
+        return pd.DataFrame(rows, columns=ROUND_COLUMNS)
 
     def _open_round(self, round_id: int):
         r = self.round(round_id)
@@ -191,9 +205,7 @@ class Participant:
                 tables[rid] = self._voted_rows(rid, r)
             scored, provisional = tables[rid] or ({}, False)
             row, claim = scored.get(mid), claims.get((rid, mid))
-            phase = self.state(r)
-            state = "claimed" if claim else ("refunded" if (rid, mid) in refunds else
-                     "claimable" if phase == "finalized" else "accepted" if provisional else phase)
+            state = position_state(self.state(r), bool(claim), (rid, mid) in refunds, provisional)
             payout = claim["delta"] if claim else (row.delta if row else None)
             rows.append({
                 "round": rid, "model": self.models.label(mid), "stake": stake / TOKEN, "state": state,
@@ -201,8 +213,7 @@ class Participant:
                 "score": row.score if row else (claim["score"] / 1e6 if claim else None),
                 "payout": None if payout is None else payout / TOKEN, "provisional": bool(row) and provisional,
             })
-        return pd.DataFrame(rows, columns=["round", "model", "stake", "state", "corr", "mmc", "score", "payout",
-                                           "provisional"])
+        return pd.DataFrame(rows, columns=STATUS_COLUMNS)
 
     def scores(self, round_id: int) -> Scores:
         """Round `round_id`'s voted score table (the finalised one, or the one accepted and still

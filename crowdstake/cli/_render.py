@@ -30,14 +30,14 @@ def rounds(frame, now: int, title: str) -> None:
     from crowdstake._human import relative
 
     shown = frame.assign(
-        closes=[f"{_minute(t)} ({relative(t, now)})" for t in frame["closeTime"]],
-        resolves=[_minute(t) for t in frame["resolveTime"]],
+        closes=[f"{minute(t)} ({relative(t, now)})" for t in frame["closeTime"]],
+        resolves=[minute(t) for t in frame["resolveTime"]],
         stake=[_number(v, 2) for v in frame["totalStake"]], reward=[_number(v, 2) for v in frame["totalReward"]],
     )[["round", "tournament", "state", "closes", "resolves", "positions", "stake", "reward"]]
     table(shown, title)
 
 
-def _minute(timestamp: int) -> str:
+def minute(timestamp: int) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(int(timestamp), timezone.utc).strftime("%Y-%m-%d %H:%M")

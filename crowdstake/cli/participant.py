@@ -10,6 +10,19 @@ from crowdstake.cli import _render as render
 from crowdstake.errors import ConfigError, ParticipantError
 
 _ROUND = dict(type=int, metavar="R")
+# The read-only views from an index file (`crowdstake index`) instead of the node and the store.
+_INDEX = click.option("--index", "index_path", default=None, metavar="FILE", type=click.Path(dir_okay=False),
+                      help="read from this index (`crowdstake index --db FILE`) instead of the node and the store, "
+                           "as of its last indexed block  [default: the node]")
+
+
+def _open_index(path):
+    from crowdstake.index.schema import open_index
+    from crowdstake.index.views import index_now
+
+    index = open_index(path)
+    click.echo(f"from the index {path}, as of chain time {render.minute(index_now(index))} UTC")
+    return index
 
 
 @click.command()
@@ -124,13 +137,20 @@ def wallet_balance(name, flags):
 
 
 @click.command()
+@_INDEX
 @options.node
-def rounds(flags):
+def rounds(index_path, flags):
     """Every round with its times, state and totals."""
     from eth_account import Account
 
     from crowdstake.participant import Participant
 
+    if index_path:
+        from crowdstake.index.views import index_now, rounds_frame
+
+        index = _open_index(index_path)
+        render.rounds(rounds_frame(index), index_now(index), "rounds in the index")
+        return
     contracts = options.load(flags).node.contracts()
     reader = Participant(contracts, Account.create())  # reading needs no key of the user's
     render.rounds(reader.rounds(), reader.now(), f"rounds on chain {contracts.w3.eth.chain_id}")
@@ -207,30 +227,44 @@ def claim(round_id, model, restake_into, claim_all, flags):
 
 
 @click.command()
+@_INDEX
 @options.node
 @options.wallet
 @options.store
-def status(flags):
+def status(index_path, flags):
     """The wallet's positions, scored as soon as a table is accepted.
 
     Round, model, stake and state of each; with the store, CORR, MMC, score and payout from the
     score table the committee accepted (marked * while provisional: a veto may still replace
     it), the realised payout once settled. In a Signals round, CORR is its first score (alpha or
     FNC) and MMC its MPC."""
-    p = options.participant(flags, with_store=True)
-    frame = p.status()
-    render.positions(frame, f"positions of {p.account.address}")
-    signals = sorted(int(rid) for rid in frame["round"].unique() if p.round(int(rid)).params.kind)
+    if index_path:
+        from crowdstake.index.views import round_kinds, status_frame
+
+        settings = options.load(flags)
+        me = options.wallet_address(settings)
+        if me is None:
+            raise ConfigError("status needs a wallet: give --wallet NAME (its address is read, no key)")
+        index = _open_index(index_path)
+        frame = status_frame(index, me, options.model_book(settings))
+        kinds = round_kinds(index)
+    else:
+        p = options.participant(flags, with_store=True)
+        me, frame = p.account.address, p.status()
+        kinds = {int(rid): p.round(int(rid)).params.kind for rid in frame["round"].unique()}
+    render.positions(frame, f"positions of {me}")
+    signals = sorted(rid for rid in frame["round"].unique() if kinds[int(rid)])
     if signals:
         click.echo(f"Signals round(s) {', '.join(map(str, signals))}: corr is the round's alpha (or FNC), mmc its MPC")
 
 
 @click.command()
 @click.option("--round", "round_id", required=True, help="the round whose voted score table to show", **_ROUND)
+@_INDEX
 @options.node
 @options.wallet
 @options.store
-def scores(round_id, flags):
+def scores(round_id, index_path, flags):
     """A round's voted score table, the wallet's models first.
 
     The finalised table, or the accepted one (provisional) while its dispute window runs; read
@@ -240,14 +274,22 @@ def scores(round_id, flags):
     from crowdstake.participant import Participant
 
     settings = options.load(flags)
-    contracts = settings.node.contracts()
-    who = options.account(settings, required=False) or Account.create()  # without a wallet nothing is "mine"
-    store = options.open_store(settings, contracts, needed_for="the score tables are in the store")
-    participant = Participant(contracts, who, store, options.model_book(settings))
-    done = participant.scores(round_id)
+    if index_path:
+        from crowdstake.index.views import round_kinds, scores_of
+
+        index = _open_index(index_path)
+        me = options.wallet_address(settings) or "0x" + "0" * 40  # without a wallet nothing is "mine"
+        done = scores_of(index, round_id, me, options.model_book(settings))
+        signals = round_kinds(index)[round_id]
+    else:
+        contracts = settings.node.contracts()
+        who = options.account(settings, required=False) or Account.create()  # without a wallet nothing is "mine"
+        store = options.open_store(settings, contracts, needed_for="the score tables are in the store")
+        participant = Participant(contracts, who, store, options.model_book(settings))
+        done = participant.scores(round_id)
+        signals = participant.round(round_id).params.kind
     kind = "provisional: accepted, in its dispute window" if done.provisional else "final"
     table = done.table
-    signals = participant.round(round_id).params.kind
     if signals:  # the table's first score and contribution, by their Signals names
         from crowdstake.scoring.signals_round import SIGNALS_SCORES
 

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from eth_account import Account
 
@@ -31,7 +32,9 @@ from crowdstake.chain.localchain import local_chain
 from crowdstake.chain.tx import send
 from crowdstake.config import KeeperSettings, OracleSettings
 from crowdstake.errors import StoreNotFound
-from crowdstake.index import Indexer, identity, leaderboard, open_index, read, schema
+from crowdstake.errors import ParticipantError
+from crowdstake.index import Indexer, identity, leaderboard, open_index, read, schema, views
+from crowdstake.models import ModelBook
 from crowdstake.oracle.inputs import read_positions
 from crowdstake.participant import Participant
 from crowdstake.results.merkle import model_id
@@ -220,6 +223,38 @@ def test_a_backfill_agrees_with_the_chains_own_reads(world, tmp_path, capsys):
         table = read_table(world["store"].get_score_table(1, c.round(1).scoreTableHash))
         assert sorted((e["staker"], e["payout"]) for e in board) == sorted((r.staker, str(r.delta)) for r in table)
         assert db.execute("SELECT COUNT(*) FROM balance_stakes").fetchone()[0] == 1
+
+
+def test_the_participants_views_from_the_index_equal_the_chains(world, tmp_path):
+    """`rounds`, `status` and `scores` read from an index give the frames the chain and the store
+    give, column for column (a claimed, a keeper-paid, a decreased and an open position)."""
+    c, store = world["contracts"], world["store"]
+    build(world, tmp_path / "i.db", store)
+    index = open_index(tmp_path / "i.db")
+    book = ModelBook(None)
+    book.remember("model")
+    reader = Participant(c, world["people"][0], store, book)
+    assert views.index_now(index) == reader.now()
+    pd.testing.assert_frame_equal(views.rounds_frame(index), reader.rounds())
+    for who in world["people"]:
+        p = Participant(c, who, store, book)
+        chain = p.status()
+        assert len(chain) > 0
+        pd.testing.assert_frame_equal(views.status_frame(index, who.address, book), chain)
+        mine = views.scores_of(index, 1, who.address, book)
+        theirs = p.scores(1)
+        assert (mine.provisional, mine.table_hash) == (theirs.provisional, theirs.table_hash)
+        pd.testing.assert_frame_equal(mine.table, theirs.table)
+    assert set(views.status_frame(index, world["people"][0].address, book)["state"]) >= {"claimed", "open"}
+    with pytest.raises(ParticipantError, match="round 2 is open and the index holds no voted score table"):
+        views.scores_of(index, 2, world["people"][0].address, book)
+
+    from click.testing import CliRunner
+
+    from crowdstake.cli import main
+
+    shown = CliRunner().invoke(main, ["rounds", "--index", str(tmp_path / "i.db")], terminal_width=200)
+    assert shown.exit_code == 0 and "rounds in the index" in shown.output and "│ open " in shown.output, shown.output
 
 
 def test_killed_inside_a_page_resumes_to_the_same_index(world, tmp_path):
