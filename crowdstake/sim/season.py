@@ -272,8 +272,9 @@ class Season:
         into = into if into and self._is_open(into) else None
         for s in self._cast(tournament):
             Participant(self.contracts, s.account, self.store).claim(rid, restake_into=into)
-        self.log(f"{'Signals ' if tournament == 'signals' else ''}round {rid} finalised and claimed: reward {summary.total_reward:,.2f}, "
-                 f"burn {summary.total_burn:,.2f}" + (f", payouts restaked into round {into}" if into else ""))
+        self.log(f"{'Signals ' if tournament == 'signals' else ''}round {rid} finalised and claimed: "
+                 f"reward {summary.total_reward:,.2f}, burn {summary.total_burn:,.2f}"
+                 + (f", payouts restaked into round {into}" if into else ""))
 
     def _operator(self, member: int, finalize: bool = True) -> OracleSettings:
         return OracleSettings(workdir=self.workdir / f"operator{member}", finalize=finalize)  # the committed targets
