@@ -42,6 +42,7 @@ def demo(out, participants, rounds, seed, network, rpc_url):
     for fact, holds in result["outcomes"].items():
         console.print(f"{'[green]yes[/]' if holds else '[red]NO[/]'}  {fact}")
     console.print(f"report: {result['report']}")
+    console.print(f"index: {result['index']} (`crowdstake rounds --index {result['index']}`)")
     wrong = failed(result["outcomes"])
     if wrong:  # the season does not show what the demo promises: a script must see it
         raise click.ClickException(f"{len(wrong)} of the season's {len(result['outcomes'])} checks failed: "

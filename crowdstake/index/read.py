@@ -103,19 +103,20 @@ def leaderboard(db, tournament_id: int, last: int = 20) -> list[dict]:
     for rid in rounds:
         for s in db.execute("SELECT * FROM score_rows WHERE round_id = ? AND table_hash = ?", (rid, round_table(db, rid))):
             key = (Web3.to_checksum_address(s["staker"]), s["model_id"])
-            entry = board.setdefault(key, {"staker": key[0], "model_id": key[1], "rounds": 0, "stake": 0, "corr": 0.0,
-                                           "mmc": 0.0, "score": 0.0, "payout": 0})
+            entry = board.setdefault(key, {"staker": key[0], "model_id": key[1], "rounds": 0, "stake": 0, "corr": [],
+                                           "mmc": [], "score": [], "payout": 0})
             entry["rounds"] += 1
             entry["stake"] += int(s["stake"])
             entry["payout"] += int(s["delta"])
             for k in ("corr", "mmc", "score"):
-                entry[k] += s[k]
+                if s[k] is not None:  # a row scored at the floor has no CORR or MMC
+                    entry[k].append(s[k])
     out = []
     for e in board.values():
-        n = e.pop("rounds")
-        out.append({"staker": e["staker"], "model_id": e["model_id"], "rounds": n, "stake": str(e["stake"]),
-                    "stake_tokens": tokens(e["stake"]), "mean_corr": e["corr"] / n, "mean_mmc": e["mmc"] / n,
-                    "mean_score": e["score"] / n, "payout": str(e["payout"]), "payout_tokens": tokens(e["payout"])})
+        mean = {k: sum(e[k]) / len(e[k]) if e[k] else None for k in ("corr", "mmc", "score")}
+        out.append({"staker": e["staker"], "model_id": e["model_id"], "rounds": e["rounds"], "stake": str(e["stake"]),
+                    "stake_tokens": tokens(e["stake"]), "mean_corr": mean["corr"], "mean_mmc": mean["mmc"],
+                    "mean_score": mean["score"], "payout": str(e["payout"]), "payout_tokens": tokens(e["payout"])})
     return sorted(out, key=lambda e: (-int(e["payout"]), e["staker"].lower(), e["model_id"]))
 
 

@@ -243,7 +243,7 @@ OWN_TABLES = [
            status TEXT NOT NULL, attempts INTEGER NOT NULL, detail TEXT, PRIMARY KEY (round_id, table_hash))""",
     """CREATE TABLE score_rows (round_id INTEGER NOT NULL, table_hash TEXT NOT NULL, block INTEGER NOT NULL,
            staker TEXT NOT NULL, model_id TEXT NOT NULL, stake TEXT NOT NULL, stake_tokens REAL NOT NULL,
-           corr REAL NOT NULL, mmc REAL NOT NULL, score REAL NOT NULL, quantized INTEGER NOT NULL,
+           corr REAL, mmc REAL, score REAL NOT NULL, quantized INTEGER NOT NULL,
            delta TEXT NOT NULL, delta_tokens REAL NOT NULL, reason TEXT NOT NULL,
            PRIMARY KEY (round_id, table_hash, staker, model_id))""",
     "CREATE INDEX score_rows_by_model ON score_rows (model_id)",

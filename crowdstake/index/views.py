@@ -74,6 +74,11 @@ def _rows(db: sqlite3.Connection, round_id: int, digest: str) -> list[dict]:
                              (round_id, digest)))
 
 
+def _score(value):
+    """A stored CORR or MMC as the score table reads it: NaN for a row scored at the floor (NULL)."""
+    return float("nan") if value is None else value
+
+
 def round_kinds(db) -> dict[int, int]:
     """Each round's tournament kind (0 classic, 1 and 2 Signals), round id -> kind."""
     return {r["round_id"]: r["kind"] for r in _db(db).execute(
@@ -101,7 +106,7 @@ def status_frame(db, address: str, models: ModelBook, now: int | None = None) ->
         out.append({
             "round": rid, "model": models.label(bytes.fromhex(p["model_id"][2:])), "stake": int(p["stake"]) / TOKEN,
             "state": position_state(_phase(db, r, now), claimed, p["refunded_block"] is not None, provisional),
-            "corr": row["corr"] if row else None, "mmc": row["mmc"] if row else None,
+            "corr": _score(row["corr"]) if row else None, "mmc": _score(row["mmc"]) if row else None,
             "score": row["score"] if row else (p["score"] / 1e6 if claimed else None),
             "payout": None if payout is None else payout / TOKEN, "provisional": bool(row) and provisional,
         })
@@ -122,8 +127,9 @@ def scores_of(db, round_id: int, me: str, models: ModelBook, now: int | None = N
     digest, provisional = table
     frame = pd.DataFrame([{
         "staker": row["staker"], "model": models.label(bytes.fromhex(row["model_id"][2:])),
-        "stake": int(row["stake"]) / TOKEN, "corr": row["corr"], "mmc": row["mmc"], "score": row["score"],
-        "payout": int(row["delta"]) / TOKEN, "reason": row["reason"], "mine": row["staker"].lower() == me.lower(),
+        "stake": int(row["stake"]) / TOKEN, "corr": _score(row["corr"]), "mmc": _score(row["mmc"]),
+        "score": row["score"], "payout": int(row["delta"]) / TOKEN, "reason": row["reason"],
+        "mine": row["staker"].lower() == me.lower(),
     } for row in _rows(db, round_id, digest)], columns=SCORE_COLUMNS)
     frame = frame.sort_values(["mine", "score"], ascending=[False, False], kind="stable").reset_index(drop=True)
     return Scores(round_id, provisional, digest, frame)

@@ -401,6 +401,18 @@ def _fresh_work_dir(work: Path) -> Path:
     return work
 
 
+def index_season(season: Season, path: Path) -> Path:
+    """The season's chain and score tables in an index file (`crowdstake.index`), afresh: what
+    `crowdstake web` serves and `rounds --index` reads."""
+    from crowdstake.index import Indexer, identity, open_index
+
+    for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}.lock")):
+        stale.unlink(missing_ok=True)  # last run's index is of another deployment
+    with open_index(path, identity(season.contracts), write=True) as opened:
+        Indexer(season.contracts, opened, season.store, confirmations=0).sync()
+    return path
+
+
 def _rules(params: tuple):
     from crowdstake.sim.report import Rules
 
@@ -431,7 +443,8 @@ def run_demo(out_dir: Path, *, participants: int = 20, rounds: int = 8, seed: in
         index = write_report(out_dir / "report", positions, pd.DataFrame(season.round_rows),
                              pd.DataFrame(season.supply), rules=_rules(PARAMS), signals_rules=_rules(SIGNALS_PARAMS))
         facts = outcomes(season, initial)
-        return {"report": index, "leaderboard": leaderboard(positions), "outcomes": facts, "season": season}
+        return {"report": index, "leaderboard": leaderboard(positions), "outcomes": facts, "season": season,
+                "index": index_season(season, out_dir / "index.sqlite3")}
 
     if rpc_url:
         return play(rpc_url)

@@ -61,6 +61,20 @@ def test_report_files(season):
         assert image in html
 
 
+def test_the_season_is_indexed_and_the_index_pays_what_the_season_recorded(season):
+    from crowdstake.index import leaderboard, open_index
+    from crowdstake.index.views import rounds_frame
+
+    positions = pd.read_csv(season["report"].parent / "positions.csv")
+    with open_index(season["index"]) as index:
+        assert len(rounds_frame(index)) == positions["round"].nunique() == 6  # 3 classic, 3 Signals
+        for tournament, name in ((1, "classic"), (2, "signals")):
+            board = leaderboard(index, tournament)
+            paid = positions[positions["tournament"] == name].groupby("model")["payout"].sum()
+            assert len(board) == len(paid) > 0
+            assert sum(e["payout_tokens"] for e in board) == pytest.approx(paid.sum(), abs=1e-9)
+
+
 def test_a_second_season_in_the_same_place_starts_afresh(season):
     # Each run deploys anew; the last run's journals must not be resumed (nor refused).
     out = season["report"].parents[1]

@@ -66,7 +66,8 @@ def _fake_demo(outcomes):
     def run(out, **kwargs):
         board = pd.DataFrame({"tournament": ["classic"], "participant": ["good-00"], "kind": ["good"], "models": [1], "total_payout": [12.345678],
                               "mean_corr": [0.0123456]})
-        return {"report": Path(out) / "report" / "index.html", "leaderboard": board, "outcomes": outcomes}
+        return {"report": Path(out) / "report" / "index.html", "leaderboard": board, "outcomes": outcomes,
+                "index": Path(out) / "index.sqlite3"}
     return run
 
 
