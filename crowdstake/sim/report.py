@@ -194,6 +194,37 @@ def formatted(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({c: [cell(c, v) for v in frame[c]] for c in frame.columns}, columns=frame.columns)
 
 
+def _cumulative(ax, positions: pd.DataFrame, plt, Line2D) -> None:
+    """Each participant's cumulative payout over the rounds of `positions`, coloured by kind,
+    labelled at its end."""
+    if not positions.empty:
+        per = positions.pivot_table(index="round", columns="participant", values="payout", aggfunc="sum",
+                                    fill_value=0.0).sort_index()
+        cum = per.cumsum()
+        cum = cum[cum.iloc[-1].sort_values(ascending=False, kind="stable").index]  # labels in final order
+        kind = positions.groupby("participant")["kind"].first() if "kind" in positions.columns else None
+        cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        colour = {}
+        x = np.arange(len(cum.index))  # evenly spaced: another tournament's rounds are not gaps
+        for i, name in enumerate(cum.columns):
+            # one colour per kind (a legend of kinds), else per participant
+            colour[name] = COLOURS.get(kind[name], "tab:blue") if kind is not None else cycle[i % len(cycle)]
+            ax.plot(x, cum[name], marker="o", markersize=3, linewidth=1.2, color=colour[name])
+        if len(cum.columns) <= 40:  # each line labelled at its end, labels pushed apart where ends meet
+            gap, below = (float(np.ptp(cum.to_numpy())) or 1.0) / 40, None
+            for name in cum.columns:  # highest end first
+                y = float(cum[name].iloc[-1]) if below is None else min(float(cum[name].iloc[-1]), below - gap)
+                ax.text(x[-1] + 0.1, y, str(name), fontsize=7, color=colour[name], va="center")
+                below = y
+        if kind is not None:
+            kinds = sorted(set(kind[c] for c in cum.columns))
+            ax.legend([Line2D([], [], color=COLOURS.get(k, "tab:blue")) for k in kinds], kinds, fontsize=8,
+                      loc="upper left", frameon=False)
+        ax.set_xticks(list(x), [str(v) for v in cum.index])
+        ax.set_xlim(-0.2, x[-1] + 0.2 + 0.15 * len(x))  # room for the labels
+    ax.axhline(0, color="grey", linewidth=0.8)
+
+
 def _plots(out: Path, positions: pd.DataFrame, rounds: pd.DataFrame, supply: pd.DataFrame, axis: str) -> None:
     import matplotlib
 
@@ -210,35 +241,15 @@ def _plots(out: Path, positions: pd.DataFrame, rounds: pd.DataFrame, supply: pd.
         fig.savefig(out / name, dpi=100)
         plt.close(fig)
 
-    # cumulative payout per participant
-    fig, ax = plt.subplots(figsize=(9, 5))
-    if not positions.empty:
-        per = positions.pivot_table(index="round", columns="participant", values="payout", aggfunc="sum",
-                                    fill_value=0.0).sort_index()
-        cum = per.cumsum()
-        cum = cum[cum.iloc[-1].sort_values(ascending=False, kind="stable").index]  # labels in final order
-        kind = positions.groupby("participant")["kind"].first() if "kind" in positions.columns else None
-        cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-        colour = {}
-        for i, name in enumerate(cum.columns):
-            # one colour per kind (a legend of kinds), else per participant
-            colour[name] = COLOURS.get(kind[name], "tab:blue") if kind is not None else cycle[i % len(cycle)]
-            ax.plot(cum.index, cum[name], marker="o", markersize=3, linewidth=1.2, color=colour[name])
-        if len(cum.columns) <= 40:  # each line labelled at its end, labels pushed apart where ends meet
-            gap, below = (float(np.ptp(cum.to_numpy())) or 1.0) / 40, None
-            for name in cum.columns:  # highest end first
-                y = float(cum[name].iloc[-1]) if below is None else min(float(cum[name].iloc[-1]), below - gap)
-                ax.text(cum.index[-1] + 0.1, y, str(name), fontsize=7, color=colour[name], va="center")
-                below = y
-        if kind is not None:
-            kinds = sorted(set(kind[c] for c in cum.columns))
-            ax.legend([Line2D([], [], color=COLOURS.get(k, "tab:blue")) for k in kinds], kinds, fontsize=8,
-                      loc="upper left", frameon=False)
-        ax.set_xticks(list(cum.index), [str(v) for v in cum.index])
-        ax.set_xlim(cum.index[0] - 0.2, cum.index[-1] + 0.2 + 0.15 * len(cum.index))  # room for the labels
-    ax.axhline(0, color="grey", linewidth=0.8)
-    ax.yaxis.set_major_formatter(thousands)
-    ax.set(title=IMAGES["cumulative_payout.png"], xlabel="round", ylabel="tokens, cumulative")
+    # cumulative payout per participant, a panel per tournament (each over its own rounds)
+    parts = list(positions.groupby("tournament", sort=True)) if "tournament" in positions.columns \
+        else [(None, positions)]
+    fig, axes = plt.subplots(len(parts), 1, figsize=(9, 5 * len(parts)), squeeze=False)
+    for ax, (name, part) in zip(axes[:, 0], parts):
+        _cumulative(ax, part, plt, Line2D)
+        ax.yaxis.set_major_formatter(thousands)
+        title = IMAGES["cumulative_payout.png"] + (f": {name}" if name else "")
+        ax.set(title=title, xlabel="round", ylabel="tokens, cumulative")
     save(fig, "cumulative_payout.png")
 
     # reward and burn per round
