@@ -98,6 +98,7 @@ bench: install
 	$(BIN)/python benchmarks/signals.py
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/store_rush.py
+	brownie run $(CURDIR)/benchmarks/index.py --network bench-anvil
 
 # The mutation check (tools/mutants.toml): each mutant applied in a temporary copy of the working
 # tree, its tests run there (chain tests on bench-anvil, port 8547). Seconds per Python mutant, up to
