@@ -45,13 +45,13 @@ from crowdstake.chain import connect
 from crowdstake.chain.deploy import deploy
 from crowdstake.chain.localchain import local_chain
 from crowdstake.chain.tx import send
+from crowdstake.sim.season import PARAMS as SEASON_PARAMS
 
 IDS = [f"n{i:06d}" for i in range(5000)]
 WINDOW = 60  # seconds from the round's opening to its close: the rush
 CONCURRENCY = 32
 WORKERS = [1, 2]
 E18 = 10**18
-PARAMS = (2_000 * E18, E18, 5 * 10**16, 7 * 86_400, 5000, 20000)  # the demo's tournament
 OUT = Path(__file__).resolve().parent / "results" / "store_rush.json"
 
 
@@ -71,7 +71,7 @@ def protocol(w3, work: Path):
     members = [account("member", i).address for i in range(3)]
     contracts = deploy(w3, bank, operator=bank.address, guardian=bank.address, members=members, threshold=2,
                        dispute_window=3600, treasury=bank.address, directory=work / "deployments")
-    send(w3, bank, contracts.tournament.functions.createTournament(PARAMS))
+    send(w3, bank, contracts.tournament.functions.createTournament(SEASON_PARAMS))  # the demo's tournament
     return contracts, bank, contracts.tournament.functions.tournamentCount().call()
 
 
