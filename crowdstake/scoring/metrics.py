@@ -136,7 +136,7 @@ def correlation_contribution(
     names, x, _ = _strict(predictions, ids)
     if not isinstance(meta_model, pd.Series):
         raise InvalidInputError("meta_model must be a pandas Series indexed by id")
-    _, meta, _ = _strict(meta_model.rename("meta_model"), ids)
+    _, meta, _ = _strict(meta_model, ids, name="meta_model")
     return _wrap_scores(_mmc_matrix(x, meta[0], t), names, predictions)
 
 

@@ -4,6 +4,7 @@ score runs through (``_THREADS`` is read at call time, so setting it takes effec
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -98,16 +99,20 @@ def _rank_table(n: int) -> np.ndarray:
     return (np.arange(2 * n + 1) * 0.5 - 0.5) / n
 
 
+@functools.lru_cache(maxsize=16)
 def _gauss_table(n: int, pow15: bool) -> np.ndarray:
     """Inverse normal CDF (optionally signed power 1.5) of each tie-kept rank value.
 
     Scores only depend on ranks, and there are at most 2n distinct ranks, so the transform is
-    computed once per length and then gathered instead of evaluated n x models times.
+    computed once per length (and kept for the next call: read-only) and then gathered instead
+    of evaluated n x models times.
     """
     q = _rank_table(n)
     q[:2] = 0.5  # unused slots; keep them finite
     g = ndtri(q)
-    return _pow15(g) if pow15 else g
+    g = _pow15(g) if pow15 else g
+    g.setflags(write=False)
+    return g
 
 
 def _blocks(m: int, n: int) -> list:
