@@ -43,7 +43,7 @@ def _clean_targets(targets: Any) -> tuple[pd.Index, np.ndarray]:
     if targets.index.has_duplicates:
         dup = targets.index[targets.index.duplicated()][0]
         raise InvalidInputError(f"targets have duplicated ids, e.g. {_show(dup)}; give one target per id")
-    t = targets.astype(float).to_numpy()
+    t = targets.to_numpy(dtype=float, na_value=np.nan)  # no copy for float64 targets; read only
     if np.isinf(t).any():
         raise InvalidInputError("targets contain infinite values; targets must be finite (NaN = not scored)")
     keep = ~np.isnan(t)
@@ -159,8 +159,7 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name:
                     x[j] = frame.iloc[:, j].to_numpy(dtype=float)[pos]
         if absent is not None:
             x[:, absent] = np.nan
-        absent_mask = np.zeros(n, bool) if absent is None else absent
-        absent_mask = np.broadcast_to(absent_mask, x.shape)
+        absent_mask = np.zeros(n, bool) if absent is None else absent  # the same for every model
     elif isinstance(predictions, Mapping):
         names = list(predictions.keys())
         x = np.full((len(names), n), np.nan)
@@ -206,7 +205,7 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name:
         suspect |= (lo < 0) | (hi > 1)
     suspect &= ~skip
     for j in np.flatnonzero(suspect):
-        row, gone = x[j], absent_mask[j]
+        row, gone = x[j], (absent_mask[j] if absent_mask.ndim == 2 else absent_mask)
         finite = np.isfinite(row)
         checks = [("NaN predictions", np.isnan(row) & ~gone, False), ("infinite predictions", np.isinf(row), False)]
         if unit_interval:
@@ -244,7 +243,11 @@ def _wrap_scores(values: np.ndarray, names: list, predictions: Predictions):
     """A float for a Series input, else a Series per model in input order."""
     if isinstance(predictions, pd.Series):
         return float(values[0])
-    return pd.Series(values, index=pd.Index(names), dtype=float)
+    if isinstance(predictions, pd.DataFrame) and predictions.columns.name is None:
+        index = predictions.columns  # the names, without inferring an Index from a list again
+    else:
+        index = pd.Index(names)
+    return pd.Series(values, index=index, dtype=float)
 
 
 def _clean_stakes(stakes: Any) -> dict:
