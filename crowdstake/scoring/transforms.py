@@ -17,7 +17,7 @@ from crowdstake.errors import InvalidInputError
 
 # Models per block are chosen so a block holds about this many values: big enough to amortise
 # numpy's per-call overhead, small enough to stay in cache and bound peak memory.
-_BLOCK_VALUES = 1 << 16
+_BLOCK_VALUES = 1 << 15  # 256 KB of float64: the working arrays of a block then fit in L2
 # Blocks are scored on this many threads; see _map_blocks for why it cannot change results.
 _THREADS = min(8, os.cpu_count() or 1)
 
@@ -68,25 +68,29 @@ def _sort_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     subtraction and multiplication are monotone, so v <= w never puts v in a higher bucket)
     and radix-sorted (stable) by bucket. A row whose buckets each hold one distinct value
     (rounded or binned predictions) is then sorted exactly; any other row (continuous
-    values sharing a bucket) is nearly sorted, and a stable argsort (timsort, linear on such
-    runs) of its values finishes it. The result is always an exact sort.
+    values sharing a bucket) is nearly sorted, and a stable argsort (timsort, quick on nearly sorted
+    rows) of its values finishes it. The result is always an exact sort.
     """
     c, n = a.shape
     lo = a.min(axis=1, keepdims=True)
-    span = a.max(axis=1, keepdims=True) - lo
-    with np.errstate(over="ignore"):  # a tiny span gives an infinite scale: use bucket 0
+    # a span too small or too large for a finite scale gets bucket 0 (overflows are harmless:
+    # any bucket order is checked below)
+    with np.errstate(over="ignore", invalid="ignore"):
+        span = a.max(axis=1, keepdims=True) - lo
         scale = np.divide(65535.0, span, out=np.zeros_like(span), where=span > 0)
-    scale[~np.isfinite(scale)] = 0.0
-    b = a - lo
-    b *= scale  # in [0, 65535] (a constant row: all 0)
-    flat = np.argsort(b.astype(np.uint16), axis=1, kind="stable")
-    flat += (np.arange(c) * n)[:, None]  # 1-D gathers and scatters are numpy's cheapest
+        scale[~np.isfinite(scale)] = 0.0
+        bucket = np.multiply(a - lo, scale, out=np.empty(a.shape, np.uint16), casting="unsafe")
+    flat = np.argsort(bucket, axis=1, kind="stable")  # in [0, 65535]; a constant row: all 0
+    offsets = (np.arange(c) * n)[:, None]
+    flat += offsets  # 1-D gathers and scatters are numpy's cheapest
     s = np.take(a.reshape(-1), flat)
     bad = np.flatnonzero((s[:, 1:] < s[:, :-1]).any(axis=1))
     if bad.size:
-        p = np.argsort(s[bad], axis=1, kind="stable")
-        flat[bad] = np.take_along_axis(flat[bad], p, axis=1)
-        s[bad] = np.take_along_axis(s[bad], p, axis=1)
+        rows = slice(None) if bad.size == c else bad  # all rows (continuous values): no copies
+        p = np.argsort(s[rows], axis=1, kind="stable")
+        p += offsets[: bad.size]
+        flat[rows] = np.take(flat[rows].reshape(-1), p)
+        s[rows] = np.take(a.reshape(-1), flat[rows])
     return flat.reshape(-1), s.reshape(-1)
 
 
