@@ -636,3 +636,19 @@ def test_sorted_index_cache_lets_go_of_dead_indexes():
     key = id(index)
     del index
     assert key not in align._BY_SOURCE and id(ids) not in align._BY_SORTED
+
+
+def test_round_scores_shared_ranks_give_the_public_functions_bits(round_data):
+    """round_scores sorts each model once and scores CORR, the meta model and MMC from those
+    ranks; the public functions rank the predictions themselves. Same bits."""
+    preds, targets = round_data
+    stakes = {name: 1.0 + i for i, name in enumerate(preds.columns)}
+    table = scoring.round_scores(preds, targets, stakes, (0.5, 2.0))
+    meta = scoring.stake_weighted_meta_model(preds, stakes)
+    corr = scoring.numerai_corr(preds, targets)
+    mmc = scoring.correlation_contribution(preds, meta, targets)
+    assert np.array_equal(table["corr"].to_numpy(), corr[table.index].to_numpy())
+    assert np.array_equal(table["mmc"].to_numpy(), mmc[table.index].to_numpy())
+    x = np.ascontiguousarray(preds.to_numpy().T)
+    g = transforms._gauss_table(len(preds), pow15=False)
+    assert np.array_equal(g[metrics._doubled_ranks(x)], transforms._ranked(x, g))
