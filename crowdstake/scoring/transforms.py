@@ -20,6 +20,8 @@ from crowdstake.errors import InvalidInputError
 _BLOCK_VALUES = 1 << 15  # 256 KB of float64: the working arrays of a block then fit in L2
 # Blocks are scored on this many threads; see _map_blocks for why it cannot change results.
 _THREADS = min(8, os.cpu_count() or 1)
+# Below this many values in all, starting threads costs more than it can save (~1 ms of work).
+_MIN_THREADED_VALUES = 1 << 17
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,7 +136,7 @@ def _map_blocks(fn, m: int, n: int) -> list:
     so the thread count cannot change any value.
     """
     blocks = _blocks(m, n)
-    if _THREADS <= 1 or len(blocks) <= 1:
+    if _THREADS <= 1 or len(blocks) <= 1 or m * n < _MIN_THREADED_VALUES:
         return [fn(b) for b in blocks]
     with ThreadPoolExecutor(max_workers=min(_THREADS, len(blocks))) as pool:
         return list(pool.map(fn, blocks))

@@ -367,6 +367,7 @@ def test_block_size_and_thread_count_do_not_change_any_bit(round_data, monkeypat
     for block_values, threads, meta_chunk in [(N_IDS, 1, 1 << 24), (3 * N_IDS, 4, 5 * N_IDS), (1 << 22, 2, 1)]:
         monkeypatch.setattr(transforms, "_BLOCK_VALUES", block_values)
         monkeypatch.setattr(transforms, "_THREADS", threads)
+        monkeypatch.setattr(transforms, "_MIN_THREADED_VALUES", 0)  # threads even on this small round
         monkeypatch.setattr(metrics, "_META_CHUNK", meta_chunk)
         other = scoring.round_scores(preds, targets, stakes, (0.5, 2.0))
         assert np.array_equal(other[["corr", "mmc", "score"]].to_numpy(), base[["corr", "mmc", "score"]].to_numpy())
@@ -379,6 +380,7 @@ ROUND_SCRIPT = textwrap.dedent(
     from crowdstake import scoring
     from crowdstake.scoring import transforms
     transforms._THREADS = int(sys.argv[1])
+    transforms._MIN_THREADED_VALUES = 0
     rng = np.random.default_rng(42)
     n, m = 3000, 40
     ids = [f"id{i:05d}" for i in rng.permutation(n)]
