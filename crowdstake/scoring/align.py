@@ -80,6 +80,8 @@ def _sorted_with_order(index: pd.Index) -> tuple[pd.Index, np.ndarray]:
         ids, order = index.sort_values(return_indexer=True)
     except TypeError as exc:
         raise InvalidInputError(f"ids must be mutually comparable to be sorted ({exc})") from None
+    if ids is index:  # already sorted (a RangeIndex): the entry must not keep index alive
+        ids = index.view()
     order = np.asarray(order, dtype=np.intp)
     order.setflags(write=False)
     key, sorted_key = id(index), id(ids)

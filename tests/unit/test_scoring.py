@@ -638,6 +638,13 @@ def test_sorted_index_cache_lets_go_of_dead_indexes():
     key = id(index)
     del index
     assert key not in align._BY_SOURCE and id(ids) not in align._BY_SORTED
+    ranged = pd.RangeIndex(4)  # sorts to itself
+    ids, order = align._sorted_with_order(ranged)
+    assert ids is not ranged and ids.equals(ranged) and order.tolist() == [0, 1, 2, 3]
+    assert align._positions(ranged, ids) is order
+    key = id(ranged)
+    del ranged
+    assert key not in align._BY_SOURCE and id(ids) not in align._BY_SORTED
 
 
 def test_round_scores_shared_ranks_give_the_public_functions_bits(round_data):
