@@ -150,24 +150,37 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name:
         # gathering straight from the frame's (models x ids) values costs one copy, where reindex
         # and a transpose would cost two
         reasons = [list(common) for _ in names]
-        numeric = [pd.api.types.is_numeric_dtype(dt) for dt in dtypes]
+        is_numeric = {dt: pd.api.types.is_numeric_dtype(dt) for dt in set(dtypes)}  # per dtype, not column
+        numeric = [is_numeric[dt] for dt in dtypes]
         skip = ~np.array(numeric, dtype=bool)
         for j in np.flatnonzero(skip):
             reasons[j].append(f"non-numeric predictions (dtype {dtypes[j]})")
-        if all(numeric):
+        if all(numeric) and n:
             v = frame.to_numpy(dtype=float).reshape(len(frame), -1).T
             x = np.empty((len(names), n))
-            _map_blocks(lambda blk: np.take(v[blk], pos, axis=1, out=x[blk], mode="clip"), len(names), n)
+            lo, hi = np.empty(len(names)), np.empty(len(names))
+
+            def gather(blk: slice) -> None:  # and each row's min and max while it is in cache
+                xb = x[blk]
+                np.take(v[blk], pos, axis=1, out=xb, mode="clip")
+                if absent is not None:
+                    xb[:, absent] = np.nan
+                xb.min(axis=1, out=lo[blk])
+                xb.max(axis=1, out=hi[blk])
+
+            _map_blocks(gather, len(names), n)
         else:
             x = np.full((len(names), n), np.nan)
             for j, ok in enumerate(numeric):
                 if ok:
                     x[j] = frame.iloc[:, j].to_numpy(dtype=float)[pos]
-        if absent is not None:
-            x[:, absent] = np.nan
+            if absent is not None:
+                x[:, absent] = np.nan
+            lo = hi = None
         absent_mask = np.zeros(n, bool) if absent is None else absent  # the same for every model
     elif isinstance(predictions, Mapping):
         names = list(predictions.keys())
+        lo = hi = None
         x = np.full((len(names), n), np.nan)
         absent_mask = np.zeros((len(names), n), bool)
         skip = np.zeros(len(names), bool)  # rows with no values to check
@@ -204,8 +217,9 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name:
 
     # value checks, all models at once; the detailed masks are built only for failing models
     m = len(names)
-    lo = x.min(axis=1) if n else np.zeros(m)  # NaN wherever a row holds a NaN
-    hi = x.max(axis=1) if n else np.zeros(m)
+    if lo is None:  # NaN wherever a row holds a NaN
+        lo = x.min(axis=1) if n else np.zeros(m)
+        hi = x.max(axis=1) if n else np.zeros(m)
     suspect = ~(np.isfinite(lo) & np.isfinite(hi))
     if unit_interval:
         suspect |= (lo < 0) | (hi > 1)
