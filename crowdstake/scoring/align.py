@@ -4,6 +4,7 @@ matrices on the sorted scored ids out, with every per-model problem named."""
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Mapping
 from typing import Any, Union
 
@@ -42,43 +43,91 @@ def _clean_targets(targets: Any) -> tuple[pd.Index, np.ndarray]:
     if targets.index.has_duplicates:
         dup = targets.index[targets.index.duplicated()][0]
         raise InvalidInputError(f"targets have duplicated ids, e.g. {_show(dup)}; give one target per id")
-    t = targets.astype(float)
-    if np.isinf(t.to_numpy()).any():
+    t = targets.to_numpy(dtype=float, na_value=np.nan)  # no copy for float64 targets; read only
+    if np.isinf(t).any():
         raise InvalidInputError("targets contain infinite values; targets must be finite (NaN = not scored)")
-    t = t.dropna()
-    if len(t) < 2:
+    keep = ~np.isnan(t)
+    if keep.sum() < 2:
         raise InvalidInputError("targets need at least 2 ids with a finite value")
-    try:
-        t = t.sort_index()
-    except TypeError as exc:
-        raise InvalidInputError(f"ids must be mutually comparable to be sorted ({exc})") from None
-    values = t.to_numpy()
+    if keep.all():
+        ids, order = _sorted_with_order(targets.index)
+    else:  # NaN targets are dropped before sorting: their ids need not be comparable
+        ids, order = _sorted_with_order(targets.index[keep])
+        order = np.flatnonzero(keep)[order]
+    values = t[order]
     if values.min() == values.max():
         raise InvalidInputError("targets are constant; no score can be computed")
-    return t.index, np.ascontiguousarray(values)
+    return ids, values
 
 
 def _sorted_ids(index: pd.Index) -> pd.Index:
+    return _sorted_with_order(index)[0]
+
+
+# Sorted form of each Index seen, while it lives: (source weakref, sorted ids, order), keyed
+# by id() of the source and of the sorted ids. A pandas Index is immutable, so this cannot go
+# stale; and sorting string ids is most of the time of a one-model call.
+_BY_SOURCE: dict = {}
+_BY_SORTED: dict = {}
+
+
+def _sorted_with_order(index: pd.Index) -> tuple[pd.Index, np.ndarray]:
+    """``index.sort_values(return_indexer=True)``, remembered while ``index`` lives."""
+    hit = _BY_SOURCE.get(id(index))
+    if hit is not None and hit[0]() is index:
+        return hit[1], hit[2]
     try:
-        return index.sort_values()
+        ids, order = index.sort_values(return_indexer=True)
     except TypeError as exc:
         raise InvalidInputError(f"ids must be mutually comparable to be sorted ({exc})") from None
+    if ids is index:  # already sorted (a RangeIndex): the entry must not keep index alive
+        ids = index.view()
+    order = np.asarray(order, dtype=np.intp)
+    order.setflags(write=False)
+    key, sorted_key = id(index), id(ids)
+
+    def forget(_ref, key=key, sorted_key=sorted_key):
+        _BY_SOURCE.pop(key, None)
+        _BY_SORTED.pop(sorted_key, None)
+
+    entry = (weakref.ref(index, forget), ids, order)
+    _BY_SOURCE[key] = _BY_SORTED[sorted_key] = entry
+    return ids, order
 
 
-def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool):
+def _positions(index: pd.Index, ids: pd.Index) -> np.ndarray:
+    """``index.get_indexer(ids)``; without a hash lookup per id when ``ids`` is the sorted form
+    of ``index`` (or of an Index it is a view of), as when predictions and targets share ids."""
+    hit = _BY_SORTED.get(id(ids))
+    if hit is not None and hit[1] is ids:
+        source = hit[0]()
+        if source is not None and (index is source or index.is_(source)):
+            return hit[2]
+    return index.get_indexer(ids)
+
+
+def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name: Any = None):
     """Align predictions to ``ids`` and find every per-model problem, without raising for them.
 
     @return (names, x, reasons, constant): model names in input order; x, a float array of
             shape (models, ids) with NaN where no usable value exists; reasons, a list of
             problem descriptions per model (empty when fine); constant, a bool per model.
+            ``name`` names a Series input (default: its own name, else 0).
     """
     n = len(ids)
-    if isinstance(predictions, pd.Series):
-        predictions = predictions.to_frame(name=predictions.name if predictions.name is not None else 0)
-    if isinstance(predictions, pd.DataFrame):
-        names = list(predictions.columns)
-        if predictions.columns.has_duplicates:
-            raise InvalidInputError("model names (columns) must be unique")
+    if isinstance(predictions, (pd.DataFrame, pd.Series)):  # a Series is a one-column frame
+        if isinstance(predictions, pd.Series):
+            if name is None:
+                name = predictions.name if predictions.name is not None else 0
+            names, dtypes = [name], [predictions.dtype]
+        else:
+            names = list(predictions.columns)
+            # one column: its values' dtype, if numeric, saves building the dtypes Series
+            # (30 us, much of a one-model call)
+            one = predictions.to_numpy().dtype if len(names) == 1 else None
+            dtypes = [one] if one is not None and one.kind in "biufc" else list(predictions.dtypes)
+            if predictions.columns.has_duplicates:
+                raise InvalidInputError("model names (columns) must be unique")
         common: list[str] = []
         frame = predictions
         if frame.index.has_duplicates:
@@ -90,7 +139,7 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool):
             frame = frame[~dup]
         # row of each scored id (-1: absent, filled with NaN below): one hash lookup finds both
         # the missing ids and where to gather from (string ids make every lookup costly)
-        pos = frame.index.get_indexer(ids)
+        pos = _positions(frame.index, ids)
         absent = pos < 0
         if absent.any():
             common.append(
@@ -101,25 +150,37 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool):
         # gathering straight from the frame's (models x ids) values costs one copy, where reindex
         # and a transpose would cost two
         reasons = [list(common) for _ in names]
-        numeric = [pd.api.types.is_numeric_dtype(dt) for dt in frame.dtypes]
+        is_numeric = {dt: pd.api.types.is_numeric_dtype(dt) for dt in set(dtypes)}  # per dtype, not column
+        numeric = [is_numeric[dt] for dt in dtypes]
         skip = ~np.array(numeric, dtype=bool)
         for j in np.flatnonzero(skip):
-            reasons[j].append(f"non-numeric predictions (dtype {frame.dtypes.iloc[j]})")
-        if all(numeric):
-            v = frame.to_numpy(dtype=float).T
+            reasons[j].append(f"non-numeric predictions (dtype {dtypes[j]})")
+        if all(numeric) and n:
+            v = frame.to_numpy(dtype=float).reshape(len(frame), -1).T
             x = np.empty((len(names), n))
-            _map_blocks(lambda blk: np.take(v[blk], pos, axis=1, out=x[blk], mode="clip"), len(names), n)
+            lo, hi = np.empty(len(names)), np.empty(len(names))
+
+            def gather(blk: slice) -> None:  # and each row's min and max while it is in cache
+                xb = x[blk]
+                np.take(v[blk], pos, axis=1, out=xb, mode="clip")
+                if absent is not None:
+                    xb[:, absent] = np.nan
+                xb.min(axis=1, out=lo[blk])
+                xb.max(axis=1, out=hi[blk])
+
+            _map_blocks(gather, len(names), n)
         else:
             x = np.full((len(names), n), np.nan)
             for j, ok in enumerate(numeric):
                 if ok:
                     x[j] = frame.iloc[:, j].to_numpy(dtype=float)[pos]
-        if absent is not None:
-            x[:, absent] = np.nan
-        absent_mask = np.zeros(n, bool) if absent is None else absent
-        absent_mask = np.broadcast_to(absent_mask, x.shape)
+            if absent is not None:
+                x[:, absent] = np.nan
+            lo = hi = None
+        absent_mask = np.zeros(n, bool) if absent is None else absent  # the same for every model
     elif isinstance(predictions, Mapping):
         names = list(predictions.keys())
+        lo = hi = None
         x = np.full((len(names), n), np.nan)
         absent_mask = np.zeros((len(names), n), bool)
         skip = np.zeros(len(names), bool)  # rows with no values to check
@@ -156,14 +217,15 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool):
 
     # value checks, all models at once; the detailed masks are built only for failing models
     m = len(names)
-    lo = x.min(axis=1) if n else np.zeros(m)  # NaN wherever a row holds a NaN
-    hi = x.max(axis=1) if n else np.zeros(m)
+    if lo is None:  # NaN wherever a row holds a NaN
+        lo = x.min(axis=1) if n else np.zeros(m)
+        hi = x.max(axis=1) if n else np.zeros(m)
     suspect = ~(np.isfinite(lo) & np.isfinite(hi))
     if unit_interval:
         suspect |= (lo < 0) | (hi > 1)
     suspect &= ~skip
     for j in np.flatnonzero(suspect):
-        row, gone = x[j], absent_mask[j]
+        row, gone = x[j], (absent_mask[j] if absent_mask.ndim == 2 else absent_mask)
         finite = np.isfinite(row)
         checks = [("NaN predictions", np.isnan(row) & ~gone, False), ("infinite predictions", np.isinf(row), False)]
         if unit_interval:
@@ -182,10 +244,10 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool):
     return names, x, reasons, constant
 
 
-def _strict(predictions: Predictions, ids: pd.Index, unit_interval: bool = False):
+def _strict(predictions: Predictions, ids: pd.Index, unit_interval: bool = False, name: Any = None):
     """Aligned (models x ids) matrix for the low-level functions; raises for any bad model
     except a constant one, which numerai-tools scores as NaN and so do we."""
-    names, x, reasons, constant = _inspect(predictions, ids, unit_interval)
+    names, x, reasons, constant = _inspect(predictions, ids, unit_interval, name)
     bad = [(nm, r) for nm, r, c in zip(names, reasons, constant) if r and not (c and len(r) == 1)]
     if bad:
         detail = "; ".join(f"model {_show(nm)}: " + ", ".join(r) for nm, r in bad[:10])
@@ -201,7 +263,11 @@ def _wrap_scores(values: np.ndarray, names: list, predictions: Predictions):
     """A float for a Series input, else a Series per model in input order."""
     if isinstance(predictions, pd.Series):
         return float(values[0])
-    return pd.Series(values, index=pd.Index(names), dtype=float)
+    if isinstance(predictions, pd.DataFrame) and predictions.columns.name is None:
+        index = predictions.columns  # the names, without inferring an Index from a list again
+    else:
+        index = pd.Index(names)
+    return pd.Series(values, index=index, dtype=float)
 
 
 def _clean_stakes(stakes: Any) -> dict:

@@ -25,7 +25,28 @@ from crowdstake.scoring.transforms import _gauss_table, _map_blocks, _pow15, _ra
 
 
 # --------------------------------------------------------------------------------------------
-# scores on aligned matrices (models x ids, rows sorted by id)
+# scores on aligned matrices (models x ids, rows sorted by id): x holds either predictions
+# (float64, ranked by each score) or their doubled ranks (int32, from _doubled_ranks, so one
+# sort per model serves several scores); both give the same bits
+
+
+def _gauss(x: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``table[doubled rank]`` of each element of x (predictions or their doubled ranks)."""
+    return table[x] if x.dtype == np.int32 else _ranked(x, table)
+
+
+def _doubled_ranks(x: np.ndarray) -> np.ndarray:
+    """Doubled tie-kept ranks (int32) of each row of predictions x: ``_ranked`` through the
+    identity table, so ``table[_doubled_ranks(x)]`` is ``_ranked(x, table)`` bit for bit."""
+    n = x.shape[1]
+    identity = np.arange(2 * n + 1, dtype=np.int32)
+    out = np.empty(x.shape, dtype=np.int32)
+
+    def block(blk: slice) -> None:
+        out[blk] = _ranked(x[blk], identity)
+
+    _map_blocks(block, x.shape[0], n)
+    return out
 
 
 def _corr_matrix(x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -37,7 +58,7 @@ def _corr_matrix(x: np.ndarray, t: np.ndarray) -> np.ndarray:
     table = _gauss_table(n, pow15=True)
 
     def block(blk: slice) -> np.ndarray:
-        g = _ranked(x[blk], table)
+        g = _gauss(x[blk], table)
         g -= (g.sum(axis=1) / n)[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):  # a constant row gives 0/0 = NaN
             return (g * tc).sum(axis=1) / np.sqrt((g * g).sum(axis=1) * tt)
@@ -61,7 +82,9 @@ def _mmc_matrix(x: np.ndarray, meta: np.ndarray, t: np.ndarray) -> np.ndarray:
     c = (tc - m * ((tc * m).sum() / mm)) / n
 
     def block(blk: slice) -> np.ndarray:
-        return (_ranked(x[blk], table) * c).sum(axis=1)
+        g = _gauss(x[blk], table)
+        g *= c
+        return g.sum(axis=1)
 
     return _concat(_map_blocks(block, x.shape[0], n))
 
@@ -85,7 +108,7 @@ def _meta_matrix(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
         def block(blk: slice, xs=xs, ws=ws) -> np.ndarray:
             buf = np.empty((blk.stop - blk.start + 1, n))  # row 0 will hold the running total
-            np.multiply(_ranked(xs[blk], table), ws[blk, None], out=buf[1:])
+            np.multiply(_gauss(xs[blk], table), ws[blk, None], out=buf[1:])
             return buf
 
         for buf in _map_blocks(block, xs.shape[0], n):
@@ -136,7 +159,7 @@ def correlation_contribution(
     names, x, _ = _strict(predictions, ids)
     if not isinstance(meta_model, pd.Series):
         raise InvalidInputError("meta_model must be a pandas Series indexed by id")
-    _, meta, _ = _strict(meta_model.rename("meta_model"), ids)
+    _, meta, _ = _strict(meta_model, ids, name="meta_model")
     return _wrap_scores(_mmc_matrix(x, meta[0], t), names, predictions)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from crowdstake.errors import InvalidInputError
 from crowdstake.scoring.align import Predictions, _clean_stakes, _clean_targets, _inspect, _sort_key
-from crowdstake.scoring.metrics import _corr_matrix, _meta_matrix, _mmc_matrix
+from crowdstake.scoring.metrics import _corr_matrix, _doubled_ranks, _meta_matrix, _mmc_matrix
 from crowdstake.scoring.quantization import FLOOR_SCORE, SCORE_SCALE, quantize
 
 
@@ -83,15 +83,17 @@ def round_scores(predictions: Predictions, targets: pd.Series, stakes: Any, weig
     valid = np.array([not r for r in reasons], dtype=bool)
 
     # the valid rows in sorted order, copied only when that is not x as it stands (at 10,000
-    # models x 50,000 ids, every copy of x is 4 GB)
-    xv = _rows(x, perm[valid])
+    # models x 50,000 ids, every copy of x is 4 GB); each is sorted once, and its doubled
+    # ranks (half the size of x, which is let go) serve CORR, the meta model and MMC
+    ranks = _doubled_ranks(_rows(x, perm[valid]))
+    del x
     corr = np.full(len(sub_names), np.nan)
     mmc = np.full(len(sub_names), np.nan)
-    corr[valid] = _corr_matrix(xv, t)
+    corr[valid] = _corr_matrix(ranks, t)
     w = np.array([stake_of.get(nm, 0.0) for nm in sub_names])[valid]
     if (w > 0).any():
-        meta = _meta_matrix(_rows(xv, np.flatnonzero(w > 0)), w[w > 0])
-        mmc[valid] = _mmc_matrix(xv, meta, t)
+        meta = _meta_matrix(_rows(ranks, np.flatnonzero(w > 0)), w[w > 0])
+        mmc[valid] = _mmc_matrix(ranks, meta, t)
     else:
         mmc[valid] = 0.0
 

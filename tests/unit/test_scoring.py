@@ -18,7 +18,7 @@ import pytest
 
 from crowdstake import scoring
 from crowdstake.errors import CrowdstakeError, InvalidInputError
-from crowdstake.scoring import FLOOR_SCORE, SCORE_SCALE, metrics, transforms
+from crowdstake.scoring import FLOOR_SCORE, SCORE_SCALE, align, metrics, transforms
 
 nt = pytest.importorskip("numerai_tools.scoring")
 
@@ -367,6 +367,7 @@ def test_block_size_and_thread_count_do_not_change_any_bit(round_data, monkeypat
     for block_values, threads, meta_chunk in [(N_IDS, 1, 1 << 24), (3 * N_IDS, 4, 5 * N_IDS), (1 << 22, 2, 1)]:
         monkeypatch.setattr(transforms, "_BLOCK_VALUES", block_values)
         monkeypatch.setattr(transforms, "_THREADS", threads)
+        monkeypatch.setattr(transforms, "_MIN_THREADED_VALUES", 0)  # threads even on this small round
         monkeypatch.setattr(metrics, "_META_CHUNK", meta_chunk)
         other = scoring.round_scores(preds, targets, stakes, (0.5, 2.0))
         assert np.array_equal(other[["corr", "mmc", "score"]].to_numpy(), base[["corr", "mmc", "score"]].to_numpy())
@@ -379,6 +380,7 @@ ROUND_SCRIPT = textwrap.dedent(
     from crowdstake import scoring
     from crowdstake.scoring import transforms
     transforms._THREADS = int(sys.argv[1])
+    transforms._MIN_THREADED_VALUES = 0
     rng = np.random.default_rng(42)
     n, m = 3000, 40
     ids = [f"id{i:05d}" for i in rng.permutation(n)]
@@ -568,3 +570,94 @@ def test_bad_weights_fail_the_whole_call(weights):
     preds = pd.DataFrame({"m": [0.1, 0.5, 0.9]}, index=list("abc"))
     with pytest.raises(InvalidInputError, match="weights"):
         scoring.round_scores(preds, pd.Series([0.0, 0.5, 1.0], index=list("abc")), {}, weights)
+
+
+# --------------------------------------------------------------------------------------------
+# fast paths agree bit for bit with the general ones
+
+
+def test_sort_rows_is_an_exact_sort_on_awkward_rows():
+    """The bucket radix sort, its timsort finish and the row subsets between them."""
+    rng = np.random.default_rng(21)
+    n = 3000
+    rows = [
+        rng.random(n),  # continuous: every row needs the finish
+        np.round(rng.random(n), 2),  # rounded: exact after the radix pass
+        np.where(rng.random(n) < 0.999, rng.random(n), 1e300),  # an outlier squeezes the rest into bucket 0
+        np.round(rng.normal(size=n), 3) * np.where(rng.random(n) < 0.5, -0.0, 1.0),  # signed zeros, negatives
+        rng.random(n) * 1e-310,  # subnormal span: infinite scale
+        np.where(rng.random(n) < 0.5, -1.7e308, 1.7e308) * rng.random(n),  # the span overflows
+        np.full(n, 0.5),  # constant
+        1.0 + rng.integers(0, 3, n) * 2.0**-50,  # distinct values closer than a bucket
+    ]
+    for order in (range(len(rows)), [1, 1, 0, 1], [0, 0], [1, 3]):  # all, some or none need the finish
+        a = np.array([rows[i] for i in order])
+        flat, s = transforms._sort_rows(a)
+        assert np.array_equal(s.reshape(a.shape), np.sort(a, axis=1))
+        assert np.array_equal(a.reshape(-1)[flat], s)
+        assert np.array_equal(np.sort(flat.reshape(a.shape), axis=1), np.arange(a.size).reshape(a.shape))
+
+
+def test_shared_index_fast_path_gives_the_general_path_bits(round_data):
+    """Predictions, meta model and targets sharing one Index skip the id lookups; a copy of the
+    index (another object, so the general get_indexer path) must give identical bits."""
+    preds, targets = round_data
+    meta = meta_of(preds)
+    copied = pd.Index(list(preds.index))
+    cases = [
+        (preds, meta, targets),
+        (preds.set_axis(copied), meta.set_axis(pd.Index(list(copied))), targets.set_axis(pd.Index(list(copied)))),
+    ]
+    out = []
+    for p, m, t in cases:
+        align._BY_SOURCE.clear()
+        align._BY_SORTED.clear()
+        first = (metrics.numerai_corr(p, t), metrics.correlation_contribution(p, m, t))
+        again = (metrics.numerai_corr(p, t), metrics.correlation_contribution(p, m, t))  # cached now
+        for a, b in zip(first, again):
+            assert np.array_equal(a.to_numpy(), b.to_numpy())
+        out.append(first)
+    for a, b in zip(*out):
+        assert np.array_equal(a.to_numpy(), b.to_numpy())
+    ids = align._clean_targets(targets)[0]
+    assert align._positions(preds.index, ids) is align._BY_SORTED[id(ids)][2]  # the fast path ran
+    # a Series takes the one-model path without a DataFrame: same bits as the frame's column
+    col = preds.columns[0]
+    assert metrics.numerai_corr(preds[col], targets) == metrics.numerai_corr(preds[[col]], targets)[col]
+    assert (
+        metrics.correlation_contribution(preds[col], meta, targets)
+        == metrics.correlation_contribution(preds[[col]], meta, targets)[col]
+    )
+
+
+def test_sorted_index_cache_lets_go_of_dead_indexes():
+    index = pd.Index([f"id{i}" for i in (3, 1, 2)])
+    ids, order = align._sorted_with_order(index)
+    assert list(ids) == ["id1", "id2", "id3"] and order.tolist() == [1, 2, 0]
+    assert align._sorted_with_order(index)[0] is ids  # remembered
+    key = id(index)
+    del index
+    assert key not in align._BY_SOURCE and id(ids) not in align._BY_SORTED
+    ranged = pd.RangeIndex(4)  # sorts to itself
+    ids, order = align._sorted_with_order(ranged)
+    assert ids is not ranged and ids.equals(ranged) and order.tolist() == [0, 1, 2, 3]
+    assert align._positions(ranged, ids) is order
+    key = id(ranged)
+    del ranged
+    assert key not in align._BY_SOURCE and id(ids) not in align._BY_SORTED
+
+
+def test_round_scores_shared_ranks_give_the_public_functions_bits(round_data):
+    """round_scores sorts each model once and scores CORR, the meta model and MMC from those
+    ranks; the public functions rank the predictions themselves. Same bits."""
+    preds, targets = round_data
+    stakes = {name: 1.0 + i for i, name in enumerate(preds.columns)}
+    table = scoring.round_scores(preds, targets, stakes, (0.5, 2.0))
+    meta = scoring.stake_weighted_meta_model(preds, stakes)
+    corr = scoring.numerai_corr(preds, targets)
+    mmc = scoring.correlation_contribution(preds, meta, targets)
+    assert np.array_equal(table["corr"].to_numpy(), corr[table.index].to_numpy())
+    assert np.array_equal(table["mmc"].to_numpy(), mmc[table.index].to_numpy())
+    x = np.ascontiguousarray(preds.to_numpy().T)
+    g = transforms._gauss_table(len(preds), pow15=False)
+    assert np.array_equal(g[metrics._doubled_ranks(x)], transforms._ranked(x, g))

@@ -180,6 +180,7 @@ def test_block_size_and_thread_count_do_not_change_any_bit(signals_round, monkey
     m1 = scoring.meta_portfolio_contribution(preds, stakes, neutralizers, weights, targets)
     monkeypatch.setattr(transforms, "_BLOCK_VALUES", 1000)  # one model per block
     monkeypatch.setattr(transforms, "_THREADS", 3)
+    monkeypatch.setattr(transforms, "_MIN_THREADED_VALUES", 0)  # threads even on this small round
     a2 = scoring.alpha(preds, neutralizers, weights, targets)
     m2 = scoring.meta_portfolio_contribution(preds, stakes, neutralizers, weights, targets)
     monkeypatch.setattr(transforms, "_THREADS", 1)
