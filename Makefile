@@ -7,7 +7,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 SOLC_VERSION := $(shell sed -n 's/^ *version: *\([0-9.]*\)$$/\1/p' brownie-config.yaml | head -1)
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 
-.PHONY: install browser networks unit slither test demo bench mutate compile clean
+.PHONY: install browser networks unit slither test demo bench bench-quick mutate compile clean
 
 install: $(VENV)/.installed node_modules/.installed $(VENV)/.solc-$(SOLC_VERSION) browser
 	@$(MAKE) --no-print-directory networks
@@ -99,6 +99,20 @@ bench: install
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/store_rush.py
 	brownie run $(CURDIR)/benchmarks/index.py --network bench-anvil
+
+# Every benchmark at its small sizes, in minutes: a check that each still runs, its figures under
+# benchmarks/results/quick/ (the README quotes `make bench`'s).
+QUICK := $(CURDIR)/benchmarks/results/quick
+bench-quick: install
+	mkdir -p $(QUICK)
+	CROWDSTAKE_BENCH_SIZES=10,100,1000 CROWDSTAKE_BENCH_RESULTS=$(QUICK)/gas.json brownie run $(CURDIR)/benchmarks/gas.py --network bench-anvil
+	CROWDSTAKE_BENCH_QUICK=1 CROWDSTAKE_BENCH_RESULTS=$(QUICK)/settlement.json brownie run $(CURDIR)/benchmarks/oracle.py --network bench-anvil
+	CROWDSTAKE_BENCH_SIZES=100,1000 CROWDSTAKE_BENCH_RESULTS=$(QUICK)/settlement.json brownie run $(CURDIR)/benchmarks/settlement.py --network bench-anvil
+	CROWDSTAKE_BENCH_RESULTS=$(QUICK)/scoring.json $(BIN)/python benchmarks/scoring.py --quick
+	CROWDSTAKE_BENCH_RESULTS=$(QUICK)/signals.json $(BIN)/python benchmarks/signals.py --small --repeat 2
+	CROWDSTAKE_BENCH_QUICK=1 CROWDSTAKE_BENCH_RESULTS=$(QUICK)/store.json $(BIN)/python benchmarks/store.py
+	CROWDSTAKE_BENCH_RESULTS=$(QUICK)/store_rush.json $(BIN)/python benchmarks/store_rush.py --wallets 200
+	CROWDSTAKE_BENCH_SIZES=2000 CROWDSTAKE_BENCH_RESULTS=$(QUICK)/index.json brownie run $(CURDIR)/benchmarks/index.py --network bench-anvil
 
 # The mutation check (tools/mutants.toml): each mutant applied in a temporary copy of the working
 # tree, its tests run there (chain tests on bench-anvil, port 8547). Seconds per Python mutant, up to

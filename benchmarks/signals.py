@@ -33,7 +33,8 @@ from machine import machine  # noqa: E402  (benchmarks/machine.py)
 
 FULL = (1000, 5000, 200)
 SMALL = (200, 2000, 50)
-OUT = Path(__file__).resolve().parent / "results" / "signals.json"
+# CROWDSTAKE_BENCH_RESULTS: write elsewhere (`make bench-quick` does, under results/quick/)
+OUT = Path(os.environ.get("CROWDSTAKE_BENCH_RESULTS", Path(__file__).resolve().parent / "results" / "signals.json"))
 
 
 def make_round(models: int, tickers: int, factors: int, seed: int = 0):

@@ -44,9 +44,11 @@ IDENTITY = "benchmark-store"
 IDS = [f"n{i:06d}" for i in range(5000)]
 ROUND = 1
 CONCURRENCY = [1, 8, 32]
-MAX_UPLOADS = 400
-MAX_SECONDS = 20.0
-OUT = Path(__file__).resolve().parent / "results" / "store.json"
+QUICK = bool(os.environ.get("CROWDSTAKE_BENCH_QUICK"))  # `make bench-quick`: a short trial
+MAX_UPLOADS = 100 if QUICK else 400
+MAX_SECONDS = 5.0 if QUICK else 20.0
+# CROWDSTAKE_BENCH_RESULTS: write elsewhere (`make bench-quick` does, under results/quick/)
+OUT = Path(os.environ.get("CROWDSTAKE_BENCH_RESULTS", Path(__file__).resolve().parent / "results" / "store.json"))
 OPENED = int(time.time())
 BACKENDS = {"coincurve": "eth_keys.backends.CoinCurveECCBackend", "native": "eth_keys.backends.NativeECCBackend"}
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -52,7 +53,8 @@ WINDOW = 60  # seconds from the round's opening to its close: the rush
 CONCURRENCY = 32
 WORKERS = [1, 2]
 E18 = 10**18
-OUT = Path(__file__).resolve().parent / "results" / "store_rush.json"
+# CROWDSTAKE_BENCH_RESULTS: write elsewhere (`make bench-quick` does, under results/quick/)
+OUT = Path(os.environ.get("CROWDSTAKE_BENCH_RESULTS", Path(__file__).resolve().parent / "results" / "store_rush.json"))
 
 
 def account(role: str, i: int = 0):
