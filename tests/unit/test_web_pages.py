@@ -9,7 +9,7 @@ import pytest
 import requests
 from web3 import Web3
 
-from crowdstake._server import ServerThread
+from crowdstake._server import ServerThread, free_port
 from crowdstake.errors import ConfigError, NodeUnavailable
 from crowdstake.index.schema import open_index
 from crowdstake.oracle.run import Difference, Verification
@@ -262,3 +262,23 @@ def test_a_missing_or_foreign_index_is_refused(tmp_path, index_path):
         create_app(tmp_path / "absent.sqlite3")
     with pytest.raises(ConfigError, match="indexes another deployment"):
         create_app(index_path, identity=ident(chain_id=1))
+
+
+def test_the_command_refuses_a_missing_index_or_a_busy_port_in_one_line(tmp_path, index_path, monkeypatch):
+    import socket
+
+    from click.testing import CliRunner
+
+    from crowdstake.cli import main
+
+    monkeypatch.setenv("CROWDSTAKE_CONFIG", str(tmp_path / "absent.toml"))
+    missing = CliRunner().invoke(main, ["web", "--index", str(tmp_path / "absent.sqlite3"), "--port",
+                                        str(free_port())])
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = CliRunner().invoke(main, ["web", "--index", str(index_path), "--port", str(busy.getsockname()[1])])
+    for result, says in ((missing, f"crowdstake: no index at {tmp_path / 'absent.sqlite3'}: build one with"),
+                         (taken, "crowdstake: cannot listen on 127.0.0.1:")):
+        assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.output
+        assert result.stderr.startswith(says), result.stderr
