@@ -67,9 +67,12 @@ def _start_follower(path: Path, contracts, ident, store) -> threading.Event:
               help="the port to listen on")
 @click.option("--follow", is_flag=True, help="also follow the node into the index file while serving (default: "
                                              "serve the file as it is; `crowdstake index --follow` may write it)")
+@click.option("--targets", default=None, metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              help="for verifying: a directory of the fund's targets, <round>.csv, checked against the round's "
+                   "on-chain targets hash when it has one (default: the committed targets, from the store)")
 @options.node
 @options.store
-def web(index_file, host, port, follow, flags):
+def web(index_file, host, port, follow, targets, flags):
     """Serve the tournament's dashboard, until interrupted.
 
     Server-rendered pages over an index file: the leaderboard (/), the rounds, each round's
@@ -92,7 +95,7 @@ def web(index_file, host, port, follow, flags):
         from crowdstake.oracle import verify_round
 
         def verify(round_id: int):
-            return verify_round(contracts, store, round_id)
+            return verify_round(contracts, store, round_id, targets)
 
     _check_free(host, port)
     stop = _start_follower(index_file, contracts, ident, store) if follow else None

@@ -15,7 +15,8 @@ body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222}
 header{background:#123;color:#fff;padding:8px 16px}header a{color:#fff;margin-right:16px;text-decoration:none}
 main{padding:8px 16px}table{border-collapse:collapse;margin:8px 0 16px}
 th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}
-th{background:#f3f3f3}th a{color:#123}td.t,th.t{text-align:left}.mono{font-family:monospace}
+th{background:#f3f3f3}th a{color:#123}.mono{font-family:monospace}
+table.timeline td:first-child,table.summary td:first-child{text-align:left}
 .neg{color:#b00}.note{color:#666}.ok{color:#070;font-weight:bold}.bad{color:#b00;font-weight:bold}
 svg.chart{border:1px solid #ddd;margin:4px 8px 12px 0}svg text{font-size:10px;fill:#444}
 svg .axis{stroke:#888}svg .zero{stroke:#bbb;stroke-dasharray:4 3}
@@ -68,8 +69,7 @@ def round_link(round_id) -> str:
 
 def table(columns: list[tuple[str, str]], rows: list[list[str]], sort_link=None, current: str | None = None,
           cls: str = "") -> str:
-    """A table of already formatted cells. `columns`: (key, title); a title starting with `<`
-    is left-aligned text. With `sort_link(key)` (None for an unsortable column), headers are
+    """A table of already formatted cells. `columns`: (key, title). With `sort_link(key)` (None for an unsortable column), headers are
     links that sort by their column; `current` is marked."""
     head = []
     for key, title in columns:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from crowdstake._human import format_duration, format_weight
+from crowdstake._human import format_duration, format_percent, format_weight
 from crowdstake.index.dashboard import SORTS
 from crowdstake.web import svg
 from crowdstake.web.html import amount, e, model_link, number, page, round_link, short, table, wallet_link, when
@@ -34,8 +34,8 @@ def leaderboard(data: dict) -> str:
     for t in data["tournaments"]:
         p = t["tournament"]
         body.append(f'<h2 id="tournament-{p["tournament_id"]}">Tournament {e(p["tournament_id"])}</h2>'
-                    f'<p class="note">threshold {amount(p["threshold_tokens"], 2)} tokens, cap {e(p["cap"])} '
-                    f'(WAD), weights CORR {e(format_weight(p["corr_weight_bps"]))} MMC '
+                    f'<p class="note">threshold {amount(p["threshold_tokens"], 2)} tokens, cap '
+                    f'{e(format_percent(int(p["cap"])))}, weights CORR {e(format_weight(p["corr_weight_bps"]))} MMC '
                     f'{e(format_weight(p["mmc_weight_bps"]))}; {len(t["resolved_rounds"])} resolved rounds</p>')
         body.append("<h3>Models</h3>")
         rows = [[wallet_link(r["staker"]), model_link(r["model_id"], r["staker"]), *_standing_cells(r)]
@@ -136,14 +136,17 @@ def _history(positions: list[dict], with_staker: bool) -> str:
 
 
 def _charts(positions: list[dict], name) -> str:
-    cumulative, scores = {}, {}
+    """The cumulative payout of each series (from 0 before its first scored round) and the score
+    of each scored position, by round."""
+    cumulative, scores = {}, []
     for p in positions:
-        label = name(p)
-        if p["table_delta_tokens"] is not None:
-            cumulative.setdefault(label, []).append((p["round_id"], p["cumulative_payout_tokens"]))
-            scores.setdefault(label, []).append((p["round_id"], p["table_score"]))
-    return (svg.lines("cumulative payout (tokens) by round", cumulative) +
-            svg.lines("score by round", scores))
+        if p["table_delta_tokens"] is None:
+            continue
+        series = cumulative.setdefault(name(p), [(p["round_id"] - 1, 0.0)])
+        series.append((p["round_id"], p["cumulative_payout_tokens"]))
+        scores.append((p["round_id"], p["table_score"]))
+    return svg.lines("cumulative payout (tokens) by round", cumulative) + svg.bars("score of each position by round",
+                                                                                scores)
 
 
 def model(data: dict) -> str:

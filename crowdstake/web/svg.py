@@ -67,6 +67,7 @@ def bars(title: str, values: list[tuple[float, float]]) -> str:
     for i, (a, b) in enumerate(values):
         top, bottom = sorted((y(b), y(0)))
         colour = COLOURS[0] if b >= 0 else COLOURS[1]
-        body.append(f'<rect x="{PAD + i * slot + slot * 0.15:.1f}" y="{top:.1f}" width="{slot * 0.7:.1f}" '
+        width = min(slot * 0.7, 40.0)
+        body.append(f'<rect x="{PAD + i * slot + (slot - width) / 2:.1f}" y="{top:.1f}" width="{width:.1f}" '
                     f'height="{max(bottom - top, 0.5):.1f}" fill="{colour}"><title>{a:g}: {b:.6g}</title></rect>')
     return _frame(title, body, ylo, yhi, [a for a, _ in values])
