@@ -49,56 +49,77 @@ def resolved_rounds(db, tournament_id: int) -> list[tuple[int, str]]:
     return out
 
 
-def standings(db, tournament_id: int, by: str = "model", last: int = 20, sort: str = "rank") -> list[dict]:
-    """The tournament's standings, one row per model (staker, model id) or per participant
-    (`by="participant"`): rank (by cumulative payout, best first), stake now, rounds taken part
-    in (resolved), mean CORR/MMC/score over the last `last` resolved rounds (`*_recent`) and
-    over all (`*_all`), cumulative payout and burns (exact and tokens). `sort` is one of SORTS
-    (descending, `rank` ascending); ties keep the rank order."""
-    if by not in ("model", "participant"):
-        raise ValueError(f"standings by {by!r}: by model or by participant")
-    if sort not in SORTS:
-        raise ValueError(f"sort by {sort!r}: one of {', '.join(SORTS)}")
-    db = _db(db)
+def _unsettled_rounds(db: sqlite3.Connection, tournament_id: int) -> list[int]:
+    """The tournament's rounds that may still hold a stake: fewer claims and refunds than
+    positions ever staked (a round whose every position settled holds none)."""
+    return [r[0] for r in db.execute(
+        """SELECT o.round_id FROM rounds_opened o WHERE o.tournament_id = ? AND
+           (SELECT COUNT(*) FROM claims c WHERE c.round_id = o.round_id)
+           + (SELECT COUNT(*) FROM refunds r WHERE r.round_id = o.round_id)
+           < (SELECT COUNT(*) FROM (SELECT DISTINCT staker, model_id FROM stake_changes s WHERE s.round_id = o.round_id))""",
+        (tournament_id,))]
+
+
+def _tallies(db: sqlite3.Connection, tournament_id: int, last: int) -> dict[tuple[str, str], dict]:
+    """Per (staker, model): stake now, rounds scored, payout, burns, and for each of CORR, MMC
+    and score [sum, count, sum over the last `last` resolved rounds, count there]."""
     resolved = resolved_rounds(db, tournament_id)
     recent = {rid for rid, _ in resolved[:last]}
-    group = (lambda staker, model: (staker, model)) if by == "model" else (lambda staker, model: (staker, None))
-    board: dict[tuple, dict] = {}
+    board: dict[tuple[str, str], dict] = {}
+    checksum: dict[str, str] = {}
 
-    def entry(staker: str, model: str | None) -> dict:
-        key = group(staker, model)
+    def entry(staker: str, model: str) -> dict:
+        if staker not in checksum:
+            checksum[staker] = Web3.to_checksum_address(staker)
+        key = (checksum[staker], model)
         if key not in board:
-            board[key] = {"staker": key[0], "model_id": key[1], "stake_now": 0, "rounds": 0, "payout": 0, "burns": 0,
+            board[key] = {"stake_now": 0, "rounds": 0, "payout": 0, "burns": 0,
                           "sums": {k: [0.0, 0, 0.0, 0] for k in ("corr", "mmc", "score")}}
         return board[key]
 
-    checksum: dict[str, str] = {}
     for rid, digest in resolved:
+        mark = rid in recent
         for staker, model, corr, mmc, score, delta in db.execute(
                 "SELECT staker, model_id, corr, mmc, score, delta FROM score_rows WHERE round_id = ? AND table_hash = ?",
                 (rid, digest)):
-            staker = checksum.setdefault(staker, Web3.to_checksum_address(staker))
             e = entry(staker, model)
             e["rounds"] += 1
             d = int(delta)
             e["payout"] += d
-            e["burns"] += -d if d < 0 else 0
+            if d < 0:
+                e["burns"] -= d
             for k, v in (("corr", corr), ("mmc", mmc), ("score", score)):
-                s = e["sums"][k]
-                s[0] += v
-                s[1] += 1
-                if rid in recent:
-                    s[2] += v
-                    s[3] += 1
-    for staker, model, stake in db.execute(
-            "SELECT p.staker, p.model_id, p.stake FROM positions p JOIN rounds_opened o USING (round_id) "
-            "WHERE o.tournament_id = ? AND p.state = 'open'", (tournament_id,)):
-        entry(staker, model)["stake_now"] += int(stake)
+                t = e["sums"][k]
+                t[0] += v
+                t[1] += 1
+                if mark:
+                    t[2] += v
+                    t[3] += 1
+    for rid in _unsettled_rounds(db, tournament_id):
+        for staker, model, stake in db.execute(
+                "SELECT staker, model_id, stake FROM positions WHERE round_id = ? AND state = 'open'", (rid,)):
+            entry(staker, model)["stake_now"] += int(stake)
+    return board
+
+
+def _merged(board: dict[tuple[str, str], dict]) -> dict[tuple[str, None], dict]:
+    """The tallies of each staker's models added up."""
+    out: dict[tuple[str, None], dict] = {}
+    for (staker, _), e in board.items():
+        m = out.setdefault((staker, None), {"stake_now": 0, "rounds": 0, "payout": 0, "burns": 0,
+                                            "sums": {k: [0.0, 0, 0.0, 0] for k in ("corr", "mmc", "score")}})
+        for k in ("stake_now", "rounds", "payout", "burns"):
+            m[k] += e[k]
+        for k, t in e["sums"].items():
+            m["sums"][k] = [a + b for a, b in zip(m["sums"][k], t)]
+    return out
+
+
+def _rows(board: dict[tuple, dict], sort: str) -> list[dict]:
     rows = []
-    for e in board.values():
-        sums = e.pop("sums")
-        row = {"staker": e["staker"], "model_id": e["model_id"], "rounds": e["rounds"]}
-        for k, (total, n, recent_total, recent_n) in sums.items():
+    for (staker, model), e in board.items():
+        row = {"staker": staker, "model_id": model, "rounds": e["rounds"]}
+        for k, (total, n, recent_total, recent_n) in e["sums"].items():
             row[f"{k}_recent"] = recent_total / recent_n if recent_n else None
             row[f"{k}_all"] = total / n if n else None
         for k in ("stake_now", "payout", "burns"):
@@ -107,13 +128,24 @@ def standings(db, tournament_id: int, by: str = "model", last: int = 20, sort: s
     rows.sort(key=lambda r: (-int(r["payout"]), -int(r["stake_now"]), r["staker"].lower(), r["model_id"] or ""))
     for i, row in enumerate(rows, 1):
         row["rank"] = i
-    if by == "participant":
-        for row in rows:
+        if model is None:
             del row["model_id"]
     if sort != "rank":
-        key = sort if sort in ("rounds",) or sort.endswith(("_recent", "_all")) else f"{sort}_tokens"
+        key = sort if sort == "rounds" or sort.endswith(("_recent", "_all")) else f"{sort}_tokens"
         rows.sort(key=lambda r: (r[key] is None, -(r[key] or 0)))
     return rows
+
+
+def standings(db, tournament_id: int, last: int = 20, sort: str = "rank") -> dict[str, list[dict]]:
+    """The tournament's standings, `models` (one row per staker and model id) and
+    `participants` (one per staker): rank (by cumulative payout, best first), stake now, rounds
+    taken part in (resolved; a participant's counts each model), mean CORR/MMC/score over the
+    last `last` resolved rounds (`*_recent`) and over all (`*_all`), cumulative payout and burns
+    (exact and tokens). `sort` is one of SORTS (descending, `rank` ascending); the rank stays."""
+    if sort not in SORTS:
+        raise ValueError(f"sort by {sort!r}: one of {', '.join(SORTS)}")
+    board = _tallies(_db(db), tournament_id, last)
+    return {"models": _rows(board, sort), "participants": _rows(_merged(board), sort)}
 
 
 def leaderboard_page(db, sort: str = "rank", last: int = 20) -> dict:
@@ -123,8 +155,7 @@ def leaderboard_page(db, sort: str = "rank", last: int = 20) -> dict:
     for t in tournaments(db):
         tid = t["tournament_id"]
         out.append({"tournament": t, "resolved_rounds": [rid for rid, _ in resolved_rounds(db, tid)],
-                    "models": standings(db, tid, "model", last, sort),
-                    "participants": standings(db, tid, "participant", last, sort)})
+                    **standings(db, tid, last, sort)})
     return {"sort": sort, "last": last, "tournaments": out}
 
 
@@ -220,9 +251,7 @@ def _with_cumulative(positions: list[dict]) -> list[dict]:
 def model_page(db, model_id: str, staker: str | None = None) -> dict | None:
     """The `/models/{model_id}` page: the model id's positions round by round (of one staker
     when given), each with its cumulative payout; None when the index has none."""
-    history = read.model_history(db, model_id)
-    if staker is not None:
-        history = [p for p in history if p["staker"].lower() == staker.lower()]
+    history = read.model_history(db, model_id, staker)
     if not history:
         return None
     return {"model_id": read._model_hex(model_id), "staker": staker, "positions": _with_cumulative(history),

@@ -2,7 +2,7 @@
 
 HTML pages and, under `/api`, the same data as JSON (FastAPI lists them at `/docs`):
 
-    GET  /                      /api/leaderboard          standings per tournament (?sort=, ?last=)
+    GET  /                      /api/leaderboard          standings per tournament (?sort=, ?last=, ?limit=)
     GET  /rounds                /api/rounds               every round
     GET  /rounds/{id}           /api/rounds/{id}          a round: timeline, totals, votes, scores
     POST /rounds/{id}/verify    /api/rounds/{id}/verify   recompute the round, compare with the chain
@@ -12,7 +12,8 @@ HTML pages and, under `/api`, the same data as JSON (FastAPI lists them at `/doc
 
 The index is opened read-only (`open_index`, which refuses a missing file or another
 deployment's when `identity` is given), one connection per worker thread; each request reads in
-one transaction, so a page is one consistent snapshot while an indexer writes the file.
+one transaction, so a page is one consistent snapshot while an indexer writes the file. A page's
+data is kept until the index changes (`cache`).
 
 Errors: an unknown round, model or wallet is a 404 (an HTML page, or {"detail"} under /api); a
 malformed id or query is a 404 or 422 (bad `sort`: 422); never a 5xx, never a stack trace, for
@@ -32,6 +33,7 @@ from crowdstake.errors import CrowdstakeError, NodeUnavailable, StoreUnavailable
 from crowdstake.index import dashboard
 from crowdstake.index.schema import open_index
 from crowdstake.web import html, pages
+from crowdstake.web.cache import PageCache
 
 _ROUND = re.compile(r"[0-9]{1,18}")  # an int64, with room to spare
 _MODEL = re.compile(r"0x[0-9a-fA-F]{1,64}")
@@ -75,9 +77,11 @@ def _found(value, what: str):
     return value
 
 
-def create_app(index_path, verify: Callable[[int], object] | None = None, identity=None, title: str = "crowdstake"):
+def create_app(index_path, verify: Callable[[int], object] | None = None, identity=None, title: str = "crowdstake",
+               cache_size: int = 256):
     """The dashboard over the index at `index_path` (checked now: a missing file, another
-    schema's or, with `identity`, another deployment's is a ConfigError)."""
+    schema's or, with `identity`, another deployment's is a ConfigError). Page data is kept
+    while the index does not change (`cache.PageCache`, `cache_size` answers; 0: none)."""
     from fastapi import FastAPI, Query, Request
     from fastapi.responses import HTMLResponse, JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -85,22 +89,24 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
     index_path = Path(index_path)
     open_index(index_path, identity).close()
     local = threading.local()
+    cache = PageCache(cache_size)
 
     def read(function, *args):
-        """`function(db, *args)` in one read transaction of this thread's connection."""
+        """`function(db, *args)` in one read transaction of this thread's connection (from the
+        cache while the index is unchanged)."""
         opened = getattr(local, "index", None)
         if opened is None:
             opened = local.index = open_index(index_path, identity)
         db = opened.db
         db.execute("BEGIN")
         try:
-            return function(db, *args)
+            return cache.get(db, function, *args)
         finally:
             db.execute("COMMIT")
 
     app = FastAPI(title=f"{title} dashboard", description="The tournament's dashboard: each page's data as JSON.",
                   version="1")
-    app.state.index_path = index_path
+    app.state.index_path, app.state.cache = index_path, cache
 
     def is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")
@@ -130,11 +136,16 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
 
     Sort = Query("rank", description=f"the column to sort by: {', '.join(dashboard.SORTS)} (descending; rank ascending)")
     Last = Query(20, ge=1, le=10_000, description="how many of the latest resolved rounds the *_recent means cover")
+    Limit = Query(100, ge=1, le=100_000, description="rows per table at most (the first, in the sort order)")
 
     # ---------------------------------------------------------------- data, shared by pages and /api
 
-    def leaderboard_data(sort: str, last: int) -> dict:
-        return read(dashboard.leaderboard_page, sort_of(sort), last)
+    def leaderboard_data(sort: str, last: int, limit: int) -> dict:
+        data = read(dashboard.leaderboard_page, sort_of(sort), last)
+        shown = [{**t, "models": t["models"][:limit], "participants": t["participants"][:limit],
+                  "counts": {"models": len(t["models"]), "participants": len(t["participants"])}}
+                 for t in data["tournaments"]]
+        return {**data, "limit": limit, "tournaments": shown}
 
     def round_data(round_id: str) -> dict:
         rid = round_id_of(round_id)
@@ -164,8 +175,8 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
     # ---------------------------------------------------------------- /api
 
     @app.get("/api/leaderboard", tags=["api"], summary="Standings per tournament, by model and by participant")
-    def api_leaderboard(sort: str = Sort, last: int = Last) -> dict:
-        return leaderboard_data(sort, last)
+    def api_leaderboard(sort: str = Sort, last: int = Last, limit: int = Limit) -> dict:
+        return leaderboard_data(sort, last, limit)
 
     @app.get("/api/rounds", tags=["api"], summary="Every round, newest first")
     def api_rounds() -> list[dict]:
@@ -194,8 +205,8 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
     # ---------------------------------------------------------------- pages
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(sort: str = Sort, last: int = Last):
-        return pages.leaderboard(leaderboard_data(sort, last))
+    def home(sort: str = Sort, last: int = Last, limit: int = Limit):
+        return pages.leaderboard(leaderboard_data(sort, last, limit))
 
     @app.get("/rounds", response_class=HTMLResponse, include_in_schema=False)
     def rounds():

@@ -28,7 +28,12 @@ def leaderboard(data: dict) -> str:
     columns = [(k, t.format(n=n)) for k, t in _STANDING_COLUMNS]
 
     def link(key):
-        return "/?" + urlencode({"sort": key}) if key in SORTS else None
+        return "/?" + urlencode({"sort": key, "last": n, "limit": data["limit"]}) if key in SORTS else None
+
+    def more(shown: int, total: int) -> str:
+        everything = "/?" + urlencode({"sort": sort, "last": n, "limit": total})
+        return f'<p class="note">the first {shown} of {total}: <a href="{e(everything)}">show all</a></p>' \
+            if shown < total else ""
 
     body = []
     for t in data["tournaments"]:
@@ -41,10 +46,12 @@ def leaderboard(data: dict) -> str:
         rows = [[wallet_link(r["staker"]), model_link(r["model_id"], r["staker"]), *_standing_cells(r)]
                 for r in t["models"]]
         body.append(table([("staker", "participant"), ("model_id", "model"), *columns], rows, link, sort,
-                          cls="standings models") if rows else '<p class="note">No model has been scored yet.</p>')
+                          cls="standings models") + more(len(rows), t["counts"]["models"])
+                    if rows else '<p class="note">No model has been scored yet.</p>')
         body.append("<h3>Participants</h3>")
         rows = [[wallet_link(r["staker"]), *_standing_cells(r)] for r in t["participants"]]
         body.append(table([("staker", "participant"), *columns], rows, link, sort, cls="standings participants")
+                    + more(len(rows), t["counts"]["participants"])
                     if rows else '<p class="note">No participant has been scored yet.</p>')
     if not data["tournaments"]:
         body.append('<p class="note">The index has no tournament yet.</p>')

@@ -145,12 +145,20 @@ def test_the_leaderboard_page_shows_the_same_numbers_and_sorts_by_its_headers(se
     assert [(r[2], r[3], r[-2], r[-1]) for r in rows] == [("1", "20.0000", "1.0000", "0.0000"),
                                                            ("2", "5.0000", "0.5000", "0.0000"),
                                                            ("3", "0.0000", "-2.0000", "2.0000")]
-    assert '<a href="/?sort=burns">burns</a>' in page and f'href="/models/{M1}?staker={ALICE}"' in page
+    assert '<a href="/?sort=burns&amp;last=20&amp;limit=100">burns</a>' in page and f'href="/models/{M1}?staker={ALICE}"' in page
     by_burns = cells(get(server, "/?sort=burns").text, "standings models")
     assert [r[2] for r in by_burns] == ["3", "1", "2"]  # ranks stay; the order follows the column
     by_corr = get(server, "/api/leaderboard", params={"sort": "corr_all"}).json()["tournaments"][0]["models"]
     assert [m["model_id"] for m in by_corr] == [M1, M3, M2]
     assert [r[2] for r in cells(get(server, "/?sort=stake_now").text, "standings models")][0] == "1"
+
+
+def test_the_leaderboard_shows_the_first_rows_and_links_to_all(server):
+    page = get(server, "/", params={"limit": 2}).text
+    assert len(cells(page, "standings models")) == 2 and "the first 2 of 3" in page
+    assert 'href="/?sort=rank&amp;last=20&amp;limit=3">show all</a>' in page
+    api = get(server, "/api/leaderboard", params={"limit": 1, "sort": "burns"}).json()["tournaments"][0]
+    assert [m["model_id"] for m in api["models"]] == [M2] and api["counts"] == {"models": 3, "participants": 2}
 
 
 def test_rounds_and_a_round_page(server):
@@ -256,6 +264,31 @@ def test_the_api_is_listed_in_openapi(server):
     assert set(paths) == {"/api/leaderboard", "/api/rounds", "/api/rounds/{round_id}", "/api/rounds/{round_id}/verify",
                           "/api/models/{model_id}", "/api/wallets/{address}", "/api/committee"}
     assert get(server, "/docs").status_code == 200
+
+
+def test_pages_follow_the_index_as_it_is_written(tmp_path):
+    """The cache answers again only while the index is unchanged: a new round, a score table
+    stored without the cursor moving, a rewind to another block at the same height."""
+    path = tmp_path / "index.sqlite3"
+    with open_index(path, ident(), write=True) as opened:
+        populate(opened.db)
+        opened.db.execute("UPDATE meta SET value = '35' WHERE key = 'cursor'")
+        opened.db.execute("UPDATE score_tables SET status = 'missing'")
+        with ServerThread(create_app(path)) as running:
+            assert [r["round_id"] for r in get(running, "/api/rounds").json()] == [2, 1]
+            unscored = get(running, "/api/leaderboard").json()["tournaments"][0]["models"]
+            assert [(m["rounds"], m["stake_now_tokens"]) for m in unscored] == [(0, 20.0), (0, 5.0)]
+            put(opened.db, "rounds_opened", 40, 0, round_id=3, tournament_id=1, dataset_hash="0x" + "dc" * 32,
+                close_time=T0 + 2100, resolve_time=T0 + 2200)
+            opened.db.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (40, '0x28', ?)", (T0 + 400,))
+            opened.db.execute("UPDATE meta SET value = '40' WHERE key = 'cursor'")
+            assert [r["round_id"] for r in get(running, "/api/rounds").json()] == [3, 2, 1]
+            opened.db.execute("UPDATE score_tables SET status = 'stored', attempts = 2")
+            assert len(get(running, "/api/leaderboard").json()["tournaments"][0]["models"]) == 3
+            opened.db.execute("DELETE FROM rounds_opened WHERE round_id = 3")
+            opened.db.execute("UPDATE blocks SET hash = '0x29' WHERE number = 40")
+            assert [r["round_id"] for r in get(running, "/api/rounds").json()] == [2, 1]
+            assert running.server.config.app.state.cache.hits == 0
 
 
 def test_a_missing_or_foreign_index_is_refused(tmp_path, index_path):
