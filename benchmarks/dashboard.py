@@ -5,12 +5,15 @@
 
 The index is SYNTHETIC: rows inserted straight into the index's tables in SQLite (the schema
 of crowdstake.index.schema, no chain), shaped like a real season: one tournament, `--rounds`
-rounds of `--models` staked models each (participants with two models each), every position
+rounds of `--models` staked models each (participants with two models each, model ids of their
+own), every position
 submitted and staked; every round but the last two voted by two members, accepted, finalised,
 its score table stored and every position claimed; the last two still open. Each page is served
 by uvicorn on a loopback port (crowdstake._server.ServerThread) and fetched `--requests` times,
 one request at a time, after two warm-up requests; the figures are wall-clock latencies seen by
-the client (requests), p50 and p95. Target: p95 at most 100 ms."""
+the client (requests), p50 and p95, twice: `cold`, the app without its page cache (every request
+reads the index: the cost after each indexer commit), and `cached`, the app as `crowdstake web`
+runs it (page data kept while the index is unchanged). Target: p95 at most 100 ms."""
 
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ def build(path: Path, rounds: int, models: int, seed: int = 1) -> dict:
     rng = random.Random(seed)
     ident = Identity(31337, "0x" + "11" * 20, "0x" + "22" * 20, 1, "0x" + "ab" * 32)
     stakers = [Web3.to_checksum_address(f"0x{i + 1:040x}") for i in range(models // 2)]
-    model_ids = ["0x" + f"{i + 1:064x}" for i in range(2)]
+    model_ids = {s: ["0x" + f"{i + 1:032x}{m + 1:032x}" for m in range(2)] for i, s in enumerate(stakers)}
     members = [Web3.to_checksum_address(f"0x{0xc0 + i:040x}") for i in range(3)]
     rows: dict[str, list[tuple]] = {}
     block = [10]
@@ -60,7 +63,7 @@ def build(path: Path, rounds: int, models: int, seed: int = 1) -> dict:
     for rid in range(1, rounds + 1):
         block[0] += 100
         add("rounds_opened", rid, 1, "0x" + f"{rid:064x}", T0 + rid * 7000, T0 + rid * 7000 + 3000)
-        positions = [(s, m) for s in stakers for m in model_ids][:models]
+        positions = [(s, m) for s in stakers for m in model_ids[s]][:models]
         for s, m in positions:
             add("submissions", rid, s, m, "0x" + f"{rng.getrandbits(256):064x}")
             amount = rng.randint(1, 500) * E18
@@ -108,7 +111,7 @@ def build(path: Path, rounds: int, models: int, seed: int = 1) -> dict:
         db.execute("ANALYZE")
     return {"rounds": rounds, "models_per_round": models, "positions": rounds * models,
             "score_rows": len(rows["_score_rows"]), "stakers": len(stakers), "staker": stakers[0],
-            "model_id": model_ids[0]}
+            "model_id": model_ids[stakers[0]][0]}
 
 
 def measure(url: str, n: int) -> dict:
@@ -145,15 +148,19 @@ def main(argv=None) -> dict:
                  "model": f"/models/{shape['model_id']}?staker={shape['staker']}",
                  "wallet": f"/wallets/{shape['staker']}", "committee": "/committee"}
         results = {}
-        with ServerThread(create_app(path)) as server:
-            for name, page in pages.items():
-                results[name] = {"path": page, **measure(server.url + page, args.requests)}
-                print(f"{name:16} p50 {results[name]['p50_ms']:8.1f} ms  p95 {results[name]['p95_ms']:8.1f} ms  "
-                      f"({results[name]['bytes']:,} bytes)", flush=True)
+        for mode, size in (("cold", 0), ("cached", 256)):  # every request reads the index / kept page data
+            results[mode] = {}
+            with ServerThread(create_app(path, cache_size=size)) as server:
+                for name, page in pages.items():
+                    results[mode][name] = {"path": page, **measure(server.url + page, args.requests)}
+                    r = results[mode][name]
+                    print(f"{mode:6} {name:16} p50 {r['p50_ms']:8.1f} ms  p95 {r['p95_ms']:8.1f} ms  "
+                          f"({r['bytes']:,} bytes)", flush=True)
     out = {"what": "dashboard page latency over a SYNTHETIC index (rows inserted directly in SQLite)",
            "index": {k: v for k, v in shape.items() if k not in ("staker", "model_id")},
            "target_p95_ms": TARGET_P95_MS,
-           "meets_target": {k: v["p95_ms"] <= TARGET_P95_MS for k, v in results.items()},
+           "meets_target": {mode: {k: v["p95_ms"] <= TARGET_P95_MS for k, v in pages_.items()}
+                            for mode, pages_ in results.items()},
            "pages": results, "python": platform.python_version(), "machine": platform.machine(),
            "cpus": __import__("os").cpu_count()}
     args.out.parent.mkdir(parents=True, exist_ok=True)

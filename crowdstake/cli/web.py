@@ -2,8 +2,8 @@
 
 Without --store, no node is contacted: the pages read the index alone, and a round's verify
 action says it needs a store and a node. With --store, the node (the node options) and the store
-back that action (`crowdstake.oracle.verify_round`), and the index must be the node's
-deployment's. With --follow, an indexer (`crowdstake.index.Indexer`) follows the node into the
+back that action (`crowdstake.oracle.verify_round`, with --targets for rounds that commit none
+on-chain), and the index must be the node's deployment's. With --follow, an indexer (`crowdstake.index.Indexer`) follows the node into the
 same file in a background thread, as `crowdstake index --follow` would (default confirmations
 and poll); it is the file's one writer."""
 

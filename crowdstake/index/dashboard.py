@@ -77,24 +77,30 @@ def _tallies(db: sqlite3.Connection, tournament_id: int, last: int) -> dict[tupl
                           "sums": {k: [0.0, 0, 0.0, 0] for k in ("corr", "mmc", "score")}}
         return board[key]
 
-    for rid, digest in resolved:
-        mark = rid in recent
-        for staker, model, corr, mmc, score, delta in db.execute(
-                "SELECT staker, model_id, corr, mmc, score, delta FROM score_rows WHERE round_id = ? AND table_hash = ?",
-                (rid, digest)):
+    if resolved:
+        pairs = ", ".join("(?, ?)" for _ in resolved)
+        oldest_recent = min(recent)
+        # Means and counts in SQL; the exact payouts (wei text, beyond SQLite's integers) summed here.
+        for staker, model, n, corr, mmc, score, n_recent, corr_r, mmc_r, score_r, deltas in db.execute(
+                f"""WITH t(round_id, table_hash) AS (VALUES {pairs})
+                    SELECT s.staker, s.model_id, COUNT(*), SUM(s.corr), SUM(s.mmc), SUM(s.score),
+                           SUM(s.round_id >= ?), TOTAL(CASE WHEN s.round_id >= ? THEN s.corr END),
+                           TOTAL(CASE WHEN s.round_id >= ? THEN s.mmc END),
+                           TOTAL(CASE WHEN s.round_id >= ? THEN s.score END), GROUP_CONCAT(s.delta)
+                    FROM score_rows s JOIN t ON s.round_id = t.round_id AND s.table_hash = t.table_hash
+                    GROUP BY s.staker, s.model_id""",
+                (*(x for pair in resolved for x in pair), *([oldest_recent] * 4))):
             e = entry(staker, model)
-            e["rounds"] += 1
-            d = int(delta)
-            e["payout"] += d
-            if d < 0:
-                e["burns"] -= d
-            for k, v in (("corr", corr), ("mmc", mmc), ("score", score)):
+            e["rounds"] += n
+            amounts = [int(d) for d in deltas.split(",")]
+            e["payout"] += sum(amounts)
+            e["burns"] -= sum(d for d in amounts if d < 0)
+            for k, total, recent_total in (("corr", corr, corr_r), ("mmc", mmc, mmc_r), ("score", score, score_r)):
                 t = e["sums"][k]
-                t[0] += v
-                t[1] += 1
-                if mark:
-                    t[2] += v
-                    t[3] += 1
+                t[0] += total
+                t[1] += n
+                t[2] += recent_total
+                t[3] += n_recent
     for rid in _unsettled_rounds(db, tournament_id):
         for staker, model, stake in db.execute(
                 "SELECT staker, model_id, stake FROM positions WHERE round_id = ? AND state = 'open'", (rid,)):
@@ -180,8 +186,12 @@ def rounds_list(db) -> list[dict]:
         "(SELECT COUNT(*) FROM acceptances a WHERE a.round_id = o.round_id) AS acceptances, "
         "(SELECT COUNT(*) FROM vetoes v WHERE v.round_id = o.round_id) AS vetoes "
         "FROM rounds_opened o LEFT JOIN finalizations f USING (round_id) ORDER BY o.round_id DESC"))
+    # Each position's stake as the `positions` view has it (its last stake change), all rounds in one pass.
     stakes = {r[0]: r[1:] for r in db.execute(
-        "SELECT round_id, SUM(stake != '0'), COALESCE(SUM(stake_tokens), 0.0) FROM positions GROUP BY round_id")}
+        """SELECT round_id, SUM(new_stake != '0'), TOTAL(new_stake_tokens) FROM
+           (SELECT round_id, new_stake, new_stake_tokens, ROW_NUMBER() OVER
+                   (PARTITION BY round_id, staker, model_id ORDER BY block DESC, log_index DESC) AS n
+            FROM stake_changes) WHERE n = 1 GROUP BY round_id""")}
     times = block_times(db, [r["opened_block"] for r in rows] + [r["finalized_block"] for r in rows])
     for r in rows:
         r["staked_positions"], r["total_stake_tokens"] = stakes.get(r["round_id"], (0, 0.0))
