@@ -186,3 +186,50 @@ def test_wallet_and_committee_pages_render_their_charts(site, browser, shots):
     browser.get(site["site"] + "/rounds/99")
     assert "Not found" in browser.title and "no round 99" in browser.page_source
     snap(browser, shots, "not-found")
+
+
+def test_the_command_follows_the_node_and_verifies_through_its_store(site, tmp_path):
+    """`crowdstake web --follow` as a subprocess: its indexer creates and fills the file, the
+    pages show it, and the verify action runs against the node and store it was given."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    from crowdstake._server import free_port
+    from support.season import mine
+
+    home, port = site["home"], free_port()
+    mine(site["w3"], 6)  # the season's last blocks past the default 5 confirmations
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "CROWDSTAKE_CONFIG": str(home / "absent"), "LANG": "C.UTF-8"}
+    run = subprocess.Popen([sys.executable, "-m", "crowdstake.cli", "web", "--index", str(tmp_path / "cli.sqlite3"),
+                            "--port", str(port), "--rpc-url", site["url"], "--deployments", str(home / "deployments"),
+                            "--store", str(home / "store"), "--targets", str(home / "targets"), "--follow"],
+                           cwd=Path(__file__).resolve().parents[2], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert run.poll() is None, run.stderr.read()
+            try:
+                rounds = requests.get(url + "/api/rounds", timeout=5).json()
+                if [r["round_id"] for r in rounds] == [2, 1] and rounds[0]["staked_positions"] == 2:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "the dashboard never showed the season"
+            time.sleep(0.3)
+        board = requests.get(url + "/api/leaderboard", timeout=10).json()["tournaments"][0]
+        assert len(board["models"]) == 4 and board["resolved_rounds"] == [1]
+        verdict = requests.post(url + "/api/rounds/1/verify", timeout=120).json()
+        assert verdict["matches"] is True and verdict["onchain_root"] == "0x" + bytes(site["contracts"].round(1).root).hex()
+        assert requests.get(url + "/rounds/1", timeout=10).text.count('<form id="verify"') == 1
+    finally:
+        run.terminate()
+        out, err = run.communicate(timeout=30)
+    assert "Traceback" not in err, err
+    assert f"the dashboard of {tmp_path / 'cli.sqlite3'} at {url}/" in err
