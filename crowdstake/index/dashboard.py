@@ -186,12 +186,12 @@ def rounds_list(db) -> list[dict]:
         "(SELECT COUNT(*) FROM acceptances a WHERE a.round_id = o.round_id) AS acceptances, "
         "(SELECT COUNT(*) FROM vetoes v WHERE v.round_id = o.round_id) AS vetoes "
         "FROM rounds_opened o LEFT JOIN finalizations f USING (round_id) ORDER BY o.round_id DESC"))
-    # Each position's stake as the `positions` view has it (its last stake change), all rounds in one pass.
+    # Each position's stake as the `positions` view has it (its last stake change), all rounds in
+    # one pass along stake_changes' index (SQLite takes the bare columns from the MAX row).
     stakes = {r[0]: r[1:] for r in db.execute(
         """SELECT round_id, SUM(new_stake != '0'), TOTAL(new_stake_tokens) FROM
-           (SELECT round_id, new_stake, new_stake_tokens, ROW_NUMBER() OVER
-                   (PARTITION BY round_id, staker, model_id ORDER BY block DESC, log_index DESC) AS n
-            FROM stake_changes) WHERE n = 1 GROUP BY round_id""")}
+           (SELECT round_id, new_stake, new_stake_tokens, MAX(block * 4294967296 + log_index) FROM stake_changes
+            GROUP BY round_id, staker, model_id) GROUP BY round_id""")}
     times = block_times(db, [r["opened_block"] for r in rows] + [r["finalized_block"] for r in rows])
     for r in rows:
         r["staked_positions"], r["total_stake_tokens"] = stakes.get(r["round_id"], (0, 0.0))

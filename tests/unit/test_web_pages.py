@@ -288,6 +288,12 @@ def test_pages_follow_the_index_as_it_is_written(tmp_path):
             opened.db.execute("DELETE FROM rounds_opened WHERE round_id = 3")
             opened.db.execute("UPDATE blocks SET hash = '0x29' WHERE number = 40")
             assert [r["round_id"] for r in get(running, "/api/rounds").json()] == [2, 1]
+            stake(opened.db, 41, 0, 2, M1, 5, 15, direction=-1)  # the last stake change counts, as in `positions`
+            opened.db.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (41, '0x2a', ?)", (T0 + 410,))
+            opened.db.execute("UPDATE meta SET value = '41' WHERE key = 'cursor'")
+            listed = get(running, "/api/rounds").json()[0]
+            assert (listed["round_id"], listed["staked_positions"], listed["total_stake_tokens"]) == (2, 1, 15.0)
+            assert get(running, "/api/rounds/2").json()["total_stake"] == str(15 * E18)
             assert running.server.config.app.state.cache.hits == 0
 
 
