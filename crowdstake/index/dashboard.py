@@ -121,25 +121,34 @@ def _merged(board: dict[tuple[str, str], dict]) -> dict[tuple[str, None], dict]:
     return out
 
 
-def _rows(board: dict[tuple, dict], sort: str) -> list[dict]:
+def _rows(board: dict[tuple, dict]) -> list[dict]:
+    """The tallies as rows, ranked by payout (then stake now, staker, model)."""
     rows = []
     for (staker, model), e in board.items():
         row = {"staker": staker, "model_id": model, "rounds": e["rounds"]}
+        if model is None:
+            del row["model_id"]
         for k, (total, n, recent_total, recent_n) in e["sums"].items():
             row[f"{k}_recent"] = recent_total / recent_n if recent_n else None
             row[f"{k}_all"] = total / n if n else None
         for k in ("stake_now", "payout", "burns"):
             row[k], row[f"{k}_tokens"] = str(e[k]), tokens(e[k])
         rows.append(row)
-    rows.sort(key=lambda r: (-int(r["payout"]), -int(r["stake_now"]), r["staker"].lower(), r["model_id"] or ""))
+    rows.sort(key=lambda r: (-int(r["payout"]), -int(r["stake_now"]), r["staker"].lower(), r.get("model_id") or ""))
     for i, row in enumerate(rows, 1):
         row["rank"] = i
-        if model is None:
-            del row["model_id"]
-    if sort != "rank":
-        key = sort if sort == "rounds" or sort.endswith(("_recent", "_all")) else f"{sort}_tokens"
-        rows.sort(key=lambda r: (r[key] is None, -(r[key] or 0)))
     return rows
+
+
+def sorted_by(rows: list[dict], sort: str) -> list[dict]:
+    """Standings rows in the order of `sort` (one of SORTS): descending, `rank` ascending; rows
+    without a value (no resolved round) last; ties keep the rank order."""
+    if sort not in SORTS:
+        raise ValueError(f"sort by {sort!r}: one of {', '.join(SORTS)}")
+    if sort == "rank":
+        return sorted(rows, key=lambda r: r["rank"])
+    key = sort if sort == "rounds" or sort.endswith(("_recent", "_all")) else f"{sort}_tokens"
+    return sorted(rows, key=lambda r: (r[key] is None, -(r[key] or 0), r["rank"]))
 
 
 def standings(db, tournament_id: int, last: int = 20, sort: str = "rank") -> dict[str, list[dict]]:
@@ -148,10 +157,8 @@ def standings(db, tournament_id: int, last: int = 20, sort: str = "rank") -> dic
     taken part in (resolved; a participant's counts each model), mean CORR/MMC/score over the
     last `last` resolved rounds (`*_recent`) and over all (`*_all`), cumulative payout and burns
     (exact and tokens). `sort` is one of SORTS (descending, `rank` ascending); the rank stays."""
-    if sort not in SORTS:
-        raise ValueError(f"sort by {sort!r}: one of {', '.join(SORTS)}")
     board = _tallies(_db(db), tournament_id, last)
-    return {"models": _rows(board, sort), "participants": _rows(_merged(board), sort)}
+    return {"models": sorted_by(_rows(board), sort), "participants": sorted_by(_rows(_merged(board)), sort)}
 
 
 def leaderboard_page(db, sort: str = "rank", last: int = 20) -> dict:

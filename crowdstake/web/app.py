@@ -141,11 +141,13 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
     # ---------------------------------------------------------------- data, shared by pages and /api
 
     def leaderboard_data(sort: str, last: int, limit: int) -> dict:
-        data = read(dashboard.leaderboard_page, sort_of(sort), last)
-        shown = [{**t, "models": t["models"][:limit], "participants": t["participants"][:limit],
+        sort = sort_of(sort)
+        data = read(dashboard.leaderboard_page, "rank", last)  # kept once for every order
+        shown = [{**t, "models": dashboard.sorted_by(t["models"], sort)[:limit],
+                  "participants": dashboard.sorted_by(t["participants"], sort)[:limit],
                   "counts": {"models": len(t["models"]), "participants": len(t["participants"])}}
                  for t in data["tournaments"]]
-        return {**data, "limit": limit, "tournaments": shown}
+        return {**data, "sort": sort, "limit": limit, "tournaments": shown}
 
     def round_data(round_id: str) -> dict:
         rid = round_id_of(round_id)
