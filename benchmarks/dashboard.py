@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import statistics
@@ -135,6 +136,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "dashboard.json")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "index.sqlite3"
         started = time.perf_counter()
@@ -162,7 +164,8 @@ def main(argv=None) -> dict:
            "meets_target": {mode: {k: v["p95_ms"] <= TARGET_P95_MS for k, v in pages_.items()}
                             for mode, pages_ in results.items()},
            "pages": results, "python": platform.python_version(), "machine": platform.machine(),
-           "cpus": __import__("os").cpu_count()}
+           "cpus": os.cpu_count(), "load_average_before_after": [round(load_before[0], 2),
+                                                                  round(os.getloadavg()[0], 2)]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")
