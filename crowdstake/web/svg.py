@@ -16,12 +16,20 @@ def _scale(lo: float, hi: float, a: float, b: float):
     return lambda v: a + (v - lo) / span * (b - a)
 
 
+def _label(v: float) -> str:
+    """An axis value short enough for the margin: 266.8k, 1.2M, 0.0123."""
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= size:
+            return f"{v / size:.4g}{unit}"
+    return f"{v:.4g}"
+
+
 def _frame(title: str, body: list[str], ylo: float, yhi: float, xs: list[float]) -> str:
     y = _scale(ylo, yhi, HEIGHT - PAD, PAD / 2)
     axis = [f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - 10}" y2="{HEIGHT - PAD}" class="axis"/>',
             f'<line x1="{PAD}" y1="{PAD / 2}" x2="{PAD}" y2="{HEIGHT - PAD}" class="axis"/>',
-            f'<text x="{PAD - 4}" y="{y(yhi) + 4:.1f}" text-anchor="end">{yhi:.4g}</text>',
-            f'<text x="{PAD - 4}" y="{y(ylo) + 4:.1f}" text-anchor="end">{ylo:.4g}</text>']
+            f'<text x="{PAD - 4}" y="{y(yhi) + 4:.1f}" text-anchor="end">{_label(yhi)}</text>',
+            f'<text x="{PAD - 4}" y="{y(ylo) + 4:.1f}" text-anchor="end">{_label(ylo)}</text>']
     if ylo < 0 < yhi:
         axis.append(f'<line x1="{PAD}" y1="{y(0):.1f}" x2="{WIDTH - 10}" y2="{y(0):.1f}" class="zero"/>')
     if xs:
