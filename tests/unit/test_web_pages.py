@@ -322,3 +322,15 @@ def test_the_command_refuses_a_missing_index_or_a_busy_port_in_one_line(tmp_path
                          (taken, "crowdstake: cannot listen on 127.0.0.1:")):
         assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.output
         assert result.stderr.startswith(says), result.stderr
+
+
+def test_the_charts_draw_what_they_are_given():
+    from crowdstake.web import svg
+
+    assert svg.lines("payout", {"a": []}) == '<p class="note">payout: nothing to draw yet.</p>'
+    drawn = svg.lines("payout", {"a": [(0, 0.0), (1, 2.5), (2, -1.0)], "<b>": [(1, 1.0)]})
+    assert drawn.count("<path") == 2 and drawn.count("<circle") == 4 and "&lt;b&gt;" in drawn and "<b>" not in drawn
+    assert 'class="zero"' in drawn  # the values cross zero
+    bars = svg.bars("gas", [(1, 266_798), (2, -5)])
+    heights = [float(h) for h in re.findall(r'<rect [^>]*height="([0-9.]+)"', bars)]
+    assert len(heights) == 2 and heights[0] > 100 > heights[1] > 0 and ">266.8k<" in bars
