@@ -1,6 +1,6 @@
 """The `crowdstake` command: wallets, rounds, submissions, stakes, claims, the oracle, the keeper,
-the submission store, the index, the fund's data, deploying, the fund's operations, the token, dev-chain
-helpers, the demo.
+the submission store, the index and its dashboard, the fund's data, deploying, the fund's
+operations, the token, dev-chain helpers, the demo.
 
 Every user mistake prints one line saying what was wrong and what to do, and changes nothing:
 `crowdstake: <message>` on stderr, exit 1 (2 for a command line that does not parse, 130 when
@@ -14,7 +14,7 @@ import sys
 import click
 
 from crowdstake import __version__
-from crowdstake.cli import data, demo, deploy, dev, diagnostics, fund, index, oracle, participant, store, token
+from crowdstake.cli import data, demo, deploy, dev, diagnostics, fund, index, oracle, participant, store, token, web
 from crowdstake.errors import CrowdstakeError, StoreUnavailable
 
 # The flags that change a setting a library error names (`CrowdstakeError.setting`).
@@ -98,6 +98,6 @@ def main():
     its default."""
 
 
-for _area in (participant, diagnostics, oracle, store, index, data, deploy, fund, token, dev, demo):
+for _area in (participant, diagnostics, oracle, store, index, web, data, deploy, fund, token, dev, demo):
     for _command in _area.COMMANDS:
         main.add_command(_command)

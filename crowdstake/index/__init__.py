@@ -7,7 +7,8 @@
 - `follow`: the `Indexer` (paged backfill, the head minus confirmations, reorgs, restarts);
 - `scores`: the published score tables, fetched from the store and checked by their hash;
 - `read`: what readers call (`leaderboard`, `round_detail`, `model_history`, `wallet_history`,
-  `committee`, `status`).
+  `committee`, `status`);
+- `dashboard`: each page of the dashboard's data (`crowdstake web`), built on `read`.
 
 docs/index.md describes the file table by table."""
 

@@ -52,32 +52,53 @@ _SCORE_FIELDS = ("corr", "mmc", "table_score", "quantized", "table_delta", "tabl
 
 def _positions(db: sqlite3.Connection, where: str, args: tuple) -> list[dict]:
     """Positions (the `positions` view) with the score row of their round's table, when stored:
-    `corr`, `mmc`, `table_score`, `quantized`, `table_delta(_tokens)`, `reason` (None otherwise)."""
+    `corr`, `mmc`, `table_score`, `quantized`, `table_delta(_tokens)`, `reason` (None otherwise).
+    A table's rows are read once per round (those of the positions' model ids) and matched by
+    staker case-insensitively."""
     found = _dicts(db.execute(f"SELECT p.*, r.tournament_id FROM positions p JOIN rounds_opened r USING (round_id) "
                               f"WHERE {where} ORDER BY p.round_id, p.staker, p.model_id", args))
-    tables: dict[int, str | None] = {}
+    by_round: dict[int, list[dict]] = {}
     for p in found:
-        rid = p["round_id"]
-        if rid not in tables:
-            tables[rid] = round_table(db, rid)
         p.update(dict.fromkeys(_SCORE_FIELDS))
-        row = db.execute("SELECT corr, mmc, score, quantized, delta, delta_tokens, reason FROM score_rows WHERE "
-                         "round_id = ? AND table_hash = ? AND lower(staker) = lower(?) AND model_id = ?",
-                         (rid, tables[rid], p["staker"], p["model_id"])).fetchone()
-        if row is not None:
-            p.update(zip(_SCORE_FIELDS, tuple(row)))
+        by_round.setdefault(p["round_id"], []).append(p)
+    for rid, positions in by_round.items():
+        digest = round_table(db, rid)
+        if digest is None:
+            continue
+        models = sorted({p["model_id"] for p in positions})
+        rows = {}
+        for i in range(0, len(models), 500):
+            chunk = models[i:i + 500]
+            for row in db.execute(f"SELECT staker, model_id, corr, mmc, score, quantized, delta, delta_tokens, reason "
+                                  f"FROM score_rows WHERE round_id = ? AND table_hash = ? AND model_id IN "
+                                  f"({','.join('?' * len(chunk))})", (rid, digest, *chunk)):
+                rows[row[0].lower(), row[1]] = tuple(row)[2:]
+        for p in positions:
+            row = rows.get((p["staker"].lower(), p["model_id"]))
+            if row is not None:
+                p.update(zip(_SCORE_FIELDS, row))
     return found
+
+
+_ROUND_COLUMNS = ("round_id", "tournament_id", "dataset_hash", "close_time", "resolve_time", "opened_block",
+                  "targets_hash", "extended_results_deadline", "accepted_hash", "dispute_ends_at", "vetoes", "refusals",
+                  "root", "score_table_hash", "total_reward", "total_reward_tokens", "leaf_count", "finalized_block",
+                  "status")
 
 
 def round_detail(db, round_id: int) -> dict | None:
     """A round: what the `rounds` view says, its exact total stake, its positions (with their
     score rows), votes (with their epochs), vetoes, refusals and its score table's status."""
     db = _db(db)
-    row = db.execute("SELECT * FROM rounds WHERE round_id = ?", (round_id,)).fetchone()
+    row = db.execute(f"SELECT {', '.join(_ROUND_COLUMNS)} FROM rounds WHERE round_id = ?", (round_id,)).fetchone()
     if row is None:
         return None
     out = dict(row)
     out["positions"] = _positions(db, "p.round_id = ?", (round_id,))
+    # the view's staked_positions and total_stake_tokens, from the positions just read (the view
+    # would read them all again)
+    out["staked_positions"] = sum(p["stake"] != "0" for p in out["positions"])
+    out["total_stake_tokens"] = sum(p["stake_tokens"] for p in out["positions"])
     out["total_stake"] = str(sum(int(p["stake"]) for p in out["positions"]))
     out["votes"] = _dicts(db.execute("SELECT * FROM vote_epochs WHERE round_id = ? ORDER BY block, log_index",
                                      (round_id,)))
@@ -120,9 +141,13 @@ def leaderboard(db, tournament_id: int, last: int = 20) -> list[dict]:
     return sorted(out, key=lambda e: (-int(e["payout"]), e["staker"].lower(), e["model_id"]))
 
 
-def model_history(db, model_id) -> list[dict]:
-    """Every position of a model id (bytes or 0x hex), by round: stake, state, score, payout."""
-    return _positions(_db(db), "p.model_id = ?", (_model_hex(model_id),))
+def model_history(db, model_id, staker: str | None = None) -> list[dict]:
+    """Every position of a model id (bytes or 0x hex), by round: stake, state, score, payout;
+    only `staker`'s when given (a model id is a name's hash: several stakers may use one)."""
+    if staker is None:
+        return _positions(_db(db), "p.model_id = ?", (_model_hex(model_id),))
+    return _positions(_db(db), "p.staker = ? AND p.model_id = ?",
+                      (Web3.to_checksum_address(staker), _model_hex(model_id)))
 
 
 def wallet_history(db, address: str) -> dict:

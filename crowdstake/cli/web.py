@@ -1,0 +1,111 @@
+"""`crowdstake web`: the dashboard over an index file (crowdstake.web), served until interrupted.
+
+Without --store, no node is contacted: the pages read the index alone, and a round's verify
+action says it needs a store and a node. With --store, the node (the node options) and the store
+back that action (`crowdstake.oracle.verify_round`, with --targets for rounds that commit none
+on-chain), and the index must be the node's deployment's. With --follow, an indexer (`crowdstake.index.Indexer`) follows the node into the
+same file in a background thread, as `crowdstake index --follow` would (default confirmations
+and poll); it is the file's one writer."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import click
+
+from crowdstake.cli import _options as options
+
+DEFAULT_PORT = 8800
+
+
+def _check_free(host: str, port: int) -> None:
+    from crowdstake.errors import ConfigError
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise ConfigError(f"cannot listen on {host}:{port} ({e.strerror}): pass another --port or --host") \
+                from None
+
+
+def _start_follower(path: Path, contracts, ident, store) -> threading.Event:
+    """An indexer following the node into `path` in a daemon thread; its opening errors (another
+    writer, another deployment) are raised here, before anything is served."""
+    from crowdstake.index import DEFAULT_CONFIRMATIONS, DEFAULT_POLL, Indexer, open_index
+
+    stop, opened, failure = threading.Event(), threading.Event(), []
+
+    def run() -> None:
+        try:
+            index = open_index(path, ident, write=True)
+        except Exception as e:  # noqa: BLE001 - handed to the caller's thread
+            failure.append(e)
+            opened.set()
+            return
+        opened.set()
+        with index:
+            indexer = Indexer(contracts, index, store, confirmations=DEFAULT_CONFIRMATIONS)
+            indexer.follow(DEFAULT_POLL, log=lambda line: click.echo(f"index: {line}", err=True), stop=stop.is_set)
+
+    threading.Thread(target=run, name="index-follow", daemon=True).start()
+    opened.wait()
+    if failure:
+        raise failure[0]
+    return stop
+
+
+@click.command()
+@click.option("--index", "index_file", required=True, metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="the index file, built by `crowdstake index --db FILE`")
+@click.option("--host", default="127.0.0.1", metavar="HOST", help="the address to listen on")
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, metavar="PORT",
+              help="the port to listen on")
+@click.option("--follow", is_flag=True, help="also follow the node into the index file while serving (default: "
+                                             "serve the file as it is; `crowdstake index --follow` may write it)")
+@click.option("--targets", default=None, metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              help="for verifying: a directory of the fund's targets, <round>.csv, checked against the round's "
+                   "on-chain targets hash when it has one (default: the committed targets, from the store)")
+@options.node
+@options.store
+def web(index_file, host, port, follow, targets, flags):
+    """Serve the tournament's dashboard, until interrupted.
+
+    Server-rendered pages over an index file: the leaderboard (/), the rounds, each round's
+    timeline, votes and scores, each model's and wallet's history, the committee; their data as
+    JSON under /api (listed at /docs). With --store, a round's page can verify it against the
+    node. docs/dashboard.md describes the pages."""
+    import uvicorn
+
+    from crowdstake.web import create_app
+
+    settings = options.load(flags)
+    verify, ident, contracts, store = None, None, None, None
+    if settings.store.location or follow:
+        from crowdstake.index import identity
+
+        contracts = settings.node.contracts()
+        ident = identity(contracts)
+        store = options.open_store(settings, contracts)
+    if store is not None:
+        from crowdstake.oracle import verify_round
+
+        def verify(round_id: int):
+            return verify_round(contracts, store, round_id, targets)
+
+    _check_free(host, port)
+    stop = _start_follower(index_file, contracts, ident, store) if follow else None
+    app = create_app(index_file, verify=verify, identity=ident)
+    click.echo(f"the dashboard of {index_file} at http://{host}:{port}/", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if stop is not None:
+            stop.set()
+
+
+COMMANDS = [web]

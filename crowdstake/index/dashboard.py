@@ -1,0 +1,309 @@
+"""What the dashboard's pages show, read from an index: one function per page, each returning
+plain dicts (the same dicts `/api/...` answers). Built on `crowdstake.index.read` (round detail,
+histories, the committee) and adding what a page needs beyond it: standings per tournament (by
+model or by participant, over the last N resolved rounds and over all), a round's timeline with
+block times and its payout factor, cumulative payout series, votes and gas per round.
+
+Conventions as in `read`: exact amounts are wei text beside `_tokens` floats, hashes 0x hex,
+addresses checksummed, times unix seconds (None when not known yet). No function raises for an
+id the index does not know: it answers None.
+
+A *resolved* round is one whose score table (`read.round_table`) is stored; standings count
+only those. A position's payout is its score row's delta (a burn when negative), whether or not
+it has been claimed yet; "stake now" is the stake of the positions still open (neither claimed,
+refunded nor unstaked)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from web3 import Web3
+
+from crowdstake.index import read
+from crowdstake.index.decode import tokens
+from crowdstake.results.payout import WAD, payout_factor
+
+SORTS = ("rank", "stake_now", "rounds", "corr_recent", "mmc_recent", "score_recent", "corr_all", "mmc_all",
+         "score_all", "payout", "burns")
+
+
+def _db(db) -> sqlite3.Connection:
+    return read._db(db)
+
+
+def tournaments(db) -> list[dict]:
+    """Every tournament's current parameters."""
+    return read._dicts(_db(db).execute("SELECT * FROM tournaments ORDER BY tournament_id"))
+
+
+def resolved_rounds(db, tournament_id: int) -> list[tuple[int, str]]:
+    """(round, table hash) of the tournament's rounds whose score table is stored, newest first."""
+    db = _db(db)
+    out = []
+    for (rid,) in db.execute("SELECT round_id FROM rounds_opened WHERE tournament_id = ? ORDER BY round_id DESC",
+                             (tournament_id,)).fetchall():
+        digest = read.round_table(db, rid)
+        if digest and db.execute("SELECT 1 FROM score_tables WHERE round_id = ? AND table_hash = ? AND "
+                                 "status = 'stored'", (rid, digest)).fetchone():
+            out.append((rid, digest))
+    return out
+
+
+def _unsettled_rounds(db: sqlite3.Connection, tournament_id: int) -> list[int]:
+    """The tournament's rounds that may still hold a stake: fewer claims and refunds than
+    positions ever staked (a round whose every position settled holds none)."""
+    return [r[0] for r in db.execute(
+        """SELECT o.round_id FROM rounds_opened o WHERE o.tournament_id = ? AND
+           (SELECT COUNT(*) FROM claims c WHERE c.round_id = o.round_id)
+           + (SELECT COUNT(*) FROM refunds r WHERE r.round_id = o.round_id)
+           < (SELECT COUNT(*) FROM (SELECT DISTINCT staker, model_id FROM stake_changes s WHERE s.round_id = o.round_id))""",
+        (tournament_id,))]
+
+
+def _tallies(db: sqlite3.Connection, tournament_id: int, last: int) -> dict[tuple[str, str], dict]:
+    """Per (staker, model): stake now, rounds scored, payout, burns, and for each of CORR, MMC
+    and score [sum, count, sum over the last `last` resolved rounds, count there]."""
+    resolved = resolved_rounds(db, tournament_id)
+    recent = {rid for rid, _ in resolved[:last]}
+    board: dict[tuple[str, str], dict] = {}
+    checksum: dict[str, str] = {}
+
+    def entry(staker: str, model: str) -> dict:
+        if staker not in checksum:
+            checksum[staker] = Web3.to_checksum_address(staker)
+        key = (checksum[staker], model)
+        if key not in board:
+            board[key] = {"stake_now": 0, "rounds": 0, "payout": 0, "burns": 0,
+                          "sums": {k: [0.0, 0, 0.0, 0] for k in ("corr", "mmc", "score")}}
+        return board[key]
+
+    if resolved:
+        pairs = ", ".join("(?, ?)" for _ in resolved)
+        oldest_recent = min(recent)
+        # Means and counts in SQL; the exact payouts (wei text, beyond SQLite's integers) summed here.
+        for staker, model, n, corr, mmc, score, n_recent, corr_r, mmc_r, score_r, deltas in db.execute(
+                f"""WITH t(round_id, table_hash) AS (VALUES {pairs})
+                    SELECT s.staker, s.model_id, COUNT(*), SUM(s.corr), SUM(s.mmc), SUM(s.score),
+                           SUM(s.round_id >= ?), TOTAL(CASE WHEN s.round_id >= ? THEN s.corr END),
+                           TOTAL(CASE WHEN s.round_id >= ? THEN s.mmc END),
+                           TOTAL(CASE WHEN s.round_id >= ? THEN s.score END), GROUP_CONCAT(s.delta)
+                    FROM score_rows s JOIN t ON s.round_id = t.round_id AND s.table_hash = t.table_hash
+                    GROUP BY s.staker, s.model_id""",
+                (*(x for pair in resolved for x in pair), *([oldest_recent] * 4))):
+            e = entry(staker, model)
+            e["rounds"] += n
+            amounts = [int(d) for d in deltas.split(",")]
+            e["payout"] += sum(amounts)
+            e["burns"] -= sum(d for d in amounts if d < 0)
+            for k, total, recent_total in (("corr", corr, corr_r), ("mmc", mmc, mmc_r), ("score", score, score_r)):
+                t = e["sums"][k]
+                t[0] += total
+                t[1] += n
+                t[2] += recent_total
+                t[3] += n_recent
+    for rid in _unsettled_rounds(db, tournament_id):
+        for staker, model, stake in db.execute(
+                "SELECT staker, model_id, stake FROM positions WHERE round_id = ? AND state = 'open'", (rid,)):
+            entry(staker, model)["stake_now"] += int(stake)
+    return board
+
+
+def _merged(board: dict[tuple[str, str], dict]) -> dict[tuple[str, None], dict]:
+    """The tallies of each staker's models added up."""
+    out: dict[tuple[str, None], dict] = {}
+    for (staker, _), e in board.items():
+        m = out.setdefault((staker, None), {"stake_now": 0, "rounds": 0, "payout": 0, "burns": 0,
+                                            "sums": {k: [0.0, 0, 0.0, 0] for k in ("corr", "mmc", "score")}})
+        for k in ("stake_now", "rounds", "payout", "burns"):
+            m[k] += e[k]
+        for k, t in e["sums"].items():
+            m["sums"][k] = [a + b for a, b in zip(m["sums"][k], t)]
+    return out
+
+
+def _rows(board: dict[tuple, dict]) -> list[dict]:
+    """The tallies as rows, ranked by payout (then stake now, staker, model)."""
+    rows = []
+    for (staker, model), e in board.items():
+        row = {"staker": staker, "model_id": model, "rounds": e["rounds"]}
+        if model is None:
+            del row["model_id"]
+        for k, (total, n, recent_total, recent_n) in e["sums"].items():
+            row[f"{k}_recent"] = recent_total / recent_n if recent_n else None
+            row[f"{k}_all"] = total / n if n else None
+        for k in ("stake_now", "payout", "burns"):
+            row[k], row[f"{k}_tokens"] = str(e[k]), tokens(e[k])
+        rows.append(row)
+    rows.sort(key=lambda r: (-int(r["payout"]), -int(r["stake_now"]), r["staker"].lower(), r.get("model_id") or ""))
+    for i, row in enumerate(rows, 1):
+        row["rank"] = i
+    return rows
+
+
+def sorted_by(rows: list[dict], sort: str) -> list[dict]:
+    """Standings rows in the order of `sort` (one of SORTS): descending, `rank` ascending; rows
+    without a value (no resolved round) last; ties keep the rank order."""
+    if sort not in SORTS:
+        raise ValueError(f"sort by {sort!r}: one of {', '.join(SORTS)}")
+    if sort == "rank":
+        return sorted(rows, key=lambda r: r["rank"])
+    key = sort if sort == "rounds" or sort.endswith(("_recent", "_all")) else f"{sort}_tokens"
+    return sorted(rows, key=lambda r: (r[key] is None, -(r[key] or 0), r["rank"]))
+
+
+def standings(db, tournament_id: int, last: int = 20, sort: str = "rank") -> dict[str, list[dict]]:
+    """The tournament's standings, `models` (one row per staker and model id) and
+    `participants` (one per staker): rank (by cumulative payout, best first), stake now, rounds
+    taken part in (resolved; a participant's counts each model), mean CORR/MMC/score over the
+    last `last` resolved rounds (`*_recent`) and over all (`*_all`), cumulative payout and burns
+    (exact and tokens). `sort` is one of SORTS (descending, `rank` ascending); the rank stays."""
+    board = _tallies(_db(db), tournament_id, last)
+    return {"models": sorted_by(_rows(board), sort), "participants": sorted_by(_rows(_merged(board)), sort)}
+
+
+def leaderboard_page(db, sort: str = "rank", last: int = 20) -> dict:
+    """The `/` page: for every tournament, its parameters, resolved rounds, and its standings by
+    model and by participant, sorted by `sort`."""
+    out = []
+    for t in tournaments(db):
+        tid = t["tournament_id"]
+        out.append({"tournament": t, "resolved_rounds": [rid for rid, _ in resolved_rounds(db, tid)],
+                    **standings(db, tid, last, sort)})
+    return {"sort": sort, "last": last, "tournaments": out}
+
+
+def block_times(db, blocks) -> dict[int, int | None]:
+    """The timestamp of each block the index recorded (None for one it has no time for)."""
+    blocks = sorted({b for b in blocks if b is not None})
+    db = _db(db)
+    out = {}
+    for i in range(0, len(blocks), 500):
+        chunk = blocks[i:i + 500]
+        out.update(db.execute(f"SELECT number, timestamp FROM blocks WHERE number IN ({','.join('?' * len(chunk))})",
+                              chunk).fetchall())
+    return {b: out.get(b) for b in blocks}
+
+
+def rounds_list(db) -> list[dict]:
+    """Every round, newest first: tournament, status, times, staked positions, stake, reward."""
+    db = _db(db)
+    rows = read._dicts(db.execute(
+        "SELECT o.round_id, o.tournament_id, o.close_time, o.resolve_time, o.block AS opened_block, "
+        "f.block AS finalized_block, f.total_reward, f.total_reward_tokens, f.leaf_count, "
+        "(SELECT COUNT(*) FROM acceptances a WHERE a.round_id = o.round_id) AS acceptances, "
+        "(SELECT COUNT(*) FROM vetoes v WHERE v.round_id = o.round_id) AS vetoes "
+        "FROM rounds_opened o LEFT JOIN finalizations f USING (round_id) ORDER BY o.round_id DESC"))
+    # Each position's stake as the `positions` view has it (its last stake change), all rounds in
+    # one pass along stake_changes' index (SQLite takes the bare columns from the MAX row).
+    stakes = {r[0]: r[1:] for r in db.execute(
+        """SELECT round_id, SUM(new_stake != '0'), TOTAL(new_stake_tokens) FROM
+           (SELECT round_id, new_stake, new_stake_tokens, MAX(block * 4294967296 + log_index) FROM stake_changes
+            GROUP BY round_id, staker, model_id) GROUP BY round_id""")}
+    times = block_times(db, [r["opened_block"] for r in rows] + [r["finalized_block"] for r in rows])
+    for r in rows:
+        r["staked_positions"], r["total_stake_tokens"] = stakes.get(r["round_id"], (0, 0.0))
+        r["opened_at"] = times.get(r["opened_block"])
+        r["finalized_at"] = times.get(r["finalized_block"])
+        r["status"] = "finalized" if r["finalized_block"] is not None else (
+            "accepted" if r["acceptances"] > r["vetoes"] else "opened")
+    return rows
+
+
+def round_page(db, round_id: int) -> dict | None:
+    """The `/rounds/{id}` page: `read.round_detail`, plus its tournament's parameters, the
+    timeline (opened, closes, resolves, each vote, accepted, dispute ends, finalised: unix
+    seconds, None when not reached), the payout factor (WAD and as a float), the totals of its
+    score table (reward, burn), and settlement progress (settled / staked positions)."""
+    db = _db(db)
+    detail = read.round_detail(db, round_id)
+    if detail is None:
+        return None
+    params = db.execute("SELECT * FROM tournaments WHERE tournament_id = ?", (detail["tournament_id"],)).fetchone()
+    detail["tournament"] = dict(params) if params else None
+    accepted = read._dicts(db.execute("SELECT block, result_hash, dispute_ends_at FROM acceptances WHERE round_id = ? "
+                                      "ORDER BY block, log_index", (round_id,)))
+    times = block_times(db, [detail["opened_block"], detail["finalized_block"]] + [v["block"] for v in detail["votes"]]
+                        + [a["block"] for a in accepted] + [v["block"] for v in detail["vetoes"]])
+    for v in detail["votes"] + detail["vetoes"] + accepted:
+        v["time"] = times.get(v["block"])
+    timeline = [{"event": "opened", "time": times.get(detail["opened_block"]), "block": detail["opened_block"]},
+                {"event": "closes", "time": detail["close_time"], "block": None},
+                {"event": "resolves", "time": detail["resolve_time"], "block": None}]
+    timeline += [{"event": f"vote by {v['member']}", "time": v["time"], "block": v["block"]} for v in detail["votes"]]
+    timeline += [{"event": f"veto of {v['result_hash']}", "time": v["time"], "block": v["block"]}
+                 for v in detail["vetoes"]]
+    timeline += [{"event": "accepted", "time": a["time"], "block": a["block"]} for a in accepted]
+    timeline.append({"event": "dispute ends", "time": detail["dispute_ends_at"], "block": None})
+    timeline.append({"event": "finalized", "time": times.get(detail["finalized_block"]),
+                     "block": detail["finalized_block"]})
+    detail["accepted"] = accepted
+    detail["timeline"] = timeline
+    staked = [p for p in detail["positions"] if p["stake"] != "0" or p["state"] in ("claimed", "refunded")]
+    settled = [p for p in staked if p["state"] in ("claimed", "refunded")]
+    detail["settlement"] = {"settled": len(settled), "staked": len(staked)}
+    detail["payout_factor"] = None
+    if detail["tournament"] is not None:
+        factor = payout_factor(int(detail["tournament"]["threshold"]), int(detail["total_stake"]))
+        detail["payout_factor"] = {"wad": str(factor), "value": factor / WAD}
+    scored = [p for p in detail["positions"] if p["table_delta"] is not None]
+    reward = sum(int(p["table_delta"]) for p in scored if int(p["table_delta"]) > 0)
+    burn = -sum(int(p["table_delta"]) for p in scored if int(p["table_delta"]) < 0)
+    detail["totals"] = {"stake": detail["total_stake"], "stake_tokens": tokens(int(detail["total_stake"])),
+                        "reward": str(reward), "reward_tokens": tokens(reward), "burn": str(burn),
+                        "burn_tokens": tokens(burn), "scored_positions": len(scored)}
+    return detail
+
+
+def _with_cumulative(positions: list[dict]) -> list[dict]:
+    """Each position with `cumulative_payout_tokens`: its series' (staker, model) payouts so far,
+    counting scored positions only."""
+    running: dict[tuple, float] = {}
+    for p in positions:
+        key = (p["staker"], p["model_id"])
+        running[key] = running.get(key, 0.0) + (p["table_delta_tokens"] or 0.0)
+        p["cumulative_payout_tokens"] = running[key]
+    return positions
+
+
+def model_page(db, model_id: str, staker: str | None = None) -> dict | None:
+    """The `/models/{model_id}` page: the model id's positions round by round (of one staker
+    when given), each with its cumulative payout; None when the index has none."""
+    history = read.model_history(db, model_id, staker)
+    if not history:
+        return None
+    return {"model_id": read._model_hex(model_id), "staker": staker, "positions": _with_cumulative(history),
+            "stakers": sorted({p["staker"] for p in history}, key=str.lower)}
+
+
+def wallet_page(db, address: str) -> dict | None:
+    """The `/wallets/{address}` page: `read.wallet_history` with cumulative payouts per model;
+    None when the index knows nothing of the address."""
+    wallet = read.wallet_history(db, address)
+    if not (wallet["positions"] or wallet["credited"] or wallet["withdrawals"] or wallet["staked_from_balance"]):
+        return None
+    _with_cumulative(wallet["positions"])
+    return wallet
+
+
+def committee_page(db) -> dict:
+    """The `/committee` page: `read.committee`, and per round its votes (member, result, tally,
+    gas), acceptances and vetoes, the gas its votes cost in all."""
+    db = _db(db)
+    out = read.committee(db)
+    votes = read._dicts(db.execute("SELECT round_id, block, member, result_hash, votes, gas_used, restarts, "
+                                   "membership_version FROM vote_epochs ORDER BY block, log_index"))
+    vetoes = read._dicts(db.execute("SELECT round_id, block, result_hash, vetoes FROM vetoes ORDER BY block, log_index"))
+    times = block_times(db, [v["block"] for v in votes + vetoes])
+    rounds: dict[int, dict] = {}
+    for v in votes:
+        v["time"] = times.get(v["block"])
+        r = rounds.setdefault(v["round_id"], {"round_id": v["round_id"], "votes": [], "vetoes": [], "gas": 0})
+        r["votes"].append(v)
+        r["gas"] += v["gas_used"] or 0
+    for v in vetoes:
+        v["time"] = times.get(v["block"])
+        rounds.setdefault(v["round_id"], {"round_id": v["round_id"], "votes": [], "vetoes": [], "gas": 0})["vetoes"] \
+            .append(v)
+    out["rounds"] = [rounds[k] for k in sorted(rounds, reverse=True)]
+    out["vetoes"] = vetoes
+    return out

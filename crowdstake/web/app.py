@@ -1,0 +1,237 @@
+"""The dashboard as an ASGI app: `create_app(index_path, verify=None, identity=None)`.
+
+HTML pages and, under `/api`, the same data as JSON (FastAPI lists them at `/docs`):
+
+    GET  /                      /api/leaderboard          standings per tournament (?sort=, ?last=, ?limit=)
+    GET  /rounds                /api/rounds               every round
+    GET  /rounds/{id}           /api/rounds/{id}          a round: timeline, totals, votes, scores
+    POST /rounds/{id}/verify    /api/rounds/{id}/verify   recompute the round, compare with the chain
+    GET  /models/{model_id}     /api/models/{model_id}    a model's rounds (?staker=)
+    GET  /wallets/{address}     /api/wallets/{address}    a wallet's rounds and balance moves
+    GET  /committee             /api/committee            members, threshold, votes and gas per round
+
+The index is opened read-only (`open_index`, which refuses a missing file or another
+deployment's when `identity` is given), one connection per worker thread; each request reads in
+one transaction, so a page is one consistent snapshot while an indexer writes the file. A page's
+data is kept until the index changes (`cache`).
+
+Errors: an unknown round, model or wallet is a 404 (an HTML page, or {"detail"} under /api); a
+malformed id or query is a 404 or 422 (bad `sort`: 422); never a 5xx, never a stack trace, for
+bad input. `verify(round_id)` (a `crowdstake.oracle.Verification`), when given, backs the verify
+action; without it the action answers 409 saying it needs a store and a node. A round without
+a result to verify is a 409; a node or store that does not answer, 503."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from crowdstake.errors import CrowdstakeError, NodeUnavailable, StoreUnavailable
+from crowdstake.index import dashboard
+from crowdstake.index.schema import open_index
+from crowdstake.web import html, pages
+from crowdstake.web.cache import PageCache
+
+_ROUND = re.compile(r"[0-9]{1,18}")  # an int64, with room to spare
+_MODEL = re.compile(r"0x[0-9a-fA-F]{1,64}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+NO_VERIFIER = "verification needs a store and a node: start `crowdstake web` with --store and --rpc-url or --network"
+
+
+class NotFound(Exception):
+    """An id the index does not know, or that cannot be one: a 404."""
+
+
+class Refused(Exception):
+    """A request that cannot be done: its status and message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def round_id_of(text: str) -> int:
+    if not _ROUND.fullmatch(text):
+        raise NotFound(f"{text[:80]!r} is not a round number")
+    return int(text)
+
+
+def model_id_of(text: str) -> str:
+    if not _MODEL.fullmatch(text):
+        raise NotFound(f"{text[:80]!r} is not a model id (0x and up to 64 hex digits)")
+    return text.lower()
+
+
+def address_of(text: str) -> str:
+    if not _ADDRESS.fullmatch(text):
+        raise NotFound(f"{text[:80]!r} is not an address (0x and 40 hex digits)")
+    return text
+
+
+def _found(value, what: str):
+    if value is None:
+        raise NotFound(f"the index has no {what}")
+    return value
+
+
+def create_app(index_path, verify: Callable[[int], object] | None = None, identity=None, title: str = "crowdstake",
+               cache_size: int = 256):
+    """The dashboard over the index at `index_path` (checked now: a missing file, another
+    schema's or, with `identity`, another deployment's is a ConfigError). Page data is kept
+    while the index does not change (`cache.PageCache`, `cache_size` answers; 0: none)."""
+    from fastapi import FastAPI, Query, Request
+    from fastapi.responses import HTMLResponse, JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    index_path = Path(index_path)
+    open_index(index_path, identity).close()
+    local = threading.local()
+    cache = PageCache(cache_size)
+
+    def read(function, *args):
+        """`function(db, *args)` in one read transaction of this thread's connection (from the
+        cache while the index is unchanged)."""
+        opened = getattr(local, "index", None)
+        if opened is None:
+            opened = local.index = open_index(index_path, identity)
+        db = opened.db
+        db.execute("BEGIN")
+        try:
+            return cache.get(db, function, *args)
+        finally:
+            db.execute("COMMIT")
+
+    app = FastAPI(title=f"{title} dashboard", description="The tournament's dashboard: each page's data as JSON.",
+                  version="1")
+    app.state.index_path, app.state.cache = index_path, cache
+
+    def is_api(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
+
+    def answer(request: Request, status: int, message: str):
+        if is_api(request):
+            return JSONResponse({"detail": message}, status_code=status)
+        return HTMLResponse(html.not_found(message) if status == 404 else
+                            html.page(f"Error {status}", f"<p>{html.e(message)}</p>"), status_code=status)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request, exc):
+        return answer(request, 404, str(exc))
+
+    @app.exception_handler(Refused)
+    async def _refused(request, exc):
+        return answer(request, exc.status, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request, exc):
+        return answer(request, exc.status_code, "no such page" if exc.status_code == 404 else str(exc.detail))
+
+    def sort_of(sort: str) -> str:
+        if sort not in dashboard.SORTS:
+            raise Refused(422, f"sort by {sort[:40]!r}? one of {', '.join(dashboard.SORTS)}")
+        return sort
+
+    Sort = Query("rank", description=f"the column to sort by: {', '.join(dashboard.SORTS)} (descending; rank ascending)")
+    Last = Query(20, ge=1, le=10_000, description="how many of the latest resolved rounds the *_recent means cover")
+    Limit = Query(100, ge=1, le=100_000, description="rows per table at most (the first, in the sort order)")
+
+    # ---------------------------------------------------------------- data, shared by pages and /api
+
+    def leaderboard_data(sort: str, last: int, limit: int) -> dict:
+        sort = sort_of(sort)
+        data = read(dashboard.leaderboard_page, "rank", last)  # kept once for every order
+        shown = [{**t, "models": dashboard.sorted_by(t["models"], sort)[:limit],
+                  "participants": dashboard.sorted_by(t["participants"], sort)[:limit],
+                  "counts": {"models": len(t["models"]), "participants": len(t["participants"])}}
+                 for t in data["tournaments"]]
+        return {**data, "sort": sort, "limit": limit, "tournaments": shown}
+
+    def round_data(round_id: str) -> dict:
+        rid = round_id_of(round_id)
+        return _found(read(dashboard.round_page, rid), f"round {rid}")
+
+    def model_data(model_id: str, staker: str | None) -> dict:
+        mid = model_id_of(model_id)
+        return _found(read(dashboard.model_page, mid, address_of(staker) if staker else None), f"model {mid}"
+                      + (f" of {staker}" if staker else ""))
+
+    def wallet_data(address: str) -> dict:
+        return _found(read(dashboard.wallet_page, address_of(address)), f"wallet {address}")
+
+    def verification(round_id: str) -> dict:
+        rid = round_id_of(round_id)
+        _found(read(dashboard.round_page, rid), f"round {rid}")
+        if verify is None:
+            raise Refused(409, NO_VERIFIER)
+        try:
+            report = verify(rid)
+        except (NodeUnavailable, StoreUnavailable) as e:
+            raise Refused(503, str(e)) from None
+        except CrowdstakeError as e:
+            raise Refused(409, str(e)) from None
+        return dataclasses.asdict(report)
+
+    # ---------------------------------------------------------------- /api
+
+    @app.get("/api/leaderboard", tags=["api"], summary="Standings per tournament, by model and by participant")
+    def api_leaderboard(sort: str = Sort, last: int = Last, limit: int = Limit) -> dict:
+        return leaderboard_data(sort, last, limit)
+
+    @app.get("/api/rounds", tags=["api"], summary="Every round, newest first")
+    def api_rounds() -> list[dict]:
+        return read(dashboard.rounds_list)
+
+    @app.get("/api/rounds/{round_id}", tags=["api"], summary="A round: timeline, totals, votes, vetoes, scores")
+    def api_round(round_id: str) -> dict:
+        return round_data(round_id)
+
+    @app.post("/api/rounds/{round_id}/verify", tags=["api"], summary="Recompute a round and compare with the chain")
+    def api_verify(round_id: str) -> dict:
+        return verification(round_id)
+
+    @app.get("/api/models/{model_id}", tags=["api"], summary="A model's positions round by round")
+    def api_model(model_id: str, staker: str | None = Query(None, description="only this participant's")) -> dict:
+        return model_data(model_id, staker)
+
+    @app.get("/api/wallets/{address}", tags=["api"], summary="A wallet's positions and internal balance moves")
+    def api_wallet(address: str) -> dict:
+        return wallet_data(address)
+
+    @app.get("/api/committee", tags=["api"], summary="The committee: members, threshold, votes and gas per round")
+    def api_committee() -> dict:
+        return read(dashboard.committee_page)
+
+    # ---------------------------------------------------------------- pages
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(sort: str = Sort, last: int = Last, limit: int = Limit):
+        return pages.leaderboard(leaderboard_data(sort, last, limit))
+
+    @app.get("/rounds", response_class=HTMLResponse, include_in_schema=False)
+    def rounds():
+        return pages.rounds(read(dashboard.rounds_list))
+
+    @app.get("/rounds/{round_id}", response_class=HTMLResponse, include_in_schema=False)
+    def round_page(round_id: str):
+        return pages.round_(round_data(round_id), verify is not None)
+
+    @app.post("/rounds/{round_id}/verify", response_class=HTMLResponse, include_in_schema=False)
+    def verify_page(round_id: str):
+        return pages.verification(round_id_of(round_id), verification(round_id))
+
+    @app.get("/models/{model_id}", response_class=HTMLResponse, include_in_schema=False)
+    def model(model_id: str, staker: str | None = None):
+        return pages.model(model_data(model_id, staker))
+
+    @app.get("/wallets/{address}", response_class=HTMLResponse, include_in_schema=False)
+    def wallet(address: str):
+        return pages.wallet(wallet_data(address))
+
+    @app.get("/committee", response_class=HTMLResponse, include_in_schema=False)
+    def committee():
+        return pages.committee(read(dashboard.committee_page))
+
+    return app

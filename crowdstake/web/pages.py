@@ -1,0 +1,195 @@
+"""Each page's HTML from its data, the dicts of `crowdstake.index.dashboard` (the same ones
+`/api` answers): `leaderboard`, `rounds`, `round_`, `model`, `wallet`, `committee`. No page
+reads anything itself; every value shown is escaped (`html.e`) or formatted by `html`."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from crowdstake._human import format_duration, format_percent, format_weight
+from crowdstake.index.dashboard import SORTS
+from crowdstake.web import svg
+from crowdstake.web.html import amount, e, model_link, number, page, round_link, short, table, wallet_link, when
+
+_STANDING_COLUMNS = [("rank", "rank"), ("stake_now", "stake now"), ("rounds", "rounds"),
+                     ("corr_recent", "CORR (last {n})"), ("mmc_recent", "MMC (last {n})"),
+                     ("score_recent", "score (last {n})"), ("corr_all", "CORR (all)"), ("mmc_all", "MMC (all)"),
+                     ("score_all", "score (all)"), ("payout", "payout"), ("burns", "burns")]
+
+
+def _standing_cells(r: dict) -> list[str]:
+    return [str(r["rank"]), amount(r["stake_now_tokens"]), str(r["rounds"]), number(r["corr_recent"]),
+            number(r["mmc_recent"]), number(r["score_recent"]), number(r["corr_all"]), number(r["mmc_all"]),
+            number(r["score_all"]), amount(r["payout_tokens"]), amount(r["burns_tokens"])]
+
+
+def leaderboard(data: dict) -> str:
+    sort, n = data["sort"], data["last"]
+    columns = [(k, t.format(n=n)) for k, t in _STANDING_COLUMNS]
+
+    def link(key):
+        return "/?" + urlencode({"sort": key, "last": n, "limit": data["limit"]}) if key in SORTS else None
+
+    def more(shown: int, total: int) -> str:
+        everything = "/?" + urlencode({"sort": sort, "last": n, "limit": total})
+        return f'<p class="note">the first {shown} of {total}: <a href="{e(everything)}">show all</a></p>' \
+            if shown < total else ""
+
+    body = []
+    for t in data["tournaments"]:
+        p = t["tournament"]
+        body.append(f'<h2 id="tournament-{p["tournament_id"]}">Tournament {e(p["tournament_id"])}</h2>'
+                    f'<p class="note">threshold {amount(p["threshold_tokens"], 2)} tokens, cap '
+                    f'{e(format_percent(int(p["cap"])))}, weights CORR {e(format_weight(p["corr_weight_bps"]))} MMC '
+                    f'{e(format_weight(p["mmc_weight_bps"]))}; {len(t["resolved_rounds"])} resolved rounds</p>')
+        body.append("<h3>Models</h3>")
+        rows = [[wallet_link(r["staker"]), model_link(r["model_id"], r["staker"]), *_standing_cells(r)]
+                for r in t["models"]]
+        body.append(table([("staker", "participant"), ("model_id", "model"), *columns], rows, link, sort,
+                          cls="standings models") + more(len(rows), t["counts"]["models"])
+                    if rows else '<p class="note">No model has been scored yet.</p>')
+        body.append("<h3>Participants</h3>")
+        rows = [[wallet_link(r["staker"]), *_standing_cells(r)] for r in t["participants"]]
+        body.append(table([("staker", "participant"), *columns], rows, link, sort, cls="standings participants")
+                    + more(len(rows), t["counts"]["participants"])
+                    if rows else '<p class="note">No participant has been scored yet.</p>')
+    if not data["tournaments"]:
+        body.append('<p class="note">The index has no tournament yet.</p>')
+    return page("Leaderboard", "".join(body), f"over each tournament's resolved rounds; sorted by {e(sort)}")
+
+
+def rounds(data: list[dict]) -> str:
+    rows = [[round_link(r["round_id"]), e(r["tournament_id"]), e(r["status"]), when(r["opened_at"]),
+             when(r["close_time"]), when(r["resolve_time"]), str(r["staked_positions"]),
+             amount(r["total_stake_tokens"], 2), amount(r["total_reward_tokens"]), when(r["finalized_at"])]
+            for r in data]
+    columns = [("round_id", "round"), ("tournament_id", "tournament"), ("status", "status"), ("opened", "opened"),
+               ("close", "closes"), ("resolve", "resolves"), ("positions", "staked positions"), ("stake", "stake"),
+               ("reward", "reward"), ("finalized", "finalized")]
+    body = table(columns, rows, cls="rounds") if rows else '<p class="note">No round has been opened yet.</p>'
+    return page("Rounds", body)
+
+
+def _verify_form(round_id: int, can_verify: bool) -> str:
+    if not can_verify:
+        return ('<p class="note" id="verify">Verification recomputes the round from the store\'s files and compares '
+                'it with the chain: it needs a store and a node (start `crowdstake web` with --store and '
+                '--rpc-url or --network).</p>')
+    return (f'<form id="verify" method="post" action="/rounds/{round_id}/verify">'
+            '<button type="submit">Verify this round against the chain</button></form>')
+
+
+def verification(round_id: int, report: dict) -> str:
+    verdict = ('<p class="ok">matches</p>' if report["matches"] else
+               f'<p class="bad">does not match: {len(report["differences"])} leaves differ</p>')
+    rows = [[wallet_link(d["staker"]), model_link(d["model_id"]), e(d["recomputed"]), e(d["published"])]
+            for d in report["differences"]]
+    body = (f'{verdict}<p>on-chain root {short(report["onchain_root"], 66)}<br>recomputed root '
+            f'{short(report["recomputed_root"], 66)}</p>'
+            + (table([("staker", "staker"), ("model", "model"), ("r", "recomputed"), ("p", "published")], rows)
+               if rows else "") + f'<p><a href="/rounds/{round_id}">Back to round {round_id}</a></p>')
+    return page(f"Round {round_id}: verification", body)
+
+
+def round_(data: dict, can_verify: bool) -> str:
+    rid = data["round_id"]
+    timeline = table([("event", "event"), ("time", "time"), ("block", "block")],
+                     [[e(t["event"]), when(t["time"]) or '<span class="note">not yet</span>', e(t["block"])]
+                      for t in data["timeline"]], cls="timeline")
+    totals, factor, settle = data["totals"], data["payout_factor"], data["settlement"]
+    summary = table([("k", "what"), ("v", "value")], [
+        ["status", e(data["status"])], ["tournament", e(data["tournament_id"])],
+        ["total stake", amount(totals["stake_tokens"])], ["staked positions", e(data["staked_positions"])],
+        ["payout factor", number(factor["value"], 6) if factor else ""],
+        ["reward (score table)", amount(totals["reward_tokens"])], ["burn (score table)", amount(totals["burn_tokens"])],
+        ["total reward (finalised)", amount(data["total_reward_tokens"])],
+        ["settled / staked", f'<span id="settlement">{settle["settled"]} / {settle["staked"]}</span>'],
+        ["dataset", short(data["dataset_hash"], 18)], ["targets", short(data["targets_hash"], 18)],
+        ["root", short(data["root"], 18)], ["score table", short(data["score_table"], 18)]], cls="summary")
+    votes = table([("member", "member"), ("result", "result"), ("root", "root"), ("time", "when"),
+                   ("epoch", "epoch (restarts, membership)"), ("tally", "tally"), ("gas", "gas")],
+                  [[wallet_link(v["member"]), short(v["result_hash"]), short(v["root"]), when(v["time"]),
+                    f'{e(v["restarts"])}, {e(v["membership_version"])}', e(v["votes"]), e(v["gas_used"])]
+                   for v in data["votes"]], cls="votes") if data["votes"] else '<p class="note">No vote yet.</p>'
+    vetoes = table([("result", "result vetoed"), ("time", "when"), ("n", "vetoes")],
+                   [[short(v["result_hash"]), when(v["time"]), e(v["vetoes"])] for v in data["vetoes"]],
+                   cls="vetoes") if data["vetoes"] else '<p class="note">No veto.</p>'
+    status = data["score_table_status"]
+    if status is None or status["status"] != "stored":
+        why = "no result names one yet" if data["score_table"] is None else (
+            f"{status['status']} after {status['attempts']} attempts" if status else "not fetched yet")
+        scores_note = f'<p class="note" id="no-score-table">The score table is not stored yet ({e(why)}).</p>'
+    else:
+        scores_note = ""
+    scores = table([("staker", "participant"), ("model", "model"), ("stake", "stake"), ("state", "state"),
+                    ("corr", "CORR"), ("mmc", "MMC"), ("score", "score"), ("payout", "payout"), ("reason", "note")],
+                   [[wallet_link(p["staker"]), model_link(p["model_id"], p["staker"]), amount(p["stake_tokens"]),
+                     e(p["state"]), number(p["corr"]), number(p["mmc"]), number(p["table_score"]),
+                     amount(p["table_delta_tokens"]), e(p["reason"])] for p in data["positions"]], cls="scores")
+    body = (f"<h2>Timeline</h2>{timeline}<h2>Totals</h2>{summary}<h2>Votes</h2>{votes}<h2>Vetoes</h2>{vetoes}"
+            f"<h2>Scores</h2>{scores_note}{scores}<h2>Verify</h2>{_verify_form(rid, can_verify)}")
+    return page(f"Round {rid}", body)
+
+
+def _history(positions: list[dict], with_staker: bool) -> str:
+    columns = [("round", "round")] + ([("staker", "participant")] if with_staker else []) + \
+        [("model", "model"), ("stake", "stake"), ("corr", "CORR"), ("mmc", "MMC"), ("score", "score"),
+         ("payout", "payout"), ("cumulative", "cumulative payout"), ("state", "state")]
+    rows = [[round_link(p["round_id"])] + ([wallet_link(p["staker"])] if with_staker else []) +
+            [model_link(p["model_id"], p["staker"]), amount(p["stake_tokens"]), number(p["corr"]), number(p["mmc"]),
+             number(p["table_score"]), amount(p["table_delta_tokens"]), amount(p["cumulative_payout_tokens"]),
+             e(p["state"])] for p in positions]
+    return table(columns, rows, cls="history")
+
+
+def _charts(positions: list[dict], name) -> str:
+    """The cumulative payout of each series (from 0 before its first scored round) and the score
+    of each scored position, by round."""
+    cumulative, scores = {}, []
+    for p in positions:
+        if p["table_delta_tokens"] is None:
+            continue
+        series = cumulative.setdefault(name(p), [(p["round_id"] - 1, 0.0)])
+        series.append((p["round_id"], p["cumulative_payout_tokens"]))
+        scores.append((p["round_id"], p["table_score"]))
+    return svg.lines("cumulative payout (tokens) by round", cumulative) + svg.bars("score of each position by round",
+                                                                                scores)
+
+
+def model(data: dict) -> str:
+    several = len(data["stakers"]) > 1
+    body = (f'<p>model id {short(data["model_id"], 66)}; participants: '
+            f'{", ".join(wallet_link(s) for s in data["stakers"])}</p>'
+            f'<h2>Charts</h2>{_charts(data["positions"], lambda p: p["staker"][:10])}'
+            f'<h2>History</h2>{_history(data["positions"], several)}')
+    return page("Model " + data["model_id"][:18], body)
+
+
+def wallet(data: dict) -> str:
+    moves = table([("kind", "move"), ("block", "block"), ("round", "round"), ("amount", "amount")],
+                  [[e(k), e(m["block"]), round_link(m["round_id"]) if m.get("round_id") is not None else "",
+                    amount(int(m["amount"]) / 10**18)]
+                   for k, key in (("credited", "credited"), ("withdrawn", "withdrawals"),
+                                  ("staked from balance", "staked_from_balance")) for m in data[key]], cls="moves")
+    body = (f'<p>internal balance now: <span id="internal-balance">{amount(data["internal_balance_tokens"])}</span> '
+            f'tokens</p><h2>Charts</h2>{_charts(data["positions"], lambda p: p["model_id"][:10])}'
+            f'<h2>History</h2>{_history(data["positions"], False)}<h2>Internal balance moves</h2>{moves}')
+    return page("Wallet " + data["address"], body)
+
+
+def committee(data: dict) -> str:
+    members = "".join(f"<li>{wallet_link(m)}</li>" for m in data["members"])
+    window = format_duration(data["dispute_window"]) if data["dispute_window"] is not None else "unknown"
+    rounds = table([("round", "round"), ("votes", "votes"), ("gas", "gas of its votes"), ("vetoes", "vetoes"),
+                    ("voters", "voters")],
+                   [[round_link(r["round_id"]), str(len(r["votes"])), f'{r["gas"]:,}', str(len(r["vetoes"])),
+                     " ".join(wallet_link(v["member"]) for v in r["votes"])] for r in data["rounds"]], cls="rounds")
+    vetoes = table([("round", "round"), ("result", "result"), ("time", "when")],
+                   [[round_link(v["round_id"]), short(v["result_hash"]), when(v["time"])] for v in data["vetoes"]],
+                   cls="vetoes") if data["vetoes"] else '<p class="note">No veto.</p>'
+    gas = svg.bars("gas of each round's votes", [(r["round_id"], r["gas"]) for r in reversed(data["rounds"])])
+    body = (f'<p>threshold <b id="threshold">{e(data["threshold"])}</b> of <b>{e(data["member_count"])}</b> members; '
+            f'dispute window {e(window)}; membership version {e(data["membership_version"])}</p>'
+            f'<h2>Members</h2><ul class="members">{members}</ul><h2>Votes per round</h2>{gas}{rounds}'
+            f'<h2>Vetoes</h2>{vetoes}')
+    return page("Committee", body)

@@ -1,0 +1,336 @@
+"""The dashboard (crowdstake.web) over an index written by hand, served on loopback: every page
+and its /api twin show the index's numbers, sorting works, unknown ids are 404 pages (404 JSON
+under /api), malformed input is a 4xx and never a 5xx, a round without its score table says so,
+the verify action needs a verifier, and the app refuses a missing index."""
+
+import re
+
+import pytest
+import requests
+from web3 import Web3
+
+from crowdstake._server import ServerThread, free_port
+from crowdstake.errors import ConfigError, NodeUnavailable
+from crowdstake.index.schema import open_index
+from crowdstake.oracle.run import Difference, Verification
+from crowdstake.web import create_app
+from support.index_rows import ALICE, E18, ident, put, stake, wei
+
+BOB = Web3.to_checksum_address("0x" + "b2" * 20)
+MEMBERS = [Web3.to_checksum_address("0x" + f"{i:02x}" * 20) for i in (0xc1, 0xc2, 0xc3)]
+TABLE1 = "0x" + "5c" * 32
+RESULT1, RESULT2 = "0x" + "e1" * 32, "0x" + "e2" * 32
+M1, M2, M3 = "0x" + "01" * 32, "0x" + "02" * 32, "0x" + "03" * 32
+T0 = 1_760_000_000
+
+
+def score_row(db, rid, table, staker, model, stake_tokens, corr, mmc, score, delta_tokens):
+    s, st = wei(stake_tokens)
+    d, dt = wei(delta_tokens)
+    db.execute("INSERT INTO score_rows VALUES (?, ?, 20, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')",
+               (rid, table, staker.lower(), model, s, st, corr, mmc, score, int(score * 1e6), d, dt))
+
+
+def populate(db):
+    """Tournament 1 (threshold 1000). Round 1: ALICE M1 12, BOB M2 30 and M3 5; two votes, accepted,
+    finalised, two claims (M3 is not claimed: its stake is still held); its score table stored
+    (payouts +1, -2, +0.5). Round 2: ALICE M1 20
+    (open); a vote, accepted, vetoed; no table."""
+    th, tht = wei(1000)
+    ms, mst = wei(1)
+    put(db, "tournament_params", 4, 0, tournament_id=1, threshold=th, threshold_tokens=tht, min_stake=ms,
+        min_stake_tokens=mst, cap=5 * 10**16, results_window=604800, corr_weight_bps=5000, mmc_weight_bps=20000,
+        kind=0, min_tickers=0, created=1)
+    for i, m in enumerate(MEMBERS):
+        put(db, "member_changes", 3, i, member=m, membership_version=i + 1, added=1)
+    put(db, "threshold_changes", 3, 5, threshold=2, membership_version=3)
+    put(db, "dispute_window_changes", 3, 6, dispute_window=600)
+    put(db, "rounds_opened", 5, 0, round_id=1, tournament_id=1, dataset_hash="0x" + "da" * 32, close_time=T0 + 100,
+        resolve_time=T0 + 200)
+    for i, (who, model, amount) in enumerate(((ALICE, M1, 12), (BOB, M2, 30), (BOB, M3, 5))):
+        put(db, "submissions", 6, 2 * i, round_id=1, staker=who, model_id=model, predictions_hash="0x" + "aa" * 32)
+        stake(db, 6, 2 * i + 1, 1, model, amount, amount, staker=who)
+    for block, member, gas, tally in ((10, MEMBERS[0], 100_000, 1), (11, MEMBERS[1], 90_000, 2)):
+        put(db, "votes", block, 0, round_id=1, member=member, result_hash=RESULT1, votes=tally, root="0x" + "77" * 32,
+            score_table_hash=TABLE1, total_reward=str(E18), total_reward_tokens=1.0, leaf_count=3, gas_used=gas)
+    put(db, "acceptances", 11, 1, round_id=1, result_hash=RESULT1, dispute_ends_at=T0 + 900)
+    r, rt = wei(1.5)
+    put(db, "finalizations", 20, 0, round_id=1, root="0x" + "77" * 32, score_table_hash=TABLE1, total_reward=r,
+        total_reward_tokens=rt, leaf_count=3)
+    for i, (who, model, delta) in enumerate(((ALICE, M1, 1), (BOB, M2, -2))):
+        d, dt = wei(delta)
+        put(db, "claims", 22, i, round_id=1, staker=who, model_id=model, score=0, delta=d, delta_tokens=dt)
+    db.execute("INSERT INTO score_tables VALUES (1, ?, 11, 'stored', 1, NULL)", (TABLE1,))
+    score_row(db, 1, TABLE1, ALICE, M1, 12, 0.1, 0.02, 0.25, 1)
+    score_row(db, 1, TABLE1, BOB, M2, 30, -0.1, -0.03, -0.4, -2)
+    score_row(db, 1, TABLE1, BOB, M3, 5, 0.05, 0.01, 0.1, 0.5)
+    put(db, "rounds_opened", 30, 0, round_id=2, tournament_id=1, dataset_hash="0x" + "db" * 32, close_time=T0 + 1100,
+        resolve_time=T0 + 1200)
+    put(db, "submissions", 31, 0, round_id=2, staker=ALICE, model_id=M1, predictions_hash="0x" + "ab" * 32)
+    stake(db, 31, 1, 2, M1, 20, 20)
+    put(db, "votes", 33, 0, round_id=2, member=MEMBERS[2], result_hash=RESULT2, votes=2, root="0x" + "78" * 32,
+        score_table_hash="0x" + "5d" * 32, total_reward="0", total_reward_tokens=0.0, leaf_count=1, gas_used=80_000)
+    put(db, "acceptances", 33, 1, round_id=2, result_hash=RESULT2, dispute_ends_at=T0 + 1900)
+    put(db, "vetoes", 35, 0, round_id=2, result_hash=RESULT2, vetoes=1)
+    for b in (3, 4, 5, 6, 10, 11, 20, 22, 30, 31, 33, 35):
+        db.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (?, ?, ?)", (b, f"0x{b:02x}", T0 + 10 * b))
+
+
+@pytest.fixture(scope="module")
+def index_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("web") / "index.sqlite3"
+    with open_index(path, ident(), write=True) as opened:
+        populate(opened.db)
+    return path
+
+
+class FakeVerifier:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, round_id):
+        self.calls.append(round_id)
+        if round_id == 2:
+            raise NodeUnavailable("the node at http://127.0.0.1:1 did not answer after 2 attempts")
+        return Verification(round_id, "0x" + "77" * 32, "0x" + "76" * 32, False,
+                            [Difference(BOB, M2, -400000, -300000)])
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    return FakeVerifier()
+
+
+@pytest.fixture(scope="module")
+def server(index_path, verifier):
+    with ServerThread(create_app(index_path, verify=verifier)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def bare(index_path):
+    """The same index, served without a store or a node."""
+    with ServerThread(create_app(index_path)) as running:
+        yield running
+
+
+def get(server, path, **kw):
+    return requests.get(server.url + path, timeout=10, **kw)
+
+
+def cells(page: str, table_class: str) -> list[list[str]]:
+    """The text of each row's cells in the table of that class."""
+    body = re.search(rf'<table class="{table_class}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    return [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+def test_the_leaderboard_api_ranks_models_and_participants_by_payout(server):
+    data = get(server, "/api/leaderboard").json()
+    (t,) = data["tournaments"]
+    assert t["resolved_rounds"] == [1]
+    models = [(m["rank"], m["staker"], m["model_id"], m["payout"], m["burns"], m["stake_now"]) for m in t["models"]]
+    assert models == [(1, ALICE, M1, str(E18), "0", str(20 * E18)), (2, BOB, M3, str(E18 // 2), "0", str(5 * E18)),
+                      (3, BOB, M2, str(-2 * E18), str(2 * E18), "0")]
+    alice = t["models"][0]
+    assert (alice["rounds"], alice["corr_recent"], alice["mmc_all"], alice["score_all"]) == (1, 0.1, 0.02, 0.25)
+    people = {p["staker"]: p for p in t["participants"]}
+    assert people[BOB]["payout_tokens"] == -1.5 and people[BOB]["burns_tokens"] == 2.0 and people[BOB]["rounds"] == 2
+    assert people[BOB]["corr_all"] == pytest.approx(-0.025) and people[ALICE]["rank"] == 1
+
+
+def test_the_leaderboard_page_shows_the_same_numbers_and_sorts_by_its_headers(server):
+    page = get(server, "/").text
+    rows = cells(page, "standings models")
+    assert [(r[2], r[3], r[-2], r[-1]) for r in rows] == [("1", "20.0000", "1.0000", "0.0000"),
+                                                           ("2", "5.0000", "0.5000", "0.0000"),
+                                                           ("3", "0.0000", "-2.0000", "2.0000")]
+    assert '<a href="/?sort=burns&amp;last=20&amp;limit=100">burns</a>' in page and f'href="/models/{M1}?staker={ALICE}"' in page
+    by_burns = cells(get(server, "/?sort=burns").text, "standings models")
+    assert [r[2] for r in by_burns] == ["3", "1", "2"]  # ranks stay; the order follows the column
+    by_corr = get(server, "/api/leaderboard", params={"sort": "corr_all"}).json()["tournaments"][0]["models"]
+    assert [m["model_id"] for m in by_corr] == [M1, M3, M2]
+    assert [r[2] for r in cells(get(server, "/?sort=stake_now").text, "standings models")][0] == "1"
+
+
+def test_the_leaderboard_shows_the_first_rows_and_links_to_all(server):
+    page = get(server, "/", params={"limit": 2}).text
+    assert len(cells(page, "standings models")) == 2 and "the first 2 of 3" in page
+    assert 'href="/?sort=rank&amp;last=20&amp;limit=3">show all</a>' in page
+    api = get(server, "/api/leaderboard", params={"limit": 1, "sort": "burns"}).json()["tournaments"][0]
+    assert [m["model_id"] for m in api["models"]] == [M2] and api["counts"] == {"models": 3, "participants": 2}
+
+
+def test_rounds_and_a_round_page(server):
+    listed = get(server, "/api/rounds").json()
+    assert [(r["round_id"], r["status"], r["staked_positions"], r["total_stake_tokens"]) for r in listed] == \
+        [(2, "opened", 1, 20.0), (1, "finalized", 3, 47.0)]
+    assert cells(get(server, "/rounds").text, "rounds")[1][:3] == ["1", "1", "finalized"]
+    r = get(server, "/api/rounds/1").json()
+    assert [(t["event"], t["time"]) for t in r["timeline"]] == [
+        ("opened", T0 + 50), ("closes", T0 + 100), ("resolves", T0 + 200), (f"vote by {MEMBERS[0]}", T0 + 100),
+        (f"vote by {MEMBERS[1]}", T0 + 110), ("accepted", T0 + 110), ("dispute ends", T0 + 900),
+        ("finalized", T0 + 200)]
+    assert r["settlement"] == {"settled": 2, "staked": 3} and r["payout_factor"]["value"] == 1.0
+    assert r["totals"]["reward_tokens"] == 1.5 and r["totals"]["burn_tokens"] == 2.0
+    assert [(v["member"], v["gas_used"], v["restarts"], v["membership_version"]) for v in r["votes"]] == \
+        [(MEMBERS[0], 100_000, 0, 3), (MEMBERS[1], 90_000, 0, 3)]
+    page = get(server, "/rounds/1").text
+    assert "2025-10-09 08:56:40 UTC" in page  # T0 + 200, the resolve time
+    def shown(text, keep):
+        return f"{text[:keep]}…{text[-4:]}"
+
+    assert [row[:2] for row in cells(page, "votes")] == [[shown(m, 8), shown(RESULT1, 10)] for m in MEMBERS[:2]]
+    assert f'title="{MEMBERS[0]}"' in page
+    assert [row[5] for row in cells(page, "scores")] == ["0.0200", "-0.0300", "0.0100"]
+    assert '<span id="settlement">2 / 3</span>' in page and "no-score-table" not in page
+
+
+def test_a_round_without_its_score_table_says_so(server):
+    page = get(server, "/rounds/2").text
+    assert 'id="no-score-table"' in page and "no result names one yet" in page
+    r = get(server, "/api/rounds/2").json()
+    assert r["accepted_hash"] is None and [v["vetoes"] for v in r["vetoes"]] == [1]
+    assert r["positions"][0]["corr"] is None and r["settlement"] == {"settled": 0, "staked": 1}
+
+
+def test_model_and_wallet_pages_with_their_charts(server):
+    m = get(server, f"/api/models/{M1}").json()
+    assert [(p["round_id"], p["stake_tokens"], p["table_delta_tokens"], p["cumulative_payout_tokens"], p["state"])
+            for p in m["positions"]] == [(1, 12.0, 1.0, 1.0, "claimed"), (2, 20.0, None, 1.0, "open")]
+    page = get(server, f"/models/{M1.upper().replace('0X', '0x')}").text
+    assert page.count("<svg") == 2 and " L" in page and "<rect" in page
+    assert [r[0] for r in cells(page, "history")] == ["1", "2"]
+    only_bob = get(server, f"/api/models/{M2}", params={"staker": BOB}).json()
+    assert [p["staker"] for p in only_bob["positions"]] == [BOB]
+    assert get(server, f"/api/models/{M2}", params={"staker": ALICE}).status_code == 404
+    w = get(server, f"/api/wallets/{BOB.lower()}").json()
+    assert [(p["model_id"], p["cumulative_payout_tokens"]) for p in w["positions"]] == [(M2, -2.0), (M3, 0.5)]
+    page = get(server, f"/wallets/{BOB}").text
+    assert "<svg" in page and "<path" in page and [r[1] for r in cells(page, "history")][0].startswith("0x02")
+
+
+def test_the_committee_page(server):
+    c = get(server, "/api/committee").json()
+    assert (c["members"], c["threshold"], c["dispute_window"], c["member_count"]) == (MEMBERS, 2, 600, 3)
+    assert [(r["round_id"], len(r["votes"]), r["gas"], len(r["vetoes"])) for r in c["rounds"]] == \
+        [(2, 1, 80_000, 1), (1, 2, 190_000, 0)]
+    page = get(server, "/committee").text
+    assert '<b id="threshold">2</b>' in page and "10m" in page and "<rect" in page
+    assert [r[:4] for r in cells(page, "rounds")] == [["2", "1", "80,000", "1"], ["1", "2", "190,000", "0"]]
+
+
+@pytest.mark.parametrize("path", ["/rounds/3", "/rounds/abc", "/rounds/-1", "/rounds/99999999999999999999999",
+                                  f"/models/0x{'09' * 32}", "/models/zz", f"/wallets/0x{'c9' * 20}",
+                                  "/wallets/0x12", "/wallets/not-an-address", "/nowhere", "/rounds/1/nope"])
+def test_unknown_and_malformed_ids_are_404_pages(server, path):
+    page = get(server, path)
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Not found" in page.text and "Traceback" not in page.text
+    api = get(server, "/api" + path)
+    assert api.status_code == 404 and api.headers["content-type"] == "application/json" and "detail" in api.json()
+
+
+@pytest.mark.parametrize("path, params", [("/", {"sort": "nope"}), ("/api/leaderboard", {"sort": "x" * 5000}),
+                                          ("/", {"last": "0"}), ("/api/leaderboard", {"last": "many"}),
+                                          (f"/api/models/{M1}", {"staker": "0x1"})])
+def test_malformed_queries_are_4xx(server, path, params):
+    answer = get(server, path, params=params)
+    assert 400 <= answer.status_code < 500 and "Traceback" not in answer.text
+
+
+def test_verify_needs_a_store_and_a_node(bare):
+    page = get(bare, "/rounds/1").text
+    assert "it needs a store and a node" in page and "<form" not in page
+    answer = requests.post(bare.url + "/api/rounds/1/verify", timeout=10)
+    assert answer.status_code == 409 and "needs a store and a node" in answer.json()["detail"]
+    assert requests.post(bare.url + "/rounds/1/verify", timeout=10).status_code == 409
+
+
+def test_verify_shows_the_differences(server, verifier):
+    assert '<form id="verify" method="post" action="/rounds/1/verify">' in get(server, "/rounds/1").text
+    answer = requests.post(server.url + "/api/rounds/1/verify", timeout=10).json()
+    assert answer["matches"] is False and answer["differences"][0]["published"] == -300000
+    page = requests.post(server.url + "/rounds/1/verify", timeout=10).text
+    assert "does not match: 1 leaves differ" in page and "-400000" in page
+    node_down = requests.post(server.url + "/rounds/2/verify", timeout=10)
+    assert node_down.status_code == 503 and "did not answer" in node_down.text
+    assert requests.post(server.url + "/rounds/7/verify", timeout=10).status_code == 404
+    assert verifier.calls == [1, 1, 2]
+
+
+def test_the_api_is_listed_in_openapi(server):
+    paths = get(server, "/openapi.json").json()["paths"]
+    assert set(paths) == {"/api/leaderboard", "/api/rounds", "/api/rounds/{round_id}", "/api/rounds/{round_id}/verify",
+                          "/api/models/{model_id}", "/api/wallets/{address}", "/api/committee"}
+    assert get(server, "/docs").status_code == 200
+
+
+def test_pages_follow_the_index_as_it_is_written(tmp_path):
+    """The cache answers again only while the index is unchanged: a new round, a score table
+    stored without the cursor moving, a rewind to another block at the same height."""
+    path = tmp_path / "index.sqlite3"
+    with open_index(path, ident(), write=True) as opened:
+        populate(opened.db)
+        opened.db.execute("UPDATE meta SET value = '35' WHERE key = 'cursor'")
+        opened.db.execute("UPDATE score_tables SET status = 'missing'")
+        with ServerThread(create_app(path)) as running:
+            assert [r["round_id"] for r in get(running, "/api/rounds").json()] == [2, 1]
+            unscored = get(running, "/api/leaderboard").json()["tournaments"][0]["models"]
+            assert [(m["rounds"], m["stake_now_tokens"]) for m in unscored] == [(0, 20.0), (0, 5.0)]
+            put(opened.db, "rounds_opened", 40, 0, round_id=3, tournament_id=1, dataset_hash="0x" + "dc" * 32,
+                close_time=T0 + 2100, resolve_time=T0 + 2200)
+            opened.db.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (40, '0x28', ?)", (T0 + 400,))
+            opened.db.execute("UPDATE meta SET value = '40' WHERE key = 'cursor'")
+            assert [r["round_id"] for r in get(running, "/api/rounds").json()] == [3, 2, 1]
+            opened.db.execute("UPDATE score_tables SET status = 'stored', attempts = 2")
+            assert len(get(running, "/api/leaderboard").json()["tournaments"][0]["models"]) == 3
+            opened.db.execute("DELETE FROM rounds_opened WHERE round_id = 3")
+            opened.db.execute("UPDATE blocks SET hash = '0x29' WHERE number = 40")
+            assert [r["round_id"] for r in get(running, "/api/rounds").json()] == [2, 1]
+            stake(opened.db, 41, 0, 2, M1, 5, 15, direction=-1)  # the last stake change counts, as in `positions`
+            opened.db.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (41, '0x2a', ?)", (T0 + 410,))
+            opened.db.execute("UPDATE meta SET value = '41' WHERE key = 'cursor'")
+            listed = get(running, "/api/rounds").json()[0]
+            assert (listed["round_id"], listed["staked_positions"], listed["total_stake_tokens"]) == (2, 1, 15.0)
+            assert get(running, "/api/rounds/2").json()["total_stake"] == str(15 * E18)
+            assert running.server.config.app.state.cache.hits == 0
+
+
+def test_a_missing_or_foreign_index_is_refused(tmp_path, index_path):
+    with pytest.raises(ConfigError, match="no index at"):
+        create_app(tmp_path / "absent.sqlite3")
+    with pytest.raises(ConfigError, match="indexes another deployment"):
+        create_app(index_path, identity=ident(chain_id=1))
+
+
+def test_the_command_refuses_a_missing_index_or_a_busy_port_in_one_line(tmp_path, index_path, monkeypatch):
+    import socket
+
+    from click.testing import CliRunner
+
+    from crowdstake.cli import main
+
+    monkeypatch.setenv("CROWDSTAKE_CONFIG", str(tmp_path / "absent.toml"))
+    missing = CliRunner().invoke(main, ["web", "--index", str(tmp_path / "absent.sqlite3"), "--port",
+                                        str(free_port())])
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = CliRunner().invoke(main, ["web", "--index", str(index_path), "--port", str(busy.getsockname()[1])])
+    for result, says in ((missing, f"crowdstake: no index at {tmp_path / 'absent.sqlite3'}: build one with"),
+                         (taken, "crowdstake: cannot listen on 127.0.0.1:")):
+        assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.output
+        assert result.stderr.startswith(says), result.stderr
+
+
+def test_the_charts_draw_what_they_are_given():
+    from crowdstake.web import svg
+
+    assert svg.lines("payout", {"a": []}) == '<p class="note">payout: nothing to draw yet.</p>'
+    drawn = svg.lines("payout", {"a": [(0, 0.0), (1, 2.5), (2, -1.0)], "<b>": [(1, 1.0)]})
+    assert drawn.count("<path") == 2 and drawn.count("<circle") == 4 and "&lt;b&gt;" in drawn and "<b>" not in drawn
+    assert 'class="zero"' in drawn  # the values cross zero
+    bars = svg.bars("gas", [(1, 266_798), (2, -5)])
+    heights = [float(h) for h in re.findall(r'<rect [^>]*height="([0-9.]+)"', bars)]
+    assert len(heights) == 2 and heights[0] > 100 > heights[1] > 0 and ">266.8k<" in bars
