@@ -20,7 +20,7 @@ from crowdstake.cli import _options as options
 DEFAULT_PORT = 8800
 
 
-def _check_free(host: str, port: int) -> None:
+def check_port(host: str, port: int) -> None:
     from crowdstake.errors import ConfigError
 
     with socket.socket() as s:
@@ -97,7 +97,7 @@ def web(index_file, host, port, follow, targets, flags):
         def verify(round_id: int):
             return verify_round(contracts, store, round_id, targets)
 
-    _check_free(host, port)
+    check_port(host, port)
     stop = _start_follower(index_file, contracts, ident, store) if follow else None
     app = create_app(index_file, verify=verify, identity=ident)
     click.echo(f"the dashboard of {index_file} at http://{host}:{port}/", err=True)

@@ -23,6 +23,7 @@ from crowdstake.index import read
 from crowdstake.index.decode import tokens
 from crowdstake.results.payout import WAD, payout_factor
 
+SCORES = ("corr", "mmc", "score")  # the score table's scores, averaged over the rows that have them
 SORTS = ("rank", "stake_now", "rounds", "corr_recent", "mmc_recent", "score_recent", "corr_all", "mmc_all",
          "score_all", "payout", "burns")
 
@@ -74,33 +75,29 @@ def _tallies(db: sqlite3.Connection, tournament_id: int, last: int) -> dict[tupl
         key = (checksum[staker], model)
         if key not in board:
             board[key] = {"stake_now": 0, "rounds": 0, "payout": 0, "burns": 0,
-                          "sums": {k: [0.0, 0, 0.0, 0] for k in ("corr", "mmc", "score")}}
+                          "sums": {k: [0.0, 0, 0.0, 0] for k in SCORES}}
         return board[key]
 
     if resolved:
         pairs = ", ".join("(?, ?)" for _ in resolved)
         oldest_recent = min(recent)
-        # Means and counts in SQL; the exact payouts (wei text, beyond SQLite's integers) summed here.
-        for staker, model, n, corr, mmc, score, n_recent, corr_r, mmc_r, score_r, deltas in db.execute(
+        # Sums and counts in SQL, each over the rows that have the score (a row scored at the
+        # floor has no CORR or MMC); the exact payouts (wei text, beyond SQLite's integers) here.
+        per_score = ", ".join(f"TOTAL(s.{k}), COUNT(s.{k}), TOTAL(CASE WHEN s.round_id >= ? THEN s.{k} END), "
+                              f"COUNT(CASE WHEN s.round_id >= ? THEN s.{k} END)" for k in SCORES)
+        for staker, model, n, deltas, *sums in db.execute(
                 f"""WITH t(round_id, table_hash) AS (VALUES {pairs})
-                    SELECT s.staker, s.model_id, COUNT(*), SUM(s.corr), SUM(s.mmc), SUM(s.score),
-                           SUM(s.round_id >= ?), TOTAL(CASE WHEN s.round_id >= ? THEN s.corr END),
-                           TOTAL(CASE WHEN s.round_id >= ? THEN s.mmc END),
-                           TOTAL(CASE WHEN s.round_id >= ? THEN s.score END), GROUP_CONCAT(s.delta)
+                    SELECT s.staker, s.model_id, COUNT(*), GROUP_CONCAT(s.delta), {per_score}
                     FROM score_rows s JOIN t ON s.round_id = t.round_id AND s.table_hash = t.table_hash
                     GROUP BY s.staker, s.model_id""",
-                (*(x for pair in resolved for x in pair), *([oldest_recent] * 4))):
+                (*(x for pair in resolved for x in pair), *([oldest_recent] * 2 * len(SCORES)))):
             e = entry(staker, model)
             e["rounds"] += n
             amounts = [int(d) for d in deltas.split(",")]
             e["payout"] += sum(amounts)
             e["burns"] -= sum(d for d in amounts if d < 0)
-            for k, total, recent_total in (("corr", corr, corr_r), ("mmc", mmc, mmc_r), ("score", score, score_r)):
-                t = e["sums"][k]
-                t[0] += total
-                t[1] += n
-                t[2] += recent_total
-                t[3] += n_recent
+            for i, k in enumerate(SCORES):
+                e["sums"][k] = [a + b for a, b in zip(e["sums"][k], sums[4 * i:4 * i + 4])]
     for rid in _unsettled_rounds(db, tournament_id):
         for staker, model, stake in db.execute(
                 "SELECT staker, model_id, stake FROM positions WHERE round_id = ? AND state = 'open'", (rid,)):
@@ -113,7 +110,7 @@ def _merged(board: dict[tuple[str, str], dict]) -> dict[tuple[str, None], dict]:
     out: dict[tuple[str, None], dict] = {}
     for (staker, _), e in board.items():
         m = out.setdefault((staker, None), {"stake_now": 0, "rounds": 0, "payout": 0, "burns": 0,
-                                            "sums": {k: [0.0, 0, 0.0, 0] for k in ("corr", "mmc", "score")}})
+                                            "sums": {k: [0.0, 0, 0.0, 0] for k in SCORES}})
         for k in ("stake_now", "rounds", "payout", "burns"):
             m[k] += e[k]
         for k, t in e["sums"].items():

@@ -421,8 +421,9 @@ def _rules(params: tuple):
 
 
 def run_demo(out_dir: Path, *, participants: int = 20, rounds: int = 8, seed: int = 7, network: str = "anvil",
-             rpc_url: str | None = None, log: Callable = print) -> dict:
-    """Start a local chain (unless `rpc_url`), run a season, write the report; returns the outcomes."""
+             rpc_url: str | None = None, log: Callable = print, then: Callable[[dict], None] | None = None) -> dict:
+    """Start a local chain (unless `rpc_url`), run a season, write the report; returns the outcomes.
+    `then(result)` runs while the chain is still up (`crowdstake demo --serve` serves the dashboard)."""
     from crowdstake.chain import connect
     from crowdstake.chain.localchain import local_chain
     from crowdstake.sim.report import leaderboard, write_report
@@ -443,8 +444,11 @@ def run_demo(out_dir: Path, *, participants: int = 20, rounds: int = 8, seed: in
         index = write_report(out_dir / "report", positions, pd.DataFrame(season.round_rows),
                              pd.DataFrame(season.supply), rules=_rules(PARAMS), signals_rules=_rules(SIGNALS_PARAMS))
         facts = outcomes(season, initial)
-        return {"report": index, "leaderboard": leaderboard(positions), "outcomes": facts, "season": season,
-                "index": index_season(season, out_dir / "index.sqlite3")}
+        result = {"report": index, "leaderboard": leaderboard(positions), "outcomes": facts, "season": season,
+                  "index": index_season(season, out_dir / "index.sqlite3"), "rpc_url": url}
+        if then is not None:
+            then(result)
+        return result
 
     if rpc_url:
         return play(rpc_url)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from crowdstake._human import format_duration, format_percent, format_weight
+from crowdstake.fund.params import KINDS, SCORE_NAMES
 from crowdstake.index.dashboard import SORTS
 from crowdstake.web import svg
 from crowdstake.web.html import amount, e, model_link, number, page, round_link, short, table, wallet_link, when
@@ -25,7 +26,6 @@ def _standing_cells(r: dict) -> list[str]:
 
 def leaderboard(data: dict) -> str:
     sort, n = data["sort"], data["last"]
-    columns = [(k, t.format(n=n)) for k, t in _STANDING_COLUMNS]
 
     def link(key):
         return "/?" + urlencode({"sort": key, "last": n, "limit": data["limit"]}) if key in SORTS else None
@@ -38,10 +38,13 @@ def leaderboard(data: dict) -> str:
     body = []
     for t in data["tournaments"]:
         p = t["tournament"]
-        body.append(f'<h2 id="tournament-{p["tournament_id"]}">Tournament {e(p["tournament_id"])}</h2>'
+        first, second = SCORE_NAMES.get(p["kind"], SCORE_NAMES[0])  # a Signals tournament's alpha (or FNC), MPC
+        columns = [(k, t_.format(n=n).replace("CORR", first).replace("MMC", second)) for k, t_ in _STANDING_COLUMNS]
+        body.append(f'<h2 id="tournament-{p["tournament_id"]}">Tournament {e(p["tournament_id"])} '
+                    f'({e(KINDS[p["kind"]] if p["kind"] < len(KINDS) else p["kind"])})</h2>'
                     f'<p class="note">threshold {amount(p["threshold_tokens"], 2)} tokens, cap '
-                    f'{e(format_percent(int(p["cap"])))}, weights CORR {e(format_weight(p["corr_weight_bps"]))} MMC '
-                    f'{e(format_weight(p["mmc_weight_bps"]))}; {len(t["resolved_rounds"])} resolved rounds</p>')
+                    f'{e(format_percent(int(p["cap"])))}, weights {first} {e(format_weight(p["corr_weight_bps"]))} '
+                    f'{second} {e(format_weight(p["mmc_weight_bps"]))}; {len(t["resolved_rounds"])} resolved rounds</p>')
         body.append("<h3>Models</h3>")
         rows = [[wallet_link(r["staker"]), model_link(r["model_id"], r["staker"]), *_standing_cells(r)]
                 for r in t["models"]]

@@ -91,3 +91,47 @@ def test_the_same_seed_replays_the_same_leaderboard(season, tmp_path):
     pd.testing.assert_frame_equal(again["leaderboard"], season["leaderboard"], check_exact=True)
     assert [s.account.address for s in again["season"].scientists] == \
         [s.account.address for s in season["season"].scientists]
+
+
+def test_demo_serve_keeps_the_chain_up_and_serves_the_seasons_dashboard(tmp_path):
+    """`crowdstake demo --serve`: the smallest season, then its dashboard on the chain it played,
+    until interrupted; the pages show the season's rounds and a round verifies against that chain."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from crowdstake._server import free_port
+
+    port = free_port()
+    run = subprocess.Popen([sys.executable, "-m", "crowdstake.cli", "demo", "--serve", "--port", str(port),
+                            "--participants", "7", "--rounds", "3", "--seed", "1", "--out", str(tmp_path)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env={**os.environ, "COLUMNS": "200"})
+    try:
+        lines = []
+        for line in run.stdout:  # the season, then the dashboard's line
+            lines.append(line)
+            if line.startswith("dashboard: http://127.0.0.1:"):
+                break
+        assert lines and lines[-1].startswith("dashboard:"), "".join(lines[-20:])
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):  # uvicorn binds just after the line
+            try:
+                rounds = json.loads(urllib.request.urlopen(f"{base}/api/rounds", timeout=10).read())
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert len(rounds["rounds"] if isinstance(rounds, dict) else rounds) == 6  # 3 classic, 3 Signals
+        page = urllib.request.urlopen(f"{base}/", timeout=10).read().decode()
+        assert "Tournament 2 (signals)" in page and "alpha (all)" in page and "MPC (all)" in page
+        verified = urllib.request.urlopen(urllib.request.Request(f"{base}/api/rounds/2/verify", method="POST"),
+                                          timeout=120)
+        assert json.loads(verified.read())["matches"] is True  # a Signals round, recomputed on the live chain
+    finally:
+        run.send_signal(signal.SIGINT)
+        run.wait(timeout=60)
+    assert run.returncode == 0

@@ -63,7 +63,7 @@ COMMANDS = {
     "data signals": {"--out", "--tickers", "--rounds", "--seed"},
     "data download": {"--round", "--out"} | NODE | STORE,
     "diagnostics": {"--dataset", "--predictions", "--example", "--corr-weight", "--mmc-weight", "--cap", "--plot"},
-    "demo": {"--out", "--participants", "--rounds", "--seed", "--network", "--rpc-url"},
+    "demo": {"--out", "--participants", "--rounds", "--seed", "--network", "--rpc-url", "--serve", "--port"},
     "deploy": {"--members", "--threshold", "--dispute-window", "--operator", "--guardian", "--admin", "--treasury"}
               | NODE | WALLET,
     "fund create-tournament": {"--kind"} | PARAMS | NODE | WALLET,

@@ -334,3 +334,19 @@ def test_the_charts_draw_what_they_are_given():
     bars = svg.bars("gas", [(1, 266_798), (2, -5)])
     heights = [float(h) for h in re.findall(r'<rect [^>]*height="([0-9.]+)"', bars)]
     assert len(heights) == 2 and heights[0] > 100 > heights[1] > 0 and ">266.8k<" in bars
+
+
+def test_a_row_scored_at_the_floor_counts_in_payouts_not_in_the_score_means(tmp_path):
+    """A withheld or malformed file's row has no CORR or MMC (NULL): the page still renders, and
+    the means are over the rows that have them."""
+    path = tmp_path / "index.sqlite3"
+    with open_index(path, ident(), write=True) as opened:
+        populate(opened.db)
+        opened.db.execute("UPDATE score_rows SET corr = NULL, mmc = NULL, score = -1.0 WHERE model_id = ?", (M3,))
+    with ServerThread(create_app(path)) as running:
+        assert requests.get(running.url + "/", timeout=10).status_code == 200
+        board = requests.get(running.url + "/api/leaderboard", timeout=10).json()["tournaments"][0]
+    m3 = next(r for r in board["models"] if r["model_id"] == M3)
+    assert m3["corr_all"] is None and m3["mmc_all"] is None and m3["score_all"] == -1.0
+    bob = next(r for r in board["participants"] if r["staker"] == BOB)
+    assert bob["corr_all"] == pytest.approx(-0.1) and bob["score_all"] == pytest.approx((-0.4 - 1.0) / 2)
