@@ -21,15 +21,16 @@ from crowdstake.scoring.align import (
     _strict,
     _wrap_scores,
 )
-from crowdstake.scoring.transforms import _gauss_table, _map_blocks, _pow15, _rank_table, _ranked
+from crowdstake.scoring.transforms import _doubled_ranks, _gauss_table, _map_blocks, _pow15, _rank_table, _ranked
 
 
 # --------------------------------------------------------------------------------------------
 # scores on aligned matrices (models x ids, rows sorted by id)
 
 
-def _corr_matrix(x: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """CORR of each row of x with targets t (both aligned, finite)."""
+def _corr_matrix(x: np.ndarray, t: np.ndarray, ranks: np.ndarray | None = None) -> np.ndarray:
+    """CORR of each row of x with targets t (both aligned, finite); `ranks`, x's doubled ranks
+    (`_rank_rows`) when the caller has them."""
     n = t.size
     t15 = _pow15(t - t.sum() / n)
     tc = t15 - t15.sum() / n
@@ -37,7 +38,7 @@ def _corr_matrix(x: np.ndarray, t: np.ndarray) -> np.ndarray:
     table = _gauss_table(n, pow15=True)
 
     def block(blk: slice) -> np.ndarray:
-        g = _ranked(x[blk], table)
+        g = _ranked(x[blk], table) if ranks is None else table[ranks[blk]]
         g -= (g.sum(axis=1) / n)[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):  # a constant row gives 0/0 = NaN
             return (g * tc).sum(axis=1) / np.sqrt((g * g).sum(axis=1) * tt)
@@ -45,8 +46,9 @@ def _corr_matrix(x: np.ndarray, t: np.ndarray) -> np.ndarray:
     return _concat(_map_blocks(block, x.shape[0], n))
 
 
-def _mmc_matrix(x: np.ndarray, meta: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """MMC of each row of x against meta model ``meta`` with targets t (all aligned, finite)."""
+def _mmc_matrix(x: np.ndarray, meta: np.ndarray, t: np.ndarray, ranks: np.ndarray | None = None) -> np.ndarray:
+    """MMC of each row of x against meta model ``meta`` with targets t (all aligned, finite);
+    `ranks` as for `_corr_matrix`."""
     n = t.size
     if t.min() >= 0 and t.max() <= 1:
         t = t * 4  # numerai-tools maps [0, 1] targets to buckets -2..2
@@ -61,13 +63,14 @@ def _mmc_matrix(x: np.ndarray, meta: np.ndarray, t: np.ndarray) -> np.ndarray:
     c = (tc - m * ((tc * m).sum() / mm)) / n
 
     def block(blk: slice) -> np.ndarray:
-        return (_ranked(x[blk], table) * c).sum(axis=1)
+        return ((_ranked(x[blk], table) if ranks is None else table[ranks[blk]]) * c).sum(axis=1)
 
     return _concat(_map_blocks(block, x.shape[0], n))
 
 
-def _meta_matrix(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Tie-kept rank of the weighted mean of the rank-gaussianised rows of x.
+def _meta_matrix(x: np.ndarray, weights: np.ndarray, ranks: np.ndarray | None = None) -> np.ndarray:
+    """Tie-kept rank of the weighted mean of the rank-gaussianised rows of x (`ranks` as for
+    `_corr_matrix`).
 
     The weighted rows are added strictly in row (sorted model) order, element-wise in numpy,
     never by BLAS: each block is reduced over its leading axis with the running total as its
@@ -82,10 +85,11 @@ def _meta_matrix(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     step = max(1, _META_CHUNK // max(n, 1))
     for lo in range(0, x.shape[0], step):
         xs, ws = x[lo : lo + step], w[lo : lo + step]
+        rs = None if ranks is None else ranks[lo : lo + step]
 
-        def block(blk: slice, xs=xs, ws=ws) -> np.ndarray:
+        def block(blk: slice, xs=xs, ws=ws, rs=rs) -> np.ndarray:
             buf = np.empty((blk.stop - blk.start + 1, n))  # row 0 will hold the running total
-            np.multiply(_ranked(xs[blk], table), ws[blk, None], out=buf[1:])
+            np.multiply(_ranked(xs[blk], table) if rs is None else table[rs[blk]], ws[blk, None], out=buf[1:])
             return buf
 
         for buf in _map_blocks(block, xs.shape[0], n):
@@ -95,6 +99,13 @@ def _meta_matrix(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 _META_CHUNK = 1 << 24  # 128 MB of float64
+
+
+def _rank_rows(x: np.ndarray) -> np.ndarray:
+    """The doubled ranks of every row of x, in blocks: one sort serves CORR, the meta model and
+    MMC (each a different lookup of the same ranks)."""
+    parts = _map_blocks(lambda blk: _doubled_ranks(x[blk]), x.shape[0], x.shape[1])
+    return np.concatenate(parts) if parts else np.empty(x.shape, dtype=np.int32)
 
 
 def _concat(parts: list) -> np.ndarray:

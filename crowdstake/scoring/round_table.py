@@ -12,7 +12,7 @@ import pandas as pd
 
 from crowdstake.errors import InvalidInputError
 from crowdstake.scoring.align import Predictions, _clean_stakes, _clean_targets, _inspect, _sort_key
-from crowdstake.scoring.metrics import _corr_matrix, _meta_matrix, _mmc_matrix
+from crowdstake.scoring.metrics import _corr_matrix, _meta_matrix, _mmc_matrix, _rank_rows
 from crowdstake.scoring.quantization import FLOOR_SCORE, SCORE_SCALE, quantize
 
 
@@ -87,11 +87,13 @@ def round_scores(predictions: Predictions, targets: pd.Series, stakes: Any, weig
     xv = _rows(x, perm[valid])
     corr = np.full(len(sub_names), np.nan)
     mmc = np.full(len(sub_names), np.nan)
-    corr[valid] = _corr_matrix(xv, t)
+    ranks = _rank_rows(xv)  # sorted once for the three scores
+    corr[valid] = _corr_matrix(xv, t, ranks)
     w = np.array([stake_of.get(nm, 0.0) for nm in sub_names])[valid]
     if (w > 0).any():
-        meta = _meta_matrix(_rows(xv, np.flatnonzero(w > 0)), w[w > 0])
-        mmc[valid] = _mmc_matrix(xv, meta, t)
+        staked = np.flatnonzero(w > 0)
+        meta = _meta_matrix(_rows(xv, staked), w[w > 0], _rows(ranks, staked))
+        mmc[valid] = _mmc_matrix(xv, meta, t, ranks)
     else:
         mmc[valid] = 0.0
 

@@ -37,24 +37,30 @@ def _ranked(a: np.ndarray, table: np.ndarray) -> np.ndarray:
     positions), so any rank transform is a lookup. Tied elements receive the same value,
     so the result does not depend on how the sort orders ties.
     """
+    return table[_doubled_ranks(a)]
+
+
+def _doubled_ranks(a: np.ndarray) -> np.ndarray:
+    """Twice the average 1-based rank of every element of a 2-D float array, along rows
+    (int32): what `_ranked` looks up, for a caller that ranks one matrix into several tables."""
     c, n = a.shape
     if c * n == 0:
-        return np.empty((c, n), dtype=table.dtype)
+        return np.empty((c, n), dtype=np.int32)
     flat, s = _sort_rows(np.ascontiguousarray(a, dtype=np.float64))
     new = np.empty(c * n, dtype=bool)  # new[k]: sorted position k starts a tie group
     new[0] = True
     np.not_equal(s[1:], s[:-1], out=new[1:])
     new[::n] = True  # every row starts a group, so no group spans two rows
     if new.all():  # no ties (continuous predictions): doubled rank is 2 * position + 2
-        sorted_vals = np.tile(table[2 * np.arange(n) + 2], c)
+        sorted_ranks = np.tile(2 * np.arange(n, dtype=np.int32) + 2, c)
     else:
         # sum of ranks first+1..first+size is size * (2 * first + size + 1) / 2, so twice the
-        # mean is 2 * first + size + 1; one table value per group, repeated over its members
+        # mean is 2 * first + size + 1; one value per group, repeated over its members
         starts = np.flatnonzero(new)
         sizes = np.diff(starts, append=c * n)
-        sorted_vals = np.repeat(table[2 * (starts % n) + sizes + 1], sizes)
-    out = np.empty(c * n, dtype=table.dtype)
-    out[flat] = sorted_vals
+        sorted_ranks = np.repeat((2 * (starts % n) + sizes + 1).astype(np.int32), sizes)
+    out = np.empty(c * n, dtype=np.int32)
+    out[flat] = sorted_ranks
     return out.reshape(c, n)
 
 
