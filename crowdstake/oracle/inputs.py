@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
+from eth_hash.auto import keccak
 from web3 import Web3
 
 from crowdstake.chain.contracts import Contracts
@@ -157,14 +158,16 @@ def fetch_predictions(store: Store, round_id: int, positions: list[Position],
     reasons by key for the files that cannot be scored), in the positions' order whatever order
     the files arrived in. Only a file the store does not have scores at the floor: a store or
     node that does not answer stops the run at its first such file, the fetches not yet started
-    cancelled (scoring it as missing would vote a wrong root). `read`: the round kind's format."""
+    cancelled (scoring it as missing would vote a wrong root). `read`: the round kind's format.
+    Each file is hashed once and parsed in the pool, as it arrives; files of a round that list
+    the same ids share one index (`crowdstake.store.formats`), which scoring aligns once."""
 
     def one(p: Position) -> tuple[pd.Series | None, str | None]:
         try:
             data = store.get_file(round_id, p.predictions_hash)
         except StoreNotFound:
             return None, "committed file missing from the store"
-        if Web3.keccak(data) != p.predictions_hash:
+        if keccak(data) != p.predictions_hash:  # once, here (eth_hash's: Web3.keccak converts its input first)
             return None, "file does not match its on-chain hash"
         try:
             return read(data), None
