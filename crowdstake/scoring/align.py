@@ -152,7 +152,7 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool):
                 reasons[j].append(
                     f"missing ids: {int((~present).sum())} of {n} scored ids have no prediction, e.g. {_show(first)}"
                 )
-            x[j] = np.where(present, s.to_numpy(dtype=float)[pos], np.nan)  # as reindex(ids) gives it
+            x[j, present] = s.to_numpy(dtype=float)[pos[present]]  # the rest stays NaN, as reindex(ids) gives it
     else:
         raise InvalidInputError(
             "predictions must be a DataFrame (ids x models), a Series, or a mapping model -> Series"
