@@ -78,12 +78,19 @@ def _load() -> float:
 
 class _Sender:
     """Signed transactions sent in JSON-RPC batches, nonces counted here, no receipt awaited per
-    transaction (the node's automine mines them, each account's in nonce order); `flush` raises
-    on any refusal, `wait` waits for each account's last one."""
+    transaction: the node's automine is off while they are sent (mining a block per transaction
+    slowed anvil to ~13 a second past a few thousand blocks), then `wait` mines full blocks until
+    its pool is empty. `flush` raises on any refusal."""
 
     def __init__(self, w3):
-        self.w3, self.url, self.pending, self.nonces, self.sent, self.last = w3, w3.provider.endpoint_uri, [], {}, [], {}
+        self.w3, self.url, self.pending, self.nonces, self.sent = w3, w3.provider.endpoint_uri, [], {}, []
         self.gas_price, self.chain_id = 2 * w3.eth.gas_price, w3.eth.chain_id
+        self._rpc("evm_setAutomine", False)
+
+    def _rpc(self, method: str, *params):
+        answer = self.w3.provider.make_request(method, list(params))
+        assert "error" not in answer, answer
+        return answer["result"]
 
     def add(self, account: LocalAccount, to: str, data: bytes = b"", value: int = 0, gas: int = 300_000) -> None:
         nonce = self.nonces.get(account.address)
@@ -93,7 +100,6 @@ class _Sender:
         tx = {"to": to, "data": data, "value": value, "gas": gas, "gasPrice": self.gas_price, "nonce": nonce,
               "chainId": self.chain_id}
         self.pending.append("0x" + account.sign_transaction(tx).raw_transaction.hex().removeprefix("0x"))
-        self.last[account.address] = len(self.sent) + len(self.pending) - 1
         if len(self.pending) >= BATCH:
             self.flush()
 
@@ -108,10 +114,11 @@ class _Sender:
             self.sent += [r["result"] for r in answers]
 
     def wait(self) -> None:
+        """Everything sent so far mined (automine back on)."""
         self.flush()
-        for index in self.last.values():
-            self.w3.eth.wait_for_transaction_receipt(self.sent[index], timeout=600)
-        self.last = {}
+        while int(self._rpc("txpool_status")["pending"], 16):
+            self._rpc("evm_mine")
+        self._rpc("evm_setAutomine", True)
 
     def first_failure(self):
         """The receipt of the first transaction sent that reverted (None if none did)."""
@@ -139,6 +146,7 @@ def _round(protocol, store, bank, tournament, operator, tid, n, rng, targets_dir
         sender.add(bank, wallet.address, value=E18, gas=21_000)
         sender.add(bank, token.address, token.functions.transfer(wallet.address, 100 * MODELS_PER_WALLET * E18)._encode_transaction_data())
     sender.wait()  # the wallets hold their ether before they send
+    sender = _Sender(protocol.w3)
     info = store.info()
     for w, wallet in enumerate(wallets):
         sender.add(wallet, token.address, token.functions.approve(t.address, 2**256 - 1)._encode_transaction_data())
