@@ -113,8 +113,9 @@ class Contracts:
     def _position_logs(self, event: str, word: int, roundId: int | None = None, staker: str | None = None) -> list:
         """The Tournament's `event` logs, an event indexed by (roundId, staker, modelId), as
         (block, log index, (roundId, staker, modelId), hex of data word `word`): read raw and
-        decoded by position, since web3's decoding of each log cost 0.3 ms (3 s a round of
-        10,000 positions). Paged as `logs`; a node's error is raised as web3 raises it."""
+        decoded by position, since web3's decoding cost 0.3 ms a log (a round's positions took
+        0.71 s for 1,000 through it, 1.04 s for 10,000 read this way). Paged as `logs`; a node's
+        error is raised as Web3RPCError."""
         abi = getattr(self.tournament.events, event).abi
         topics = [Web3.to_hex(event_abi_to_log_topic(abi)),
                   None if roundId is None else "0x" + f"{int(roundId):064x}",
