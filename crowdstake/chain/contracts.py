@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import Web3RPCError
 
 from crowdstake.chain.deployments import load_artifact, load_deployment
 from crowdstake.chain.rpc import RetryPolicy, retry_policy, with_retries
@@ -99,15 +101,44 @@ class Contracts:
 
     def stakes(self, **filters) -> dict[tuple[int, str, bytes], int]:
         """Each matching position's last stake, (roundId, staker, modelId) -> wei, from its stake
-        events: settling zeroes a position's stake on-chain, its events keep what was at stake."""
-        return _latest(self.logs("StakeIncreased", **filters) + self.logs("StakeDecreased", **filters), "newStake")
+        events: settling zeroes a position's stake on-chain, its events keep what was at stake.
+        `filters`: roundId, staker."""
+        return _latest(self._position_logs("StakeIncreased", 1, **filters)
+                       + self._position_logs("StakeDecreased", 1, **filters), lambda word: int(word, 16))
 
     def predictions_hashes(self, **filters) -> dict[tuple[int, str, bytes], bytes]:
         """Each matching position's committed predictions hash (its last Submitted event)."""
-        return _latest(self.logs("Submitted", **filters), "predictionsHash")
+        return _latest(self._position_logs("Submitted", 0, **filters), bytes.fromhex)
+
+    def _position_logs(self, event: str, word: int, roundId: int | None = None, staker: str | None = None) -> list:
+        """The Tournament's `event` logs, an event indexed by (roundId, staker, modelId), as
+        (block, log index, (roundId, staker, modelId), hex of data word `word`): read raw and
+        decoded by position, since web3's decoding cost 0.3 ms a log (a round's positions took
+        0.71 s for 1,000 through it, 1.04 s for 10,000 read this way). Paged as `logs`; a node's
+        error is raised as Web3RPCError."""
+        abi = getattr(self.tournament.events, event).abi
+        topics = [Web3.to_hex(event_abi_to_log_topic(abi)),
+                  None if roundId is None else "0x" + f"{int(roundId):064x}",
+                  None if staker is None else "0x" + Web3.to_checksum_address(staker)[2:].lower().rjust(64, "0")]
+        w3, policy, address = self.w3, self.retry, self.tournament.address
+        start = self.deployment.get("deploymentBlock", 0)
+        end = with_retries(lambda: w3.eth.block_number, policy=policy)
+        checksummed: dict[str, str] = {}
+        found = []
+        for lo in range(start, end + 1, LOG_PAGE):
+            query = {"address": address, "fromBlock": hex(lo), "toBlock": hex(min(lo + LOG_PAGE - 1, end)), "topics": topics}
+            answer = with_retries(w3.provider.make_request, "eth_getLogs", [query], policy=policy)
+            if "error" in answer:
+                raise Web3RPCError(str(answer["error"]), rpc_response=answer)
+            for log in answer["result"]:
+                t = log["topics"]
+                who = checksummed.get(t[2]) or checksummed.setdefault(t[2], Web3.to_checksum_address("0x" + t[2][-40:]))
+                found.append((int(log["blockNumber"], 16), int(log["logIndex"], 16),
+                              (int(t[1], 16), who, bytes.fromhex(t[3][2:])), log["data"][2 + 64 * word:2 + 64 * (word + 1)]))
+        return found
 
 
-def _latest(logs: list, field: str) -> dict:
-    """The last value of `field` per position, (roundId, staker, modelId), in chain order."""
-    logs.sort(key=lambda e: (e["blockNumber"], e["logIndex"]))
-    return {(e["args"]["roundId"], e["args"]["staker"], e["args"]["modelId"]): e["args"][field] for e in logs}
+def _latest(logs: list, decode) -> dict:
+    """The last value (its data word, `decode`d) per position, (roundId, staker, modelId), in chain order."""
+    logs.sort(key=lambda e: (e[0], e[1]))
+    return {key: decode(word) for _, _, key, word in logs}

@@ -12,7 +12,7 @@ import pandas as pd
 
 from crowdstake.chain.contracts import Contracts
 from crowdstake.errors import OracleError
-from crowdstake.oracle.inputs import fetch_predictions, read_positions, signals_reader, signals_round
+from crowdstake.oracle.inputs import Position, fetch_predictions, read_positions, signals_reader, signals_round
 from crowdstake.progress import Steps
 from crowdstake.results.merkle import Leaf, ResultsTree
 from crowdstake.results.payout import payout_delta, payout_factor
@@ -21,6 +21,7 @@ from crowdstake.scoring import round_scores
 from crowdstake.scoring.signals_round import SIGNALS_SCORES, signals_round_scores
 from crowdstake.store.formats import read_predictions
 from crowdstake.store import Store
+from crowdstake.store.signals_formats import SignalsRoundData
 
 
 @dataclass
@@ -46,9 +47,6 @@ def compute_result(contracts: Contracts, store: Store, round_id: int, targets: p
     `steps` shows the long ones."""
     clock = _Clock(timings)
     fields = contracts.round(round_id)
-    params = fields.params
-    threshold, cap = params.threshold, params.cap
-    w_corr, w_mmc = params.corrWeightBps, params.mmcWeightBps
     with steps.step(f"reading the {fields.stakedPositions} staked positions of round {round_id}"):
         positions = read_positions(contracts, round_id)
     clock.lap("read_positions")
@@ -57,7 +55,19 @@ def compute_result(contracts: Contracts, store: Store, round_id: int, targets: p
                           f"{fields.stakedPositions}: the node's logs are incomplete, try another node")
     if not positions:
         return RoundResult(round_id, write_table([]), [], b"\x00" * 32, 0, 0)
-    signals = signals_round(store, round_id, fields.datasetHash) if params.kind else None
+    signals = signals_round(store, round_id, fields.datasetHash) if fields.params.kind else None
+    return score_positions(store, round_id, positions, targets, fields.params, fields.totalStake, signals, clock, steps)
+
+
+def score_positions(store: Store, round_id: int, positions: list[Position], targets: pd.Series, params,
+                    total_stake: int, signals: SignalsRoundData | None = None, clock: _Clock | None = None,
+                    steps: Steps = Steps()) -> RoundResult:
+    """The off-chain part of `compute_result`, from the round's positions (at least one), its
+    params (the Tournament's tuple) and total stake: fetch and check the files, score, build the
+    tree, table and totals. `clock` records the phases (benchmarks call this without a chain)."""
+    clock = clock or _Clock(None)
+    threshold, cap = params.threshold, params.cap
+    w_corr, w_mmc = params.corrWeightBps, params.mmcWeightBps
     with steps.step(f"fetching and checking {len(positions)} predictions files", total=len(positions)) as advance:
         read = signals_reader(signals, params.minTickers) if signals else read_predictions
         predictions, reasons = fetch_predictions(store, round_id, positions, advance, read=read)
@@ -74,20 +84,17 @@ def compute_result(contracts: Contracts, store: Store, round_id: int, targets: p
         with steps.step(f"scoring {len(predictions)} models (CORR, MMC against the meta model)"):
             scores = round_scores(predictions, targets, stakes, weights)
     clock.lap("scoring")
-    factor = payout_factor(threshold, fields.totalStake)
+    factor = payout_factor(threshold, total_stake)
     with steps.step(f"building the results tree and score table of {len(positions)} leaves"):
-        leaves, partial = [], []
-        for p in positions:
-            s = scores.loc[p.key]
-            quantized = int(s["quantized"])
-            leaves.append(Leaf(round_id, p.staker, p.model_id, quantized))
-            partial.append((p, s, quantized, payout_delta(p.stake, quantized, factor, cap),
-                            reasons.get(p.key) or s["reason"]))
+        at = scores.index.get_indexer([p.key for p in positions])  # one lookup, not a .loc per position
+        corr, mmc, score = (scores[c].to_numpy(dtype=float) for c in ("corr", "mmc", "score"))
+        quantized, why = scores["quantized"].to_numpy(), scores["reason"].to_numpy()
+        leaves = [Leaf(round_id, p.staker, p.model_id, int(quantized[i])) for p, i in zip(positions, at)]
         tree = ResultsTree(leaves)
         rows = [
-            Row(p.staker, p.model_id, p.stake, float(s["corr"]), float(s["mmc"]), float(s["score"]), q, delta, reason,
-                tuple(tree.proof(i)))
-            for i, (p, s, q, delta, reason) in enumerate(partial)
+            Row(p.staker, p.model_id, p.stake, float(corr[i]), float(mmc[i]), float(score[i]), leaf.score,
+                payout_delta(p.stake, leaf.score, factor, cap), reasons.get(p.key) or why[i], tuple(tree.proof(k)))
+            for k, (p, i, leaf) in enumerate(zip(positions, at, leaves))
         ]
         reward = sum(row.delta for row in rows if row.delta > 0)
         burn = -sum(row.delta for row in rows if row.delta < 0)

@@ -85,10 +85,12 @@ class Verification:
 
 def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, round_id: int,
               settings: OracleSettings = OracleSettings(), *, on_step: Callable[[str], None] = lambda step: None,
-              log: Callable[[str], None] = lambda m: None, steps: Steps | None = None) -> RoundSummary:
+              log: Callable[[str], None] = lambda m: None, steps: Steps | None = None,
+              timings: dict | None = None) -> RoundSummary:
     """Score round `round_id`, publish its table, vote, and finalise when possible. Safe to run
     again at any point; returns what the round's state now is. Long steps are shown by `steps`
-    (default: a line each through `log`)."""
+    (default: a line each through `log`); `timings`, if given, receives the wall time of each
+    phase scored (`compute_result`'s), of publishing and of voting, in seconds."""
     steps = steps or Steps(log)
     w3, committee = contracts.w3, contracts.committee
     confirmations, workdir = settings.confirmations, Path(settings.workdir)
@@ -116,7 +118,7 @@ def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, 
     else:
         targets = round_targets(contracts, store, round_id, settings.targets)
         log(f"scoring round {round_id} with the targets from {targets.source}")
-        result = compute_result(contracts, store, round_id, targets.values, steps=steps)
+        result = compute_result(contracts, store, round_id, targets.values, timings=timings, steps=steps)
         atomic_write(table_path, result.table)
         journal.record(root=result.root.hex(), tableHash=table_hash(result.table).hex(),
                        totalReward=result.total_reward, totalBurn=result.total_burn, leafCount=len(result.rows),
@@ -139,11 +141,14 @@ def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, 
     state = contracts.round_state(round_id)
     if not state.finalized and state.disputeEndsAt == 0:
         _require_finalisable(contracts, round_id, result.total_reward, deadline)
+    started = time.perf_counter()
     if not journal.get("published"):
         if result.rows:
             store.publish_score_table(account, round_id, result.table)
         journal.record(published=True)
     on_step("published")
+    if timings is not None:
+        timings["publish"] = time.perf_counter() - started
 
     # 3. vote, once per epoch; a vote already sent is waited for, never sent again
     epoch_key = f"vote-{state.restarts}"
@@ -167,6 +172,8 @@ def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, 
                                confirmations=confirmations, on_sent=_journal_sent(journal, epoch_key, on_step))
             _count_gas(journal, receipt)
         on_step("voted")
+        if timings is not None:
+            timings["vote"] = time.perf_counter() - started - timings["publish"]
         dispute_ends = contracts.round_state(round_id).disputeEndsAt
 
     # 4. finalise once the dispute window has passed (anyone may; one succeeds)

@@ -185,6 +185,7 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name:
         absent_mask = np.zeros((len(names), n), bool)
         skip = np.zeros(len(names), bool)  # rows with no values to check
         reasons = [[] for _ in names]
+        aligned: dict[int, tuple] = {}  # id(index) -> (index, kept alive; its rows for ids; present)
         for j, name in enumerate(names):  # per model, but only to align; the maths is vectorised
             s = predictions[name]
             if not isinstance(s, pd.Series):
@@ -202,14 +203,17 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name:
                     f" e.g. {_show(s.index[dup][0])}"
                 )
                 s = s[~dup]
-            present = ids.isin(s.index)
+            if id(s.index) not in aligned:  # files of one round share one id column: align it once
+                pos = s.index.get_indexer(ids)
+                aligned[id(s.index)] = (s.index, pos, pos >= 0)
+            _, pos, present = aligned[id(s.index)]
             if not present.all():
                 absent_mask[j] = ~present
                 first = ids[~present][0]
                 reasons[j].append(
                     f"missing ids: {int((~present).sum())} of {n} scored ids have no prediction, e.g. {_show(first)}"
                 )
-            x[j] = s.reindex(ids).to_numpy(dtype=float)
+            x[j, present] = s.to_numpy(dtype=float)[pos[present]]  # the rest stays NaN, as reindex(ids) gives it
     else:
         raise InvalidInputError(
             "predictions must be a DataFrame (ids x models), a Series, or a mapping model -> Series"

@@ -2,7 +2,13 @@
 participant's check before anything is sent, and by the oracle on the files it scores:
 `id,prediction`, one id a line, each id once, values numbers in [0, 1]; the fund's targets
 files, read by the same rules (`id,target`: the store on publication, the fund's check before
-it, the oracle on what it scores); and live ids files."""
+it, the oracle on what it scores); and live ids files.
+
+A file is read by the first of three readers that takes it, all to the same verdict and the
+same floats bit for bit (a generated-file test holds them to it): numpy for the common shape
+(`_columns`), a C-speed regex for any other well-formed file, and the line-by-line scan, which
+alone raises, naming the first bad line. Nothing here keeps state but a small cache of id columns
+already decoded (immutable indexes, shared by the files of a round that list the same ids)."""
 
 from __future__ import annotations
 
@@ -61,7 +67,7 @@ def read_predictions(data: bytes, max_bytes: int = MAX_BYTES) -> pd.Series:
     `validate_predictions` (so the store accepts exactly what the oracle can score);
     InvalidPredictionsError names the first bad line of an invalid one."""
     ids, values = _parse(data, None, max_bytes)
-    return pd.Series(values, index=ids, dtype=float)
+    return pd.Series(values, index=ids, copy=False)  # float64 already: no dtype to resolve, no copy
 
 
 def read_predictions_either_order(data: bytes, max_bytes: int = MAX_BYTES) -> pd.Series:
@@ -96,25 +102,100 @@ def read_targets_data(data: bytes, max_bytes: int = MAX_BYTES) -> pd.Series:
 
 
 def _parse(data: bytes, live_ids: Collection[str] | None, max_bytes: int,
-           column: str = "prediction") -> tuple[list[str], np.ndarray]:
-    """(ids, values) of a valid file of `column`s ("prediction" or "target"). Good files take
-    the fast path (C-speed regex, numpy); any doubt goes to the line-by-line scan, which finds
-    the first problem."""
+           column: str = "prediction") -> tuple[pd.Index | list[str], np.ndarray]:
+    """(ids, values) of a valid file of `column`s ("prediction" or "target"). Three readers, one
+    verdict: the common shape goes through numpy (`_columns`), any other well-formed file through
+    a C-speed regex, and any doubt to the line-by-line scan, which alone raises and finds the
+    first problem (so every message comes from one place)."""
     if len(data) <= max_bytes:
-        try:
-            text = bytes(data).decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        if text is not None and _WELL_FORMED[column].fullmatch(text):
-            rows = _ROWS.findall(text, text.index("\n") + 1)
-            ids = [r[0] for r in rows]
-            values = np.array([r[1] for r in rows], dtype=float)
-            unique = set(ids)
-            if (len(unique) == len(ids) and (live_ids is None or unique == (live_ids if isinstance(live_ids, (set, frozenset)) else set(live_ids)))
+        data = bytes(data)
+        read = _columns(data, column) or _regex_rows(data, column)
+        if read is not None:
+            ids, unique, values = read
+            expected = live_ids if live_ids is None or isinstance(live_ids, (set, frozenset)) else set(live_ids)
+            if (unique is not None and (expected is None or unique == expected)
                     and not np.isnan(values).any() and (values >= 0).all() and (values <= 1).all()
                     and (len(values) == 0 or values.min() < values.max())):
                 return ids, values
     return _scan(data, live_ids, max_bytes, column)
+
+
+def _regex_rows(data: bytes, column: str) -> tuple[list[str], frozenset | None, np.ndarray] | None:
+    """(ids, their set or None if one repeats, values) of a file the grammar accepts, else None."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not _WELL_FORMED[column].fullmatch(text):
+        return None
+    rows = _ROWS.findall(text, text.index("\n") + 1)
+    ids = [r[0] for r in rows]
+    unique = frozenset(ids)
+    return ids, (unique if len(unique) == len(ids) else None), np.array([r[1] for r in rows], dtype=float)
+
+
+_HEADER = {column: f"id,{column}\n".encode() for column in _ERRORS}
+_BAD_BYTES = (b" ", b"\t", b"\r", b"\v", b"\f", b'"', b"'")  # never in the common shape, ids and values alike
+_POW10 = np.array([10.0**k for k in range(16)])  # exact
+_MAX_DIGITS = 15  # below 2**53: the mantissa is an exact float, so mantissa / 10**k is float(text) exactly
+_ID_COLUMNS: dict[bytes, tuple[pd.Index, frozenset | None]] = {}  # a round's files share their id column: read it once
+_ID_COLUMNS_KEPT = 16
+
+
+def _columns(data: bytes, column: str) -> tuple[pd.Index, frozenset | None, np.ndarray] | None:
+    """The common shape read without a Python step per line: the header, then `id,value\n`
+    lines to a final newline, values unsigned decimals of at most 15 digits (`0.1234`, `1`,
+    `.5`, `0.`): (ids, their set or None if one repeats, values), else None (the other readers
+    decide). Each value is its digits as an integer over a power of ten, both exact floats, so
+    the one IEEE division gives what float() gives, bit for bit. A column of ids already seen
+    (every file of a round lists the same ids) is not decoded again."""
+    header = _HEADER[column]
+    if not data.startswith(header) or not data.endswith(b"\n") or len(data) == len(header):
+        return None
+    try:
+        data.decode("utf-8")  # ids may be any UTF-8 but spaces, commas and quotes
+    except UnicodeDecodeError:
+        return None
+    b = np.frombuffer(data, np.uint8)[len(header):]
+    if any(c in data for c in _BAD_BYTES):
+        return None
+    nl, comma = np.flatnonzero(b == 10), np.flatnonzero(b == 44)
+    if len(nl) != len(comma):
+        return None
+    starts = np.concatenate(([0], nl[:-1] + 1))
+    if not ((starts < comma) & (comma + 1 < nl)).all():  # one comma a line, a non-empty id and value
+        return None
+    edges = np.zeros(len(b) + 1, np.int32)
+    edges[comma + 1], edges[nl] = 1, -1
+    in_value = np.cumsum(edges[:-1]).astype(bool)
+    chars = b[in_value]
+    if chars.tobytes().translate(None, b"0123456789."):  # something other than digits and dots
+        return None
+    length = nl - comma - 1
+    first = np.cumsum(length) - length  # each value's first byte in `chars`
+    dot = chars == 46
+    dots = np.add.reduceat(dot.astype(np.intp), first)
+    digits = length - dots
+    if (dots > 1).any() or (digits == 0).any() or (digits > _MAX_DIGITS).any():
+        return None
+    row = np.repeat(np.arange(len(length)), length)  # the value each byte belongs to
+    where = np.flatnonzero(dot)
+    fraction = np.zeros(len(length), np.intp)
+    fraction[row[where]] = first[row[where]] + length[row[where]] - 1 - where  # digits after the dot
+    digit_row = row[~dot]
+    rank = np.arange(len(digit_row)) - (np.cumsum(digits) - digits)[digit_row]  # 0 = a value's first digit
+    places = _POW10[digits[digit_row] - 1 - rank]
+    mantissa = np.bincount(digit_row, weights=(chars[~dot] - 48) * places, minlength=len(length))  # exact integers
+    values = mantissa / _POW10[fraction]
+    key = b[~in_value].tobytes()  # the id column with its separators
+    known = _ID_COLUMNS.get(key)
+    if known is None:
+        index = pd.Index(key.decode("utf-8").split(",\n")[:-1])
+        known = (index, frozenset(index) if index.is_unique else None)
+        if len(_ID_COLUMNS) >= _ID_COLUMNS_KEPT:
+            _ID_COLUMNS.clear()
+        _ID_COLUMNS[key] = known
+    return known[0], known[1], values
 
 
 def _scan(data: bytes, live_ids: Collection[str] | None, max_bytes: int,

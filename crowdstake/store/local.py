@@ -66,8 +66,8 @@ file (`replay.ReplayMemory`: of two workers given one signature, one accepts it)
 (round, staker, model) -> hash and a round's latest score table are files replaced by rename, so
 every worker reads the latest one written; a round's targets are written once with a hard link
 (`_fs.write_once`: of two workers, one writes, the other compares). What a process caches (live
-ids keyed by the file's stat, a dataset's live ids, the chain's round times and commitments) never
-changes once written.
+ids keyed by the file's stat, a dataset's live ids, the chain's round times and commitments, the
+latest chain time seen, by which rounds are known closed) never changes once written.
 The module: the directory backend (`LocalStore`) and registering live ids; what it reads from the chain (the
 clock it runs by, round times, the committee, the operators and each round's commitments) is
 `crowdstake.store.onchain`.
@@ -149,6 +149,7 @@ class LocalStore(SignedRequests):
         self.max_bytes, self.max_expiry, self.max_dataset_bytes = max_bytes, max_expiry, max_dataset_bytes
         self._live_cache: dict[int, tuple[tuple, frozenset[str]]] = {}
         self._dataset_ids: dict[bytes, frozenset[str]] = {}  # dataset hash -> its live ids (immutable)
+        self._closed_by = 0  # a chain time seen: rounds that closed by then are closed for good
         self.directory.mkdir(parents=True, exist_ok=True)
         remove_leftovers(self.directory, STALE_TMP)
         self._replay = ReplayMemory(self.directory, self._now)
@@ -173,10 +174,13 @@ class LocalStore(SignedRequests):
 
     def _require_closed(self, round_id: int) -> None:
         close, _ = self._times(round_id)
+        if close and close <= self._closed_by:  # the chain's clock never goes back: no node asked per file
+            return
         now = self._now()
         if now < close:
             raise StoreForbidden(f"round {round_id} is open until {close} (chain time now {now}): "
                                  "its files are readable by nobody before it closes")
+        self._closed_by = max(self._closed_by, now)
 
     def _round_dir(self, round_id: int) -> Path:
         return self.directory / "rounds" / str(int(round_id))

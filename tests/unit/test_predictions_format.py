@@ -93,3 +93,53 @@ def test_an_empty_live_id_list_is_refused(tmp_path):
     with pytest.raises(InvalidInputError, match="lists no id"):
         register_live_ids(tmp_path, 1, [])
     assert not (tmp_path / "rounds").exists()
+
+
+# The fast readers (numpy's `_columns`, the regex's `_regex_rows`) must give the scan's verdict,
+# message and values, bit for bit: generated files near the common shape's edges.
+NEAR_SHAPE = st.one_of(
+    st.floats(0, 1).map(repr),
+    st.floats(0, 1).map(lambda x: f"{x:.{len(LIVE)}f}"),
+    st.integers(0, 10**16).map(lambda m: f"0.{m}"),
+    st.integers(0, 10**16).map(lambda m: f"{str(m)[:1]}.{str(m)[1:]}"),
+    st.sampled_from(["0", "1", "00", "01", ".5", "0.", ".", "..", "0..5", "1.0", "1.", "0.999999999999999",
+                     "0.0000000000000001", "0.10000000000000001", "1.00000000000001", "+0.3", "5e-1", "2", "10"]),
+    VALUES,
+)
+
+
+def _verdict(read, data, live):
+    try:
+        ids, values = read(data, live)
+    except InvalidPredictionsError as e:
+        return "refused", str(e), e.status
+    return "read", list(ids), values.tobytes()
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(LIVE + ["zz", "é1", "a,1", ""]), NEAR_SHAPE), min_size=0, max_size=6),
+       st.sampled_from(["\n", "\n", "\r\n", ""]), st.booleans())
+def test_the_fast_readers_agree_with_the_scan(rows, end, live):
+    from crowdstake.store import formats
+
+    data = ("id,prediction\n" + "\n".join(f"{i},{v}" for i, v in rows) + (end if rows else "")).encode()
+    expected = LIVE if live else None
+    reference = _verdict(lambda d, ids: formats._scan(d, ids, formats.MAX_BYTES), data, expected)
+    assert _verdict(lambda d, ids: formats._parse(d, ids, formats.MAX_BYTES), data, expected) == reference, data
+    for reader in (formats._columns, formats._regex_rows):  # a reader that answers answers as the scan reads
+        got = reader(data, "prediction")
+        if got is not None and reference[0] == "read":
+            assert (list(got[0]), got[2].tobytes()) == reference[1:], (reader.__name__, data)
+
+
+def test_the_numpy_reader_takes_the_common_shape_and_reads_it_exactly():
+    from crowdstake.store import formats
+
+    values = ["0.1234", "1", ".5", "0.", "0.99999999999999", "0.00000000000001", "1.00000000000000"]  # 15 digits at most
+    data = ("id,prediction\n" + "".join(f"s{i},{v}\n" for i, v in enumerate(values))).encode()
+    ids, unique, read = formats._columns(data, "prediction")
+    assert list(ids) == [f"s{i}" for i in range(len(values))] and unique == frozenset(ids)
+    assert read.tobytes() == formats._scan(data, None, formats.MAX_BYTES)[1].tobytes()
+    for other in (b"id,prediction\na,0.1\r\nb,0.2\r\n", b"id,prediction\na,0.1\nb,0.2", b"id,prediction\na,-0\nb,1\n",
+                  b"id,prediction\na,1e-1\nb,1\n", b"id,prediction\na,0.1234567890123456\nb,1\n"):
+        assert formats._columns(other, "prediction") is None, other  # left to the regex and the scan
