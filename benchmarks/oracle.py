@@ -4,7 +4,7 @@ oracle code the operators run; and the same 10,000-position round's off-chain pa
 chain (`offchain_round`: the store's files written directly, the positions listed in memory).
 
     brownie run $PWD/benchmarks/oracle.py --network bench-anvil      (`make bench` does)
-    ORACLE_BENCH_SIZES=10,100 brownie run ...                        (a trial: those sizes only)
+    CROWDSTAKE_BENCH_QUICK=1 brownie run ...                         (a trial: 10 and 100 positions)
 
 Writes the "oracle" key of benchmarks/results/settlement.json: per round size, the setup time,
 the wall time of each step of one member's run (read positions, fetch and check files, score,
@@ -50,14 +50,15 @@ from crowdstake.store.auth import sign_upload
 from scripts.deploy import deploy_protocol, deployment_record
 
 E18 = 10**18
-SIZES = tuple(int(n) for n in os.environ.get("ORACLE_BENCH_SIZES", "10,100,1000,10000").split(","))  # a trial run: fewer
+# CROWDSTAKE_BENCH_QUICK (`make bench-quick`): 10 and 100 positions only
+SIZES = (10, 100) if os.environ.get("CROWDSTAKE_BENCH_QUICK") else (10, 100, 1000, 10000)
 CLAIMED_UP_TO = 1_000  # rounds this size or smaller are claimed position by position
 MODELS_PER_WALLET = 100  # fewer wallets to fund; positions are (round, staker, model) all the same
 IDS = [f"s{i:05d}" for i in range(2_000)]
 PARAMS = (10_000 * E18, E18, 5 * 10**16, 7 * 86400, 5000, 20000, 0, 0)
 WINDOW = 600
 BATCH = 500  # transactions per JSON-RPC batch
-RESULTS = Path(__file__).resolve().parent / "results" / "settlement.json"
+RESULTS = Path(os.environ.get("CROWDSTAKE_BENCH_RESULTS", Path(__file__).resolve().parent / "results" / "settlement.json"))
 
 
 def _sleep_until(timestamp):
