@@ -23,14 +23,21 @@ def _say(progress) -> None:
     click.echo(line)
 
 
+# Shared with `crowdstake web --follow`, which runs the same indexer.
+confirmations_option = click.option(
+    "--confirmations", type=options.WholeNumber(0), default=DEFAULT_CONFIRMATIONS,
+    help="index only blocks this far below the head (a reorg shallower than that never reaches the index)")
+poll_option = click.option("--poll", type=options.Seconds(), default=DEFAULT_POLL,
+                           help="with --follow: seconds between looks at the head")
+
+
 @click.command()
 @click.option("--db", "db", required=True, metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
               help="the index file (SQLite), created when absent; one deployment per file")
-@click.option("--confirmations", type=options.WholeNumber(0), default=DEFAULT_CONFIRMATIONS,
-              help="index only blocks this far below the head (a reorg shallower than that never reaches the index)")
+@confirmations_option
 @click.option("--follow", is_flag=True, help="keep following the head until interrupted (default: index up to "
                                              "the head once, then exit)")
-@click.option("--poll", type=options.Seconds(), default=DEFAULT_POLL, help="with --follow: seconds between looks at the head")
+@poll_option
 @click.option("--page-blocks", type=options.WholeNumber(1), default=DEFAULT_PAGE,
               help="blocks per eth_getLogs request, each committed as one transaction (lower it for a node that "
                    "refuses wide ranges)")

@@ -4,8 +4,8 @@ Without --store, no node is contacted: the pages read the index alone, and a rou
 action says it needs a store and a node. With --store, the node (the node options) and the store
 back that action (`crowdstake.oracle.verify_round`, with --targets for rounds that commit none
 on-chain), and the index must be the node's deployment's. With --follow, an indexer (`crowdstake.index.Indexer`) follows the node into the
-same file in a background thread, as `crowdstake index --follow` would (default confirmations
-and poll); it is the file's one writer."""
+same file in a background thread, as `crowdstake index --follow` would (the same --confirmations
+and --poll); it is the file's one writer."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from crowdstake.cli import _options as options
+from crowdstake.cli.index import confirmations_option, poll_option
 
 DEFAULT_PORT = 8800
 
@@ -32,10 +33,10 @@ def check_port(host: str, port: int) -> None:
                 from None
 
 
-def _start_follower(path: Path, contracts, ident, store) -> threading.Event:
+def _start_follower(path: Path, contracts, ident, store, confirmations: int, poll: float) -> threading.Event:
     """An indexer following the node into `path` in a daemon thread; its opening errors (another
     writer, another deployment) are raised here, before anything is served."""
-    from crowdstake.index import DEFAULT_CONFIRMATIONS, DEFAULT_POLL, Indexer, open_index
+    from crowdstake.index import Indexer, open_index
 
     stop, opened, failure = threading.Event(), threading.Event(), []
 
@@ -48,8 +49,8 @@ def _start_follower(path: Path, contracts, ident, store) -> threading.Event:
             return
         opened.set()
         with index:
-            indexer = Indexer(contracts, index, store, confirmations=DEFAULT_CONFIRMATIONS)
-            indexer.follow(DEFAULT_POLL, log=lambda line: click.echo(f"index: {line}", err=True), stop=stop.is_set)
+            indexer = Indexer(contracts, index, store, confirmations=confirmations)
+            indexer.follow(poll, log=lambda line: click.echo(f"index: {line}", err=True), stop=stop.is_set)
 
     threading.Thread(target=run, name="index-follow", daemon=True).start()
     opened.wait()
@@ -67,12 +68,14 @@ def _start_follower(path: Path, contracts, ident, store) -> threading.Event:
               help="the port to listen on")
 @click.option("--follow", is_flag=True, help="also follow the node into the index file while serving (default: "
                                              "serve the file as it is; `crowdstake index --follow` may write it)")
+@confirmations_option
+@poll_option
 @click.option("--targets", default=None, metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
               help="for verifying: a directory of the fund's targets, <round>.csv, checked against the round's "
                    "on-chain targets hash when it has one (default: the committed targets, from the store)")
 @options.node
 @options.store
-def web(index_file, host, port, follow, targets, flags):
+def web(index_file, host, port, follow, confirmations, poll, targets, flags):
     """Serve the tournament's dashboard, until interrupted.
 
     Server-rendered pages over an index file: the leaderboard (/), the rounds, each round's
@@ -98,7 +101,7 @@ def web(index_file, host, port, follow, targets, flags):
             return verify_round(contracts, store, round_id, targets)
 
     check_port(host, port)
-    stop = _start_follower(index_file, contracts, ident, store) if follow else None
+    stop = _start_follower(index_file, contracts, ident, store, confirmations, poll) if follow else None
     app = create_app(index_file, verify=verify, identity=ident)
     click.echo(f"the dashboard of {index_file} at http://{host}:{port}/", err=True)
     try:

@@ -262,23 +262,34 @@ def _with_cumulative(positions: list[dict]) -> list[dict]:
     return positions
 
 
+def _kinds(db, positions: list[dict]) -> dict[int, int]:
+    """The kind (an index of `crowdstake.fund.params.KINDS`) of each tournament of `positions`:
+    what a page calls its two scores (CORR and MMC, alpha and MPC)."""
+    ids = sorted({p["tournament_id"] for p in positions})
+    return {tid: kind for tid, kind in _db(db).execute(
+        f"SELECT tournament_id, kind FROM tournaments WHERE tournament_id IN ({','.join('?' * len(ids))})", ids)}
+
+
 def model_page(db, model_id: str, staker: str | None = None) -> dict | None:
     """The `/models/{model_id}` page: the model id's positions round by round (of one staker
-    when given), each with its cumulative payout; None when the index has none."""
+    when given), each with its cumulative payout, and the kind of each of their tournaments
+    (`kinds`); None when the index has none."""
     history = read.model_history(db, model_id, staker)
     if not history:
         return None
     return {"model_id": read._model_hex(model_id), "staker": staker, "positions": _with_cumulative(history),
-            "stakers": sorted({p["staker"] for p in history}, key=str.lower)}
+            "stakers": sorted({p["staker"] for p in history}, key=str.lower), "kinds": _kinds(db, history)}
 
 
 def wallet_page(db, address: str) -> dict | None:
-    """The `/wallets/{address}` page: `read.wallet_history` with cumulative payouts per model;
-    None when the index knows nothing of the address."""
+    """The `/wallets/{address}` page: `read.wallet_history` with cumulative payouts per model
+    and the kind of each of its tournaments (`kinds`); None when the index knows nothing of the
+    address."""
     wallet = read.wallet_history(db, address)
     if not (wallet["positions"] or wallet["credited"] or wallet["withdrawals"] or wallet["staked_from_balance"]):
         return None
     _with_cumulative(wallet["positions"])
+    wallet["kinds"] = _kinds(db, wallet["positions"])
     return wallet
 
 

@@ -18,6 +18,16 @@ _STANDING_COLUMNS = [("rank", "rank"), ("stake_now", "stake now"), ("rounds", "r
                      ("score_all", "score (all)"), ("payout", "payout"), ("burns", "burns")]
 
 
+def _scores_named(kind) -> tuple[str, str]:
+    """What a tournament of `kind` calls its two scores: CORR and MMC, a Signals tournament's
+    alpha (or FNC) and MPC."""
+    return SCORE_NAMES.get(kind, SCORE_NAMES[0])
+
+
+def _kind_name(kind) -> str:
+    return KINDS[kind] if kind is not None and 0 <= kind < len(KINDS) else str(kind)
+
+
 def _standing_cells(r: dict) -> list[str]:
     return [str(r["rank"]), amount(r["stake_now_tokens"]), str(r["rounds"]), number(r["corr_recent"]),
             number(r["mmc_recent"]), number(r["score_recent"]), number(r["corr_all"]), number(r["mmc_all"]),
@@ -38,10 +48,10 @@ def leaderboard(data: dict) -> str:
     body = []
     for t in data["tournaments"]:
         p = t["tournament"]
-        first, second = SCORE_NAMES.get(p["kind"], SCORE_NAMES[0])  # a Signals tournament's alpha (or FNC), MPC
+        first, second = _scores_named(p["kind"])
         columns = [(k, t_.format(n=n).replace("CORR", first).replace("MMC", second)) for k, t_ in _STANDING_COLUMNS]
         body.append(f'<h2 id="tournament-{p["tournament_id"]}">Tournament {e(p["tournament_id"])} '
-                    f'({e(KINDS[p["kind"]] if p["kind"] < len(KINDS) else p["kind"])})</h2>'
+                    f'({e(_kind_name(p["kind"]))})</h2>'
                     f'<p class="note">threshold {amount(p["threshold_tokens"], 2)} tokens, cap '
                     f'{e(format_percent(int(p["cap"])))}, weights {first} {e(format_weight(p["corr_weight_bps"]))} '
                     f'{second} {e(format_weight(p["mmc_weight_bps"]))}; {len(t["resolved_rounds"])} resolved rounds</p>')
@@ -101,7 +111,8 @@ def round_(data: dict, can_verify: bool) -> str:
                       for t in data["timeline"]], cls="timeline")
     totals, factor, settle = data["totals"], data["payout_factor"], data["settlement"]
     summary = table([("k", "what"), ("v", "value")], [
-        ["status", e(data["status"])], ["tournament", e(data["tournament_id"])],
+        ["status", e(data["status"])], ["tournament", f'{e(data["tournament_id"])} ({e(_kind_name(data["tournament"]["kind"]))})'
+                       if data["tournament"] else e(data["tournament_id"])],
         ["total stake", amount(totals["stake_tokens"])], ["staked positions", e(data["staked_positions"])],
         ["payout factor", number(factor["value"], 6) if factor else ""],
         ["reward (score table)", amount(totals["reward_tokens"])], ["burn (score table)", amount(totals["burn_tokens"])],
@@ -124,8 +135,9 @@ def round_(data: dict, can_verify: bool) -> str:
         scores_note = f'<p class="note" id="no-score-table">The score table is not stored yet ({e(why)}).</p>'
     else:
         scores_note = ""
+    first, second = _scores_named(data["tournament"]["kind"] if data["tournament"] else None)
     scores = table([("staker", "participant"), ("model", "model"), ("stake", "stake"), ("state", "state"),
-                    ("corr", "CORR"), ("mmc", "MMC"), ("score", "score"), ("payout", "payout"), ("reason", "note")],
+                    ("corr", first), ("mmc", second), ("score", "score"), ("payout", "payout"), ("reason", "note")],
                    [[wallet_link(p["staker"]), model_link(p["model_id"], p["staker"]), amount(p["stake_tokens"]),
                      e(p["state"]), number(p["corr"]), number(p["mmc"]), number(p["table_score"]),
                      amount(p["table_delta_tokens"]), e(p["reason"])] for p in data["positions"]], cls="scores")
@@ -134,15 +146,24 @@ def round_(data: dict, can_verify: bool) -> str:
     return page(f"Round {rid}", body)
 
 
-def _history(positions: list[dict], with_staker: bool) -> str:
-    columns = [("round", "round")] + ([("staker", "participant")] if with_staker else []) + \
-        [("model", "model"), ("stake", "stake"), ("corr", "CORR"), ("mmc", "MMC"), ("score", "score"),
-         ("payout", "payout"), ("cumulative", "cumulative payout"), ("state", "state")]
-    rows = [[round_link(p["round_id"])] + ([wallet_link(p["staker"])] if with_staker else []) +
-            [model_link(p["model_id"], p["staker"]), amount(p["stake_tokens"]), number(p["corr"]), number(p["mmc"]),
-             number(p["table_score"]), amount(p["table_delta_tokens"]), amount(p["cumulative_payout_tokens"]),
-             e(p["state"])] for p in positions]
-    return table(columns, rows, cls="history")
+def _history(positions: list[dict], with_staker: bool, kinds: dict) -> str:
+    """The positions' table, one per tournament (each names its own scores), headed by its
+    tournament when there are several."""
+    tournaments = sorted({p["tournament_id"] for p in positions})
+    out = []
+    for tid in tournaments:
+        first, second = _scores_named(kinds.get(tid))
+        columns = [("round", "round")] + ([("staker", "participant")] if with_staker else []) + \
+            [("model", "model"), ("stake", "stake"), ("corr", first), ("mmc", second), ("score", "score"),
+             ("payout", "payout"), ("cumulative", "cumulative payout"), ("state", "state")]
+        rows = [[round_link(p["round_id"])] + ([wallet_link(p["staker"])] if with_staker else []) +
+                [model_link(p["model_id"], p["staker"]), amount(p["stake_tokens"]), number(p["corr"]),
+                 number(p["mmc"]), number(p["table_score"]), amount(p["table_delta_tokens"]),
+                 amount(p["cumulative_payout_tokens"]), e(p["state"])]
+                for p in positions if p["tournament_id"] == tid]
+        heading = f"<h3>Tournament {e(tid)} ({e(_kind_name(kinds.get(tid)))})</h3>" if len(tournaments) > 1 else ""
+        out.append(heading + table(columns, rows, cls="history"))
+    return "".join(out)
 
 
 def _charts(positions: list[dict], name) -> str:
@@ -164,7 +185,7 @@ def model(data: dict) -> str:
     body = (f'<p>model id {short(data["model_id"], 66)}; participants: '
             f'{", ".join(wallet_link(s) for s in data["stakers"])}</p>'
             f'<h2>Charts</h2>{_charts(data["positions"], lambda p: p["staker"][:10])}'
-            f'<h2>History</h2>{_history(data["positions"], several)}')
+            f'<h2>History</h2>{_history(data["positions"], several, data["kinds"])}')
     return page("Model " + data["model_id"][:18], body)
 
 
@@ -176,7 +197,7 @@ def wallet(data: dict) -> str:
                                   ("staked from balance", "staked_from_balance")) for m in data[key]], cls="moves")
     body = (f'<p>internal balance now: <span id="internal-balance">{amount(data["internal_balance_tokens"])}</span> '
             f'tokens</p><h2>Charts</h2>{_charts(data["positions"], lambda p: p["model_id"][:10])}'
-            f'<h2>History</h2>{_history(data["positions"], False)}<h2>Internal balance moves</h2>{moves}')
+            f'<h2>History</h2>{_history(data["positions"], False, data["kinds"])}<h2>Internal balance moves</h2>{moves}')
     return page("Wallet " + data["address"], body)
 
 

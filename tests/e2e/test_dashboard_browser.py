@@ -189,8 +189,9 @@ def test_wallet_and_committee_pages_render_their_charts(site, browser, shots):
 
 
 def test_the_command_follows_the_node_and_verifies_through_its_store(site, tmp_path):
-    """`crowdstake web --follow` as a subprocess: its indexer creates and fills the file, the
-    pages show it, and the verify action runs against the node and store it was given."""
+    """`crowdstake web --follow` as a subprocess: its indexer creates and fills the file (to the
+    head: `--confirmations 0`; the season's last blocks are within the default 5), the pages show
+    it, and the verify action runs against the node and store it was given."""
     import os
     import subprocess
     import sys
@@ -200,14 +201,13 @@ def test_the_command_follows_the_node_and_verifies_through_its_store(site, tmp_p
     import requests
 
     from crowdstake._server import free_port
-    from support.season import mine
 
     home, port = site["home"], free_port()
-    mine(site["w3"], 6)  # the season's last blocks past the default 5 confirmations
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "CROWDSTAKE_CONFIG": str(home / "absent"), "LANG": "C.UTF-8"}
     run = subprocess.Popen([sys.executable, "-m", "crowdstake.cli", "web", "--index", str(tmp_path / "cli.sqlite3"),
                             "--port", str(port), "--rpc-url", site["url"], "--deployments", str(home / "deployments"),
-                            "--store", str(home / "store"), "--targets", str(home / "targets"), "--follow"],
+                            "--store", str(home / "store"), "--targets", str(home / "targets"), "--follow",
+                            "--confirmations", "0", "--poll", "0.2"],
                            cwd=Path(__file__).resolve().parents[2], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"

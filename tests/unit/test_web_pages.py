@@ -350,3 +350,36 @@ def test_a_row_scored_at_the_floor_counts_in_payouts_not_in_the_score_means(tmp_
     assert m3["corr_all"] is None and m3["mmc_all"] is None and m3["score_all"] == -1.0
     bob = next(r for r in board["participants"] if r["staker"] == BOB)
     assert bob["corr_all"] == pytest.approx(-0.1) and bob["score_all"] == pytest.approx((-0.4 - 1.0) / 2)
+
+
+def test_a_signals_tournament_names_its_scores_alpha_and_mpc_on_every_page(tmp_path):
+    """A Signals tournament (kind 1) beside the classic one: its round page's scores are headed
+    alpha and MPC, and a wallet in both tournaments has one history table per tournament, each
+    with its own names."""
+    path = tmp_path / "index.sqlite3"
+    th, tht = wei(1000)
+    ms, mst = wei(1)
+    with open_index(path, ident(), write=True) as opened:
+        db = opened.db
+        populate(db)
+        put(db, "tournament_params", 40, 0, tournament_id=2, threshold=th, threshold_tokens=tht, min_stake=ms,
+            min_stake_tokens=mst, cap=5 * 10**16, results_window=604800, corr_weight_bps=3000, mmc_weight_bps=8000,
+            kind=1, min_tickers=100, created=1)
+        put(db, "rounds_opened", 41, 0, round_id=3, tournament_id=2, dataset_hash="0x" + "dc" * 32,
+            close_time=T0 + 2100, resolve_time=T0 + 2200)
+        put(db, "submissions", 42, 0, round_id=3, staker=ALICE, model_id=M2, predictions_hash="0x" + "ac" * 32)
+        stake(db, 42, 1, 3, M2, 7, 7)
+        db.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (40, '0x40', 1), (41, '0x41', 2), "
+                   "(42, '0x42', 3)")
+    with ServerThread(create_app(path)) as running:
+        signals_round = requests.get(running.url + "/rounds/3", timeout=10).text
+        classic_round = requests.get(running.url + "/rounds/1", timeout=10).text
+        wallet = requests.get(running.url + f"/wallets/{ALICE}", timeout=10).text
+        kinds = requests.get(running.url + f"/api/wallets/{ALICE}", timeout=10).json()["kinds"]
+    heads = re.compile(r'<table class="(?:scores|history)"><thead><tr>(.*?)</tr>', re.S)
+    titles = [re.findall(r'data-key="(?:corr|mmc)">([^<]+)<', h) for h in heads.findall(signals_round + classic_round)]
+    assert titles == [["alpha", "MPC"], ["CORR", "MMC"]]
+    assert "2 (signals)" in signals_round and kinds == {"1": 0, "2": 1}
+    assert [re.findall(r'data-key="(?:corr|mmc)">([^<]+)<', h) for h in heads.findall(wallet)] == \
+        [["CORR", "MMC"], ["alpha", "MPC"]]
+    assert "<h3>Tournament 1 (classic)</h3>" in wallet and "<h3>Tournament 2 (signals)</h3>" in wallet
