@@ -1,5 +1,6 @@
-"""Season report: leaderboard and payout tables (pandas), plots (matplotlib, Agg backend), and an
-``index.html`` that shows them.
+"""Season report: leaderboard and payout tables (pandas), plots (matplotlib, Agg backend), and a
+season page that shows them, laid out as the dashboard's pages and written with them
+(`crowdstake.web.site`: one rendering path for the server and the report).
 
 Inputs (token amounts in tokens, not wei):
 
@@ -20,16 +21,16 @@ Inputs (token amounts in tokens, not wei):
   leaderboard and the kinds table are per tournament, and ``signals_rules`` explain a Signals
   score (its ``corr`` and ``mmc`` columns hold alpha and MPC; its rounds have no meta CORR).
 
-``write_report(out_dir, positions, rounds, supply, rules=...)`` writes positions.csv, rounds.csv,
-leaderboard.csv, by_kind.csv (with kinds), supply.csv, four PNG plots (cumulative_payout.png,
-reward_burn.png, meta_vs_median.png, supply.png) and index.html, and returns the path of
-index.html. ``formatted(board)`` is the leaderboard as both the page and ``crowdstake demo`` show
+``write_report(out_dir, positions, rounds, supply, rules=..., index=...)`` writes positions.csv,
+rounds.csv, leaderboard.csv, by_kind.csv (with kinds), supply.csv, four PNG plots
+(cumulative_payout.png, reward_burn.png, meta_vs_median.png, supply.png), season.html and, given
+the season's index file, the dashboard's pages (index.html the leaderboard), and returns the
+first page. ``formatted(board)`` is the leaderboard as both the page and ``crowdstake demo`` show
 it: the same columns, the same rounding.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,8 @@ import numpy as np
 import pandas as pd
 
 from crowdstake.errors import InvalidInputError
+from crowdstake.web import html as web_html
+from crowdstake.web.site import write_site
 
 __all__ = ["IMAGES", "POSITION_COLUMNS", "ROUND_COLUMNS", "Rules", "by_kind", "explain", "formatted", "leaderboard",
            "write_report"]
@@ -293,55 +296,43 @@ def _plots(out: Path, positions: pd.DataFrame, rounds: pd.DataFrame, supply: pd.
 
 
 def _table(frame: pd.DataFrame, rows: int) -> str:
-    return formatted(frame.head(rows)).to_html(index=False, border=0, classes="t")
+    """The first `rows` rows of `frame` as the dashboard's tables are drawn, rounded by `formatted`."""
+    shown = formatted(frame.head(rows))
+    return web_html.table([(c, c) for c in shown.columns],
+                          [[web_html.e(v) for v in row] for row in shown.itertuples(index=False)], cls="season")
 
 
-def _html(title: str, board: pd.DataFrame, rounds: pd.DataFrame, positions: pd.DataFrame, rows: int,
-          kinds: pd.DataFrame | None, notes: list[str]) -> str:
-    images = "\n".join(
-        f'<figure><img src="{html.escape(name)}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
-        f"</figcaption></figure>" for name, caption in IMAGES.items()
-    )
-    reading = ("<h2>How to read it</h2>\n<ul>\n" + "\n".join(f"<li>{html.escape(n)}</li>" for n in notes)
-               + "\n</ul>\n") if notes else ""
-    kind_table = ("<h2>By kind of participant</h2>\n<p>Mean payout is per position (a model in a round); "
-                  '<a href="by_kind.csv">by_kind.csv</a></p>\n' + _table(kinds, rows) + "\n") \
-        if kinds is not None else ""
-    more = f" (first {rows} of {len(positions)}; all in <a href=\"positions.csv\">positions.csv</a>)" \
+def season_page(board: pd.DataFrame, rounds: pd.DataFrame, positions: pd.DataFrame, rows: int,
+                kinds: pd.DataFrame | None, notes: list[str]) -> str:
+    """The season page's body (HTML): how to read it, the season by kind, the plots, the
+    leaderboard by participant, the rounds and the first `rows` positions, each beside its CSV."""
+    e = web_html.e
+    images = "".join(f'<figure><img src="{e(name)}" alt="{e(caption)}"><figcaption>{e(caption)}</figcaption>'
+                     "</figure>" for name, caption in IMAGES.items())
+    reading = ("<h2>How to read it</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>") if notes else ""
+    kind_table = ('<h2>By kind of participant</h2><p class="note">Mean payout is per position (a model in a round); '
+                  f'<a href="by_kind.csv">by_kind.csv</a></p>{_table(kinds, rows)}') if kinds is not None else ""
+    more = f' (first {rows} of {len(positions)}; all in <a href="positions.csv">positions.csv</a>)' \
         if len(positions) > rows else ""
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
-table.t {{ border-collapse: collapse; font-size: 0.85em; margin-bottom: 1.5em; }}
-table.t th, table.t td {{ padding: 0.2em 0.6em; text-align: right; border-bottom: 1px solid #ddd; }}
-figure {{ display: inline-block; margin: 0.5em; }} img {{ max-width: 100%; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-{reading}{kind_table}<h2>Plots</h2>
-{images}
-<h2>Leaderboard</h2>
-<p><a href="leaderboard.csv">leaderboard.csv</a></p>
-{_table(board, rows)}
-<h2>Rounds</h2>
-<p><a href="rounds.csv">rounds.csv</a></p>
-{_table(rounds, rows)}
-<h2>Positions</h2>
-<p>One row per round, participant and model{more}.</p>
-{_table(positions, rows)}
-</body></html>
-"""
+    return (f"{reading}{kind_table}<h2>Plots</h2>{images}"
+            f'<h2>Leaderboard</h2><p class="note"><a href="leaderboard.csv">leaderboard.csv</a></p>{_table(board, rows)}'
+            f'<h2>Rounds</h2><p class="note"><a href="rounds.csv">rounds.csv</a></p>{_table(rounds, rows)}'
+            f'<h2>Positions</h2><p class="note">One row per round, participant and model{more}.</p>'
+            f"{_table(positions, rows)}")
 
 
 def write_report(out_dir, positions: pd.DataFrame, rounds: pd.DataFrame, supply: pd.DataFrame, *,
-                 rules: Rules | None = None, signals_rules: Rules | None = None,
-                 title: str = "crowdstake season report", rows: int = 50) -> Path:
-    """Write the season report into ``out_dir`` (created if needed) and return its index.html.
+                 rules: Rules | None = None, signals_rules: Rules | None = None, index=None, verify=None,
+                 rows: int = 50) -> Path:
+    """Write the season report into ``out_dir`` (created if needed) and return its first page:
+    index.html, the dashboard's leaderboard, given the season's ``index`` file; season.html
+    without one.
 
     Files: positions.csv, rounds.csv, leaderboard.csv, by_kind.csv (when positions have a kind),
     supply.csv, cumulative_payout.png, reward_burn.png, meta_vs_median.png, supply.png,
-    index.html (how to read it, given ``rules``; tables show their first ``rows`` rows and link
-    the CSVs).
+    season.html (how to read it, given ``rules``; tables show their first ``rows`` rows and link
+    the CSVs), and with ``index`` the dashboard's pages (`crowdstake.web.site`, each round
+    verified by ``verify``), the season page in their navigation.
     @raise InvalidInputError when a frame lacks a required column.
     """
     _require(positions, POSITION_COLUMNS, "positions")
@@ -365,7 +356,6 @@ def write_report(out_dir, positions: pd.DataFrame, rounds: pd.DataFrame, supply:
     supply_cols = [axis, "supply"] + [c for c in supply.columns if c not in (axis, "supply")]
     supply.sort_values(axis, kind="stable")[supply_cols].to_csv(out / "supply.csv", index=False, lineterminator="\n")
     _plots(out, positions, rounds, supply, axis)
-    index = out / "index.html"
     notes = explain(rules, rounds, signals_rules) if rules is not None else []
-    index.write_text(_html(title, board, rounds, positions, rows, kinds, notes), encoding="utf-8")
-    return index
+    season = ("season.html", "Season", season_page(board, rounds, positions, rows, kinds, notes))
+    return write_site(index, out, extra=(season,), verify=verify)

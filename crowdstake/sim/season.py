@@ -334,8 +334,9 @@ class Season:
         self.snapshot_supply()
 
 
-def outcomes(season: Season, initial_supply: int) -> dict:
-    """What the season should show, each as a fact the demo prints and the tests assert."""
+def outcomes(season: Season, initial_supply: int, verified: dict) -> dict:
+    """What the season should show, each as a fact the demo prints and the tests assert.
+    `verified`: each round's `crowdstake.oracle.Verification`, as the report's pages show it."""
     everyone = pd.DataFrame(season.records)
     positions = everyone[everyone["tournament"] == "classic"]
     signals = everyone[everyone["tournament"] == "signals"].groupby("kind")["payout"].mean()
@@ -373,6 +374,8 @@ def outcomes(season: Season, initial_supply: int) -> dict:
             for r in (season.contracts.round(rid) for rid in range(1, season.contracts.round_count() + 1))),
         "every round's dataset and targets are committed on-chain and served by the store": all(
             _committed(season, rid) for rid in range(1, season.contracts.round_count() + 1)),
+        "every round's published files reproduce its root on-chain": sorted(verified) == list(
+            range(1, season.contracts.round_count() + 1)) and all(v.matches for v in verified.values()),
     }
 
 
@@ -426,6 +429,7 @@ def run_demo(out_dir: Path, *, participants: int = 20, rounds: int = 8, seed: in
     `then(result)` runs while the chain is still up (`crowdstake demo --serve` serves the dashboard)."""
     from crowdstake.chain import connect
     from crowdstake.chain.localchain import local_chain
+    from crowdstake.oracle import verify_round
     from crowdstake.sim.report import leaderboard, write_report
 
     if participants < MIN_PARTICIPANTS or rounds < MIN_ROUNDS:
@@ -441,11 +445,17 @@ def run_demo(out_dir: Path, *, participants: int = 20, rounds: int = 8, seed: in
         initial = season.contracts.token.functions.totalSupply().call()
         season.run()
         positions = pd.DataFrame(season.records)
-        index = write_report(out_dir / "report", positions, pd.DataFrame(season.round_rows),
-                             pd.DataFrame(season.supply), rules=_rules(PARAMS), signals_rules=_rules(SIGNALS_PARAMS))
-        facts = outcomes(season, initial)
-        result = {"report": index, "leaderboard": leaderboard(positions), "outcomes": facts, "season": season,
-                  "index": index_season(season, out_dir / "index.sqlite3"), "rpc_url": url}
+        index, verified = index_season(season, out_dir / "index.sqlite3"), {}
+
+        def verify(rid: int):  # what each round's page shows, and a check of the season
+            verified[rid] = verify_round(season.contracts, season.store, rid)
+            return verified[rid]
+
+        report = write_report(out_dir / "report", positions, pd.DataFrame(season.round_rows),
+                              pd.DataFrame(season.supply), rules=_rules(PARAMS), signals_rules=_rules(SIGNALS_PARAMS),
+                              index=index, verify=verify)
+        result = {"report": report, "leaderboard": leaderboard(positions), "outcomes": outcomes(season, initial, verified),
+                  "season": season, "index": index, "rpc_url": url}
         if then is not None:
             then(result)
         return result

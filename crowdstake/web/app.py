@@ -77,6 +77,16 @@ def _found(value, what: str):
     return value
 
 
+def shown_leaderboard(data: dict, sort: str, limit: int) -> dict:
+    """`dashboard.leaderboard_page`'s standings (read in rank order, kept once for every order)
+    as a page shows them: each table in the order of `sort`, its first `limit` rows, with counts."""
+    shown = [{**t, "models": dashboard.sorted_by(t["models"], sort)[:limit],
+              "participants": dashboard.sorted_by(t["participants"], sort)[:limit],
+              "counts": {"models": len(t["models"]), "participants": len(t["participants"])}}
+             for t in data["tournaments"]]
+    return {**data, "sort": sort, "limit": limit, "tournaments": shown}
+
+
 def create_app(index_path, verify: Callable[[int], object] | None = None, identity=None, title: str = "crowdstake",
                cache_size: int = 256):
     """The dashboard over the index at `index_path` (checked now: a missing file, another
@@ -141,13 +151,7 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
     # ---------------------------------------------------------------- data, shared by pages and /api
 
     def leaderboard_data(sort: str, last: int, limit: int) -> dict:
-        sort = sort_of(sort)
-        data = read(dashboard.leaderboard_page, "rank", last)  # kept once for every order
-        shown = [{**t, "models": dashboard.sorted_by(t["models"], sort)[:limit],
-                  "participants": dashboard.sorted_by(t["participants"], sort)[:limit],
-                  "counts": {"models": len(t["models"]), "participants": len(t["participants"])}}
-                 for t in data["tournaments"]]
-        return {**data, "sort": sort, "limit": limit, "tournaments": shown}
+        return shown_leaderboard(read(dashboard.leaderboard_page, "rank", last), sort_of(sort), limit)  # kept once
 
     def round_data(round_id: str) -> dict:
         rid = round_id_of(round_id)

@@ -80,14 +80,18 @@ def table(columns: list[tuple[str, str]], rows: list[list[str]], sort_link=None,
     return f'<table class="{e(cls)}"><thead><tr>{"".join(head)}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def nav(links=NAV) -> str:
+    """The navigation bar's links, (href, name) each."""
+    return "".join(f'<a href="{e(href)}">{e(name)}</a>' for href, name in links)
+
+
 def page(title: str, body: str, subtitle: str = "") -> str:
     """A whole page: the layout, the navigation, `body` (HTML)."""
-    nav = "".join(f'<a href="{href}">{e(name)}</a>' for href, name in NAV)
     sub = f'<p class="note">{subtitle}</p>' if subtitle else ""
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(title)} · crowdstake</title>'
-            f'<style>{STYLE}</style></head><body><header>{nav}</header><main><h1>{e(title)}</h1>{sub}{body}</main>'
+            f'<style>{STYLE}</style></head><body><header>{nav()}</header><main><h1>{e(title)}</h1>{sub}{body}</main>'
             "</body></html>")
 
 
 def not_found(message: str) -> str:
-    return page("Not found", f"<p>{e(message)}</p><p><a href='/'>Back to the leaderboard</a></p>")
+    return page("Not found", f'<p>{e(message)}</p><p><a href="/">Back to the leaderboard</a></p>')

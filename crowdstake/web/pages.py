@@ -92,19 +92,29 @@ def _verify_form(round_id: int, can_verify: bool) -> str:
             '<button type="submit">Verify this round against the chain</button></form>')
 
 
-def verification(round_id: int, report: dict) -> str:
+def _verdict(report: dict) -> str:
+    """A verification's outcome: matches or not, both roots, the leaves that differ (or why it
+    could not be done: `error`)."""
+    if report.get("error"):
+        return f'<p class="bad">could not verify: {e(report["error"])}</p>'
     verdict = ('<p class="ok">matches</p>' if report["matches"] else
                f'<p class="bad">does not match: {len(report["differences"])} leaves differ</p>')
     rows = [[wallet_link(d["staker"]), model_link(d["model_id"]), e(d["recomputed"]), e(d["published"])]
             for d in report["differences"]]
-    body = (f'{verdict}<p>on-chain root {short(report["onchain_root"], 66)}<br>recomputed root '
+    return (f'{verdict}<p>on-chain root {short(report["onchain_root"], 66)}<br>recomputed root '
             f'{short(report["recomputed_root"], 66)}</p>'
             + (table([("staker", "staker"), ("model", "model"), ("r", "recomputed"), ("p", "published")], rows)
-               if rows else "") + f'<p><a href="/rounds/{round_id}">Back to round {round_id}</a></p>')
-    return page(f"Round {round_id}: verification", body)
+               if rows else ""))
 
 
-def round_(data: dict, can_verify: bool) -> str:
+def verification(round_id: int, report: dict) -> str:
+    return page(f"Round {round_id}: verification",
+                _verdict(report) + f'<p><a href="/rounds/{round_id}">Back to round {round_id}</a></p>')
+
+
+def round_(data: dict, can_verify: bool, verified: dict | None = None) -> str:
+    """A round's page; its verify section is the action (`can_verify`) or a note, or, given
+    `verified` (a verification done beforehand: the static site's), its outcome."""
     rid = data["round_id"]
     timeline = table([("event", "event"), ("time", "time"), ("block", "block")],
                      [[e(t["event"]), when(t["time"]) or '<span class="note">not yet</span>', e(t["block"])]
@@ -142,7 +152,8 @@ def round_(data: dict, can_verify: bool) -> str:
                      e(p["state"]), number(p["corr"]), number(p["mmc"]), number(p["table_score"]),
                      amount(p["table_delta_tokens"]), e(p["reason"])] for p in data["positions"]], cls="scores")
     body = (f"<h2>Timeline</h2>{timeline}<h2>Totals</h2>{summary}<h2>Votes</h2>{votes}<h2>Vetoes</h2>{vetoes}"
-            f"<h2>Scores</h2>{scores_note}{scores}<h2>Verify</h2>{_verify_form(rid, can_verify)}")
+            f"<h2>Scores</h2>{scores_note}{scores}<h2>Verify</h2>"
+            + (f'<div id="verify">{_verdict(verified)}</div>' if verified else _verify_form(rid, can_verify)))
     return page(f"Round {rid}", body)
 
 

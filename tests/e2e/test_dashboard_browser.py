@@ -188,6 +188,33 @@ def test_wallet_and_committee_pages_render_their_charts(site, browser, shots):
     snap(browser, shots, "not-found")
 
 
+def test_the_pages_written_to_files_read_from_disk_as_served(site, browser, shots, tmp_path):
+    """The static site (`crowdstake.web.site`, what the demo's report is) opened from file://:
+    the leaderboard's numbers are the served page's, a sort header and a model link reach their
+    files, the charts render, the round shows its verification."""
+    from crowdstake.web.site import write_site
+
+    c, store = site["contracts"], site["store"]
+    first = write_site(site["home"] / "index.sqlite3", tmp_path / "site",
+                       verify=lambda rid: verify_round(c, store, rid, site["home"] / "targets"))
+    browser.get(site["site"] + "/")
+    served = [cell_texts(r) for r in rows(browser, "standings models")]
+    browser.get(first.as_uri())
+    assert browser.title.startswith("Leaderboard") and [cell_texts(r) for r in rows(browser, "standings models")] == served
+    browser.find_element(By.CSS_SELECTOR, 'th[data-key="corr_all"] a').click()
+    assert browser.current_url.endswith("/leaderboard-corr_all.html")
+    corr = [float(cell_texts(row)[8]) for row in rows(browser, "standings models")]
+    assert corr == sorted(corr, reverse=True)
+    rows(browser, "standings models")[0].find_element(By.CSS_SELECTOR, "td:nth-child(2) a").click()
+    assert f"/models/{MODEL}/" in browser.current_url and browser.title.startswith("Model")
+    charts_render(browser, 2)
+    snap(browser, shots, "static-model")
+    browser.find_element(By.CSS_SELECTOR, "td:nth-child(1) a").click()  # its first round
+    assert browser.current_url.endswith("/rounds/1.html")
+    assert browser.find_element(By.CSS_SELECTOR, "#verify p.ok").text == "matches"
+    snap(browser, shots, "static-round")
+
+
 def test_the_command_follows_the_node_and_verifies_through_its_store(site, tmp_path):
     """`crowdstake web --follow` as a subprocess: its indexer creates and fills the file (to the
     head: `--confirmations 0`; the season's last blocks are within the default 5), the pages show

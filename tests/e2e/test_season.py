@@ -1,7 +1,7 @@
 """The smallest season the demo accepts (7 data scientists, 3 overlapping rounds, and the Signals
 tournament beside it) end to end on a chain the package starts itself: every outcome the demo
-claims holds, the report is complete and shows both tournaments,
-and a seed replays the season (another seed plays another). The demo's refusals before it starts
+claims holds, the report is complete and shows both tournaments (the dashboard's pages written to
+files beside the season page, every round verified), and a seed replays the season (another seed plays another). The demo's refusals before it starts
 anything, and its exit code: tests/unit/test_season_checks.py."""
 
 import pandas as pd
@@ -30,6 +30,7 @@ def test_the_checked_facts_are_the_promised_ones(season):
         "the tournament owes nothing but its reward pool", "supply fell by exactly the sum of burns",
         "payouts were restaked into the open round", "every position of every round was settled",
         "every round's dataset and targets are committed on-chain and served by the store",
+        "every round's published files reproduce its root on-chain",
     }
 
 
@@ -51,14 +52,25 @@ def test_report_files(season):
     copies = signals.xs("signals-copycat", level="participant")
     leader = signals.xs("sentiment-00", level="participant")
     assert (copies["corr"] == leader["corr"]).all()
-    assert "score = 0.5 × CORR + 2 × MMC" in season["report"].read_text()
-    assert "Signals: score = 0.3 × alpha + 0.8 × MPC" in season["report"].read_text()
+    html = (report / "season.html").read_text()
+    assert "score = 0.5 × CORR + 2 × MMC" in html and "Signals: score = 0.3 × alpha + 0.8 × MPC" in html
     assert {"round", "reward", "burn", "meta_corr", "median_corr"} <= set(pd.read_csv(report / "rounds.csv").columns)
-    html = season["report"].read_text()
     for image in IMAGES:
         data = (report / image).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 5_000
-        assert image in html
+        assert f'src="{image}"' in html
+
+
+def test_the_report_is_the_dashboards_pages_with_every_round_verified(season):
+    report = season["report"].parent
+    assert season["report"].name == "index.html"
+    first = season["report"].read_text()
+    assert "Tournament 2 (signals)" in first and "alpha (all)" in first and 'href="season.html">Season<' in first
+    for rid in range(1, 7):  # 3 classic, 3 Signals: each page has its verdict
+        page = (report / "rounds" / f"{rid}.html").read_text()
+        assert 'class="ok">matches' in page, rid
+    assert "alpha" in (report / "rounds" / "2.html").read_text()
+    assert len(list((report / "wallets").glob("0x*.html"))) >= 14  # 7 + 7 data scientists, the committee
 
 
 def test_the_season_is_indexed_and_the_index_pays_what_the_season_recorded(season):

@@ -1,4 +1,5 @@
-"""crowdstake.sim.report: CSV tables, PNG plots and index.html of a season report (no chain)."""
+"""crowdstake.sim.report: CSV tables, PNG plots and the season page of a season report (no chain;
+written with the dashboard's pages of an index in test_web_site.py and the demo's tests)."""
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ def season(rounds: int = 4, participants: int = 5) -> tuple[pd.DataFrame, pd.Dat
 def test_write_report_writes_tables_with_expected_columns(tmp_path):
     positions, rounds_df, supply = season()
     index = write_report(tmp_path, positions, rounds_df, supply)
-    assert index == tmp_path / "index.html" and index.exists()
+    assert index == tmp_path / "season.html" and index.exists()  # the first page, without an index
     assert list(pd.read_csv(tmp_path / "positions.csv").columns)[: len(POSITION_COLUMNS)] == POSITION_COLUMNS
     assert list(pd.read_csv(tmp_path / "rounds.csv").columns)[: len(ROUND_COLUMNS)] == ROUND_COLUMNS
     board = pd.read_csv(tmp_path / "leaderboard.csv")
@@ -179,3 +180,16 @@ def test_the_cumulative_payout_plot_colours_participants_by_kind(tmp_path, monke
     write_report(tmp_path, with_kinds(positions), rounds_df, supply)
     assert lines[:5].count("tab:green") == 2 and "tab:gray" in lines[:5] and "tab:red" in lines[:5]
     assert set(texts) >= {"p0", "p1", "p2", "p3", "p4"}  # every line labelled at its end
+
+
+def test_with_the_seasons_index_the_report_is_the_dashboards_pages_and_the_season_page(tmp_path):
+    from crowdstake.index.schema import open_index
+    from support.index_rows import ident
+
+    index = tmp_path / "index.sqlite3"
+    open_index(index, ident(), write=True).close()  # a deployment with nothing in it yet
+    first = write_report(tmp_path / "report", *season(), rules=RULES, index=index)
+    assert first == tmp_path / "report" / "index.html"
+    assert "The index has no tournament yet" in first.read_text() and 'href="season.html">Season<' in first.read_text()
+    season_page = (tmp_path / "report" / "season.html").read_text()
+    assert "0.5 × CORR + 2 × MMC" in season_page and 'href="rounds.html">Rounds<' in season_page
