@@ -43,7 +43,7 @@ T0 = 1_760_000_000
 TARGET_P95_MS = 100.0
 
 
-def build(path: Path, rounds: int, models: int, seed: int = 1) -> dict:
+def build(path: Path, rounds: int, models: int, open_rounds: int = 2, seed: int = 1) -> dict:
     """The synthetic index described above; returns what it holds."""
     rng = random.Random(seed)
     ident = Identity(31337, "0x" + "11" * 20, "0x" + "22" * 20, 1, "0x" + "ab" * 32)
@@ -69,7 +69,7 @@ def build(path: Path, rounds: int, models: int, seed: int = 1) -> dict:
             add("submissions", rid, s, m, "0x" + f"{rng.getrandbits(256):064x}")
             amount = rng.randint(1, 500) * E18
             add("stake_changes", rid, s, m, str(amount), amount / E18, str(amount), amount / E18, 1)
-        if rid > rounds - 2:
+        if rid > rounds - open_rounds:
             continue
         block[0] += 50
         table = "0x" + f"{rid + 0xabc:064x}"
@@ -89,7 +89,7 @@ def build(path: Path, rounds: int, models: int, seed: int = 1) -> dict:
             score = 0.5 * corr + 2 * mmc
             delta = int(int(stake) * max(-0.05, min(0.05, score)))
             add("claims", rid, s, m, int(score * 1e6), str(delta), delta / E18)
-            score_rows.append((rid, table, block[0], s.lower(), m, stake, int(stake) / E18, corr, mmc, score,
+            score_rows.append((rid, table, block[0], s, m, stake, int(stake) / E18, corr, mmc, score,
                                int(score * 1e6), str(delta), delta / E18, ""))
         rows.setdefault("_score_rows", []).extend(score_rows)
         rows.setdefault("_score_tables", []).append((rid, table, block[0], "stored", 1, None))

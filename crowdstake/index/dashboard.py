@@ -15,9 +15,8 @@ refunded nor unstaked)."""
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
-
-from web3 import Web3
 
 from crowdstake.index import read
 from crowdstake.index.decode import tokens
@@ -30,6 +29,10 @@ SORTS = ("rank", "stake_now", "rounds", "corr_recent", "mmc_recent", "score_rece
 
 def _db(db) -> sqlite3.Connection:
     return read._db(db)
+
+
+_RANKED = read.Kept(4)  # standings by what they are computed from (`standings`)
+_TABLE_TOTALS = read.Kept(256)  # a stored score table's reward and burn (`table_totals`)
 
 
 def tournaments(db) -> list[dict]:
@@ -50,29 +53,39 @@ def resolved_rounds(db, tournament_id: int) -> list[tuple[int, str]]:
     return out
 
 
-def _unsettled_rounds(db: sqlite3.Connection, tournament_id: int) -> list[int]:
-    """The tournament's rounds that may still hold a stake: fewer claims and refunds than
-    positions ever staked (a round whose every position settled holds none)."""
-    return [r[0] for r in db.execute(
-        """SELECT o.round_id FROM rounds_opened o WHERE o.tournament_id = ? AND
-           (SELECT COUNT(*) FROM claims c WHERE c.round_id = o.round_id)
-           + (SELECT COUNT(*) FROM refunds r WHERE r.round_id = o.round_id)
-           < (SELECT COUNT(*) FROM (SELECT DISTINCT staker, model_id FROM stake_changes s WHERE s.round_id = o.round_id))""",
-        (tournament_id,))]
+def _open_stakes(db: sqlite3.Connection, tournament_id: int) -> dict[tuple[str, str], int]:
+    """The stake of each (staker, model) in the tournament's positions still open (neither
+    claimed, refunded nor unstaked), summed over rounds. Only rounds that may hold one are read:
+    those not finalised, and finalised ones with fewer claims than leaves (every staked
+    position is a leaf, and each is settled by one Claimed)."""
+    out: dict[tuple[str, str], int] = {}
+    rounds = [r[0] for r in db.execute(
+        """SELECT o.round_id FROM rounds_opened o LEFT JOIN finalizations f USING (round_id)
+           WHERE o.tournament_id = ? AND (f.block IS NULL OR
+                 (SELECT COUNT(*) FROM claims c WHERE c.round_id = o.round_id) < f.leaf_count)""", (tournament_id,))]
+    for rid in rounds:
+        # each position's last stake change (SQLite takes the bare columns from the MAX row)
+        for staker, model, stake in db.execute(
+                """SELECT staker, model_id, new_stake FROM
+                   (SELECT staker, model_id, new_stake, MAX(block * 4294967296 + log_index) FROM stake_changes
+                    WHERE round_id = ?1 GROUP BY staker, model_id) l
+                   WHERE new_stake != '0'
+                     AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.round_id = ?1 AND c.staker = l.staker
+                                     AND c.model_id = l.model_id)
+                     AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.round_id = ?1 AND r.staker = l.staker
+                                     AND r.model_id = l.model_id)""", (rid,)):
+            out[staker, model] = out.get((staker, model), 0) + int(stake)
+    return out
 
 
-def _tallies(db: sqlite3.Connection, tournament_id: int, last: int) -> dict[tuple[str, str], dict]:
+def _tallies(db: sqlite3.Connection, resolved: list[tuple[int, str]], last: int,
+             open_stakes: dict[tuple[str, str], int]) -> dict[tuple[str, str], dict]:
     """Per (staker, model): stake now, rounds scored, payout, burns, and for each of CORR, MMC
-    and score [sum, count, sum over the last `last` resolved rounds, count there]."""
-    resolved = resolved_rounds(db, tournament_id)
-    recent = {rid for rid, _ in resolved[:last]}
+    and score [sum, count, sum over the last `last` resolved rounds, count there]. Score rows
+    carry checksummed stakers (`scores` writes them so), as positions do."""
     board: dict[tuple[str, str], dict] = {}
-    checksum: dict[str, str] = {}
 
-    def entry(staker: str, model: str) -> dict:
-        if staker not in checksum:
-            checksum[staker] = Web3.to_checksum_address(staker)
-        key = (checksum[staker], model)
+    def entry(key: tuple[str, str]) -> dict:
         if key not in board:
             board[key] = {"stake_now": 0, "rounds": 0, "payout": 0, "burns": 0,
                           "sums": {k: [0.0, 0, 0.0, 0] for k in SCORES}}
@@ -80,7 +93,7 @@ def _tallies(db: sqlite3.Connection, tournament_id: int, last: int) -> dict[tupl
 
     if resolved:
         pairs = ", ".join("(?, ?)" for _ in resolved)
-        oldest_recent = min(recent)
+        oldest_recent = min(rid for rid, _ in resolved[:last])
         # Sums and counts in SQL, each over the rows that have the score (a row scored at the
         # floor has no CORR or MMC); the exact payouts (wei text, beyond SQLite's integers) here.
         per_score = ", ".join(f"TOTAL(s.{k}), COUNT(s.{k}), TOTAL(CASE WHEN s.round_id >= ? THEN s.{k} END), "
@@ -91,17 +104,15 @@ def _tallies(db: sqlite3.Connection, tournament_id: int, last: int) -> dict[tupl
                     FROM score_rows s JOIN t ON s.round_id = t.round_id AND s.table_hash = t.table_hash
                     GROUP BY s.staker, s.model_id""",
                 (*(x for pair in resolved for x in pair), *([oldest_recent] * 2 * len(SCORES)))):
-            e = entry(staker, model)
+            e = entry((staker, model))
             e["rounds"] += n
             amounts = [int(d) for d in deltas.split(",")]
             e["payout"] += sum(amounts)
             e["burns"] -= sum(d for d in amounts if d < 0)
             for i, k in enumerate(SCORES):
                 e["sums"][k] = [a + b for a, b in zip(e["sums"][k], sums[4 * i:4 * i + 4])]
-    for rid in _unsettled_rounds(db, tournament_id):
-        for staker, model, stake in db.execute(
-                "SELECT staker, model_id, stake FROM positions WHERE round_id = ? AND state = 'open'", (rid,)):
-            entry(staker, model)["stake_now"] += int(stake)
+    for key, stake in open_stakes.items():
+        entry(key)["stake_now"] += stake
     return board
 
 
@@ -137,15 +148,18 @@ def _rows(board: dict[tuple, dict]) -> list[dict]:
     return rows
 
 
-def sorted_by(rows: list[dict], sort: str) -> list[dict]:
-    """Standings rows in the order of `sort` (one of SORTS): descending, `rank` ascending; rows
-    without a value (no resolved round) last; ties keep the rank order."""
+def sorted_by(rows: list[dict], sort: str, limit: int | None = None) -> list[dict]:
+    """Standings rows, given in rank order (as `standings` ranks them), in the order of `sort`
+    (one of SORTS): descending, `rank` ascending; rows without a value (no resolved round) last;
+    ties keep the rank order. With `limit`, only the first `limit`."""
     if sort not in SORTS:
         raise ValueError(f"sort by {sort!r}: one of {', '.join(SORTS)}")
     if sort == "rank":
-        return sorted(rows, key=lambda r: r["rank"])
-    key = sort if sort == "rounds" or sort.endswith(("_recent", "_all")) else f"{sort}_tokens"
-    return sorted(rows, key=lambda r: (r[key] is None, -(r[key] or 0), r["rank"]))
+        return rows[:limit]
+    column = sort if sort == "rounds" or sort.endswith(("_recent", "_all")) else f"{sort}_tokens"
+    # stable: rank order breaks ties
+    out = sorted(rows, key=lambda r: (r[column] is None, -(r[column] or 0)))
+    return out[:limit]
 
 
 def standings(db, tournament_id: int, last: int = 20, sort: str = "rank") -> dict[str, list[dict]]:
@@ -153,9 +167,24 @@ def standings(db, tournament_id: int, last: int = 20, sort: str = "rank") -> dic
     `participants` (one per staker): rank (by cumulative payout, best first), stake now, rounds
     taken part in (resolved; a participant's counts each model), mean CORR/MMC/score over the
     last `last` resolved rounds (`*_recent`) and over all (`*_all`), cumulative payout and burns
-    (exact and tokens). `sort` is one of SORTS (descending, `rank` ascending); the rank stays."""
-    board = _tallies(_db(db), tournament_id, last)
-    return {"models": sorted_by(_rows(board), sort), "participants": sorted_by(_rows(_merged(board)), sort)}
+    (exact and tokens). `sort` is one of SORTS (descending, `rank` ascending); the rank stays.
+
+    Kept (`_RANKED`) under what they are computed from: the resolved (round, table hash) pairs,
+    whose stored rows never change (a table is its hash's bytes), and the open stakes. So a
+    stake, a vote or a claim elsewhere costs only reading those two again; a newly resolved
+    round, or a changed open stake, reads the score rows again."""
+    db = _db(db)
+    resolved, open_stakes = resolved_rounds(db, tournament_id), _open_stakes(db, tournament_id)
+    key = (read.file_of(db), tournament_id, last, tuple(resolved), tuple(sorted(open_stakes.items())))
+    ranked = _RANKED.get(key)
+    if ranked is None:
+        board = _tallies(db, resolved, last, open_stakes)
+        ranked = _RANKED.put(key, {"models": _rows(board), "participants": _rows(_merged(board)), "orders": {}})
+    orders = ranked["orders"]  # each order sorted once, when first asked for
+    for table in ("models", "participants"):
+        if (table, sort) not in orders:
+            orders[table, sort] = sorted_by(ranked[table], sort)
+    return {"models": orders["models", sort], "participants": orders["participants", sort]}
 
 
 def leaderboard_page(db, sort: str = "rank", last: int = 20) -> dict:
@@ -190,15 +219,10 @@ def rounds_list(db) -> list[dict]:
         "(SELECT COUNT(*) FROM acceptances a WHERE a.round_id = o.round_id) AS acceptances, "
         "(SELECT COUNT(*) FROM vetoes v WHERE v.round_id = o.round_id) AS vetoes "
         "FROM rounds_opened o LEFT JOIN finalizations f USING (round_id) ORDER BY o.round_id DESC"))
-    # Each position's stake as the `positions` view has it (its last stake change), all rounds in
-    # one pass along stake_changes' index (SQLite takes the bare columns from the MAX row).
-    stakes = {r[0]: r[1:] for r in db.execute(
-        """SELECT round_id, SUM(new_stake != '0'), TOTAL(new_stake_tokens) FROM
-           (SELECT round_id, new_stake, new_stake_tokens, MAX(block * 4294967296 + log_index) FROM stake_changes
-            GROUP BY round_id, staker, model_id) GROUP BY round_id""")}
     times = block_times(db, [r["opened_block"] for r in rows] + [r["finalized_block"] for r in rows])
     for r in rows:
-        r["staked_positions"], r["total_stake_tokens"] = stakes.get(r["round_id"], (0, 0.0))
+        stakes = read.round_stakes(db, r["round_id"])
+        r["staked_positions"], r["total_stake_tokens"] = stakes["staked_positions"], stakes["total_stake_tokens"]
         r["opened_at"] = times.get(r["opened_block"])
         r["finalized_at"] = times.get(r["finalized_block"])
         r["status"] = "finalized" if r["finalized_block"] is not None else (
@@ -206,13 +230,31 @@ def rounds_list(db) -> list[dict]:
     return rows
 
 
-def round_page(db, round_id: int) -> dict | None:
-    """The `/rounds/{id}` page: `read.round_detail`, plus its tournament's parameters, the
-    timeline (opened, closes, resolves, each vote, accepted, dispute ends, finalised: unix
-    seconds, None when not reached), the payout factor (WAD and as a float), the totals of its
-    score table (reward, burn), and settlement progress (settled / staked positions)."""
+def table_totals(db, round_id: int, table: str | None) -> dict:
+    """The reward (gains) and burn (losses) of a round's stored score table, and its rows; kept
+    by (round, table hash): a stored table's rows are its hash's bytes, they never change."""
+    if table is None:
+        return {"reward": 0, "burn": 0, "rows": 0}
+    key = (read.file_of(db), round_id, table)
+    found = _TABLE_TOTALS.get(key)
+    if found is None:
+        deltas = [int(d) for (d,) in _db(db).execute("SELECT delta FROM score_rows WHERE round_id = ? AND "
+                                                     "table_hash = ?", (round_id, table))]
+        found = {"reward": sum(d for d in deltas if d > 0), "burn": -sum(d for d in deltas if d < 0),
+                 "rows": len(deltas)}
+        if deltas:  # an empty answer may be a table not stored yet: not kept
+            _TABLE_TOTALS.put(key, found)
+    return found
+
+
+def round_page(db, round_id: int, offset: int = 0, limit: int | None = None) -> dict | None:
+    """The `/rounds/{id}` page: `read.round_detail` (its positions: `limit` from `offset`, or
+    all), plus its tournament's parameters, the timeline (opened, closes, resolves, each vote,
+    accepted, dispute ends, finalised: unix seconds, None when not reached), the payout factor
+    (WAD and as a float), the totals of its score table (reward, burn), and settlement progress
+    (settled: claimed or refunded / staked positions)."""
     db = _db(db)
-    detail = read.round_detail(db, round_id)
+    detail = read.round_detail(db, round_id, offset, limit)
     if detail is None:
         return None
     params = db.execute("SELECT * FROM tournaments WHERE tournament_id = ?", (detail["tournament_id"],)).fetchone()
@@ -235,19 +277,19 @@ def round_page(db, round_id: int) -> dict | None:
                      "block": detail["finalized_block"]})
     detail["accepted"] = accepted
     detail["timeline"] = timeline
-    staked = [p for p in detail["positions"] if p["stake"] != "0" or p["state"] in ("claimed", "refunded")]
-    settled = [p for p in staked if p["state"] in ("claimed", "refunded")]
-    detail["settlement"] = {"settled": len(settled), "staked": len(staked)}
+    settled = db.execute("SELECT (SELECT COUNT(*) FROM claims WHERE round_id = ?1) + "
+                         "(SELECT COUNT(*) FROM refunds WHERE round_id = ?1)", (round_id,)).fetchone()[0]
+    detail["settlement"] = {"settled": settled, "staked": detail["staked_positions"]}
     detail["payout_factor"] = None
     if detail["tournament"] is not None:
         factor = payout_factor(int(detail["tournament"]["threshold"]), int(detail["total_stake"]))
         detail["payout_factor"] = {"wad": str(factor), "value": factor / WAD}
-    scored = [p for p in detail["positions"] if p["table_delta"] is not None]
-    reward = sum(int(p["table_delta"]) for p in scored if int(p["table_delta"]) > 0)
-    burn = -sum(int(p["table_delta"]) for p in scored if int(p["table_delta"]) < 0)
+    stored = detail["score_table_status"] and detail["score_table_status"]["status"] == "stored"
+    scored = table_totals(db, round_id, detail["score_table"] if stored else None)
     detail["totals"] = {"stake": detail["total_stake"], "stake_tokens": tokens(int(detail["total_stake"])),
-                        "reward": str(reward), "reward_tokens": tokens(reward), "burn": str(burn),
-                        "burn_tokens": tokens(burn), "scored_positions": len(scored)}
+                        "reward": str(scored["reward"]), "reward_tokens": tokens(scored["reward"]),
+                        "burn": str(scored["burn"]), "burn_tokens": tokens(scored["burn"]),
+                        "scored_positions": scored["rows"]}
     return detail
 
 

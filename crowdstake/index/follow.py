@@ -35,7 +35,7 @@ from crowdstake.chain.contracts import LOG_PAGE, Contracts
 from crowdstake.chain.rpc import with_retries
 from crowdstake.errors import ConfigError, NodeUnavailable
 from crowdstake.index.decode import Decoder, raw_log
-from crowdstake.index.schema import Identity, Index, rewind
+from crowdstake.index.schema import Identity, Index, rewind, touch
 from crowdstake.index.scores import fetch_score_tables
 
 DEFAULT_CONFIRMATIONS = 5
@@ -147,6 +147,8 @@ class Indexer:
             db.executemany("INSERT OR REPLACE INTO blocks (number, hash, timestamp) VALUES (?, ?, ?)",
                            [(n, h, ts) for n, (h, ts) in sorted(blocks.items())])
             db.execute("UPDATE meta SET value = ? WHERE key = 'cursor'", (str(hi),))
+            if rows:
+                touch(db)
             if self.on_page is not None:
                 self.on_page(lo, hi)
             db.execute("COMMIT")

@@ -11,11 +11,13 @@ CORR/MMC (`score_table_status` says why)."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections import OrderedDict
 
 from web3 import Web3
 
 from crowdstake.index.decode import tokens
-from crowdstake.index.schema import Index
+from crowdstake.index.schema import Index, positions_sql
 
 
 def _db(db) -> sqlite3.Connection:
@@ -26,6 +28,37 @@ def _db(db) -> sqlite3.Connection:
 
 def _dicts(cursor) -> list[dict]:
     return [dict(row) for row in cursor.fetchall()]
+
+
+class Kept:
+    """The last `size` values put, by key; shared by a server's threads. What is kept here is
+    keyed by its index file (`file_of`) and everything it is computed from, so it is never
+    stale, only evicted."""
+
+    def __init__(self, size: int):
+        self.size, self._values, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+            return self._values.get(key)
+
+    def put(self, key, value):
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+
+def file_of(db) -> str:
+    """The index file a connection reads: part of every kept value's key, so that two indexes
+    served by one process never share one (even where their content hashes agree)."""
+    return _db(db).execute("PRAGMA database_list").fetchone()[2]
+
+
+_STAKES = Kept(4096)  # a round's stake totals (`round_stakes`), small: one per round
 
 
 def _model_hex(model_id) -> str:
@@ -51,12 +84,14 @@ _SCORE_FIELDS = ("corr", "mmc", "table_score", "quantized", "table_delta", "tabl
 
 
 def _positions(db: sqlite3.Connection, where: str, args: tuple) -> list[dict]:
-    """Positions (the `positions` view) with the score row of their round's table, when stored:
+    """The positions matching `where` (on `round_id`, `staker`, `model_id`: the `positions`
+    view's rows, read through `positions_sql`) with the score row of their round's table, when stored:
     `corr`, `mmc`, `table_score`, `quantized`, `table_delta(_tokens)`, `reason` (None otherwise).
     A table's rows are read once per round (those of the positions' model ids) and matched by
     staker case-insensitively."""
-    found = _dicts(db.execute(f"SELECT p.*, r.tournament_id FROM positions p JOIN rounds_opened r USING (round_id) "
-                              f"WHERE {where} ORDER BY p.round_id, p.staker, p.model_id", args))
+    found = _dicts(db.execute(f"SELECT p.*, r.tournament_id FROM ({positions_sql(where)}) p "
+                              f"JOIN rounds_opened r USING (round_id) ORDER BY p.round_id, p.staker, p.model_id",
+                              args * 2))
     by_round: dict[int, list[dict]] = {}
     for p in found:
         p.update(dict.fromkeys(_SCORE_FIELDS))
@@ -86,20 +121,68 @@ _ROUND_COLUMNS = ("round_id", "tournament_id", "dataset_hash", "close_time", "re
                   "status")
 
 
-def round_detail(db, round_id: int) -> dict | None:
-    """A round: what the `rounds` view says, its exact total stake, its positions (with their
-    score rows), votes (with their epochs), vetoes, refusals and its score table's status."""
+def round_stakes(db, round_id: int) -> dict:
+    """A round's positions (`position_count`: submitted to or staked in), staked positions, exact total stake and
+    in tokens, from its stake changes in one pass: a position becomes staked by an increase
+    from 0 (its new stake equals the amount) and unstaked by a decrease to 0.
+
+    Kept under the round's event counts and its last event block's hash: the stakes change
+    only while the round is open, and a reorg that changes any of its events changes that hash
+    (blocks chain by hash) or a count."""
+    db = _db(db)
+    marks = db.execute("""SELECT (SELECT COUNT(*) FROM submissions WHERE round_id = ?1),
+                                 (SELECT COUNT(*) FROM stake_changes WHERE round_id = ?1),
+                                 (SELECT MAX(block) FROM (SELECT block FROM submissions WHERE round_id = ?1
+                                                          UNION ALL SELECT block FROM stake_changes WHERE round_id = ?1))
+                       """, (round_id,)).fetchone()
+    last = db.execute("SELECT hash FROM blocks WHERE number = ?", (marks[2],)).fetchone()
+    key = (file_of(db), round_id, *tuple(marks), last[0] if last else None)
+    found = _STAKES.get(key)
+    if found is not None:
+        return found
+    staked, total = 0, 0
+    for direction, amount, new_stake in db.execute(
+            "SELECT direction, amount, new_stake FROM stake_changes WHERE round_id = ?", (round_id,)):
+        if direction > 0:
+            staked += amount == new_stake
+            total += int(amount)
+        else:
+            staked -= new_stake == "0"
+            total -= int(amount)
+    positions = db.execute("SELECT COUNT(*) FROM (SELECT staker, model_id FROM submissions WHERE round_id = ?1 UNION "
+                           "SELECT staker, model_id FROM stake_changes WHERE round_id = ?1)", (round_id,)).fetchone()[0]
+    return _STAKES.put(key, {"position_count": positions, "staked_positions": staked, "total_stake": str(total),
+                             "total_stake_tokens": tokens(total)})
+
+
+def round_positions(db, round_id: int, offset: int = 0, limit: int | None = None) -> list[dict]:
+    """The round's positions with their score rows (as `_positions`), ordered by staker and
+    model id; with `limit`, `limit` of them from `offset`: the page's first and last keys are
+    found along the event tables' indexes, and only the positions between them are read."""
+    db = _db(db)
+    if limit is None:
+        return _positions(db, "round_id = ?", (round_id,))
+    keys = db.execute("SELECT staker, model_id FROM submissions WHERE round_id = ?1 UNION SELECT staker, model_id "
+                      "FROM stake_changes WHERE round_id = ?1 ORDER BY 1, 2 LIMIT ?2 OFFSET ?3",
+                      (round_id, limit, offset)).fetchall()
+    if not keys:
+        return []
+    return _positions(db, "round_id = ? AND (staker, model_id) >= (?, ?) AND (staker, model_id) <= (?, ?)",
+                      (round_id, *keys[0], *keys[-1]))
+
+
+def round_detail(db, round_id: int, offset: int = 0, limit: int | None = None) -> dict | None:
+    """A round: what the `rounds` view says, its exact total stake (`round_stakes`), its
+    positions (with their score rows; with `limit`, that many from `offset`: `round_positions`),
+    votes (with their epochs), vetoes, refusals and its score table's status."""
     db = _db(db)
     row = db.execute(f"SELECT {', '.join(_ROUND_COLUMNS)} FROM rounds WHERE round_id = ?", (round_id,)).fetchone()
     if row is None:
         return None
     out = dict(row)
-    out["positions"] = _positions(db, "p.round_id = ?", (round_id,))
-    # the view's staked_positions and total_stake_tokens, from the positions just read (the view
-    # would read them all again)
-    out["staked_positions"] = sum(p["stake"] != "0" for p in out["positions"])
-    out["total_stake_tokens"] = sum(p["stake_tokens"] for p in out["positions"])
-    out["total_stake"] = str(sum(int(p["stake"]) for p in out["positions"]))
+    out.update(round_stakes(db, round_id))
+    out["positions"] = round_positions(db, round_id, offset, limit)
+    out["positions_offset"], out["positions_limit"] = offset, limit
     out["votes"] = _dicts(db.execute("SELECT * FROM vote_epochs WHERE round_id = ? ORDER BY block, log_index",
                                      (round_id,)))
     out["vetoes"] = _dicts(db.execute("SELECT * FROM vetoes WHERE round_id = ? ORDER BY block, log_index", (round_id,)))
@@ -145,8 +228,8 @@ def model_history(db, model_id, staker: str | None = None) -> list[dict]:
     """Every position of a model id (bytes or 0x hex), by round: stake, state, score, payout;
     only `staker`'s when given (a model id is a name's hash: several stakers may use one)."""
     if staker is None:
-        return _positions(_db(db), "p.model_id = ?", (_model_hex(model_id),))
-    return _positions(_db(db), "p.staker = ? AND p.model_id = ?",
+        return _positions(_db(db), "model_id = ?", (_model_hex(model_id),))
+    return _positions(_db(db), "staker = ? AND model_id = ?",
                       (Web3.to_checksum_address(staker), _model_hex(model_id)))
 
 
@@ -168,7 +251,7 @@ def wallet_history(db, address: str) -> dict:
                                "balance_stakes WHERE staker = ? ORDER BY block, log_index", (who,)))
     balance = sum(int(c["amount"]) for c in credited) - sum(int(w["amount"]) for w in withdrawals) \
         - sum(int(s["amount"]) for s in staked)
-    return {"address": who, "positions": _positions(db, "p.staker = ?", (who,)), "credited": credited,
+    return {"address": who, "positions": _positions(db, "staker = ?", (who,)), "credited": credited,
             "withdrawals": withdrawals, "staked_from_balance": staked, "internal_balance": str(balance),
             "internal_balance_tokens": tokens(balance)}
 

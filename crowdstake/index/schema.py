@@ -15,7 +15,8 @@ Amounts: a token amount (wei, up to 2^256) does not fit SQLite's int64, so each 
 addresses checksummed, as web3 decodes them.
 
 `meta` holds `schema_version`, `chain_id`, `tournament`, `committee`, `deployment_block`,
-`deployment_block_hash` and `cursor` (the last block fully indexed). `blocks` holds the hash of
+`deployment_block_hash`, `cursor` (the last block fully indexed) and `changes` (a count of the
+transactions that changed its rows: `touch`). `blocks` holds the hash of
 every block with an event and of each page's last block (the cursor), for reorg detection, and
 its timestamp (NULL for a block with events when the node's logs do not carry blockTimestamp).
 
@@ -147,21 +148,18 @@ def _event_ddl() -> list[str]:
 _LAST = "ORDER BY x.block DESC, x.log_index DESC LIMIT 1"
 _SAME_POSITION = "x.round_id = k.round_id AND x.staker = k.staker AND x.model_id = k.model_id"
 
-VIEWS = {
-    # A tournament's current parameters: its last TournamentCreated/TournamentParamsUpdated.
-    "tournaments": """
-        SELECT p.tournament_id, p.threshold, p.threshold_tokens, p.min_stake, p.min_stake_tokens, p.cap,
-               p.results_window, p.corr_weight_bps, p.mmc_weight_bps, p.kind, p.min_tickers,
-               (SELECT MIN(x.block) FROM tournament_params x WHERE x.tournament_id = p.tournament_id) AS created_block
-        FROM tournament_params p
-        WHERE (p.block, p.log_index) = (SELECT x.block, x.log_index FROM tournament_params x
-                                         WHERE x.tournament_id = p.tournament_id """ + _LAST + ")",
-    # Every position ever submitted to or staked in: its last predictions hash, its last stake
-    # (settling zeroes the stake on-chain; its events keep what was at stake), how it ended.
-    "positions": f"""
+def positions_sql(where: str = "1") -> str:
+    """Every position ever submitted to or staked in, among the events matching `where` (a
+    condition on `round_id`, `staker` and `model_id`, applied to both event tables before they
+    are grouped: SQLite does not push a condition on the view down through its GROUP BY, so a
+    reader filtering the view would group every position of the index first): its last
+    predictions hash, its last stake (settling zeroes the stake on-chain; its events keep what
+    was at stake), how it ended. The `positions` view is `positions_sql()`; a filtered reader
+    binds the condition's arguments twice."""
+    return f"""
         WITH k AS (SELECT round_id, staker, model_id, MIN(block) AS first_block FROM
-                   (SELECT round_id, staker, model_id, block FROM submissions
-                    UNION ALL SELECT round_id, staker, model_id, block FROM stake_changes)
+                   (SELECT round_id, staker, model_id, block FROM submissions WHERE {where}
+                    UNION ALL SELECT round_id, staker, model_id, block FROM stake_changes WHERE {where})
                    GROUP BY round_id, staker, model_id)
         SELECT k.round_id, k.staker, k.model_id, k.first_block,
                (SELECT x.predictions_hash FROM submissions x WHERE {_SAME_POSITION} {_LAST}) AS predictions_hash,
@@ -175,7 +173,19 @@ VIEWS = {
                     THEN 'unstaked' ELSE 'open' END AS state
         FROM k
         LEFT JOIN claims c ON c.round_id = k.round_id AND c.staker = k.staker AND c.model_id = k.model_id
-        LEFT JOIN refunds r ON r.round_id = k.round_id AND r.staker = k.staker AND r.model_id = k.model_id""",
+        LEFT JOIN refunds r ON r.round_id = k.round_id AND r.staker = k.staker AND r.model_id = k.model_id"""
+
+
+VIEWS = {
+    # A tournament's current parameters: its last TournamentCreated/TournamentParamsUpdated.
+    "tournaments": """
+        SELECT p.tournament_id, p.threshold, p.threshold_tokens, p.min_stake, p.min_stake_tokens, p.cap,
+               p.results_window, p.corr_weight_bps, p.mmc_weight_bps, p.kind, p.min_tickers,
+               (SELECT MIN(x.block) FROM tournament_params x WHERE x.tournament_id = p.tournament_id) AS created_block
+        FROM tournament_params p
+        WHERE (p.block, p.log_index) = (SELECT x.block, x.log_index FROM tournament_params x
+                                         WHERE x.tournament_id = p.tournament_id """ + _LAST + ")",
+    "positions": positions_sql(),
     # A round: opened, targets, the accepted result still standing (none after a veto or a
     # refusal), finalisation, and its staked positions.
     "rounds": f"""
@@ -380,12 +390,21 @@ def _create(db: sqlite3.Connection, identity: Identity) -> None:
     try:
         for statement in ddl():
             db.execute(statement)
-        rows = {**identity.meta(), "schema_version": str(SCHEMA_VERSION), "cursor": str(identity.deployment_block - 1)}
+        rows = {**identity.meta(), "schema_version": str(SCHEMA_VERSION), "cursor": str(identity.deployment_block - 1),
+                "changes": "0"}
         db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", rows.items())
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def touch(db: sqlite3.Connection) -> None:
+    """Count a change of the index's content (`meta.changes`), inside the writer's transaction:
+    every transaction that adds or deletes rows calls it, one that only moves the cursor over
+    blocks without events does not, so readers may keep what they read until it moves."""
+    db.execute("INSERT INTO meta (key, value) VALUES ('changes', '1') "
+               "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
 
 def rewind(db: sqlite3.Connection, fork: int) -> dict[str, int]:
@@ -398,6 +417,7 @@ def rewind(db: sqlite3.Connection, fork: int) -> dict[str, int]:
             deleted[table] = db.execute(f"DELETE FROM {table} WHERE block > ?", (fork,)).rowcount
         deleted["blocks"] = db.execute("DELETE FROM blocks WHERE number > ?", (fork,)).rowcount
         db.execute("UPDATE meta SET value = ? WHERE key = 'cursor'", (str(fork),))
+        touch(db)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")

@@ -4,7 +4,7 @@ HTML pages and, under `/api`, the same data as JSON (FastAPI lists them at `/doc
 
     GET  /                      /api/leaderboard          standings per tournament (?sort=, ?last=, ?limit=)
     GET  /rounds                /api/rounds               every round
-    GET  /rounds/{id}           /api/rounds/{id}          a round: timeline, totals, votes, scores
+    GET  /rounds/{id}           /api/rounds/{id}          a round: timeline, totals, votes, scores (?offset=, ?limit=)
     POST /rounds/{id}/verify    /api/rounds/{id}/verify   recompute the round, compare with the chain
     GET  /models/{model_id}     /api/models/{model_id}    a model's rounds (?staker=)
     GET  /wallets/{address}     /api/wallets/{address}    a wallet's rounds and balance moves
@@ -38,6 +38,7 @@ from crowdstake.web.cache import PageCache
 _ROUND = re.compile(r"[0-9]{1,18}")  # an int64, with room to spare
 _MODEL = re.compile(r"0x[0-9a-fA-F]{1,64}")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+ROUND_ROWS = 200  # a round page's positions at most, by default (`?offset=`, `?limit=` page through them)
 NO_VERIFIER = "verification needs a store and a node: start `crowdstake web` with --store and --rpc-url or --network"
 
 
@@ -77,14 +78,12 @@ def _found(value, what: str):
     return value
 
 
-def shown_leaderboard(data: dict, sort: str, limit: int) -> dict:
-    """`dashboard.leaderboard_page`'s standings (read in rank order, kept once for every order)
-    as a page shows them: each table in the order of `sort`, its first `limit` rows, with counts."""
-    shown = [{**t, "models": dashboard.sorted_by(t["models"], sort)[:limit],
-              "participants": dashboard.sorted_by(t["participants"], sort)[:limit],
+def shown_leaderboard(data: dict, limit: int) -> dict:
+    """`dashboard.leaderboard_page` as a page shows it: each table's first `limit` rows, with counts."""
+    shown = [{**t, "models": t["models"][:limit], "participants": t["participants"][:limit],
               "counts": {"models": len(t["models"]), "participants": len(t["participants"])}}
              for t in data["tournaments"]]
-    return {**data, "sort": sort, "limit": limit, "tournaments": shown}
+    return {**data, "limit": limit, "tournaments": shown}
 
 
 def create_app(index_path, verify: Callable[[int], object] | None = None, identity=None, title: str = "crowdstake",
@@ -147,15 +146,17 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
     Sort = Query("rank", description=f"the column to sort by: {', '.join(dashboard.SORTS)} (descending; rank ascending)")
     Last = Query(20, ge=1, le=10_000, description="how many of the latest resolved rounds the *_recent means cover")
     Limit = Query(100, ge=1, le=100_000, description="rows per table at most (the first, in the sort order)")
+    Offset = Query(0, ge=0, description="the first position shown (positions are ordered by participant and model)")
+    Rows = Query(ROUND_ROWS, ge=1, le=100_000, description="positions shown at most")
 
     # ---------------------------------------------------------------- data, shared by pages and /api
 
     def leaderboard_data(sort: str, last: int, limit: int) -> dict:
-        return shown_leaderboard(read(dashboard.leaderboard_page, "rank", last), sort_of(sort), limit)  # kept once
+        return shown_leaderboard(read(dashboard.leaderboard_page, sort_of(sort), last), limit)
 
-    def round_data(round_id: str) -> dict:
+    def round_data(round_id: str, offset: int = 0, limit: int = ROUND_ROWS) -> dict:
         rid = round_id_of(round_id)
-        return _found(read(dashboard.round_page, rid), f"round {rid}")
+        return _found(read(dashboard.round_page, rid, offset, limit), f"round {rid}")
 
     def model_data(model_id: str, staker: str | None) -> dict:
         mid = model_id_of(model_id)
@@ -167,7 +168,7 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
 
     def verification(round_id: str) -> dict:
         rid = round_id_of(round_id)
-        _found(read(dashboard.round_page, rid), f"round {rid}")
+        _found(read(dashboard.round_page, rid, 0, 1), f"round {rid}")
         if verify is None:
             raise Refused(409, NO_VERIFIER)
         try:
@@ -189,8 +190,8 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
         return read(dashboard.rounds_list)
 
     @app.get("/api/rounds/{round_id}", tags=["api"], summary="A round: timeline, totals, votes, vetoes, scores")
-    def api_round(round_id: str) -> dict:
-        return round_data(round_id)
+    def api_round(round_id: str, offset: int = Offset, limit: int = Rows) -> dict:
+        return round_data(round_id, offset, limit)
 
     @app.post("/api/rounds/{round_id}/verify", tags=["api"], summary="Recompute a round and compare with the chain")
     def api_verify(round_id: str) -> dict:
@@ -219,8 +220,8 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
         return pages.rounds(read(dashboard.rounds_list))
 
     @app.get("/rounds/{round_id}", response_class=HTMLResponse, include_in_schema=False)
-    def round_page(round_id: str):
-        return pages.round_(round_data(round_id), verify is not None)
+    def round_page(round_id: str, offset: int = Offset, limit: int = Rows):
+        return pages.round_(round_data(round_id, offset, limit), verify is not None)
 
     @app.post("/rounds/{round_id}/verify", response_class=HTMLResponse, include_in_schema=False)
     def verify_page(round_id: str):

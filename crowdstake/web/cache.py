@@ -2,10 +2,12 @@
 answers of the data functions, each under the index's version when it was read, and answers a
 request again only while that version stands.
 
-The version (`version(db)`) is what any write of the indexer changes: the cursor and the hash of
-the cursor's block (a reorg rewinds and re-indexes to another hash, even at the same height),
-and the score tables' rows, statuses and attempts (a table is fetched without the cursor
-moving). Reading it costs three indexed lookups. `size` 0 keeps nothing (every request reads)."""
+The version (`version(db)`) is the index's count of changes (`meta.changes`, which every
+writing transaction of the indexer that adds or deletes rows moves, a rewind and a fetched
+score table included; blocks without events do not), so a page stays kept across empty blocks.
+A file written before that count existed has none: its version is then its cursor, the hash of
+the cursor's block and its score tables' rows, statuses and attempts. Reading it costs one
+lookup. `size` 0 keeps nothing (every request reads)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ from collections import OrderedDict
 
 
 def version(db) -> tuple:
+    changes = db.execute("SELECT value FROM meta WHERE key = 'changes'").fetchone()
+    if changes is not None:
+        return (changes[0],)
     cursor = db.execute("SELECT value FROM meta WHERE key = 'cursor'").fetchone()[0]
     mark = db.execute("SELECT hash FROM blocks WHERE number = ?", (int(cursor),)).fetchone()
     tables = db.execute("SELECT COUNT(*), COALESCE(SUM(attempts), 0), COALESCE(SUM(status = 'stored'), 0) "

@@ -112,6 +112,25 @@ def verification(round_id: int, report: dict) -> str:
                 _verdict(report) + f'<p><a href="/rounds/{round_id}">Back to round {round_id}</a></p>')
 
 
+def _pager(data: dict) -> str:
+    """Which of the round's positions the scores table shows, with links to the pages before
+    and after (none when it shows them all)."""
+    first, shown, count, limit = data["positions_offset"], len(data["positions"]), data["position_count"], \
+        data["positions_limit"]
+    if first == 0 and shown >= count:
+        return ""
+
+    def link(offset: int, text: str) -> str:
+        url = f'/rounds/{data["round_id"]}?{urlencode({"offset": offset, "limit": limit})}'
+        return f'<a href="{e(url)}">{text}</a>'
+
+    links = ([link(max(0, first - limit), "previous")] if first > 0 else []) + \
+        ([link(first + shown, "next")] if first + shown < count else [])
+    return (f'<p class="note" id="pager">positions {first + 1:,} to {first + shown:,} of {count:,}: '
+            f'{" ".join(links)}</p>' if shown else f'<p class="note" id="pager">no positions from {first + 1:,} '
+            f'(the round has {count:,}): {" ".join(links)}</p>')
+
+
 def round_(data: dict, can_verify: bool, verified: dict | None = None) -> str:
     """A round's page; its verify section is the action (`can_verify`) or a note, or, given
     `verified` (a verification done beforehand: the static site's), its outcome."""
@@ -152,7 +171,7 @@ def round_(data: dict, can_verify: bool, verified: dict | None = None) -> str:
                      e(p["state"]), number(p["corr"]), number(p["mmc"]), number(p["table_score"]),
                      amount(p["table_delta_tokens"]), e(p["reason"])] for p in data["positions"]], cls="scores")
     body = (f"<h2>Timeline</h2>{timeline}<h2>Totals</h2>{summary}<h2>Votes</h2>{votes}<h2>Vetoes</h2>{vetoes}"
-            f"<h2>Scores</h2>{scores_note}{scores}<h2>Verify</h2>"
+            f"<h2>Scores</h2>{scores_note}{scores}{_pager(data)}<h2>Verify</h2>"
             + (f'<div id="verify">{_verdict(verified)}</div>' if verified else _verify_form(rid, can_verify)))
     return page(f"Round {rid}", body)
 

@@ -77,8 +77,8 @@ def _render(db, url: str, verify: Callable[[int], object] | None) -> str:
     kind, _, rest = parts.path.strip("/").partition("/")
     try:
         if not kind:
-            return pages.leaderboard(shown_leaderboard(dashboard.leaderboard_page(db, "rank", RECENT),
-                                                       query.get("sort", ["rank"])[0], EVERY_ROW))
+            return pages.leaderboard(shown_leaderboard(
+                dashboard.leaderboard_page(db, query.get("sort", ["rank"])[0], RECENT), EVERY_ROW))
         if kind == "rounds" and not rest:
             return pages.rounds(dashboard.rounds_list(db))
         if kind == "committee":

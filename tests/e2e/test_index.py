@@ -9,7 +9,8 @@ balances, a withdrawal, a second round staked from the wallet and from a balance
    index then equals a fresh one;
 4. the score table is fetched and checked against the voted hash; a store without it is
    recorded as missing and filled on a later pass; a store with other bytes is not stored;
-5. on an anvil of its own that restarts (`--state`), a follower says the node is away, keeps
+5. the index's change count moves with rows and rewinds, not with empty blocks;
+6. on an anvil of its own that restarts (`--state`), a follower says the node is away, keeps
    polling, and resumes once it is back."""
 
 import os
@@ -272,6 +273,34 @@ def test_a_reorg_is_rewound_to_the_fork_and_indexed_again(world, tmp_path):
         assert ix.db.execute("SELECT COUNT(*) FROM stake_changes WHERE model_id = ?",
                              ("0x" + model_id("kept").hex(),)).fetchone()[0] == 1
     same_as_fresh(world, path, tmp_path)
+
+
+def changes_of(path) -> int:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT value FROM meta WHERE key = 'changes'").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_the_change_count_moves_with_new_rows_and_rewinds_not_with_empty_blocks(world, tmp_path):
+    """What the dashboard's page cache keys on: blocks without events leave `changes` as it
+    was (pages stay kept), an event or a rewind moves it."""
+    w3, path = world["w3"], tmp_path / "changes.sqlite3"
+    build(world, path, world["store"])
+    settled = changes_of(path)
+    assert settled > 0
+    mine(w3, 5)
+    assert build(world, path, world["store"]).last == w3.eth.block_number
+    assert changes_of(path) == settled
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    Participant(world["contracts"], world["people"][2], world["store"]).submit(2, "counted", predictions(0.3))
+    build(world, path, world["store"])
+    assert changes_of(path) == settled + 1
+    assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True
+    mine(w3, 3)
+    assert build(world, path, world["store"]).rewound_to is not None
+    assert changes_of(path) == settled + 2  # the rewind; the blocks after it have no event
 
 
 class OtherBytes:

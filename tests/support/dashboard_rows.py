@@ -14,10 +14,11 @@ T0 = 1_760_000_000
 
 
 def score_row(db, rid, table, staker, model, stake_tokens, corr, mmc, score, delta_tokens):
+    """A stored table's row, its staker checksummed (as `index.scores` writes it)."""
     s, st = wei(stake_tokens)
     d, dt = wei(delta_tokens)
     db.execute("INSERT INTO score_rows VALUES (?, ?, 20, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')",
-               (rid, table, staker.lower(), model, s, st, corr, mmc, score, int(score * 1e6), d, dt))
+               (rid, table, staker, model, s, st, corr, mmc, score, int(score * 1e6), d, dt))
 
 
 def populate(db):

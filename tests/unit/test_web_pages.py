@@ -10,7 +10,7 @@ import requests
 
 from crowdstake._server import ServerThread, free_port
 from crowdstake.errors import ConfigError, NodeUnavailable
-from crowdstake.index.schema import open_index
+from crowdstake.index.schema import open_index, touch
 from crowdstake.oracle.run import Difference, Verification
 from crowdstake.web import create_app
 from support.dashboard_rows import BOB, M1, M2, M3, MEMBERS, RESULT1, T0, populate
@@ -223,19 +223,47 @@ def test_pages_follow_the_index_as_it_is_written(tmp_path):
                 close_time=T0 + 2100, resolve_time=T0 + 2200)
             opened.db.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (40, '0x28', ?)", (T0 + 400,))
             opened.db.execute("UPDATE meta SET value = '40' WHERE key = 'cursor'")
+            touch(opened.db)  # as the indexer does with each page that adds rows
             assert [r["round_id"] for r in get(running, "/api/rounds").json()] == [3, 2, 1]
             opened.db.execute("UPDATE score_tables SET status = 'stored', attempts = 2")
+            touch(opened.db)
             assert len(get(running, "/api/leaderboard").json()["tournaments"][0]["models"]) == 3
             opened.db.execute("DELETE FROM rounds_opened WHERE round_id = 3")
             opened.db.execute("UPDATE blocks SET hash = '0x29' WHERE number = 40")
+            touch(opened.db)
             assert [r["round_id"] for r in get(running, "/api/rounds").json()] == [2, 1]
             stake(opened.db, 41, 0, 2, M1, 5, 15, direction=-1)  # the last stake change counts, as in `positions`
             opened.db.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (41, '0x2a', ?)", (T0 + 410,))
             opened.db.execute("UPDATE meta SET value = '41' WHERE key = 'cursor'")
+            touch(opened.db)
             listed = get(running, "/api/rounds").json()[0]
             assert (listed["round_id"], listed["staked_positions"], listed["total_stake_tokens"]) == (2, 1, 15.0)
             assert get(running, "/api/rounds/2").json()["total_stake"] == str(15 * E18)
+            now = get(running, "/api/leaderboard").json()["tournaments"][0]["models"]  # kept standings read again
+            assert next(m["stake_now_tokens"] for m in now if m["staker"] == ALICE) == 15.0
             assert running.server.config.app.state.cache.hits == 0
+            # blocks without events move the cursor, not the change count: the pages stay kept
+            opened.db.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (50, '0x32', ?)", (T0 + 500,))
+            opened.db.execute("UPDATE meta SET value = '50' WHERE key = 'cursor'")
+            assert get(running, "/api/rounds/2").json()["total_stake"] == str(15 * E18)
+            assert running.server.config.app.state.cache.hits == 1
+
+
+def test_an_index_without_a_change_count_is_kept_by_its_cursor(tmp_path):
+    """A file written before `meta.changes` existed: the cursor and its block's hash key the cache."""
+    path = tmp_path / "index.sqlite3"
+    with open_index(path, ident(), write=True) as opened:
+        populate(opened.db)
+        opened.db.execute("DELETE FROM meta WHERE key = 'changes'")
+        with ServerThread(create_app(path)) as running:
+            assert [r["round_id"] for r in get(running, "/api/rounds").json()] == [2, 1]
+            assert [r["round_id"] for r in get(running, "/api/rounds").json()] == [2, 1]
+            assert running.server.config.app.state.cache.hits == 1
+            put(opened.db, "rounds_opened", 40, 0, round_id=3, tournament_id=1, dataset_hash="0x" + "dc" * 32,
+                close_time=T0 + 2100, resolve_time=T0 + 2200)
+            opened.db.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (40, '0x28', ?)", (T0 + 400,))
+            opened.db.execute("UPDATE meta SET value = '40' WHERE key = 'cursor'")
+            assert [r["round_id"] for r in get(running, "/api/rounds").json()] == [3, 2, 1]
 
 
 def test_a_missing_or_foreign_index_is_refused(tmp_path, index_path):
@@ -324,3 +352,23 @@ def test_a_signals_tournament_names_its_scores_alpha_and_mpc_on_every_page(tmp_p
     assert [re.findall(r'data-key="(?:corr|mmc)">([^<]+)<', h) for h in heads.findall(wallet)] == \
         [["CORR", "MMC"], ["alpha", "MPC"]]
     assert "<h3>Tournament 1 (classic)</h3>" in wallet and "<h3>Tournament 2 (signals)</h3>" in wallet
+
+
+def test_a_round_page_shows_its_positions_a_page_at_a_time_with_totals_over_them_all(server):
+    """`?offset=&limit=` page through a round's positions (by participant, then model); the
+    totals, the settlement and the payout factor stay those of the whole round."""
+    whole = get(server, "/api/rounds/1").json()
+    assert [(p["staker"], p["model_id"]) for p in whole["positions"]] == [(ALICE, M1), (BOB, M2), (BOB, M3)]
+    middle = get(server, "/api/rounds/1?offset=1&limit=1").json()
+    assert [(p["staker"], p["model_id"], p["table_delta_tokens"]) for p in middle["positions"]] == [(BOB, M2, -2.0)]
+    for key in ("totals", "settlement", "payout_factor", "total_stake", "staked_positions", "position_count"):
+        assert middle[key] == whole[key], key
+    assert whole["position_count"] == 3 and whole["settlement"] == {"settled": 2, "staked": 3}
+    assert (whole["totals"]["reward_tokens"], whole["totals"]["burn_tokens"]) == (1.5, 2.0)
+    assert get(server, "/api/rounds/1?offset=5&limit=1").json()["positions"] == []
+    page = get(server, "/rounds/1?offset=1&limit=1").text
+    assert 'positions 2 to 2 of 3: <a href="/rounds/1?offset=0&amp;limit=1">previous</a> ' \
+           '<a href="/rounds/1?offset=2&amp;limit=1">next</a>' in page
+    assert 'id="pager"' not in get(server, "/rounds/1").text  # all three fit the default page
+    assert get(server, "/api/rounds/1?limit=0").status_code == 422
+    assert get(server, "/rounds/1?offset=-1").status_code == 422
