@@ -114,7 +114,7 @@ bench-quick: install
 	CROWDSTAKE_BENCH_QUICK=1 CROWDSTAKE_BENCH_RESULTS=$(QUICK)/store.json $(BIN)/python benchmarks/store.py
 	CROWDSTAKE_BENCH_RESULTS=$(QUICK)/store_rush.json $(BIN)/python benchmarks/store_rush.py --wallets 200
 	CROWDSTAKE_BENCH_SIZES=2000 CROWDSTAKE_BENCH_RESULTS=$(QUICK)/index.json brownie run $(CURDIR)/benchmarks/index.py --network bench-anvil
-	$(BIN)/python benchmarks/dashboard.py --rounds 5 --models 200 --requests 10 --out $(QUICK)/dashboard.json
+	$(BIN)/python benchmarks/dashboard.py --scale 0.05 --requests 10 --out $(QUICK)/dashboard.json
 
 # The mutation check (tools/mutants.toml): each mutant applied in a temporary copy of the working
 # tree, its tests run there (chain tests on bench-anvil, port 8547). Seconds per Python mutant, up to

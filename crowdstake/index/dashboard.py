@@ -104,13 +104,10 @@ def _tallies(db: sqlite3.Connection, resolved: list[tuple[int, str]], last: int,
                     FROM score_rows s JOIN t ON s.round_id = t.round_id AND s.table_hash = t.table_hash
                     GROUP BY s.staker, s.model_id""",
                 (*(x for pair in resolved for x in pair), *([oldest_recent] * 2 * len(SCORES)))):
-            e = entry((staker, model))
-            e["rounds"] += n
-            amounts = [int(d) for d in deltas.split(",")]
-            e["payout"] += sum(amounts)
-            e["burns"] -= sum(d for d in amounts if d < 0)
-            for i, k in enumerate(SCORES):
-                e["sums"][k] = [a + b for a, b in zip(e["sums"][k], sums[4 * i:4 * i + 4])]
+            amounts = [int(d) for d in deltas.split(",")] if n > 1 else [int(deltas)]
+            board[staker, model] = {  # one row per (staker, model): set, not added
+                "stake_now": 0, "rounds": n, "payout": sum(amounts), "burns": -sum(d for d in amounts if d < 0),
+                "sums": {k: sums[4 * i:4 * i + 4] for i, k in enumerate(SCORES)}}
     for key, stake in open_stakes.items():
         entry(key)["stake_now"] += stake
     return board
