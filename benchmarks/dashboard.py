@@ -173,7 +173,8 @@ def main(argv=None) -> dict:
     load_before = os.getloadavg()
     out_shapes = {}
     for name, (rounds, models, open_rounds) in SHAPES.items():
-        rounds_, models_ = (max(3, round(rounds * args.scale)) if rounds > 1 else 1), max(10, round(models * args.scale))
+        rounds_ = max(3, round(rounds * args.scale)) if rounds > 1 else 1
+        models_ = max(10, round(models * args.scale))
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "index.sqlite3"
             started = time.perf_counter()

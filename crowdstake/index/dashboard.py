@@ -15,7 +15,6 @@ refunded nor unstaked)."""
 
 from __future__ import annotations
 
-import heapq
 import sqlite3
 
 from crowdstake.index import read
@@ -104,7 +103,7 @@ def _tallies(db: sqlite3.Connection, resolved: list[tuple[int, str]], last: int,
                     FROM score_rows s JOIN t ON s.round_id = t.round_id AND s.table_hash = t.table_hash
                     GROUP BY s.staker, s.model_id""",
                 (*(x for pair in resolved for x in pair), *([oldest_recent] * 2 * len(SCORES)))):
-            amounts = [int(d) for d in deltas.split(",")] if n > 1 else [int(deltas)]
+            amounts = [int(d) for d in deltas.split(",")]
             board[staker, model] = {  # one row per (staker, model): set, not added
                 "stake_now": 0, "rounds": n, "payout": sum(amounts), "burns": -sum(d for d in amounts if d < 0),
                 "sums": {k: sums[4 * i:4 * i + 4] for i, k in enumerate(SCORES)}}

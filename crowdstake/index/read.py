@@ -122,9 +122,9 @@ _ROUND_COLUMNS = ("round_id", "tournament_id", "dataset_hash", "close_time", "re
 
 
 def round_stakes(db, round_id: int) -> dict:
-    """A round's positions (`position_count`: submitted to or staked in), staked positions, exact total stake and
-    in tokens, from its stake changes in one pass: a position becomes staked by an increase
-    from 0 (its new stake equals the amount) and unstaked by a decrease to 0.
+    """A round's positions (`position_count`: submitted to or staked in), staked positions, and
+    its exact total stake and in tokens, from its stake changes in one pass: a position becomes
+    staked by an increase from 0 (its new stake equals the amount), unstaked by a decrease to 0.
 
     Kept under the round's event counts and its last event block's hash: the stakes change
     only while the round is open, and a reorg that changes any of its events changes that hash

@@ -4,9 +4,9 @@ Which tables: every (round, scoreTableHash) that an accepted result names (the h
 from the accepting votes' transactions) or that the Tournament's RoundFinalized carries. Each
 gets a `score_tables` row, status `stored` once its bytes hash to that scoreTableHash and parse
 as a score table (`results.table.read_table`); its `score_rows` are written in the same
-transaction (stakers checksummed, as the events' are). A table the store does not have (or refuses for now: any other store error) is
-`missing`, one whose bytes hash to anything else `mismatch` (nothing of it stored), one that
-does not parse `malformed`; each is tried again on every later pass (`attempts` counts). Both
+transaction (stakers checksummed, as the events' are). A table the store does not have (or
+refuses for now: any other store error) is `missing`, one whose bytes hash to anything else
+`mismatch` (nothing of it stored), one that does not parse `malformed`; each is tried again on every later pass (`attempts` counts). Both
 kinds of row carry the block of the first event naming the hash, so a reorg below it removes
 them with the event.
 
@@ -50,8 +50,9 @@ def _record(db: sqlite3.Connection, round_id: int, digest: str, block: int, stat
         db.executemany("""INSERT INTO score_rows (round_id, table_hash, block, staker, model_id, stake, stake_tokens,
                           corr, mmc, score, quantized, delta, delta_tokens, reason)
                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                       [(round_id, digest, block, Web3.to_checksum_address(r.staker), "0x" + r.model_id.hex(), str(r.stake), tokens(r.stake),
-                         r.corr, r.mmc, r.score, r.quantized, str(r.delta), tokens(r.delta), r.reason) for r in rows])
+                       [(round_id, digest, block, Web3.to_checksum_address(r.staker), "0x" + r.model_id.hex(),
+                         str(r.stake), tokens(r.stake), r.corr, r.mmc, r.score, r.quantized, str(r.delta),
+                         tokens(r.delta), r.reason) for r in rows])
         touch(db)
         db.execute("COMMIT")
     except BaseException:
