@@ -4,13 +4,13 @@ the internal balance, decrease, claim (or claim and restake), withdraw the inter
 take a refund from a round that got no results, and see rounds, positions (scored as soon as
 the committee accepts a table, marked provisional until it is final) and a round's score
 table. Models are shown by the names this machine's book knows (`crowdstake.models`), else by
-id. The CLI is a thin shell over this module. Every check that can fail is made before anything is sent, so a mistake
-changes nothing, on-chain or off. Results are small frozen dataclasses, token amounts exact
-`Decimal`s; tables (rounds, positions) are DataFrames."""
+id. The CLI is a thin shell over this module. Every check that can fail is made before
+anything is sent, so a mistake changes nothing, on-chain or off. Results are small frozen
+dataclasses (`crowdstake.receipts`), token amounts exact `Decimal`s; tables (rounds,
+positions) are DataFrames."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pandas as pd
@@ -24,6 +24,7 @@ from crowdstake.chain.tx import prepare, refused_as, send, tx_hash
 from crowdstake.downloads import Download, download_dataset
 from crowdstake.errors import InvalidInputError, MissingSetting, ParticipantError, StoreNotFound, TransactionFailed
 from crowdstake.models import ModelBook
+from crowdstake.receipts import Balance, Claim, Refund, Scores, StakeChange, Submission, Withdrawal
 from crowdstake.results.merkle import Leaf, process_proof
 from crowdstake.results.table import Row, read_table, table_hash
 from crowdstake.store import Store, file_hash
@@ -31,78 +32,9 @@ from crowdstake.store.formats import predictions_csv, validate_predictions
 from crowdstake.store.signals_formats import signals_csv, validate_signals
 
 
-@dataclass(frozen=True)
-class Submission:
-    round: int
-    model: str
-    hash: str
-    tx: str
-
-
-@dataclass(frozen=True)
-class StakeChange:
-    """A position after `stake` or `decrease`: its whole stake now."""
-
-    round: int
-    model: str
-    stake: Decimal
-    tx: str
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A settled position: its gain or loss, where the payout went, and why it went to the
-    wallet when a restake was asked but the payout could not open a position (`note`)."""
-
-    round: int
-    model: str
-    delta: Decimal
-    restaked_into: int | None
-    tx: str
-    note: str = ""
-    paid: Decimal | None = None  # the stake plus the gain, or less the burn: what went to the wallet or the restake
-
-
 # claimAndRestake's refusals of the payout itself: it is paid to the wallet instead
 _UNRESTAKABLE = {"TournamentZeroAmount": "nothing is left to restake (the whole stake was burned)",
                  "TournamentStakeBelowMinimum": "it is below the minimum stake of round {into}"}
-
-
-@dataclass(frozen=True)
-class Balance:
-    """The wallet's tokens and ETH, and its internal balance in the Tournament (payouts credited
-    there, withdrawn with `withdraw` or staked with `stake(..., from_balance=True)`)."""
-
-    address: str
-    tokens: Decimal
-    eth: Decimal
-    internal: Decimal
-
-
-@dataclass(frozen=True)
-class Withdrawal:
-    amount: Decimal
-    left: Decimal  # the internal balance after it
-    tx: str
-
-
-@dataclass(frozen=True)
-class Refund:
-    round: int
-    model: str
-    amount: Decimal
-    tx: str
-
-
-@dataclass(frozen=True)
-class Scores:
-    """A round's voted score table: `provisional` while it is accepted but not finalised (a veto
-    may still replace it). `table` has one row per position, the wallet's own first."""
-
-    round: int
-    provisional: bool
-    table_hash: str
-    table: pd.DataFrame
 
 
 def _amount(text) -> int:

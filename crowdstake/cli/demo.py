@@ -36,7 +36,7 @@ def demo(out, participants, rounds, seed, network, rpc_url, serve, port):
     from rich.console import Console
 
     from crowdstake.sim.report import formatted
-    from crowdstake.sim.season import failed, run_demo
+    from crowdstake.sim.demo import failed, run_demo
 
     console = Console(soft_wrap=True)  # captured, a line stays one line (rich would wrap it at 80 columns)
     if serve:

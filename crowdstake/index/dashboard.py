@@ -144,18 +144,16 @@ def _rows(board: dict[tuple, dict]) -> list[dict]:
     return rows
 
 
-def sorted_by(rows: list[dict], sort: str, limit: int | None = None) -> list[dict]:
+def sorted_by(rows: list[dict], sort: str) -> list[dict]:
     """Standings rows, given in rank order (as `standings` ranks them), in the order of `sort`
     (one of SORTS): descending, `rank` ascending; rows without a value (no resolved round) last;
-    ties keep the rank order. With `limit`, only the first `limit`."""
+    ties keep the rank order (the sort is stable)."""
     if sort not in SORTS:
         raise ValueError(f"sort by {sort!r}: one of {', '.join(SORTS)}")
     if sort == "rank":
-        return rows[:limit]
+        return list(rows)
     column = sort if sort == "rounds" or sort.endswith(("_recent", "_all")) else f"{sort}_tokens"
-    # stable: rank order breaks ties
-    out = sorted(rows, key=lambda r: (r[column] is None, -(r[column] or 0)))
-    return out[:limit]
+    return sorted(rows, key=lambda r: (r[column] is None, -(r[column] or 0)))
 
 
 def standings(db, tournament_id: int, last: int = 20, sort: str = "rank") -> dict[str, list[dict]]:

@@ -68,7 +68,8 @@ every worker reads the latest one written; a round's targets are written once wi
 (`_fs.write_once`: of two workers, one writes, the other compares). What a process caches (live
 ids keyed by the file's stat, a dataset's live ids, the chain's round times and commitments, the
 latest chain time seen, by which rounds are known closed) never changes once written.
-The module: the directory backend (`LocalStore`) and registering live ids; what it reads from the chain (the
+The module: the directory backend (`LocalStore`; its datasets: `crowdstake.store.local_datasets`) and
+registering live ids; what it reads from the chain (the
 clock it runs by, round times, the committee, the operators and each round's commitments) is
 `crowdstake.store.onchain`.
 """
@@ -83,10 +84,11 @@ from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
 from crowdstake._fs import atomic_write, remove_leftovers, write_once
-from crowdstake.errors import (InvalidDatasetError, InvalidInputError, StoreConflict, StoreForbidden,
+from crowdstake.errors import (InvalidInputError, StoreConflict, StoreForbidden,
                                StoreNotFound, StoreUnavailable)
 from crowdstake.store.auth import MAX_EXPIRY, _address, _bytes32, _hex, model_bytes, verify_request
-from crowdstake.store.datasets import check_file, live_ids_of, parse_manifest
+from crowdstake.store.datasets import live_ids_of, parse_manifest
+from crowdstake.store.local_datasets import LocalDatasets
 from crowdstake.store.formats import MAX_BYTES, parse_live_ids, validate_predictions, validate_targets
 from crowdstake.store.signals_formats import UNIVERSE, read_universe, validate_signals, validate_signals_targets
 from crowdstake.store.replay import ReplayMemory
@@ -118,7 +120,7 @@ def register_live_ids(directory, round_id: int, ids: Iterable[str]) -> int:
     return len(ids)
 
 
-class LocalStore(SignedRequests):
+class LocalStore(SignedRequests, LocalDatasets):
     """The store over a plain directory; every rule lives here (the HTTP service wraps it).
 
     `round_times(roundId) -> (closeTime, resolveTime)`, (0, 0) for an unknown round;
@@ -131,7 +133,7 @@ class LocalStore(SignedRequests):
     not known to this store): a round's live ids come from the dataset it names, and no targets
     but the committed ones are taken. `round_kind(roundId) -> (kind, minTickers)` (None: every
     round classic): a Signals round's live ids are its universe, its uploads `ticker,signal`
-    with at least `minTickers` of them, its targets `ticker,target`."""
+    with at least `minTickers` of them, its targets `ticker,target`. Datasets: `LocalDatasets`."""
 
     def __init__(self, directory, round_times: RoundTimes, chain_id: int, identity: str, *,
                  now: Callable[[], int] | None = None,
@@ -313,56 +315,6 @@ class LocalStore(SignedRequests):
         atomic_write(rdir / "score_table", (_hex(digest) + "\n").encode())
         return digest
 
-    def _datasets(self) -> Path:
-        return self.directory / "datasets"
-
-    def _dataset_path(self, digest: bytes) -> Path:
-        return self._datasets() / "files" / digest.hex()
-
-    def _manifest_path(self, digest: bytes) -> Path:
-        return self._datasets() / "manifests" / f"{digest.hex()}.csv"
-
-    def put_dataset_file(self, data: bytes, auth: dict, file_hash=None) -> bytes:
-        """Accept one file of a dataset from an operator (the server's side of
-        `publish_dataset`); `file_hash` is what the URL says. Returns the file's hash."""
-        extra = {"fileHash": _bytes32(file_hash, "file hash") if file_hash is not None else None}
-        msg, now = self._verify("datasetFile", bytes(data), auth, None, extra, max_bytes=self.max_dataset_bytes)
-        self._require_operator(msg["publisher"], "dataset files")
-        self._replay.remember(msg["digest"], msg["expiry"], now)
-        digest = msg["fileHash"]
-        path = self._dataset_path(digest)
-        if not path.exists():
-            atomic_write(path, bytes(data))
-        return digest
-
-    def put_manifest(self, data: bytes, auth: dict, dataset_hash=None) -> bytes:
-        """Accept a dataset's manifest from an operator once every file it lists is here, with its
-        size, and is what its name says. Returns the dataset hash."""
-        extra = {"datasetHash": _bytes32(dataset_hash, "dataset hash") if dataset_hash is not None else None}
-        msg, now = self._verify("dataset", bytes(data), auth, None, extra)
-        self._require_operator(msg["publisher"], "datasets")
-        self._replay.remember(msg["digest"], msg["expiry"], now)
-        for entry in parse_manifest(data):
-            path = self._dataset_path(entry.hash)
-            try:
-                size = path.stat().st_size
-            except FileNotFoundError:
-                raise StoreConflict(f"the manifest lists {entry.name} ({_hex(entry.hash)}), which is not in this store: "
-                                    "upload each file first (publish_dataset does)") from None
-            if size != entry.size:
-                raise InvalidDatasetError(f"the manifest gives {entry.name} {entry.size:,} bytes, the file with its "
-                                          f"hash has {size:,}")
-            if entry.name.endswith(".csv") and entry.name != "live.csv":
-                with open(path, "rb") as f:
-                    check_file(entry.name, f.read(65536))  # a header is all a train or validation file is checked for
-            else:
-                check_file(entry.name, path.read_bytes())
-        digest = msg["datasetHash"]
-        path = self._manifest_path(digest)
-        if not path.exists():
-            atomic_write(path, bytes(data))
-        return digest
-
     def put_targets(self, data: bytes, auth: dict, round_id: int | None = None) -> bytes:
         """Accept a round's targets from an operator from its resolveTime on: exactly the round's
         live ids, values in [0, 1], once per round."""
@@ -395,22 +347,6 @@ class LocalStore(SignedRequests):
     def info(self) -> dict:
         return {"chainId": self.chain_id, "identity": self.identity, "now": self._now(),
                 "maxBytes": self.max_bytes, "maxExpiry": self.max_expiry, "maxDatasetBytes": self.max_dataset_bytes}
-
-    def get_manifest(self, dataset_hash) -> bytes:
-        """A dataset's manifest by its hash (anyone, any time)."""
-        h = _bytes32(dataset_hash, "dataset hash")
-        try:
-            return self._manifest_path(h).read_bytes()
-        except FileNotFoundError:
-            raise StoreNotFound(f"no dataset with hash {_hex(h)} in this store") from None
-
-    def get_dataset_file(self, file_hash) -> bytes:
-        """A dataset file by its hash (anyone, any time)."""
-        h = _bytes32(file_hash, "file hash")
-        try:
-            return self._dataset_path(h).read_bytes()
-        except FileNotFoundError:
-            raise StoreNotFound(f"no dataset file with hash {_hex(h)} in this store") from None
 
     def get_targets(self, round_id: int, targets_hash=None) -> bytes:
         """A round's published targets, from its resolveTime on (or the ones with

@@ -12,7 +12,8 @@ lookup. `size` 0 keeps nothing (every request reads)."""
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+
+from crowdstake.index.read import Kept
 
 
 def version(db) -> tuple:
@@ -29,7 +30,7 @@ def version(db) -> tuple:
 class PageCache:
     def __init__(self, size: int = 256):
         self.size = size
-        self._answers: OrderedDict = OrderedDict()
+        self._answers = Kept(size)
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -38,17 +39,13 @@ class PageCache:
         if self.size <= 0:
             return function(db, *args)
         key, now = (function.__name__, args), version(db)
+        found = self._answers.get(key)
+        hit = found is not None and found[0] == now
         with self._lock:
-            found = self._answers.get(key)
-            if found is not None and found[0] == now:
-                self._answers.move_to_end(key)
+            if hit:
                 self.hits += 1
-                return found[1]
-            self.misses += 1
-        value = function(db, *args)
-        with self._lock:
-            self._answers[key] = (now, value)
-            self._answers.move_to_end(key)
-            while len(self._answers) > self.size:
-                self._answers.popitem(last=False)
-        return value
+            else:
+                self.misses += 1
+        if hit:
+            return found[1]
+        return self._answers.put(key, (now, function(db, *args)))[1]

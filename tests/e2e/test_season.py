@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from crowdstake.sim.report import IMAGES
-from crowdstake.sim.season import run_demo
+from crowdstake.sim.demo import run_demo
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""What `crowdstake demo` (crowdstake.sim.season.run_demo) refuses before it starts a chain or
+"""What `crowdstake demo` (crowdstake.sim.demo.run_demo) refuses before it starts a chain or
 writes a file, what a seed decides before the chain exists (wallets, stakes, models), and the
 exit code when a check fails (no chain). The season itself: tests/e2e/test_season.py."""
 
@@ -13,8 +13,9 @@ from crowdstake.cli import main
 from crowdstake.errors import ConfigError, InvalidInputError
 from crowdstake.fund.dataset import build_dataset
 from crowdstake.fund.market import synth_market
-from crowdstake.sim import season as season_module
-from crowdstake.sim.season import MIN_PARTICIPANTS, demo_account, failed, recruit, run_demo
+from crowdstake.sim import demo as demo_module
+from crowdstake.sim.demo import failed, run_demo
+from crowdstake.sim.season import MIN_PARTICIPANTS, demo_account, recruit
 
 
 def test_a_work_folder_the_demo_did_not_make_is_left_alone(tmp_path):
@@ -72,7 +73,7 @@ def _fake_demo(outcomes):
 
 
 def test_a_failing_check_makes_the_demo_exit_non_zero(monkeypatch, tmp_path):
-    monkeypatch.setattr(season_module, "run_demo", _fake_demo({"good models gain on average": True,
+    monkeypatch.setattr(demo_module, "run_demo", _fake_demo({"good models gain on average": True,
                                                               "supply fell by exactly the sum of burns": False}))
     result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path)], terminal_width=200)
     assert result.exit_code == 1, result.output
@@ -82,7 +83,7 @@ def test_a_failing_check_makes_the_demo_exit_non_zero(monkeypatch, tmp_path):
 
 def test_the_demo_exits_zero_when_every_check_holds(monkeypatch, tmp_path):
     long = "every round's dataset and targets are committed on-chain and served by the store, " * 2
-    monkeypatch.setattr(season_module, "run_demo", _fake_demo({"good models gain on average": True, long: True}))
+    monkeypatch.setattr(demo_module, "run_demo", _fake_demo({"good models gain on average": True, long: True}))
     result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path)], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "12.35" in result.output and "0.0123" in result.output  # the report's rounding
