@@ -47,6 +47,7 @@ from crowdstake.chain.deploy import deploy
 from crowdstake.chain.localchain import local_chain
 from crowdstake.chain.tx import send
 from crowdstake.sim.season import PARAMS as SEASON_PARAMS
+from crowdstake.store.replay import ReplayMemory
 
 IDS = [f"n{i:06d}" for i in range(5000)]
 WINDOW = 60  # seconds from the round's opening to its close: the rush
@@ -149,12 +150,13 @@ def rush(w3, contracts, bank, tournament_id: int, url: str, work: Path, workers:
     accepted = {bytes(d) for status, _, d in outcomes if status == "accepted"}
     positions = {S.file_hash(data): (wallet, model) for wallet, model, data, _ in jobs}
     rdir = directory / "rounds" / str(rid)
+    replay = ReplayMemory(directory, lambda: 0)
     lost = []
     for digest in accepted:  # every accepted file, by its hash and by its pointer, once the store stopped
         wallet, model = positions[digest]
-        path, pointer = rdir / "files" / f"{digest.hex()}.csv", rdir / "pointers" / f"{wallet.address.lower()}-{model.hex()}"
-        kept = path.exists() and keccak(path.read_bytes()) == digest and pointer.exists() and \
-            pointer.read_text().strip() == "0x" + digest.hex()
+        path = rdir / "files" / f"{digest.hex()}.csv"
+        kept = path.exists() and keccak(path.read_bytes()) == digest and \
+            replay.pointer(rid, wallet.address.lower(), model.hex()) == "0x" + digest.hex()
         if not kept:
             lost.append("0x" + digest.hex())
     latencies = sorted(t for status, t, _ in outcomes if status == "accepted")

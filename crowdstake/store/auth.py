@@ -10,13 +10,14 @@ its own EIP-712 type."""
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from collections.abc import Callable
 
-from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_hash.auto import keccak
+from eth_keys import keys
 from eth_utils import is_address, to_checksum_address
 
 from crowdstake.errors import StoreBadRequest, StoreTooLarge, StoreUnauthorized
@@ -68,9 +69,15 @@ def _uint256(value, what: str) -> int:
 
 
 def _address(value, what: str = "address") -> str:
-    if not isinstance(value, str) or not is_address(value):
+    checksummed = _checksummed(value) if isinstance(value, str) else None
+    if checksummed is None:
         raise StoreBadRequest(f"{what} {str(value)[:80]!r} is not an Ethereum address")
-    return to_checksum_address(value)
+    return checksummed
+
+
+@functools.lru_cache(maxsize=4096)  # a store sees the same wallets again and again; 0.2 ms a checksum
+def _checksummed(value: str) -> str | None:
+    return to_checksum_address(value) if is_address(value) else None
 
 
 _UPLOAD = [
@@ -123,18 +130,62 @@ def _has_round(kind: str) -> bool:
     return any(f["name"] == "roundId" for f in _KINDS[kind][1])
 
 
+_DOMAIN_TYPE = [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"}]
+
+
 def _typed(kind: str, chain_id: int, message: dict):
     primary, fields, _, _ = _KINDS[kind]
     return encode_typed_data(full_message={
-        "types": {
-            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                             {"name": "chainId", "type": "uint256"}],
-            primary: fields,
-        },
-        "primaryType": primary,
+        "types": {"EIP712Domain": _DOMAIN_TYPE, primary: fields}, "primaryType": primary,
         "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id},
         "message": message,
     })
+
+
+def _type_hash(primary: str, fields: list[dict]) -> bytes:
+    return keccak(f"{primary}({','.join(f['type'] + ' ' + f['name'] for f in fields)})".encode())
+
+
+_TYPE_HASHES = {kind: _type_hash(primary, fields) for kind, (primary, fields, _, _) in _KINDS.items()}
+
+
+def _encoded(type_: str, value) -> bytes:
+    """One field of a struct as EIP-712's encodeData writes it (the types these structs use)."""
+    if type_ == "string":
+        return keccak(value.encode())
+    if type_ == "address":
+        return bytes(12) + bytes.fromhex(value[2:])
+    if type_ == "uint256":
+        return value.to_bytes(32, "big")
+    return value  # bytes32
+
+
+@functools.lru_cache(maxsize=16)
+def _domain_separator(chain_id: int) -> bytes:
+    return keccak(_type_hash("EIP712Domain", _DOMAIN_TYPE) + _encoded("string", DOMAIN_NAME)
+                  + _encoded("string", DOMAIN_VERSION) + _encoded("uint256", chain_id))
+
+
+def typed_digest(kind: str, chain_id: int, message: dict) -> bytes:
+    """The EIP-712 hash of a checked message of `kind`: what eth-account's `encode_typed_data`
+    gives (a test holds the two to it), without its general encoder (0.9 ms against 0.05 ms a
+    request; the store computes one per upload)."""
+    fields = _KINDS[kind][1]
+    struct = keccak(_TYPE_HASHES[kind] + b"".join(_encoded(f["type"], message[f["name"]]) for f in fields))
+    return keccak(b"\x19\x01" + _domain_separator(chain_id) + struct)
+
+
+def recover_signer(digest: bytes, signature: bytes) -> bytes | None:
+    """The 20-byte address that signed `digest` (65 bytes r ‖ s ‖ v, v 27 or 28, as eth-account
+    signs), or None for a signature that is not one."""
+    if len(signature) != 65 or signature[64] not in (27, 28):
+        return None
+    try:
+        return keys.Signature(signature[:64] + bytes([signature[64] - 27])) \
+            .recover_public_key_from_msg_hash(digest).to_canonical_address()
+    except Exception:  # noqa: BLE001 - eth-keys raises several types for r or s out of range
+        return None
 
 
 def _sign(kind: str, account, chain_id: int, identity: str, round_id: int | None, digest: bytes, expiry: int,
@@ -226,17 +277,15 @@ def verify_request(kind: str, data: bytes, auth: dict, *, chain_id: int, identit
     if actual != claimed:
         raise StoreBadRequest(f"the file's hash is {_hex(actual)}, the signature covers {_hex(claimed)}: "
                               "sign the file you upload")
-    signable = _typed(kind, chain_id, message)
-    try:
-        recovered = Account.recover_message(signable, signature=signature)
-    except Exception:  # noqa: BLE001 - eth-keys raises several types for a malformed signature
-        raise StoreUnauthorized("the signature is malformed: sign the request with the account's key") from None
-    if recovered != signer:
+    digest = typed_digest(kind, chain_id, message)
+    recovered = recover_signer(digest, signature)
+    if recovered is None:
+        raise StoreUnauthorized("the signature is malformed: sign the request with the account's key")
+    if recovered != bytes.fromhex(signer[2:]):
         raise StoreUnauthorized(f"the signature is not by {signer_field} {signer}: sign with that account's key")
     now = clock()
     if expiry < now:
         raise StoreUnauthorized(f"the signature expired at {expiry} (chain time now {now}): sign a new request")
     if expiry > now + max_expiry:
         raise StoreBadRequest(f"the signature's expiry {expiry} is more than {max_expiry} s after chain time {now}")
-    digest = keccak(b"\x19" + signable.version + signable.header + signable.body)  # the EIP-712 hash
     return {**message, "digest": digest, "signer": signer}, now

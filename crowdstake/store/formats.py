@@ -113,11 +113,29 @@ def _parse(data: bytes, live_ids: Collection[str] | None, max_bytes: int,
         if read is not None:
             ids, unique, values = read
             expected = live_ids if live_ids is None or isinstance(live_ids, (set, frozenset)) else set(live_ids)
-            if (unique is not None and (expected is None or unique == expected)
+            if (unique is not None and (expected is None or _same(unique, expected))
                     and not np.isnan(values).any() and (values >= 0).all() and (values <= 1).all()
                     and (len(values) == 0 or values.min() < values.max())):
                 return ids, values
     return _scan(data, live_ids, max_bytes, column)
+
+
+_SAME: dict[tuple[int, int], tuple[frozenset, Collection[str]]] = {}  # pairs found equal, held so ids stay theirs
+
+
+def _same(unique: frozenset, expected) -> bool:
+    """unique == expected, remembered for immutable sets (a round's files share one id column
+    and are checked against one live set: 0.1 ms a file saved)."""
+    if not isinstance(expected, frozenset):
+        return unique == expected
+    if (id(unique), id(expected)) in _SAME:
+        return True
+    if unique != expected:
+        return False
+    if len(_SAME) >= _ID_COLUMNS_KEPT:
+        _SAME.clear()
+    _SAME[id(unique), id(expected)] = (unique, expected)
+    return True
 
 
 def _regex_rows(data: bytes, column: str) -> tuple[list[str], frozenset | None, np.ndarray] | None:
@@ -137,6 +155,7 @@ def _regex_rows(data: bytes, column: str) -> tuple[list[str], frozenset | None, 
 _HEADER = {column: f"id,{column}\n".encode() for column in _ERRORS}
 _BAD_BYTES = (b" ", b"\t", b"\r", b"\v", b"\f", b'"', b"'")  # never in the common shape, ids and values alike
 _POW10 = np.array([10.0**k for k in range(16)])  # exact
+_INT_POW10 = 10 ** np.arange(16, dtype=np.int64)
 _MAX_DIGITS = 15  # below 2**53: the mantissa is an exact float, so mantissa / 10**k is float(text) exactly
 _ID_COLUMNS: dict[bytes, tuple[pd.Index, frozenset | None]] = {}  # a round's files share their id column: read it once
 _ID_COLUMNS_KEPT = 16
@@ -163,31 +182,39 @@ def _columns(data: bytes, column: str) -> tuple[pd.Index, frozenset | None, np.n
     if len(nl) != len(comma):
         return None
     starts = np.concatenate(([0], nl[:-1] + 1))
-    if not ((starts < comma) & (comma + 1 < nl)).all():  # one comma a line, a non-empty id and value
+    length = nl - comma - 1  # each value's bytes
+    if not ((starts < comma) & (length > 0)).all():  # one comma a line, a non-empty id and value
         return None
-    edges = np.zeros(len(b) + 1, np.int32)
-    edges[comma + 1], edges[nl] = 1, -1
-    in_value = np.cumsum(edges[:-1]).astype(bool)
-    chars = b[in_value]
-    if chars.tobytes().translate(None, b"0123456789."):  # something other than digits and dots
+    width = int(length.max())
+    if width > _MAX_DIGITS + 1:  # more digits than an exact mantissa holds (or not a number): the other readers
         return None
-    length = nl - comma - 1
-    first = np.cumsum(length) - length  # each value's first byte in `chars`
-    dot = chars == 46
-    dots = np.add.reduceat(dot.astype(np.intp), first)
-    digits = length - dots
-    if (dots > 1).any() or (digits == 0).any() or (digits > _MAX_DIGITS).any():
+    # The values as a rows x width matrix of digits, right-aligned (each value's last byte in the
+    # last column, zeros before its first): a few passes over about a byte a cell, no step per
+    # value. Read as one integer of `width` digits, a dot counting as a 0, each digit left of the
+    # dot is ten times too much: the part above the dot's place is divided by ten, exactly.
+    cell = nl[:, None] - width + np.arange(width)  # each cell's position in b
+    outside = cell <= comma[:, None]
+    digit = b.take(cell, mode="clip") - np.uint8(48)  # a dot: 254; anything but digits and dots: over 9
+    digit[outside] = 0
+    dot = digit == 254
+    if ((digit > 9) & ~dot).any():  # something other than digits and dots
         return None
-    row = np.repeat(np.arange(len(length)), length)  # the value each byte belongs to
-    where = np.flatnonzero(dot)
-    fraction = np.zeros(len(length), np.intp)
-    fraction[row[where]] = first[row[where]] + length[row[where]] - 1 - where  # digits after the dot
-    digit_row = row[~dot]
-    rank = np.arange(len(digit_row)) - (np.cumsum(digits) - digits)[digit_row]  # 0 = a value's first digit
-    places = _POW10[digits[digit_row] - 1 - rank]
-    mantissa = np.bincount(digit_row, weights=(chars[~dot] - 48) * places, minlength=len(length))  # exact integers
+    rows, column = np.divmod(np.flatnonzero(dot), width)
+    has_dot = np.zeros(len(nl), bool)
+    has_dot[rows] = True
+    digits = length - has_dot
+    if (np.diff(rows) == 0).any() or (digits == 0).any() or (digits > _MAX_DIGITS).any():  # two dots, no digit
+        return None
+    fraction = np.zeros(len(nl), np.intp)
+    fraction[rows] = width - 1 - column  # digits after the dot
+    digit[dot] = 0
+    raw = digit @ _INT_POW10[width - 1::-1]  # int64: below 10**16
+    low = raw % _INT_POW10[fraction]
+    mantissa = np.where(has_dot, low + (raw - low) // 10, raw)  # below 10**15: an exact float
     values = mantissa / _POW10[fraction]
-    key = b[~in_value].tobytes()  # the id column with its separators
+    keep = np.ones(len(b), bool)
+    keep[cell[~outside]] = False
+    key = b[keep].tobytes()  # the id column with its separators
     known = _ID_COLUMNS.get(key)
     if known is None:
         index = pd.Index(key.decode("utf-8").split(",\n")[:-1])

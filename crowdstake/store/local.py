@@ -62,9 +62,9 @@ Rules (the store enforces them; the clock is the chain's, `now()` = latest block
 
 Several processes may serve one directory (`crowdstake store serve --workers N`): nothing a
 rule depends on lives in one process's memory. The used signatures are in the directory's SQLite
-file (`replay.ReplayMemory`: of two workers given one signature, one accepts it); the pointers
-(round, staker, model) -> hash and a round's latest score table are files replaced by rename, so
-every worker reads the latest one written; a round's targets are written once with a hard link
+file (`replay.ReplayMemory`: of two workers given one signature, one accepts it), and with them,
+in the same transaction, the pointers (round, staker, model) -> hash; a round's latest score table
+is a file replaced by rename, so every worker reads the latest one written; a round's targets are written once with a hard link
 (`_fs.write_once`: of two workers, one writes, the other compares). What a process caches (live
 ids keyed by the file's stat, a dataset's live ids, the chain's round times and commitments, the
 latest chain time seen, by which rounds are known closed) never changes once written.
@@ -284,17 +284,18 @@ class LocalStore(SignedRequests, LocalDatasets):
         if now >= close:
             raise StoreForbidden(f"round {rid} closed at {close} (chain time now {now}): uploads are no longer accepted")
         ids, (kind, floor) = self._live_set(rid), self._kind(rid)
-        self._replay.remember(msg["digest"], msg["expiry"], now)
+        if self._replay.used(msg["digest"]):  # refused before the work; `remember` below decides a race
+            raise StoreConflict("this signed request was used already (a replay): sign a new one")
         if kind:  # Signals: tickers outside the universe are dropped, as the oracle drops them
             validate_signals(data, ids, floor, self.max_bytes)
         else:
             validate_predictions(data, ids, self.max_bytes)
         digest = msg["fileHash"]
-        rdir = self._round_dir(rid)
-        path = rdir / "files" / f"{digest.hex()}.csv"
+        path = self._round_dir(rid) / "files" / f"{digest.hex()}.csv"
         if not path.exists():
-            atomic_write(path, bytes(data))
-        atomic_write(rdir / "pointers" / f"{msg['staker'].lower()}-{msg['modelId'].hex()}", (_hex(digest) + "\n").encode())
+            atomic_write(path, bytes(data))  # durable before the pointer names it
+        self._replay.remember(msg["digest"], msg["expiry"], now,
+                              (rid, msg["staker"].lower(), msg["modelId"].hex(), _hex(digest)))
         return digest
 
     def put_score_table(self, data: bytes, auth: dict, round_id: int | None = None) -> bytes:
@@ -370,10 +371,9 @@ class LocalStore(SignedRequests, LocalDatasets):
         """A staker's latest file for a model, once the round has closed."""
         self._require_closed(round_id)
         staker, mid = _address(staker, "staker"), model_bytes(model_id)
-        try:
-            digest = (self._round_dir(round_id) / "pointers" / f"{staker.lower()}-{mid.hex()}").read_text().strip()
-        except FileNotFoundError:
-            raise StoreNotFound(f"no file of {staker} for model {_hex(mid)} in round {round_id}") from None
+        digest = self._replay.pointer(round_id, staker.lower(), mid.hex())
+        if digest is None:
+            raise StoreNotFound(f"no file of {staker} for model {_hex(mid)} in round {round_id}")
         return self.get_file(round_id, digest)
 
     def get_file(self, round_id: int, digest) -> bytes:
@@ -388,15 +388,8 @@ class LocalStore(SignedRequests, LocalDatasets):
     def submissions(self, round_id: int) -> list[dict]:
         """Every (staker, modelId, hash) of a closed round, sorted."""
         self._require_closed(round_id)
-        pointers = self._round_dir(round_id) / "pointers"
-        out = []
-        if pointers.is_dir():
-            for p in sorted(pointers.iterdir()):
-                if p.name.startswith("."):
-                    continue
-                staker, mid = p.name.split("-")
-                out.append({"staker": to_checksum_address(staker), "modelId": "0x" + mid, "hash": p.read_text().strip()})
-        return out
+        return [{"staker": to_checksum_address(staker), "modelId": "0x" + model, "hash": digest}
+                for staker, model, digest in self._replay.pointers(round_id)]
 
     def get_score_table(self, round_id: int, table_hash=None) -> bytes:
         """The latest published score table of a round (or the one with `table_hash`)."""

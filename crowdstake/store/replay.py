@@ -1,15 +1,19 @@
-"""The store's memory of used signatures: a signed request is accepted once, by any of the
-processes serving a directory (`crowdstake store serve --workers N`).
+"""The store's memory of used signatures and of whose file is whose: a signed request is
+accepted once, by any of the processes serving a directory (`crowdstake store serve --workers
+N`), and every one of them reads the same pointers (round, staker, model) -> file hash.
 
-The memory is the SQLite file `replay.sqlite3` in the store directory, one row per used
-signature digest (PRIMARY KEY: UNIQUE), in WAL mode, shared by every process and thread that
-opens it. `remember` is one INSERT in its own transaction: SQLite lets one writer commit at a
-time and the key refuses a second row, so of two workers racing with one signature exactly one
-commits, and the other gets an IntegrityError, answered as StoreConflict (a replay). A worker
-waits up to BUSY_SECONDS for another's write lock, then says the store is busy (503).
+The memory is the SQLite file `replay.sqlite3` in the store directory, in WAL mode, shared by
+every process and thread that opens it: a table `used`, one row per used signature digest
+(PRIMARY KEY: UNIQUE), and a table `pointers`, a round's latest file per (staker, model).
+`remember` is one transaction: the signature's INSERT and, for an upload, its pointer's upsert.
+SQLite lets one writer commit at a time and the key refuses a second row, so of two workers
+racing with one signature exactly one commits (its pointer with it), and the other gets an
+IntegrityError, answered as StoreConflict (a replay). A worker waits up to BUSY_SECONDS for
+another's write lock, then says the store is busy (503).
 
-Crash rules: a request is accepted only after its row is durable, so a replay is refused across
-a restart or a power cut. `synchronous=FULL`: in WAL mode that fsyncs the WAL at every commit
+Crash rules: a request is accepted only after its rows are durable (an upload's file is written
+and fsynced before), so a replay is refused across a restart or a power cut, and a pointer never
+names a file that is not on disk. `synchronous=FULL`: in WAL mode that fsyncs the WAL at every commit
 before `remember` returns (NORMAL would fsync only at checkpoints, so a power cut could forget
 a signature whose request was already answered 201, and let it be replayed). A crash mid-commit
 leaves the transaction uncommitted (SQLite rolls it back on the next open): that request was
@@ -22,7 +26,10 @@ Migration: a directory written before this file existed holds `used_signatures.l
 (`<expiry> <digest hex>` a line; a torn last line after a crash is skipped). The first open
 inserts its unexpired digests (all of them when the clock cannot be read) in one transaction,
 then removes the log; a crash in between leaves the log, and the next open inserts it again
-(INSERT OR IGNORE: the same rows)."""
+(INSERT OR IGNORE: the same rows). The same for pointers kept as files, before they moved in
+here: `rounds/<round>/pointers/<staker>-<model>` holding the hash; a crash between the insert and
+the removal leaves files whose rows are in already (INSERT OR IGNORE: an upload accepted since
+keeps its newer row)."""
 
 from __future__ import annotations
 
@@ -39,7 +46,14 @@ OLD_LOG = "used_signatures.log"
 BUSY_SECONDS = 30.0
 PRUNE_EVERY = 10_000
 
-SCHEMA = "CREATE TABLE IF NOT EXISTS used (digest BLOB PRIMARY KEY, expiry INTEGER NOT NULL) WITHOUT ROWID"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS used (digest BLOB PRIMARY KEY, expiry INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pointers (round INTEGER NOT NULL, staker TEXT NOT NULL, model TEXT NOT NULL,
+                                     hash TEXT NOT NULL, PRIMARY KEY (round, staker, model)) WITHOUT ROWID;
+"""
+POINT = "INSERT INTO pointers (round, staker, model, hash) VALUES (?, ?, ?, ?) " \
+        "ON CONFLICT (round, staker, model) DO UPDATE SET hash = excluded.hash"
+Pointer = tuple[int, str, str, str]  # round, staker (lower-case hex), model id (hex, no 0x), file hash (0x hex)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -47,7 +61,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.execute(SCHEMA)
+    db.executescript(SCHEMA)
     return db
 
 
@@ -84,6 +98,7 @@ class ReplayMemory:
             raise StoreUnavailable(f"the store cannot open its replay memory {self.path} ({e}): check the "
                                    "directory's permissions and free space") from None
         self._migrate(directory / OLD_LOG, started)
+        self._migrate_pointers(directory / "rounds")
         if started is not None:
             self._prune(started)
 
@@ -91,28 +106,52 @@ class ReplayMemory:
         if not log.exists():
             return
         rows = [(d, e) for d, e in _read_log(log).items() if started is None or e >= started]
+        self._insert_then_remove("INSERT OR IGNORE INTO used (digest, expiry) VALUES (?, ?)", rows, [log])
+
+    def _migrate_pointers(self, rounds: Path) -> None:
+        files = [p for p in rounds.glob("*/pointers/*") if not p.name.startswith(".")
+                 and p.name.count("-") == 1 and p.parent.parent.name.isdigit()]
+        rows = [(int(p.parent.parent.name), *p.name.split("-"), p.read_text().strip()) for p in files]
+        self._insert_then_remove("INSERT OR IGNORE INTO pointers (round, staker, model, hash) VALUES (?, ?, ?, ?)",
+                                 rows, files)
+
+    def _insert_then_remove(self, insert: str, rows: list[tuple], files: list[Path]) -> None:
+        if not files:
+            return
         with self.lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany("INSERT OR IGNORE INTO used (digest, expiry) VALUES (?, ?)", rows)
+                self._db.executemany(insert, rows)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        try:
-            os.unlink(log)  # only once its rows are durable
-        except FileNotFoundError:
-            pass  # another worker migrated it first
+        for path in files:  # only once their rows are durable
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass  # another worker migrated it first
 
     def _prune(self, now: int) -> None:
         with self.lock:
             self._db.execute("DELETE FROM used WHERE expiry < ?", (int(now),))
 
-    def remember(self, digest: bytes, expiry: int, now: int) -> None:
-        """Record a signature as used, durably; refuse it if any process recorded it before."""
+    def remember(self, digest: bytes, expiry: int, now: int, pointer: Pointer | None = None) -> None:
+        """Record a signature as used, durably, and with it an upload's `pointer`; refuse it if
+        any process recorded the signature before (then nothing changes)."""
         with self.lock:
             try:
-                self._db.execute("INSERT INTO used (digest, expiry) VALUES (?, ?)", (bytes(digest), int(expiry)))
+                if pointer is None:
+                    self._db.execute("INSERT INTO used (digest, expiry) VALUES (?, ?)", (bytes(digest), int(expiry)))
+                else:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    try:
+                        self._db.execute("INSERT INTO used (digest, expiry) VALUES (?, ?)", (bytes(digest), int(expiry)))
+                        self._db.execute(POINT, pointer)
+                        self._db.execute("COMMIT")
+                    except BaseException:
+                        self._db.execute("ROLLBACK")
+                        raise
             except sqlite3.IntegrityError:
                 raise StoreConflict("this signed request was used already (a replay): sign a new one") from None
             except sqlite3.OperationalError as e:  # locked past BUSY_SECONDS, disk full, ...
@@ -120,6 +159,25 @@ class ReplayMemory:
             self._inserts += 1
         if self._inserts % PRUNE_EVERY == 0:
             self._prune(now)
+
+    def used(self, digest: bytes) -> bool:
+        """Whether a signature was recorded (a quick refusal; `remember` alone decides)."""
+        with self.lock:
+            return self._db.execute("SELECT 1 FROM used WHERE digest = ?", (bytes(digest),)).fetchone() is not None
+
+    def pointer(self, round_id: int, staker: str, model: str) -> str | None:
+        """The file hash (0x hex) of a staker's latest upload for a model (lower-case hex staker,
+        model id hex without 0x), or None."""
+        with self.lock:
+            row = self._db.execute("SELECT hash FROM pointers WHERE round = ? AND staker = ? AND model = ?",
+                                   (int(round_id), staker, model)).fetchone()
+        return row[0] if row else None
+
+    def pointers(self, round_id: int) -> list[tuple[str, str, str]]:
+        """Every (staker, model, hash) of a round, sorted by staker then model."""
+        with self.lock:
+            return self._db.execute("SELECT staker, model, hash FROM pointers WHERE round = ? ORDER BY staker, model",
+                                    (int(round_id),)).fetchall()
 
     def close(self) -> None:
         with self.lock:

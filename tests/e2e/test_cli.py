@@ -24,6 +24,7 @@ from crowdstake.results.payout import payout_delta, payout_factor
 from crowdstake.results.table import Row, table_hash, write_table
 from crowdstake._server import free_port
 from crowdstake.store import HttpStore, register_live_ids
+from crowdstake.store.replay import ReplayMemory
 from scripts.deploy import deployment_record
 
 E18 = 10**18
@@ -222,8 +223,8 @@ def test_a_wallet_without_eth_for_gas_uploads_nothing(env, store_url, driver, to
     preds.write_text(PREDICTIONS)
     err = refused(env, "submit", "--round", str(rid), "--model", "m", str(preds))
     assert f"{address} holds 0 ETH, and the transaction may cost up to" in err and "send the account some ETH" in err
-    pointers = Path(env["HOME"]) / "store" / "rounds" / str(rid) / "pointers"
-    assert not list(pointers.glob(f"{address.lower()}-*"))  # nothing was uploaded for this wallet
+    replay = ReplayMemory(Path(env["HOME"]) / "store", lambda: 0)
+    assert not [p for p in replay.pointers(rid) if p[0] == address.lower()]  # nothing was uploaded for this wallet
 
 
 @pytest.fixture(scope="module")

@@ -141,5 +141,6 @@ def test_the_numpy_reader_takes_the_common_shape_and_reads_it_exactly():
     assert list(ids) == [f"s{i}" for i in range(len(values))] and unique == frozenset(ids)
     assert read.tobytes() == formats._scan(data, None, formats.MAX_BYTES)[1].tobytes()
     for other in (b"id,prediction\na,0.1\r\nb,0.2\r\n", b"id,prediction\na,0.1\nb,0.2", b"id,prediction\na,-0\nb,1\n",
-                  b"id,prediction\na,1e-1\nb,1\n", b"id,prediction\na,0.1234567890123456\nb,1\n"):
+                  b"id,prediction\na,1e-1\nb,1\n", b"id,prediction\na,0.1234567890123456\nb,1\n",
+                  b"id,prediction\na,0..5\nb,1\n", b"id,prediction\na,.\nb,1\n", b"id,prediction\na,0.5.\nb,1\n"):
         assert formats._columns(other, "prediction") is None, other  # left to the regex and the scan

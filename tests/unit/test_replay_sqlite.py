@@ -1,5 +1,6 @@
-"""The replay memory shared by the processes serving one store directory (store/replay.py): real
-OS processes on a real SQLite file, racing; a replay refused after reopening; an old log moved in."""
+"""The replay memory and the pointers shared by the processes serving one store directory
+(store/replay.py): real OS processes on a real SQLite file, racing; a replay refused after
+reopening, its pointer untouched; an old log and old pointer files moved in."""
 
 import multiprocessing
 import sqlite3
@@ -18,14 +19,19 @@ def digest(i: int) -> bytes:
     return i.to_bytes(32, "big")
 
 
+def pointer(i: int, who: int) -> tuple:
+    return (1, f"0x{i:040x}", "ab" * 32, f"0x{who:064x}")
+
+
 def race(directory, start, results, who):
-    """One worker: remember every digest the other worker also tries, report the ones it won."""
+    """One worker: remember every digest the other worker also tries, each with a pointer that
+    says who, and report the ones it won."""
     memory = ReplayMemory(directory, lambda: NOW)
     start.wait()
     won = []
     for i in range(RACES):
         try:
-            memory.remember(digest(i), NOW + 600, NOW)
+            memory.remember(digest(i), NOW + 600, NOW, pointer(i, who))
             won.append(i)
         except StoreConflict:
             pass
@@ -44,6 +50,21 @@ def test_of_two_processes_racing_with_one_signature_exactly_one_wins_each_time(t
         assert w.exitcode == 0
     assert set(won[0]).isdisjoint(won[1]), "two workers accepted one signature"
     assert sorted(won[0] + won[1]) == list(range(RACES)), "a signature was accepted by nobody"
+    memory = ReplayMemory(tmp_path, lambda: NOW)
+    for who in (0, 1):  # each pointer is its signature's winner's: written in the same transaction
+        assert all(memory.pointer(*pointer(i, who)[:3]) == pointer(i, who)[3] for i in won[who])
+
+
+def test_a_replay_leaves_the_pointer_as_it_was(tmp_path):
+    memory = ReplayMemory(tmp_path, lambda: NOW)
+    memory.remember(digest(1), NOW + 600, NOW, pointer(7, 1))
+    with pytest.raises(StoreConflict, match="replay"):
+        memory.remember(digest(1), NOW + 600, NOW, pointer(7, 2))
+    assert memory.used(digest(1)) and not memory.used(digest(2))
+    assert memory.pointer(*pointer(7, 1)[:3]) == pointer(7, 1)[3]
+    memory.remember(digest(2), NOW + 600, NOW, pointer(7, 3))  # a re-upload: the pointer moves
+    memory.remember(digest(3), NOW + 600, NOW, (2, *pointer(7, 4)[1:]))  # another round's: apart
+    assert memory.pointers(1) == [pointer(7, 3)[1:]] and memory.pointers(2) == [pointer(7, 4)[1:]]
 
 
 def test_a_replay_is_refused_after_reopening(tmp_path):
@@ -88,6 +109,20 @@ def test_an_old_log_given_by_its_path_names_the_directory(tmp_path):
     assert memory.path == tmp_path / FILENAME
     with pytest.raises(StoreConflict):
         memory.remember(digest(1), NOW + 600, NOW)
+
+
+def test_old_pointer_files_are_moved_in_on_first_open_and_removed(tmp_path):
+    old = tmp_path / "rounds" / "3" / "pointers"
+    old.mkdir(parents=True)
+    (old / f"0x{1:040x}-{'cd' * 32}").write_text(f"0x{5:064x}\n")
+    (old / f"0x{2:040x}-{'ef' * 32}").write_text(f"0x{6:064x}\n")
+    (old / ".tmp-x1y2").write_text("a crash's leftover")
+    memory = ReplayMemory(tmp_path, lambda: NOW)
+    assert memory.pointers(3) == [(f"0x{1:040x}", "cd" * 32, f"0x{5:064x}"), (f"0x{2:040x}", "ef" * 32, f"0x{6:064x}")]
+    assert [p.name for p in old.iterdir()] == [".tmp-x1y2"]
+    memory.remember(digest(1), NOW + 600, NOW, (3, f"0x{1:040x}", "cd" * 32, f"0x{9:064x}"))
+    (old / f"0x{1:040x}-{'cd' * 32}").write_text(f"0x{5:064x}\n")  # as if a crash had left it before its removal
+    assert ReplayMemory(tmp_path, lambda: NOW).pointer(3, f"0x{1:040x}", "cd" * 32) == f"0x{9:064x}"  # the newer row kept
 
 
 def write(path, data, results):
