@@ -149,13 +149,12 @@ def rush(w3, contracts, bank, tournament_id: int, url: str, work: Path, workers:
 
     accepted = {bytes(d) for status, _, d in outcomes if status == "accepted"}
     positions = {S.file_hash(data): (wallet, model) for wallet, model, data, _ in jobs}
-    rdir = directory / "rounds" / str(rid)
     replay = ReplayMemory(directory, lambda: 0)
     lost = []
     for digest in accepted:  # every accepted file, by its hash and by its pointer, once the store stopped
         wallet, model = positions[digest]
-        path = rdir / "files" / f"{digest.hex()}.csv"
-        kept = path.exists() and keccak(path.read_bytes()) == digest and \
+        data = replay.file(rid, digest)
+        kept = data is not None and keccak(data) == digest and \
             replay.pointer(rid, wallet.address.lower(), model.hex()) == "0x" + digest.hex()
         if not kept:
             lost.append("0x" + digest.hex())

@@ -3,12 +3,15 @@ answering each refusal with its StoreError's status and message, never a 5xx for
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from eth_hash.auto import keccak
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from crowdstake.errors import ConfigError, StoreBadRequest, StoreError, StoreTooLarge, StoreUnauthorized
 from crowdstake.store.auth import AUTH_HEADER, DOMAIN_VERSION, MAX_EXPIRY, _hex
@@ -55,26 +58,10 @@ def create_app(directory, round_times: RoundTimes, chain_id: int, identity: str,
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     async def body(request: Request, limit: int | None = None) -> bytes:
-        limit = limit or store.max_bytes
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise StoreTooLarge(f"the body is {int(declared):,} bytes, over the store's limit of {limit:,}")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise StoreTooLarge(f"the body is over the store's limit of {limit:,} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await _body(request.receive, request.headers.get("content-length"), limit or store.max_bytes)
 
     def auth_of(request: Request) -> dict:
-        raw = request.headers.get(AUTH_HEADER)
-        if not raw:
-            raise StoreUnauthorized(f"no {AUTH_HEADER} header: sign the request (crowdstake.store.sign_upload)")
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise StoreBadRequest(f"the {AUTH_HEADER} header is not JSON") from None
+        return _auth(request.headers.get(AUTH_HEADER))
 
     def csv(data: bytes, digest: str | None = None, media_type: str = "text/csv") -> Response:
         headers = {"X-Crowdstake-Hash": digest or _hex(keccak(data))}
@@ -152,7 +139,71 @@ def create_app(directory, round_times: RoundTimes, chain_id: int, identity: str,
     async def targets_by_hash(round_id: int, digest: str):
         return csv(await run_in_threadpool(store.get_targets, round_id, digest))
 
-    return app
+    return FastUploads(app, store)
+
+
+async def _body(receive, declared: str | None, limit: int) -> bytes:
+    """A request's body, refused (413) as soon as it is known to be over `limit` bytes."""
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise StoreTooLarge(f"the body is {int(declared):,} bytes, over the store's limit of {limit:,}")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise StoreTooLarge(f"the body is over the store's limit of {limit:,} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _auth(raw: str | None) -> dict:
+    if not raw:
+        raise StoreUnauthorized(f"no {AUTH_HEADER} header: sign the request (crowdstake.store.sign_upload)")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise StoreBadRequest(f"the {AUTH_HEADER} header is not JSON") from None
+
+
+_UPLOAD = re.compile(r"/rounds/([0-9]+)/predictions/([^/]+)/([^/]+)")
+_AUTH = AUTH_HEADER.lower().encode()
+
+
+class FastUploads:
+    """The app, with its one hot route, an upload (PUT /rounds/{r}/predictions/{staker}/{model}),
+    answered without FastAPI's per-request machinery (routing, parameter validation, dependency
+    solving, its middleware): 0.6 ms of the 3 ms of CPU a 5,000-id upload costs the server.
+    The same checks (all in `LocalStore.put_predictions`), the same answers (201 {"hash"}, or
+    the StoreError's status and {"detail"}); every other request, and an upload whose round is
+    not a number, goes to the FastAPI app. The check runs in a thread pool, so fsyncs overlap."""
+
+    def __init__(self, app, store: LocalStore, threads: int = 4):
+        self.app, self.store, self.state = app, store, app.state
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="upload")
+
+    async def __call__(self, scope, receive, send):
+        route = _UPLOAD.fullmatch(scope["path"]) if scope["type"] == "http" and scope["method"] == "PUT" else None
+        if route is None:
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        try:
+            data = await _body(receive, (headers.get(b"content-length") or b"").decode("latin-1"), self.store.max_bytes)
+            auth = _auth(headers[_AUTH].decode("latin-1") if _AUTH in headers else None)
+            digest = await asyncio.get_running_loop().run_in_executor(
+                self._pool, self.store.put_predictions, data, auth, int(route[1]), route[2], route[3])
+            status, answer = 201, {"hash": _hex(digest)}
+        except StoreError as e:
+            status, answer = e.status, {"detail": str(e)}
+        except ClientDisconnect:
+            return
+        content = json.dumps(answer, separators=(",", ":")).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]})
+        await send({"type": "http.response.body", "body": content})
 
 
 def serve(directory, contracts, host: str = "127.0.0.1", port: int = 8700, identity: str | None = None,

@@ -33,9 +33,11 @@ Rules (the store enforces them; the clock is the chain's, `now()` = latest block
   `LocalStore.register_live_ids` or placed there by any other means (the fund runs the store or
   shares its disk); a dataset in the store wins over that file. They are public:
   `live_ids(round_id)`.
-- Files are written atomically (temporary file, fsync, rename) and content-addressed:
-  `rounds/<roundId>/files/<hash>.csv`; the pointer (round, staker, model) -> hash is replaced
-  atomically by a re-upload. No reader sees a file of an open round: not by pointer, not by
+- An accepted upload's file, its pointer (round, staker, model) -> hash and its signature are
+  committed in one fsynced transaction of the directory's SQLite file (`replay.ReplayMemory`);
+  files are content-addressed (round, hash), and a re-upload moves the pointer. A file in
+  `rounds/<roundId>/files/<hash>.csv` (an older version's upload, or put there by other means)
+  is read too. No reader sees a file of an open round: not by pointer, not by
   hash, not in a listing. After close everything of the round is readable by anyone.
 - Score tables: published by a signature (PublishScoreTable(chainId, store, publisher, roundId,
   tableHash, expiry, nonce)) of an allowed publisher (the committee's members: `serve` asks
@@ -63,7 +65,8 @@ Rules (the store enforces them; the clock is the chain's, `now()` = latest block
 Several processes may serve one directory (`crowdstake store serve --workers N`): nothing a
 rule depends on lives in one process's memory. The used signatures are in the directory's SQLite
 file (`replay.ReplayMemory`: of two workers given one signature, one accepts it), and with them,
-in the same transaction, the pointers (round, staker, model) -> hash; a round's latest score table
+in the same transaction, the uploaded files and the pointers (round, staker, model) -> hash; a
+round's latest score table
 is a file replaced by rename, so every worker reads the latest one written; a round's targets are written once with a hard link
 (`_fs.write_once`: of two workers, one writes, the other compares). What a process caches (live
 ids keyed by the file's stat, a dataset's live ids, the chain's round times and commitments, the
@@ -291,11 +294,8 @@ class LocalStore(SignedRequests, LocalDatasets):
         else:
             validate_predictions(data, ids, self.max_bytes)
         digest = msg["fileHash"]
-        path = self._round_dir(rid) / "files" / f"{digest.hex()}.csv"
-        if not path.exists():
-            atomic_write(path, bytes(data))  # durable before the pointer names it
-        self._replay.remember(msg["digest"], msg["expiry"], now,
-                              (rid, msg["staker"].lower(), msg["modelId"].hex(), _hex(digest)))
+        self._replay.remember(msg["digest"], msg["expiry"], now,  # the file, its pointer, the signature: one commit
+                              (rid, msg["staker"].lower(), msg["modelId"].hex(), _hex(digest)), (rid, digest, bytes(data)))
         return digest
 
     def put_score_table(self, data: bytes, auth: dict, round_id: int | None = None) -> bytes:
@@ -380,7 +380,10 @@ class LocalStore(SignedRequests, LocalDatasets):
         """A file of a closed round by its hash."""
         self._require_closed(round_id)
         h = _bytes32(digest, "file hash")
-        try:
+        data = self._replay.file(round_id, h)
+        if data is not None:
+            return data
+        try:  # uploaded before the files moved into the replay memory, or placed there by other means
             return (self._round_dir(round_id) / "files" / f"{h.hex()}.csv").read_bytes()
         except FileNotFoundError:
             raise StoreNotFound(f"no file with hash {_hex(h)} in round {round_id}") from None

@@ -1,19 +1,25 @@
-"""The store's memory of used signatures and of whose file is whose: a signed request is
-accepted once, by any of the processes serving a directory (`crowdstake store serve --workers
-N`), and every one of them reads the same pointers (round, staker, model) -> file hash.
+"""The store's memory of used signatures, of whose file is whose, and of the uploaded files
+themselves: a signed request is accepted once, by any of the processes serving a directory
+(`crowdstake store serve --workers N`), and every one of them reads the same pointers
+(round, staker, model) -> file hash and the same files.
 
 The memory is the SQLite file `replay.sqlite3` in the store directory, in WAL mode, shared by
 every process and thread that opens it: a table `used`, one row per used signature digest
-(PRIMARY KEY: UNIQUE), and a table `pointers`, a round's latest file per (staker, model).
-`remember` is one transaction: the signature's INSERT and, for an upload, its pointer's upsert.
-SQLite lets one writer commit at a time and the key refuses a second row, so of two workers
-racing with one signature exactly one commits (its pointer with it), and the other gets an
-IntegrityError, answered as StoreConflict (a replay). A worker waits up to BUSY_SECONDS for
-another's write lock, then says the store is busy (503).
+(PRIMARY KEY: UNIQUE); `pointers`, a round's latest file hash per (staker, model); `files`, the
+bytes of each uploaded file by (round, hash). `remember` is one transaction: the signature's
+INSERT and, for an upload, its file's and its pointer's. SQLite lets one writer commit at a time
+and the key refuses a second row, so of two workers racing with one signature exactly one
+commits (its file and pointer with it), and the other gets an IntegrityError, answered as
+StoreConflict (a replay). A worker waits up to BUSY_SECONDS for another's write lock, then says
+the store is busy (503). Why the files are in here and not one file each: a predictions file
+(85 kB for 5,000 ids) appended to the WAL and fsynced with the rows that point to it costs the
+server 0.4 ms of CPU, against 1.1 ms to create, fsync and rename a file of its own and fsync
+its directory, then 0.2 ms more for the rows (`benchmarks/store.py`), and one fsync makes the
+whole upload durable at once.
 
-Crash rules: a request is accepted only after its rows are durable (an upload's file is written
-and fsynced before), so a replay is refused across a restart or a power cut, and a pointer never
-names a file that is not on disk. `synchronous=FULL`: in WAL mode that fsyncs the WAL at every commit
+Crash rules: a request is accepted only after its rows are durable (an upload's file among
+them), so a replay is refused across a restart or a power cut, and a pointer never names a file
+that is not there. `synchronous=FULL`: in WAL mode that fsyncs the WAL at every commit
 before `remember` returns (NORMAL would fsync only at checkpoints, so a power cut could forget
 a signature whose request was already answered 201, and let it be replayed). A crash mid-commit
 leaves the transaction uncommitted (SQLite rolls it back on the next open): that request was
@@ -50,10 +56,13 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS used (digest BLOB PRIMARY KEY, expiry INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pointers (round INTEGER NOT NULL, staker TEXT NOT NULL, model TEXT NOT NULL,
                                      hash TEXT NOT NULL, PRIMARY KEY (round, staker, model)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (round INTEGER NOT NULL, hash BLOB NOT NULL, data BLOB NOT NULL, UNIQUE (round, hash));
 """
+KEEP_FILE = "INSERT OR IGNORE INTO files (round, hash, data) VALUES (?, ?, ?)"  # the same bytes again: no change
 POINT = "INSERT INTO pointers (round, staker, model, hash) VALUES (?, ?, ?, ?) " \
         "ON CONFLICT (round, staker, model) DO UPDATE SET hash = excluded.hash"
 Pointer = tuple[int, str, str, str]  # round, staker (lower-case hex), model id (hex, no 0x), file hash (0x hex)
+File = tuple[int, bytes, bytes]  # round, hash, bytes
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -136,22 +145,23 @@ class ReplayMemory:
         with self.lock:
             self._db.execute("DELETE FROM used WHERE expiry < ?", (int(now),))
 
-    def remember(self, digest: bytes, expiry: int, now: int, pointer: Pointer | None = None) -> None:
-        """Record a signature as used, durably, and with it an upload's `pointer`; refuse it if
-        any process recorded the signature before (then nothing changes)."""
+    def remember(self, digest: bytes, expiry: int, now: int, pointer: Pointer | None = None,
+                 file: File | None = None) -> None:
+        """Record a signature as used, durably, and with it an upload's `file` and `pointer`;
+        refuse it if any process recorded the signature before (then nothing changes)."""
         with self.lock:
             try:
-                if pointer is None:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
                     self._db.execute("INSERT INTO used (digest, expiry) VALUES (?, ?)", (bytes(digest), int(expiry)))
-                else:
-                    self._db.execute("BEGIN IMMEDIATE")
-                    try:
-                        self._db.execute("INSERT INTO used (digest, expiry) VALUES (?, ?)", (bytes(digest), int(expiry)))
+                    if file is not None:
+                        self._db.execute(KEEP_FILE, file)
+                    if pointer is not None:
                         self._db.execute(POINT, pointer)
-                        self._db.execute("COMMIT")
-                    except BaseException:
-                        self._db.execute("ROLLBACK")
-                        raise
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
             except sqlite3.IntegrityError:
                 raise StoreConflict("this signed request was used already (a replay): sign a new one") from None
             except sqlite3.OperationalError as e:  # locked past BUSY_SECONDS, disk full, ...
@@ -172,6 +182,13 @@ class ReplayMemory:
             row = self._db.execute("SELECT hash FROM pointers WHERE round = ? AND staker = ? AND model = ?",
                                    (int(round_id), staker, model)).fetchone()
         return row[0] if row else None
+
+    def file(self, round_id: int, digest: bytes) -> bytes | None:
+        """An uploaded file of a round by its hash, or None."""
+        with self.lock:
+            row = self._db.execute("SELECT data FROM files WHERE round = ? AND hash = ?",
+                                   (int(round_id), bytes(digest))).fetchone()
+        return bytes(row[0]) if row else None
 
     def pointers(self, round_id: int) -> list[tuple[str, str, str]]:
         """Every (staker, model, hash) of a round, sorted by staker then model."""

@@ -4,6 +4,7 @@ is not scored, a dissenting member or a veto is survived, two watches do not col
 another deployment is refused, and anyone can verify a round. Independent operator processes:
 tests/e2e/test_oracle_processes.py."""
 
+import sqlite3
 import threading
 import time
 
@@ -19,6 +20,7 @@ from crowdstake.oracle.inputs import read_positions
 from crowdstake.results.merkle import model_id
 from crowdstake.results.table import read_table, table_hash
 from crowdstake.scoring import FLOOR_SCORE
+from crowdstake.store.replay import FILENAME
 from crowdstake.oracle.keeper import pay_round
 
 
@@ -80,8 +82,10 @@ def test_crash_during_finalize_resumes(world, admin, operator, tmp_path):
 def test_bad_files_score_at_the_floor(world, admin, operator, tmp_path):
     rid, stakers, targets_dir = open_round(world, admin, operator, tmp_path, seed=4)
     digest = world["tournament"].position(rid, stakers[1].address, model_id("model"))[1]
-    path = world["home"] / "store" / "rounds" / str(rid) / "files" / f"{digest.hex()}.csv"
-    path.write_bytes(path.read_bytes().replace(b"0.", b"0.9", 1))  # altered after commitment
+    kept = sqlite3.connect(world["home"] / "store" / FILENAME)
+    (data,), = kept.execute("SELECT data FROM files WHERE hash = ?", (bytes(digest),))
+    with kept:  # altered after commitment
+        kept.execute("UPDATE files SET data = ? WHERE hash = ?", (data.replace(b"0.", b"0.9", 1), bytes(digest)))
     summary = run_operator(world, world["members"][0], rid, targets_dir, tmp_path / "op", dry_run=True)
     assert list(summary.floors.values()) == ["file does not match its on-chain hash"]
     table = (tmp_path / "op" / f"round-{rid}-scores.csv").read_text()

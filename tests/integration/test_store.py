@@ -16,6 +16,7 @@ from support.rounds import model
 from crowdstake import _fs
 from crowdstake import store as S
 from crowdstake._server import ServerThread, free_port
+from crowdstake.store import replay
 from crowdstake.store.auth import verify_request
 from crowdstake.store.datasets import Entry, manifest_of
 from crowdstake.errors import ConfigError
@@ -404,18 +405,16 @@ def test_http_client_refuses_a_store_of_another_chain(server):
 # ------------------------------------------------------------------ atomicity and concurrency
 
 
-def test_crashed_write_leaves_no_partial_file(local, runtime, monkeypatch, ann, rid):
-    def crash(src, dst):
-        raise OSError("power cut")
-
-    monkeypatch.setattr(_fs.os, "replace", crash)
-    with pytest.raises(OSError, match="power cut"):
+def test_a_crash_in_the_commit_keeps_nothing_of_the_upload(local, runtime, monkeypatch, ann, rid):
+    monkeypatch.setattr(replay, "POINT", "INSERT INTO nowhere VALUES (?, ?, ?, ?)")  # fails after the file's insert
+    with pytest.raises(S.StoreUnavailable, match="try again later"):
         local.upload_predictions(ann, rid, model("m"), GOOD)
     monkeypatch.undo()
-    files = local.directory / "rounds" / str(rid) / "files"
-    assert list(files.iterdir()) == []
+    assert local._replay.file(rid, S.file_hash(GOOD)) is None
+    local.upload_predictions(ann, rid, model("m"), GOOD)  # nothing half-kept: the same upload goes in whole
     close(runtime, rid)
-    assert local.submissions(rid) == []
+    assert [s["hash"] for s in local.submissions(rid)] == ["0x" + S.file_hash(GOOD).hex()]
+    assert local.get_file(rid, S.file_hash(GOOD)) == GOOD
 
 
 def test_leftover_temporary_files_are_removed_at_start(local, runtime, tmp_path, rid):
