@@ -8,7 +8,8 @@ import sqlite3
 import pytest
 
 from crowdstake._fs import write_once
-from crowdstake.errors import StoreConflict
+from crowdstake.errors import StoreConflict, StoreUnavailable
+from crowdstake.store import replay
 from crowdstake.store.replay import FILENAME, OLD_LOG, ReplayMemory
 
 NOW = 1_000_000
@@ -109,6 +110,19 @@ def test_an_old_log_given_by_its_path_names_the_directory(tmp_path):
     assert memory.path == tmp_path / FILENAME
     with pytest.raises(StoreConflict):
         memory.remember(digest(1), NOW + 600, NOW)
+
+
+def test_an_upload_is_kept_whole_or_not_at_all(tmp_path, monkeypatch):
+    memory = ReplayMemory(tmp_path, lambda: NOW)
+    memory.remember(digest(1), NOW + 600, NOW, pointer(7, 1), (1, digest(9), b"id,prediction\na,0.5\n"))
+    assert memory.file(1, digest(9)) == b"id,prediction\na,0.5\n" and memory.file(2, digest(9)) is None
+    with pytest.raises(StoreConflict):  # a replay: not a byte of it kept
+        memory.remember(digest(1), NOW + 600, NOW, pointer(7, 2), (1, digest(8), b"other"))
+    assert memory.file(1, digest(8)) is None and memory.pointer(*pointer(7, 1)[:3]) == pointer(7, 1)[3]
+    monkeypatch.setattr(replay, "POINT", "INSERT INTO nowhere VALUES (?, ?, ?, ?)")  # fails after the file's insert
+    with pytest.raises(StoreUnavailable):
+        memory.remember(digest(2), NOW + 600, NOW, pointer(8, 3), (1, digest(7), b"half"))
+    assert not memory.used(digest(2)) and memory.file(1, digest(7)) is None and memory.pointers(1) == [pointer(7, 1)[1:]]
 
 
 def test_old_pointer_files_are_moved_in_on_first_open_and_removed(tmp_path):
