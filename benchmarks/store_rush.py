@@ -1,4 +1,4 @@
-"""A deadline rush on the submission store: `crowdstake store serve` with 1 worker and with 2.
+"""A deadline rush on the submission store: `crowdstake store serve` with 1, 2 and 3 workers.
 
     python benchmarks/store_rush.py [--wallets 2000] [--anvil-port PORT]   # writes benchmarks/results/store_rush.json
 
@@ -8,13 +8,14 @@ runs by, keeps wall-clock pace. For each configuration the store is `crowdstake 
 --workers N` over a fresh directory, in its own processes; a round is opened closing WINDOW
 seconds later, and every wallet (2,000 distinct ones, keys derived from their index: benchmark
 only) uploads one signed predictions file for the round's 5,000 live ids, CONCURRENCY at a time,
-through crowdstake.store.HttpStore. Each upload is the whole server path: the chain's clock read
-(one RPC), the EIP-712 signature recovered, the replay memory's SQLite insert (fsynced WAL),
-the file validated, hashed and written with fsync, its pointer replaced. Files and signatures
+over `load.py`'s raw keep-alive connections (the clients share the store's cores; see there).
+Each upload is the whole server path: the chain's clock read (one RPC), the EIP-712 signature
+recovered, the file validated and hashed, then the file, its pointer and the signature committed
+in one fsynced SQLite transaction. Files and signatures
 are made before the round opens and are not timed. An upload refused because the round had
 closed is counted as refused, any other failure as an error. Afterwards the store is stopped
-and every accepted upload's file is looked for in its directory: its hash, its bytes, its
-pointer (nothing accepted lost). The two configurations run one after the other in one run,
+and every accepted upload's file is looked for in its directory's database: its hash, its
+bytes, its pointer (nothing accepted lost). The two configurations run one after the other in one run,
 each on a round of its own.
 """
 
@@ -29,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from eth_account import Account
 from eth_hash.auto import keccak
 from web3 import Web3
 
+from load import send_all, upload_request  # noqa: E402  (benchmarks/load.py)
 from machine import load, machine  # noqa: E402  (benchmarks/machine.py)
 from crowdstake import store as S
 from crowdstake._server import free_port
@@ -52,7 +53,7 @@ from crowdstake.store.replay import ReplayMemory
 IDS = [f"n{i:06d}" for i in range(5000)]
 WINDOW = 60  # seconds from the round's opening to its close: the rush
 CONCURRENCY = 32
-WORKERS = [1, 2]
+WORKERS = [1, 2, 3]
 E18 = 10**18
 # CROWDSTAKE_BENCH_RESULTS: write elsewhere (`make bench-quick` does, under results/quick/)
 OUT = Path(os.environ.get("CROWDSTAKE_BENCH_RESULTS", Path(__file__).resolve().parent / "results" / "store_rush.json"))
@@ -112,6 +113,7 @@ def rush(w3, contracts, bank, tournament_id: int, url: str, work: Path, workers:
             data = predictions(rng)
             model = S.model_bytes(f"rush-{k}")
             jobs.append((wallet, model, data, S.sign_upload(wallet, w3.eth.chain_id, store_url, rid, model, data, expiry)))
+        requests = [upload_request(store_url.split("//")[1], auth, data) for _, _, data, auth in jobs]
         prepare_seconds = time.perf_counter() - t0
 
         w3.provider.make_request("evm_mine", [])  # the latest block's time is now, not the signing's start
@@ -123,23 +125,8 @@ def rush(w3, contracts, bank, tournament_id: int, url: str, work: Path, workers:
         close = contracts.tournament.functions.roundTimes(rid).call()[0]
         w3.provider.make_request("evm_setIntervalMining", [1])  # the chain's clock at wall-clock pace
 
-        client = S.HttpStore(store_url, timeout=120)
-        outcomes: list[tuple[str, float, bytes | None]] = []
-
-        def upload(job):
-            _, _, data, auth = job
-            start = time.perf_counter()
-            try:
-                digest = client.put_predictions(data, auth)
-                outcomes.append(("accepted", time.perf_counter() - start, digest))
-            except S.StoreForbidden:  # the round closed before it got in
-                outcomes.append(("refused", time.perf_counter() - start, None))
-            except Exception as e:  # noqa: BLE001 - counted and reported
-                outcomes.append((f"{e.__class__.__name__}: {e}", time.perf_counter() - start, None))
-
         started_chain, start = chain_now(w3), time.perf_counter()
-        with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
-            list(pool.map(upload, jobs))
+        answers = send_all(store_url, requests, CONCURRENCY)
         elapsed, ended_chain = time.perf_counter() - start, chain_now(w3)
         w3.provider.make_request("evm_setIntervalMining", [0])
         w3.provider.make_request("evm_setAutomine", [True])
@@ -147,6 +134,16 @@ def rush(w3, contracts, bank, tournament_id: int, url: str, work: Path, workers:
         proc.terminate()
         proc.wait(timeout=30)
 
+    outcomes = []  # (accepted | refused | the error, seconds, file hash)
+    for index, status, seconds, body in answers:
+        digest = S.file_hash(jobs[index][2])
+        if status == 201 and json.loads(body)["hash"] == "0x" + digest.hex():
+            outcomes.append(("accepted", seconds, digest))
+        elif status == 403 and b"no longer accepted" in body:  # the round closed before it got in
+            outcomes.append(("refused", seconds, None))
+        else:
+            outcomes.append((f"{status}: {body[:200].decode(errors='replace')}", seconds, None))
+    outcomes += [("never sent", 0.0, None)] * (len(jobs) - len(answers))
     accepted = {bytes(d) for status, _, d in outcomes if status == "accepted"}
     positions = {S.file_hash(data): (wallet, model) for wallet, model, data, _ in jobs}
     replay = ReplayMemory(directory, lambda: 0)
@@ -207,8 +204,8 @@ def main() -> None:
         "chain": "anvil started by the script, one block a second during the rush",
         "machine": {**machine(load_before, load()), "fastapi": version("fastapi"), "uvicorn": version("uvicorn")},
         "configurations": results,
-        "two_workers_over_one": round(results[1]["uploads_per_second"] / results[0]["uploads_per_second"], 2)
-        if results[0]["uploads_per_second"] else None,
+        "over_one_worker": {r["workers"]: round(r["uploads_per_second"] / results[0]["uploads_per_second"], 2)
+                            for r in results[1:]} if results[0]["uploads_per_second"] else None,
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2) + "\n")
