@@ -147,9 +147,9 @@ def measured(jobs: list, answered: int, errors: list[str], latencies: list[float
     }
 
 
-def level(url: str, pids: list[int], workers: int, concurrency: int, wallets: list, rng: random.Random,
+def level(url: str, pids: list[int], workers: int, concurrency: int, repeat: int, wallets: list, rng: random.Random,
           accepted: list) -> dict:
-    jobs = signed_uploads(MAX_UPLOADS, f"w{workers}-c{concurrency}", wallets, rng)
+    jobs = signed_uploads(MAX_UPLOADS, f"w{workers}-c{concurrency}-r{repeat}", wallets, rng)  # new models: no pointer moves
     host = url.split("//")[1]
     requests = [upload_request(host, auth, data) for data, auth in jobs]
     cpu_before, client_before, start = cpu_seconds(pids), time.process_time(), time.perf_counter()
@@ -247,7 +247,7 @@ def main() -> None:
             for workers in WORKERS[repeat % len(WORKERS):] + WORKERS[:repeat % len(WORKERS)]:
                 _, url, procs = servers[workers]
                 for concurrency in CONCURRENCY:
-                    levels.append(level(url, [p.pid for p in procs], workers, concurrency, wallets, rng,
+                    levels.append(level(url, [p.pid for p in procs], workers, concurrency, repeat, wallets, rng,
                                         accepted[workers]))
         for workers, (_, url, procs) in servers.items():
             levels.append(httpstore_level(url, [p.pid for p in procs], workers, wallets, rng, accepted[workers]))
