@@ -199,14 +199,14 @@ def _columns(data: bytes, column: str) -> tuple[pd.Index, frozenset | None, np.n
     dot = digit == 254
     if ((digit > 9) & ~dot).any():  # something other than digits and dots
         return None
-    rows, column = np.divmod(np.flatnonzero(dot), width)
+    rows, dot_column = np.divmod(np.flatnonzero(dot), width)
     has_dot = np.zeros(len(nl), bool)
     has_dot[rows] = True
     digits = length - has_dot
     if (np.diff(rows) == 0).any() or (digits == 0).any() or (digits > _MAX_DIGITS).any():  # two dots, no digit
         return None
     fraction = np.zeros(len(nl), np.intp)
-    fraction[rows] = width - 1 - column  # digits after the dot
+    fraction[rows] = width - 1 - dot_column  # digits after the dot
     digit[dot] = 0
     raw = digit @ _INT_POW10[width - 1::-1]  # int64: below 10**16
     low = raw % _INT_POW10[fraction]

@@ -66,9 +66,9 @@ Several processes may serve one directory (`crowdstake store serve --workers N`)
 rule depends on lives in one process's memory. The used signatures are in the directory's SQLite
 file (`replay.ReplayMemory`: of two workers given one signature, one accepts it), and with them,
 in the same transaction, the uploaded files and the pointers (round, staker, model) -> hash; a
-round's latest score table
-is a file replaced by rename, so every worker reads the latest one written; a round's targets are written once with a hard link
-(`_fs.write_once`: of two workers, one writes, the other compares). What a process caches (live
+round's latest score table is a file replaced by rename, so every worker reads the latest one
+written; a round's targets are written once with a hard link (`_fs.write_once`: of two workers,
+one writes, the other compares). What a process caches (live
 ids keyed by the file's stat, a dataset's live ids, the chain's round times and commitments, the
 latest chain time seen, by which rounds are known closed) never changes once written.
 The module: the directory backend (`LocalStore`; its datasets: `crowdstake.store.local_datasets`) and
