@@ -191,7 +191,8 @@ class FastUploads:
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         try:
-            data = await _body(receive, (headers.get(b"content-length") or b"").decode("latin-1"), self.store.max_bytes)
+            declared = (headers.get(b"content-length") or b"").decode("latin-1")
+            data = await _body(receive, declared, self.store.max_bytes)
             auth = _auth(headers[_AUTH].decode("latin-1") if _AUTH in headers else None)
             digest = await asyncio.get_running_loop().run_in_executor(
                 self._pool, self.store.put_predictions, data, auth, int(route[1]), route[2], route[3])
