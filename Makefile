@@ -7,9 +7,9 @@ BIN := $(CURDIR)/$(VENV)/bin
 SOLC_VERSION := $(shell sed -n 's/^ *version: *\([0-9.]*\)$$/\1/p' brownie-config.yaml | head -1)
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 
-.PHONY: install browser networks unit slither test demo bench bench-quick mutate compile clean
+.PHONY: install solc browser networks unit slither test demo bench bench-quick mutate compile clean
 
-install: $(VENV)/.installed node_modules/.installed $(VENV)/.solc-$(SOLC_VERSION) browser
+install: $(VENV)/.installed node_modules/.installed solc browser
 	@$(MAKE) --no-print-directory networks
 
 # The dashboard's browser tests drive Debian's Chromium through its ChromeDriver (never a
@@ -32,9 +32,10 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(VENV)/.solc-$(SOLC_VERSION): tools/install-solc.sh tools/solc.js $(VENV)/.installed node_modules/.installed
-	sh tools/install-solc.sh
-	touch $@
+# The launcher lives where py-solc-x looks, outside this checkout, so another checkout may have
+# rewritten it to point at itself: no stamp here can know, so write it on every run (one small file).
+solc: $(VENV)/.installed node_modules/.installed
+	@sh tools/install-solc.sh
 
 # slither in a venv of its own. It resolves under eth-brownie's exact pins today, but a release
 # that needs a newer eth-abi or web3 would not; and crytic-compile brings solc-select, whose `solc`
@@ -69,7 +70,7 @@ unit: install
 # (tools/slither_gate.py). The compiler is the solc-js launcher `make install` writes, through
 # solc's standard JSON (slither would otherwise call solc-select, which downloads). slither's
 # own output goes to build/slither.log, its findings to build/slither.json.
-slither: $(SLITHER_VENV)/.installed-$(SLITHER_VERSION) $(VENV)/.solc-$(SOLC_VERSION)
+slither: $(SLITHER_VENV)/.installed-$(SLITHER_VERSION) solc
 	@mkdir -p build && rm -f build/slither.json
 	@solc="$$($(BIN)/python -c 'import solcx; print(solcx.get_solcx_install_folder())')/solc-v$(SOLC_VERSION)"; \
 	$(SLITHER_VENV)/bin/slither contracts --solc "$$solc" --solc-standard-json \

@@ -68,9 +68,9 @@ file (`replay.ReplayMemory`: of two workers given one signature, one accepts it)
 in the same transaction, the uploaded files and the pointers (round, staker, model) -> hash; a
 round's latest score table is a file replaced by rename, so every worker reads the latest one
 written; a round's targets are written once with a hard link (`_fs.write_once`: of two workers,
-one writes, the other compares). What a process caches (live
-ids keyed by the file's stat, a dataset's live ids, the chain's round times and commitments, the
-latest chain time seen, by which rounds are known closed) never changes once written.
+one writes, the other compares). What a process caches (live ids keyed by the file's stat, a
+dataset's live ids, the chain's round times and commitments, the latest chain time seen, by which
+rounds are known closed) never changes once written.
 The module: the directory backend (`LocalStore`; its datasets: `crowdstake.store.local_datasets`) and
 registering live ids; what it reads from the chain (the
 clock it runs by, round times, the committee, the operators and each round's commitments) is
