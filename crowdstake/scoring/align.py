@@ -3,6 +3,7 @@ matrices on the sorted scored ids out, with every per-model problem named."""
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from crowdstake.errors import InvalidInputError
+from crowdstake.scoring import kernels
 from crowdstake.scoring.transforms import _map_blocks
 
 Predictions = Union[pd.DataFrame, pd.Series, Mapping]
@@ -38,12 +40,13 @@ def _clean_targets(targets: Any) -> tuple[pd.Index, np.ndarray]:
         targets = targets.iloc[:, 0]
     if not isinstance(targets, pd.Series):
         raise InvalidInputError("targets must be a pandas Series indexed by id")
-    if not pd.api.types.is_numeric_dtype(targets.dtype) or pd.api.types.is_bool_dtype(targets.dtype):
+    if not _is_numeric(targets.dtype) or pd.api.types.is_bool_dtype(targets.dtype):
         raise InvalidInputError(f"targets must be numeric, got dtype {targets.dtype}")
     if targets.index.has_duplicates:
         dup = targets.index[targets.index.duplicated()][0]
         raise InvalidInputError(f"targets have duplicated ids, e.g. {_show(dup)}; give one target per id")
-    t = targets.to_numpy(dtype=float, na_value=np.nan)  # no copy for float64 targets; read only
+    # no copy for float64 targets (read only); other dtypes may hold pandas' NA
+    t = targets.to_numpy() if targets.dtype == np.float64 else targets.to_numpy(dtype=float, na_value=np.nan)
     if np.isinf(t).any():
         raise InvalidInputError("targets contain infinite values; targets must be finite (NaN = not scored)")
     keep = ~np.isnan(t)
@@ -58,6 +61,12 @@ def _clean_targets(targets: Any) -> tuple[pd.Index, np.ndarray]:
     if values.min() == values.max():
         raise InvalidInputError("targets are constant; no score can be computed")
     return ids, values
+
+
+@functools.lru_cache(maxsize=64)
+def _is_numeric(dtype: Any) -> bool:
+    """pandas' is_numeric_dtype, remembered per dtype (15 us a call, a tenth of a small score)."""
+    return pd.api.types.is_numeric_dtype(dtype)
 
 
 def _sorted_ids(index: pd.Index) -> pd.Index:
@@ -106,11 +115,16 @@ def _positions(index: pd.Index, ids: pd.Index) -> np.ndarray:
     return index.get_indexer(ids)
 
 
-def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name: Any = None):
+def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name: Any = None, reduce=None):
     """Align predictions to ``ids`` and find every per-model problem, without raising for them.
 
+    @param reduce optional ``fn(rows, lo, hi)``: one value per row of a block of aligned rows
+           (with each row's min and max, NaN for a row holding NaN or infinity). Given, each
+           block of a DataFrame is reduced as soon as it is gathered, while it is in cache, and
+           the aligned matrix is never built.
     @return (names, x, reasons, constant): model names in input order; x, a float array of
-            shape (models, ids) with NaN where no usable value exists; reasons, a list of
+            shape (models, ids) with NaN where no usable value exists, or with ``reduce`` the
+            value it gave each model (meaningless for a model with reasons); reasons, a list of
             problem descriptions per model (empty when fine); constant, a bool per model.
             ``name`` names a Series input (default: its own name, else 0).
     """
@@ -150,25 +164,23 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name:
         # gathering straight from the frame's (models x ids) values costs one copy, where reindex
         # and a transpose would cost two
         reasons = [list(common) for _ in names]
-        is_numeric = {dt: pd.api.types.is_numeric_dtype(dt) for dt in set(dtypes)}  # per dtype, not column
-        numeric = [is_numeric[dt] for dt in dtypes]
+        numeric = [_is_numeric(dt) for dt in dtypes]
         skip = ~np.array(numeric, dtype=bool)
-        for j in np.flatnonzero(skip):
+        for j in np.flatnonzero(skip) if not all(numeric) else ():
             reasons[j].append(f"non-numeric predictions (dtype {dtypes[j]})")
         if all(numeric) and n:
             v = frame.to_numpy(dtype=float).reshape(len(frame), -1).T
-            x = np.empty((len(names), n))
             lo, hi = np.empty(len(names)), np.empty(len(names))
+            x = np.empty((len(names), n)) if reduce is None else None
+            reduced = None if reduce is None else np.empty(len(names))
 
             def gather(blk: slice) -> None:  # and each row's min and max while it is in cache
-                xb = x[blk]
-                np.take(v[blk], pos, axis=1, out=xb, mode="clip")
-                if absent is not None:
-                    xb[:, absent] = np.nan
-                xb.min(axis=1, out=lo[blk])
-                xb.max(axis=1, out=hi[blk])
+                xb = x[blk] if reduce is None else np.empty((blk.stop - blk.start, n))
+                kernels.gather_rows(v[blk], pos, xb, lo[blk], hi[blk])
+                if reduce is not None:
+                    reduced[blk] = reduce(xb, lo[blk], hi[blk])
 
-            _map_blocks(gather, len(names), n)
+            _map_blocks(gather, len(names), n, compiled=True)
         else:
             x = np.full((len(names), n), np.nan)
             for j, ok in enumerate(numeric):
@@ -176,11 +188,11 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name:
                     x[j] = frame.iloc[:, j].to_numpy(dtype=float)[pos]
             if absent is not None:
                 x[:, absent] = np.nan
-            lo = hi = None
+            lo = hi = reduced = None
         absent_mask = np.zeros(n, bool) if absent is None else absent  # the same for every model
     elif isinstance(predictions, Mapping):
         names = list(predictions.keys())
-        lo = hi = None
+        lo = hi = reduced = None
         x = np.full((len(names), n), np.nan)
         absent_mask = np.zeros((len(names), n), bool)
         skip = np.zeros(len(names), bool)  # rows with no values to check
@@ -192,7 +204,7 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name:
                 reasons[j].append(f"predictions must be a pandas Series indexed by id, got {type(s).__name__}")
                 skip[j] = True
                 continue
-            if not pd.api.types.is_numeric_dtype(s.dtype):
+            if not _is_numeric(s.dtype):
                 reasons[j].append(f"non-numeric predictions (dtype {s.dtype})")
                 skip[j] = True
                 continue
@@ -228,8 +240,9 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name:
     if unit_interval:
         suspect |= (lo < 0) | (hi > 1)
     suspect &= ~skip
-    for j in np.flatnonzero(suspect):
-        row, gone = x[j], (absent_mask[j] if absent_mask.ndim == 2 else absent_mask)
+    for j in np.flatnonzero(suspect) if suspect.any() else ():
+        gone = absent_mask[j] if absent_mask.ndim == 2 else absent_mask
+        row = x[j] if x is not None else np.where(gone, np.nan, v[j][pos])  # gathered again: rare
         finite = np.isfinite(row)
         checks = [("NaN predictions", np.isnan(row) & ~gone, False), ("infinite predictions", np.isinf(row), False)]
         if unit_interval:
@@ -243,15 +256,23 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name:
         lo[j] = row[finite].min() if finite.any() else np.nan
         hi[j] = row[finite].max() if finite.any() else np.nan
     constant = lo == hi  # over the finite values; False for a row with none
-    for j in np.flatnonzero(constant):
+    for j in np.flatnonzero(constant) if constant.any() else ():
         reasons[j].append(f"constant predictions: every value is {_show(lo[j])}, so they cannot be ranked")
-    return names, x, reasons, constant
+    if reduce is not None and reduced is None:  # not a numeric DataFrame: reduce the built matrix
+
+        def reduce_block(blk: slice) -> None:
+            reduced[blk] = reduce(x[blk], lo[blk], hi[blk])
+
+        reduced = np.empty(m)
+        _map_blocks(reduce_block, m, n, compiled=True)
+    return names, (x if reduce is None else reduced), reasons, constant
 
 
-def _strict(predictions: Predictions, ids: pd.Index, unit_interval: bool = False, name: Any = None):
-    """Aligned (models x ids) matrix for the low-level functions; raises for any bad model
-    except a constant one, which numerai-tools scores as NaN and so do we."""
-    names, x, reasons, constant = _inspect(predictions, ids, unit_interval, name)
+def _strict(predictions: Predictions, ids: pd.Index, unit_interval: bool = False, name: Any = None, reduce=None):
+    """Aligned (models x ids) matrix (or with ``reduce``, its value per model: see _inspect) for
+    the low-level functions; raises for any bad model except a constant one, which
+    numerai-tools scores as NaN and so do we."""
+    names, x, reasons, constant = _inspect(predictions, ids, unit_interval, name, reduce)
     bad = [(nm, r) for nm, r, c in zip(names, reasons, constant) if r and not (c and len(r) == 1)]
     if bad:
         detail = "; ".join(f"model {_show(nm)}: " + ", ".join(r) for nm, r in bad[:10])
@@ -271,7 +292,7 @@ def _wrap_scores(values: np.ndarray, names: list, predictions: Predictions):
         index = predictions.columns  # the names, without inferring an Index from a list again
     else:
         index = pd.Index(names)
-    return pd.Series(values, index=index, dtype=float)
+    return pd.Series(values, index=index, copy=False)  # float64 already: no dtype to infer
 
 
 def _clean_stakes(stakes: Any) -> dict:

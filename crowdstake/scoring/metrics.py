@@ -21,7 +21,14 @@ from crowdstake.scoring.align import (
     _strict,
     _wrap_scores,
 )
-from crowdstake.scoring.transforms import _gauss_table, _map_blocks, _pow15, _rank_table, _ranked
+from crowdstake.scoring import kernels
+from crowdstake.scoring.transforms import (
+    _gauss_table,
+    _map_blocks,
+    _pow15,
+    _rank_table,
+    _ranked,
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -35,39 +42,56 @@ def _gauss(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     return table[x] if x.dtype == np.int32 else _ranked(x, table)
 
 
-def _doubled_ranks(x: np.ndarray) -> np.ndarray:
-    """Doubled tie-kept ranks (int32) of each row of predictions x: ``_ranked`` through the
-    identity table, so ``table[_doubled_ranks(x)]`` is ``_ranked(x, table)`` bit for bit."""
-    n = x.shape[1]
-    identity = np.arange(2 * n + 1, dtype=np.int32)
-    out = np.empty(x.shape, dtype=np.int32)
+def _per_row(kernel, *args):
+    """``fn(rows, lo, hi)``: ``kernel``'s value for each row of a block of aligned predictions
+    (with each row's min and max), the form _inspect's ``reduce`` and _rowwise take."""
+
+    def fn(xb: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        out = np.empty(xb.shape[0])
+        kernel(xb, lo, hi, *args, out)
+        return out
+
+    return fn
+
+
+def _rowwise(x: np.ndarray, of_values, of_ranks, *args) -> np.ndarray:
+    """One kernel value per row of x: ``of_ranks`` if x holds doubled ranks (int32), else
+    ``of_values``, which ranks each row itself; the two give the same bits."""
+    out = np.empty(x.shape[0])
+    if x.dtype != np.int32:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+    by_values = _per_row(of_values, *args)
 
     def block(blk: slice) -> None:
-        out[blk] = _ranked(x[blk], identity)
+        xb = x[blk]
+        if xb.dtype == np.int32:
+            of_ranks(xb, *args, out[blk])
+        else:
+            out[blk] = by_values(xb, xb.min(axis=1), xb.max(axis=1))
 
-    _map_blocks(block, x.shape[0], n)
+    if x.size:
+        _map_blocks(block, *x.shape, compiled=True)
     return out
 
 
-def _corr_matrix(x: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """CORR of each row of x with targets t (both aligned, finite)."""
+def _corr_terms(t: np.ndarray) -> tuple:
+    """(table, tc, tt) of CORR against targets t: the gaussianise-and-power-1.5 table, the
+    centred powered targets and their squared norm."""
     n = t.size
     t15 = _pow15(t - t.sum() / n)
     tc = t15 - t15.sum() / n
-    tt = (tc * tc).sum()
-    table = _gauss_table(n, pow15=True)
-
-    def block(blk: slice) -> np.ndarray:
-        g = _gauss(x[blk], table)
-        g -= (g.sum(axis=1) / n)[:, None]
-        with np.errstate(invalid="ignore", divide="ignore"):  # a constant row gives 0/0 = NaN
-            return (g * tc).sum(axis=1) / np.sqrt((g * g).sum(axis=1) * tt)
-
-    return _concat(_map_blocks(block, x.shape[0], n))
+    return _gauss_table(n, pow15=True), tc, (tc * tc).sum()
 
 
-def _mmc_matrix(x: np.ndarray, meta: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """MMC of each row of x against meta model ``meta`` with targets t (all aligned, finite)."""
+def _corr_matrix(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """CORR of each row of x with targets t (both aligned, finite); NaN for a constant row (its
+    gaussianised values are all 0, and 0 / 0 is NaN)."""
+    return _rowwise(x, kernels.corr_rows, kernels.corr_of_ranks, *_corr_terms(t))
+
+
+def _mmc_terms(meta: np.ndarray, t: np.ndarray) -> tuple:
+    """(table, c) of MMC against meta model ``meta`` with targets t: each model's MMC is
+    ``table[doubled ranks] . c``."""
     n = t.size
     if t.min() >= 0 and t.max() <= 1:
         t = t * 4  # numerai-tools maps [0, 1] targets to buckets -2..2
@@ -75,18 +99,16 @@ def _mmc_matrix(x: np.ndarray, meta: np.ndarray, t: np.ndarray) -> np.ndarray:
     table = _gauss_table(n, pow15=False)
     m = _ranked(meta[None, :], table)[0]
     mm = (m * m).sum()
-    if mm == 0:  # a constant meta model has nothing to contribute to
-        return np.zeros(x.shape[0])
+    if mm == 0:  # a constant meta model has nothing to contribute to: every MMC is 0
+        return table, np.zeros(n)
     # t . (p - m (p.m)/(m.m)) / n = p . (t - m (t.m)/(m.m)) / n: the orthogonalisation moves
     # to the one target vector, so each model costs a single dot product
-    c = (tc - m * ((tc * m).sum() / mm)) / n
+    return table, (tc - m * ((tc * m).sum() / mm)) / n
 
-    def block(blk: slice) -> np.ndarray:
-        g = _gauss(x[blk], table)
-        g *= c
-        return g.sum(axis=1)
 
-    return _concat(_map_blocks(block, x.shape[0], n))
+def _mmc_matrix(x: np.ndarray, meta: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """MMC of each row of x against meta model ``meta`` with targets t (all aligned, finite)."""
+    return _rowwise(x, kernels.dot_rows, kernels.dot_of_ranks, *_mmc_terms(meta, t))
 
 
 def _meta_matrix(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -120,10 +142,6 @@ def _meta_matrix(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
 _META_CHUNK = 1 << 24  # 128 MB of float64
 
 
-def _concat(parts: list) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.empty(0)
-
-
 # --------------------------------------------------------------------------------------------
 # public scores
 
@@ -139,8 +157,8 @@ def numerai_corr(predictions: Predictions, targets: pd.Series) -> Union[pd.Serie
     @raise InvalidInputError naming each model whose predictions are unusable.
     """
     ids, t = _clean_targets(targets)
-    names, x, _ = _strict(predictions, ids)
-    return _wrap_scores(_corr_matrix(x, t), names, predictions)
+    names, corr, _ = _strict(predictions, ids, reduce=_per_row(kernels.corr_rows, *_corr_terms(t)))
+    return _wrap_scores(corr, names, predictions)
 
 
 def correlation_contribution(
@@ -156,11 +174,12 @@ def correlation_contribution(
     @raise InvalidInputError for unusable predictions or meta model.
     """
     ids, t = _clean_targets(targets)
-    names, x, _ = _strict(predictions, ids)
     if not isinstance(meta_model, pd.Series):
         raise InvalidInputError("meta_model must be a pandas Series indexed by id")
     _, meta, _ = _strict(meta_model, ids, name="meta_model")
-    return _wrap_scores(_mmc_matrix(x, meta[0], t), names, predictions)
+    terms = _mmc_terms(meta[0], t)
+    names, mmc, _ = _strict(predictions, ids, reduce=_per_row(kernels.dot_rows, *terms))
+    return _wrap_scores(mmc, names, predictions)
 
 
 def neutralize(predictions: Union[pd.DataFrame, pd.Series], neutralizers: pd.DataFrame, proportion: float = 1.0):

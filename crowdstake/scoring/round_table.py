@@ -12,8 +12,9 @@ import pandas as pd
 
 from crowdstake.errors import InvalidInputError
 from crowdstake.scoring.align import Predictions, _clean_stakes, _clean_targets, _inspect, _sort_key
-from crowdstake.scoring.metrics import _corr_matrix, _doubled_ranks, _meta_matrix, _mmc_matrix
+from crowdstake.scoring.metrics import _corr_matrix, _meta_matrix, _mmc_matrix
 from crowdstake.scoring.quantization import FLOOR_SCORE, SCORE_SCALE, quantize
+from crowdstake.scoring.transforms import _doubled_ranks
 
 
 def _weights(weights: Any) -> tuple[float, float]:

@@ -14,10 +14,14 @@ import pandas as pd
 from scipy.special import ndtri
 
 from crowdstake.errors import InvalidInputError
+from crowdstake.scoring import kernels
 
 # Models per block are chosen so a block holds about this many values: big enough to amortise
 # numpy's per-call overhead, small enough to stay in cache and bound peak memory.
 _BLOCK_VALUES = 1 << 15  # 256 KB of float64: the working arrays of a block then fit in L2
+# The compiled kernels make no temporaries, so their blocks only need to be few enough to keep
+# the thread pool's per-block cost small and many enough to share the work between threads.
+_KERNEL_BLOCK_VALUES = 1 << 18
 # Blocks are scored on this many threads; see _map_blocks for why it cannot change results.
 _THREADS = min(8, os.cpu_count() or 1)
 # Below this many values in all, starting threads costs more than it can save (~1 ms of work).
@@ -40,62 +44,22 @@ def _ranked(a: np.ndarray, table: np.ndarray) -> np.ndarray:
     positions), so any rank transform is a lookup. Tied elements receive the same value,
     so the result does not depend on how the sort orders ties.
     """
-    c, n = a.shape
-    if c * n == 0:
-        return np.empty((c, n), dtype=table.dtype)
-    flat, s = _sort_rows(np.ascontiguousarray(a, dtype=np.float64))
-    new = np.empty(c * n, dtype=bool)  # new[k]: sorted position k starts a tie group
-    new[0] = True
-    np.not_equal(s[1:], s[:-1], out=new[1:])
-    new[::n] = True  # every row starts a group, so no group spans two rows
-    if new.all():  # no ties (continuous predictions): doubled rank is 2 * position + 2
-        sorted_vals = np.tile(table[2 * np.arange(n) + 2], c)
-    else:
-        # sum of ranks first+1..first+size is size * (2 * first + size + 1) / 2, so twice the
-        # mean is 2 * first + size + 1; one table value per group, repeated over its members
-        starts = np.flatnonzero(new)
-        sizes = np.empty_like(starts)  # np.diff(starts, append=c * n), without its overhead
-        np.subtract(starts[1:], starts[:-1], out=sizes[:-1])
-        sizes[-1] = c * n - starts[-1]
-        sorted_vals = np.repeat(table[2 * (starts % n) + sizes + 1], sizes)
-    out = np.empty(c * n, dtype=table.dtype)
-    out[flat] = sorted_vals
-    return out.reshape(c, n)
+    return table[_doubled_ranks(a)]
 
 
-def _sort_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort each row of a C-contiguous float64 array: the flat positions (into ``a.ravel()``)
-    of the row's values in ascending order, and those values; ties in any order.
+def _doubled_ranks(a: np.ndarray) -> np.ndarray:
+    """Doubled tie-kept ranks (int32, 2..2n) of each row of a finite 2-D float array, so
+    ``table[_doubled_ranks(a)]`` is any rank transform and one sort serves several scores."""
+    x = np.ascontiguousarray(a, dtype=np.float64)  # the kernels' layout; no copy if it is one
+    out = np.empty(x.shape, dtype=np.int32)
 
-    A comparison sort of 64-bit values costs ~30 ns a value here; numpy radix-sorts 16-bit
-    integers in ~5. So each row is first mapped to 65,536 buckets by a monotone map (IEEE
-    subtraction and multiplication are monotone, so v <= w never puts v in a higher bucket)
-    and radix-sorted (stable) by bucket. A row whose buckets each hold one distinct value
-    (rounded or binned predictions) is then sorted exactly; any other row (continuous
-    values sharing a bucket) is nearly sorted, and a stable argsort (timsort, quick on nearly sorted
-    rows) of its values finishes it. The result is always an exact sort.
-    """
-    c, n = a.shape
-    lo = a.min(axis=1, keepdims=True)
-    # a span too small or too large for a finite scale gets bucket 0 (overflows are harmless:
-    # any bucket order is checked below)
-    with np.errstate(over="ignore", invalid="ignore"):
-        span = a.max(axis=1, keepdims=True) - lo
-        scale = np.divide(65535.0, span, out=np.zeros_like(span), where=span > 0)
-        scale[~np.isfinite(scale)] = 0.0
-        bucket = np.multiply(a - lo, scale, out=np.empty(a.shape, np.uint16), casting="unsafe")
-    flat = np.argsort(bucket, axis=1, kind="stable")  # in [0, 65535]; a constant row: all 0
-    offsets = (np.arange(c) * n)[:, None]
-    flat += offsets  # 1-D gathers and scatters are numpy's cheapest
-    s = np.take(a.reshape(-1), flat)
-    bad = np.flatnonzero((s[:, 1:] < s[:, :-1]).any(axis=1))
-    if bad.size:
-        rows = slice(None) if bad.size == c else bad  # all rows (continuous values): no copies
-        p = np.argsort(s[rows], axis=1, kind="stable")
-        p += offsets[: bad.size]
-        flat[rows] = np.take(flat[rows].reshape(-1), p)
-        s[rows] = np.take(a.reshape(-1), flat[rows])
-    return flat.reshape(-1), s.reshape(-1)
+    def block(blk: slice) -> None:
+        xb = x[blk]
+        kernels.doubled_ranks(xb, xb.min(axis=1), xb.max(axis=1), out[blk])
+
+    if x.size:
+        _map_blocks(block, *x.shape, compiled=True)
+    return out
 
 
 def _rank_table(n: int) -> np.ndarray:
@@ -123,19 +87,21 @@ def _gauss_table(n: int, pow15: bool) -> np.ndarray:
     return g
 
 
-def _blocks(m: int, n: int) -> list:
-    """Slices of at most ~_BLOCK_VALUES values over m models of n ids."""
-    step = max(1, _BLOCK_VALUES // max(n, 1))
+def _blocks(m: int, n: int, compiled: bool = False) -> list:
+    """Slices of at most ~_BLOCK_VALUES values (_KERNEL_BLOCK_VALUES for the compiled kernels)
+    over m models of n ids."""
+    step = max(1, (_KERNEL_BLOCK_VALUES if compiled else _BLOCK_VALUES) // max(n, 1))
     return [slice(lo, min(m, lo + step)) for lo in range(0, m, step)]
 
 
-def _map_blocks(fn, m: int, n: int) -> list:
-    """``[fn(block) for block in _blocks(m, n)]``, on a few threads (numpy releases the GIL).
+def _map_blocks(fn, m: int, n: int, compiled: bool = False) -> list:
+    """``[fn(block) for block in _blocks(m, n, compiled)]``, on a few threads (numpy and the
+    kernels release the GIL).
 
     Each block's result depends only on its own rows, and results come back in block order,
     so the thread count cannot change any value.
     """
-    blocks = _blocks(m, n)
+    blocks = _blocks(m, n, compiled)
     if _THREADS <= 1 or len(blocks) <= 1 or m * n < _MIN_THREADED_VALUES:
         return [fn(b) for b in blocks]
     with ThreadPoolExecutor(max_workers=min(_THREADS, len(blocks))) as pool:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import rankdata
 
 from crowdstake import scoring
 from crowdstake.errors import CrowdstakeError, InvalidInputError
@@ -105,8 +106,6 @@ def test_tie_kept_rank_works_per_column_and_keeps_pandas_types():
     ids=["ties", "skewed", "outliers", "extremes", "near_equal"],
 )
 def test_tie_kept_rank_agrees_with_scipy_rankdata_on_long_rows(values):
-    from scipy.stats import rankdata
-
     ours = scoring.tie_kept_rank(values.T)  # columns are models
     want = (rankdata(values, method="average", axis=1) - 0.5) / values.shape[1]
     assert np.array_equal(ours, want.T)
@@ -363,14 +362,39 @@ def test_shuffled_rows_and_models_give_identical_integers(round_data):
 def test_block_size_and_thread_count_do_not_change_any_bit(round_data, monkeypatch):
     preds, targets = round_data
     stakes = {name: 1.0 + i for i, name in enumerate(preds.columns)}
-    base = scoring.round_scores(preds, targets, stakes, (0.5, 2.0))
+    meta = meta_of(preds)
+
+    def scores():
+        table = scoring.round_scores(preds, targets, stakes, (0.5, 2.0))
+        public = np.array([scoring.numerai_corr(preds, targets), scoring.correlation_contribution(preds, meta, targets)])
+        return table[["corr", "mmc", "score"]].to_numpy(), public
+
+    base = scores()
     for block_values, threads, meta_chunk in [(N_IDS, 1, 1 << 24), (3 * N_IDS, 4, 5 * N_IDS), (1 << 22, 2, 1)]:
         monkeypatch.setattr(transforms, "_BLOCK_VALUES", block_values)
+        monkeypatch.setattr(transforms, "_KERNEL_BLOCK_VALUES", block_values)
         monkeypatch.setattr(transforms, "_THREADS", threads)
         monkeypatch.setattr(transforms, "_MIN_THREADED_VALUES", 0)  # threads even on this small round
         monkeypatch.setattr(metrics, "_META_CHUNK", meta_chunk)
-        other = scoring.round_scores(preds, targets, stakes, (0.5, 2.0))
-        assert np.array_equal(other[["corr", "mmc", "score"]].to_numpy(), base[["corr", "mmc", "score"]].to_numpy())
+        for got, want in zip(scores(), base):
+            assert np.array_equal(got, want)
+
+
+def test_frames_scored_while_gathered_give_the_built_matrix_bits(round_data, monkeypatch):
+    """A DataFrame is scored block by block as it is gathered, and no aligned matrix is built; a
+    mapping of Series builds the matrix first. Same bits. And a bad column of a frame is named
+    with each of its problems (its row is gathered again to find them)."""
+    preds, targets = round_data
+    meta = meta_of(preds)
+    monkeypatch.setattr(transforms, "_KERNEL_BLOCK_VALUES", 2 * N_IDS)  # several blocks
+    as_mapping = {name: preds[name] for name in preds.columns}
+    for score, rest in ((scoring.numerai_corr, (targets,)), (scoring.correlation_contribution, (meta, targets))):
+        assert np.array_equal(score(preds, *rest).to_numpy(), score(as_mapping, *rest)[preds.columns].to_numpy())
+    bad = preds.drop(index=preds.index[7])  # an id missing for every model
+    bad.loc[bad.index[3], "model_05"] = np.nan
+    message = rf"model 'model_05': missing ids: 1 of {N_IDS} .*, NaN predictions: 1 id, e\.g\. id '{bad.index[3]}'"
+    with pytest.raises(InvalidInputError, match=message):
+        scoring.numerai_corr(bad, targets)
 
 
 ROUND_SCRIPT = textwrap.dedent(
@@ -576,26 +600,27 @@ def test_bad_weights_fail_the_whole_call(weights):
 # fast paths agree bit for bit with the general ones
 
 
-def test_sort_rows_is_an_exact_sort_on_awkward_rows():
-    """The bucket radix sort, its timsort finish and the row subsets between them."""
+def test_doubled_ranks_are_exact_on_awkward_rows():
+    """The kernel's bucket sort, both of its ways to finish (ranks straight from the bucket
+    counts, or an insertion sort), its mergesort fallback, and a row of one kind after rows of
+    the other (which changes the way a row is tried first, never its ranks)."""
     rng = np.random.default_rng(21)
     n = 3000
     rows = [
-        rng.random(n),  # continuous: every row needs the finish
-        np.round(rng.random(n), 2),  # rounded: exact after the radix pass
+        rng.random(n),  # continuous: buckets hold several values, the insertion sort finishes
+        np.round(rng.random(n), 2),  # rounded: one value per bucket, ranks from the counts
         np.where(rng.random(n) < 0.999, rng.random(n), 1e300),  # an outlier squeezes the rest into bucket 0
         np.round(rng.normal(size=n), 3) * np.where(rng.random(n) < 0.5, -0.0, 1.0),  # signed zeros, negatives
         rng.random(n) * 1e-310,  # subnormal span: infinite scale
         np.where(rng.random(n) < 0.5, -1.7e308, 1.7e308) * rng.random(n),  # the span overflows
         np.full(n, 0.5),  # constant
         1.0 + rng.integers(0, 3, n) * 2.0**-50,  # distinct values closer than a bucket
+        np.append(np.linspace(1, 0, n - 1), 1e300),  # one bucket in descending order: the mergesort
     ]
-    for order in (range(len(rows)), [1, 1, 0, 1], [0, 0], [1, 3]):  # all, some or none need the finish
+    for order in (range(len(rows)), [1, 1, 0, 1], [0, 0], [1, 3], [0] + [1] * 20, [2, 8, 5, 4]):
         a = np.array([rows[i] for i in order])
-        flat, s = transforms._sort_rows(a)
-        assert np.array_equal(s.reshape(a.shape), np.sort(a, axis=1))
-        assert np.array_equal(a.reshape(-1)[flat], s)
-        assert np.array_equal(np.sort(flat.reshape(a.shape), axis=1), np.arange(a.size).reshape(a.shape))
+        want = (rankdata(a, axis=1) * 2).astype(np.int32)
+        assert np.array_equal(transforms._doubled_ranks(a), want), list(order)
 
 
 def test_shared_index_fast_path_gives_the_general_path_bits(round_data):
@@ -659,5 +684,5 @@ def test_round_scores_shared_ranks_give_the_public_functions_bits(round_data):
     assert np.array_equal(table["corr"].to_numpy(), corr[table.index].to_numpy())
     assert np.array_equal(table["mmc"].to_numpy(), mmc[table.index].to_numpy())
     x = np.ascontiguousarray(preds.to_numpy().T)
-    g = transforms._gauss_table(len(preds), pow15=False)
-    assert np.array_equal(g[metrics._doubled_ranks(x)], transforms._ranked(x, g))
+    want = (rankdata(x, axis=1) * 2).astype(np.int32)
+    assert np.array_equal(transforms._doubled_ranks(x), want)
