@@ -4,6 +4,7 @@ reopening, its pointer untouched; an old log and old pointer files moved in."""
 
 import multiprocessing
 import sqlite3
+import threading
 
 import pytest
 
@@ -54,6 +55,44 @@ def test_of_two_processes_racing_with_one_signature_exactly_one_wins_each_time(t
     memory = ReplayMemory(tmp_path, lambda: NOW)
     for who in (0, 1):  # each pointer is its signature's winner's: written in the same transaction
         assert all(memory.pointer(*pointer(i, who)[:3]) == pointer(i, who)[3] for i in won[who])
+
+
+def test_threads_of_one_process_each_win_a_signature_once_through_group_commits(tmp_path):
+    memory = ReplayMemory(tmp_path, lambda: NOW)
+    threads, won = 6, {}
+    start = threading.Barrier(threads)
+
+    def run(who):
+        start.wait()
+        won[who] = []
+        for i in range(RACES):
+            try:
+                memory.remember(digest(i), NOW + 600, NOW, pointer(i, who))
+                won[who].append(i)
+            except StoreConflict:
+                pass
+
+    workers = [threading.Thread(target=run, args=(who,)) for who in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    assert sorted(i for ids in won.values() for i in ids) == list(range(RACES)), "a signature won twice or never"
+    for who, ids in won.items():  # each pointer is its signature's winner's
+        assert all(memory.pointer(*pointer(i, who)[:3]) == pointer(i, who)[3] for i in ids)
+
+
+def test_a_replay_inside_a_group_commit_is_refused_alone(tmp_path):
+    memory = ReplayMemory(tmp_path, lambda: NOW)
+    batch = [replay._Pending((digest(1), NOW + 600), None, pointer(1, 1)),
+             replay._Pending((digest(1), NOW + 600), (1, digest(8), b"replayed"), pointer(1, 2)),
+             replay._Pending((digest(2), NOW + 600), (1, digest(9), b"kept"), pointer(2, 3))]
+    with memory.lock:
+        memory._commit(batch)
+    assert all(e.done for e in batch)
+    assert batch[0].error is None and batch[2].error is None and isinstance(batch[1].error, StoreConflict)
+    assert memory.pointer(*pointer(1, 1)[:3]) == pointer(1, 1)[3] and memory.pointer(*pointer(2, 3)[:3]) == pointer(2, 3)[3]
+    assert memory.file(1, digest(8)) is None and memory.file(1, digest(9)) == b"kept"
 
 
 def test_a_replay_leaves_the_pointer_as_it_was(tmp_path):
