@@ -1,4 +1,4 @@
-"""Upload throughput of the submission store over loopback HTTP, with 1 and 2 worker processes.
+"""Upload throughput of the submission store over loopback HTTP, with 1, 2 and 3 worker processes.
 
     python benchmarks/store.py            # writes benchmarks/results/store.json
 
@@ -6,20 +6,21 @@ The store is `crowdstake.store.create_app` over a `LocalStore` on one temporary 
 served by uvicorn in N forked worker processes accepting on one listening socket (what
 `crowdstake store serve --workers N` runs; each worker has its own LocalStore on the shared
 directory, so the replay memory and pointers are the SQLite file they share). Each upload is a
-distinct wallet's (or model's) signed predictions file for the round's 5,000 live ids, and
-takes the whole server path: the EIP-712 signature recovered (coincurve), the file validated,
-hashed and written with fsync, the signature and the pointer committed in one fsynced SQLite
-transaction. The chain is not what is measured: the workers' `round_times` and `now` are
-in-process stubs (round 1 open for an hour, wall-clock time), so no RPC round trips are
-included (`store_rush.py` has them). Files and signatures are made before the clock starts.
-The clients are `load.py`'s raw keep-alive connections (about 0.1 ms of CPU an upload), since
-they share the store's two cores; one more level sends through `HttpStore` (requests, a pool
-of threads), as a participant's own program would, to show what that client costs. Each level
-stops at MAX_UPLOADS uploads or MAX_SECONDS and runs REPEATS times, the worker counts taking
-turns (the summary has each level's median, min and max); every answer's hash is checked, and afterwards
-every accepted file by its hash and its pointer. The CPU seconds of the workers (user and
-system) and of the client are recorded per upload. Signature recovery is also timed on its
-own with eth-keys' two backends, coincurve (libsecp256k1) and pure Python.
+distinct wallet's (or model's) signed predictions file for the round's 5,000 live ids, and takes
+the whole server path: the EIP-712 signature recovered (coincurve), the file validated, hashed,
+then the file, the signature and the pointer committed in a fsynced SQLite transaction (the
+worker's group commit, with the uploads waiting beside it). The chain is not what is measured:
+the workers' `round_times` and `now` are in-process stubs (round 1 open for an hour, wall-clock
+time), so no RPC round trips are included (`store_rush.py` has them). Files and signatures are
+made before the clock starts. The clients are `load.py`'s raw keep-alive connections (about 0.1
+ms of CPU an upload), since they share the store's two cores; one more level sends through
+`HttpStore` (requests, a pool of threads), as a participant's own program would, to show what
+that client costs. Each level stops at MAX_UPLOADS uploads or MAX_SECONDS and runs REPEATS
+times, the worker counts taking turns (the summary has each level's median, min and max); every
+answer's hash is checked, and afterwards every accepted file by its hash and its pointer. The
+CPU seconds of the workers (user and system) and of the client are recorded per upload.
+Signature recovery is also timed on its own with eth-keys' two backends, coincurve
+(libsecp256k1) and pure Python.
 """
 
 from __future__ import annotations

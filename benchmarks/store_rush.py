@@ -11,7 +11,7 @@ only) uploads one signed predictions file for the round's 5,000 live ids, CONCUR
 over `load.py`'s raw keep-alive connections (the clients share the store's cores; see there).
 Each upload is the whole server path: the chain's clock read (one RPC), the EIP-712 signature
 recovered, the file validated and hashed, then the file, its pointer and the signature committed
-in one fsynced SQLite transaction. Files and signatures
+in a fsynced SQLite transaction (the worker's group commit). Files and signatures
 are made before the round opens and are not timed. An upload refused because the round had
 closed is counted as refused, any other failure as an error. Afterwards the store is stopped
 and every accepted upload's file is looked for in its directory's database: its hash, its
