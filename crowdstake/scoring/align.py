@@ -166,7 +166,7 @@ def _inspect(predictions: Predictions, ids: pd.Index, unit_interval: bool, name:
         reasons = [list(common) for _ in names]
         numeric = [_is_numeric(dt) for dt in dtypes]
         skip = ~np.array(numeric, dtype=bool)
-        for j in np.flatnonzero(skip) if not all(numeric) else ():
+        for j in np.flatnonzero(skip) if not all(numeric) else ():  # (a test first: 1 us, not 5)
             reasons[j].append(f"non-numeric predictions (dtype {dtypes[j]})")
         if all(numeric) and n:
             v = frame.to_numpy(dtype=float).reshape(len(frame), -1).T

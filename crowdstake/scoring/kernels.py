@@ -28,8 +28,8 @@ def _rank_row(x, lo, hi, r2, scratch, try_unmixed):
     Each value goes to one of n buckets by a monotone map (IEEE subtraction and multiplication
     are monotone, so v < w never puts w in a lower bucket). When every bucket holds one distinct
     value (rounded or binned predictions), the bucket counts give the ranks directly. Otherwise
-    (continuous values share buckets) the values are placed in bucket order, which is sorted
-    but within buckets, and an insertion sort finishes it; should an adversarial row make that
+    (continuous values share buckets) the values are placed in bucket order, sorted except
+    within buckets, and an insertion sort finishes it; should an adversarial row make that
     move more than 16 values per value, a mergesort of the row replaces it. ``try_unmixed``
     says whether to look for the direct case (it costs a little on rows that are mixed).
     """

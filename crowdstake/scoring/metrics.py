@@ -22,13 +22,7 @@ from crowdstake.scoring.align import (
     _wrap_scores,
 )
 from crowdstake.scoring import kernels
-from crowdstake.scoring.transforms import (
-    _gauss_table,
-    _map_blocks,
-    _pow15,
-    _rank_table,
-    _ranked,
-)
+from crowdstake.scoring.transforms import _gauss_table, _map_blocks, _pow15, _rank_table, _ranked
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Rank transforms of (models x ids) matrices: tie-kept ranks, rank-gaussianisation and the
-signed power 1.5, computed as exact table lookups; and the block-and-thread mapping that every
-score runs through (``_THREADS`` is read at call time, so setting it takes effect at once)."""
+signed power 1.5, computed as exact table lookups at the doubled ranks the kernels compute; and
+the block-and-thread mapping that every score runs through (``_THREADS`` is read at call time,
+so setting it takes effect at once)."""
 
 from __future__ import annotations
 
