@@ -32,15 +32,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-# OpenBLAS's idle worker threads spin for a while after each call (its default), holding the
-# second core against whatever runs next: in an interleaved run, the other package's turn.
-# Set before numpy loads OpenBLAS, this lets them sleep at once; numerai-tools keeps its BLAS
-# threads, and crowdstake's threads get both cores.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-
-import numpy as np  # noqa: E402  (after the environment above)
-import pandas as pd  # noqa: E402
-from scipy.special import ndtr  # noqa: E402
+import quiet_blas  # noqa: F401  (benchmarks/quiet_blas.py: before numpy loads OpenBLAS)
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -223,9 +218,9 @@ def main() -> None:
             "time over crowdstake's, and each case reports the median ratio and its min-max. Small cases "
             f"loop each call so a sample lasts at least {MIN_SAMPLE_S} s. numerai-tools is called once "
             "with a DataFrame of all models, its fastest form. Peak memory is tracemalloc's peak over a "
-            "separate call (numpy and pandas buffers included). OPENBLAS_THREAD_TIMEOUT=4, so that "
-            "OpenBLAS's idle threads, which spin after numerai-tools' calls, do not hold a core during "
-            "crowdstake's turn."
+            "separate call (numpy and pandas buffers included). OPENBLAS_THREAD_TIMEOUT=4 "
+            "(benchmarks/quiet_blas.py), so that OpenBLAS's idle threads, which spin after "
+            "numerai-tools' calls, do not hold a core during crowdstake's turn."
         ),
         "machine": machine(load_before, load()),
         "cases": cases,

@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import quiet_blas  # noqa: F401  (benchmarks/quiet_blas.py: before numpy loads OpenBLAS)
 import numpy as np
 import pandas as pd
 
@@ -125,7 +126,9 @@ def main() -> None:
             "decimals (ties), neutralisers orthonormal under the sample weights, binned targets, "
             "lognormal stakes. Each repetition times crowdstake then numerai-tools back to back; the "
             "ratio is numerai-tools' wall-clock time over crowdstake's, reported as the median of "
-            "the repetitions with min and max. Ratios only: the machine is shared and loaded."
+            "the repetitions with min and max. Ratios only: the machine is shared and loaded. "
+            "OPENBLAS_THREAD_TIMEOUT=4 (benchmarks/quiet_blas.py), so that OpenBLAS's idle threads "
+            "do not spin through the other package's turn."
         ),
         "machine": machine(load_before, load_after),
         "cases": cases,
