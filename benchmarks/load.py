@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 from crowdstake.store.auth import AUTH_HEADER
 
 
-def upload_request(host: str, auth: dict, data: bytes) -> bytes:
-    """The bytes of one signed upload (what `HttpStore.put_predictions` sends)."""
+def upload_request(url: str, auth: dict, data: bytes) -> bytes:
+    """The bytes of one signed upload to the store at `url` (what `HttpStore.put_predictions` sends)."""
     path = f"/rounds/{auth['roundId']}/predictions/{auth['staker']}/{auth['modelId']}"
-    head = (f"PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/csv\r\nContent-Length: {len(data)}\r\n"
+    head = (f"PUT {path} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\nContent-Type: text/csv\r\nContent-Length: {len(data)}\r\n"
             f"{AUTH_HEADER}: {json.dumps(auth, separators=(',', ':'))}\r\n\r\n")
     return head.encode() + data
 
@@ -56,3 +56,10 @@ def send_all(url: str, requests: list[bytes], concurrency: int, seconds: float =
 
     asyncio.run(run())
     return results
+
+
+def quantiles(latencies: list[float]) -> dict:
+    """p50, p95, p99 and max of latencies in seconds, as milliseconds."""
+    latencies = sorted(latencies)
+    q = lambda p: round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 2) if latencies else None
+    return {"p50": q(0.50), "p95": q(0.95), "p99": q(0.99), "max": q(1.0)}

@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eth_account import Account
 from eth_keys import KeyAPI
 
-from load import send_all, upload_request  # noqa: E402  (benchmarks/load.py)
+from load import quantiles, send_all, upload_request  # noqa: E402  (benchmarks/load.py)
 from machine import load, machine  # noqa: E402  (benchmarks/machine.py)
 from crowdstake import store as S
 from crowdstake.store.auth import _typed, typed_digest
@@ -125,12 +125,6 @@ def signed_uploads(n: int, tag: str, wallets: list, rng: random.Random) -> list[
     return jobs
 
 
-def quantiles(latencies: list[float]) -> dict:
-    latencies = sorted(latencies)
-    q = lambda p: round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 2) if latencies else None
-    return {"p50": q(0.50), "p95": q(0.95), "p99": q(0.99), "max": q(1.0)}
-
-
 def measured(jobs: list, answered: int, errors: list[str], latencies: list[float], seconds: float, pids: list[int],
              cpu_before: tuple, client_cpu: float) -> dict:
     user, system = (after - before for after, before in zip(cpu_seconds(pids), cpu_before))
@@ -151,8 +145,7 @@ def measured(jobs: list, answered: int, errors: list[str], latencies: list[float
 def level(url: str, pids: list[int], workers: int, concurrency: int, repeat: int, wallets: list, rng: random.Random,
           accepted: list) -> dict:
     jobs = signed_uploads(MAX_UPLOADS, f"w{workers}-c{concurrency}-r{repeat}", wallets, rng)  # new models: no pointer moves
-    host = url.split("//")[1]
-    requests = [upload_request(host, auth, data) for data, auth in jobs]
+    requests = [upload_request(url, auth, data) for data, auth in jobs]
     cpu_before, client_before, start = cpu_seconds(pids), time.process_time(), time.perf_counter()
     answers = send_all(url, requests, concurrency, MAX_SECONDS)
     seconds, client_cpu = time.perf_counter() - start, time.process_time() - client_before

@@ -39,7 +39,7 @@ from eth_account import Account
 from eth_hash.auto import keccak
 from web3 import Web3
 
-from load import send_all, upload_request  # noqa: E402  (benchmarks/load.py)
+from load import quantiles, send_all, upload_request  # noqa: E402  (benchmarks/load.py)
 from machine import load, machine  # noqa: E402  (benchmarks/machine.py)
 from crowdstake import store as S
 from crowdstake._server import free_port
@@ -113,7 +113,7 @@ def rush(w3, contracts, bank, tournament_id: int, url: str, work: Path, workers:
             data = predictions(rng)
             model = S.model_bytes(f"rush-{k}")
             jobs.append((wallet, model, data, S.sign_upload(wallet, w3.eth.chain_id, store_url, rid, model, data, expiry)))
-        requests = [upload_request(store_url.split("//")[1], auth, data) for _, _, data, auth in jobs]
+        requests = [upload_request(store_url, auth, data) for _, _, data, auth in jobs]
         prepare_seconds = time.perf_counter() - t0
 
         w3.provider.make_request("evm_mine", [])  # the latest block's time is now, not the signing's start
@@ -155,8 +155,6 @@ def rush(w3, contracts, bank, tournament_id: int, url: str, work: Path, workers:
             replay.pointer(rid, wallet.address.lower(), model.hex()) == "0x" + digest.hex()
         if not kept:
             lost.append("0x" + digest.hex())
-    latencies = sorted(t for status, t, _ in outcomes if status == "accepted")
-    q = lambda p: round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1) if latencies else None
     errors = [status for status, _, _ in outcomes if status not in ("accepted", "refused")]
     shutil.rmtree(directory, ignore_errors=True)
     return {
@@ -169,7 +167,7 @@ def rush(w3, contracts, bank, tournament_id: int, url: str, work: Path, workers:
         "first_error": errors[0] if errors else None,
         "seconds": round(elapsed, 2),
         "uploads_per_second": round(len(accepted) / elapsed, 1),
-        "latency_ms": {"p50": q(0.50), "p95": q(0.95), "p99": q(0.99), "max": q(1.0)},
+        "latency_ms": quantiles([t for status, t, _ in outcomes if status == "accepted"]),
         "chain_seconds_left_at_start": close - started_chain,
         "chain_seconds_left_at_end": close - ended_chain,
         "accepted_files_checked": len(accepted),

@@ -287,8 +287,7 @@ class LocalStore(SignedRequests, LocalDatasets):
         if now >= close:
             raise StoreForbidden(f"round {rid} closed at {close} (chain time now {now}): uploads are no longer accepted")
         ids, (kind, floor) = self._live_set(rid), self._kind(rid)
-        if self._replay.used(msg["digest"]):  # refused before the work; `remember` below decides a race
-            raise StoreConflict("this signed request was used already (a replay): sign a new one")
+        self._replay.refuse_used(msg["digest"])  # before the work; `remember` below decides a race
         if kind:  # Signals: tickers outside the universe are dropped, as the oracle drops them
             validate_signals(data, ids, floor, self.max_bytes)
         else:

@@ -98,6 +98,10 @@ def _read_log(path: Path) -> dict[bytes, int]:
     return used
 
 
+def _replayed() -> StoreConflict:
+    return StoreConflict("this signed request was used already (a replay): sign a new one")
+
+
 @dataclass
 class _Pending:
     """One request's rows waiting in the group commit, and its outcome once committed."""
@@ -210,7 +214,7 @@ class ReplayMemory:
                             self._db.execute(POINT, entry.pointer)
                     except sqlite3.IntegrityError:
                         self._db.execute("ROLLBACK TO request")
-                        entry.error = StoreConflict("this signed request was used already (a replay): sign a new one")
+                        entry.error = _replayed()
                     self._db.execute("RELEASE request")
                 self._db.execute("COMMIT")
             except BaseException:
@@ -231,6 +235,12 @@ class ReplayMemory:
         """Whether a signature was recorded (a quick refusal; `remember` alone decides)."""
         with self.lock:
             return self._db.execute("SELECT 1 FROM used WHERE digest = ?", (bytes(digest),)).fetchone() is not None
+
+    def refuse_used(self, digest: bytes) -> None:
+        """Raise StoreConflict if the signature was recorded: refused before the work of a
+        request, with the answer `remember` gives a replay (which alone decides a race)."""
+        if self.used(digest):
+            raise _replayed()
 
     def pointer(self, round_id: int, staker: str, model: str) -> str | None:
         """The file hash (0x hex) of a staker's latest upload for a model (lower-case hex staker,
