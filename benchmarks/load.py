@@ -20,7 +20,8 @@ from crowdstake.store.auth import AUTH_HEADER
 def upload_request(url: str, auth: dict, data: bytes) -> bytes:
     """The bytes of one signed upload to the store at `url` (what `HttpStore.put_predictions` sends)."""
     path = f"/rounds/{auth['roundId']}/predictions/{auth['staker']}/{auth['modelId']}"
-    head = (f"PUT {path} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\nContent-Type: text/csv\r\nContent-Length: {len(data)}\r\n"
+    head = (f"PUT {path} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\nContent-Type: text/csv\r\n"
+            f"Content-Length: {len(data)}\r\n"
             f"{AUTH_HEADER}: {json.dumps(auth, separators=(',', ':'))}\r\n\r\n")
     return head.encode() + data
 

@@ -11,8 +11,8 @@ upload, its file's and its pointer's, all or none (a savepoint); the requests wa
 process are committed together (group commit: one transaction, one fsync, for all that queued
 while the previous commit ran). SQLite lets one writer commit at a time and the key refuses a
 second row, so of two workers racing with one signature exactly one commits (its file and
-pointer with it), and the other gets an IntegrityError, answered as StoreConflict (a replay). A worker waits up to BUSY_SECONDS for another's write lock, then says
-the store is busy (503). Why the files are in here and not one file each: a predictions file
+pointer with it), and the other gets an IntegrityError, answered as StoreConflict (a replay).
+A worker waits up to BUSY_SECONDS for another's write lock, then says the store is busy (503). Why the files are in here and not one file each: a predictions file
 (85 kB for 5,000 ids) appended to the WAL and fsynced with the rows that point to it costs the
 server 0.4 ms of CPU, against 1.1 ms to create, fsync and rename a file of its own and fsync
 its directory, then 0.2 ms more for the rows (`benchmarks/store.py`), and one fsync makes the

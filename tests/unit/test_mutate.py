@@ -166,7 +166,8 @@ def test_the_list_covers_every_file_of_the_issue_and_the_reviewers_gaps():
     files = {m.file for m in mutants}
     for required in ("contracts/Tournament.sol", "contracts/OracleCommittee.sol", "contracts/StakeToken.sol",
                      "crowdstake/results/payout.py", "crowdstake/results/merkle.py",
-                     "crowdstake/scoring/quantization.py", "crowdstake/scoring/metrics.py", "crowdstake/scoring/kernels.py",
+                     "crowdstake/scoring/quantization.py", "crowdstake/scoring/metrics.py",
+                     "crowdstake/scoring/kernels.py",
                      "crowdstake/oracle/inputs.py", "crowdstake/oracle/keeper.py",
                      "crowdstake/store/auth.py", "crowdstake/store/formats.py"):
         assert required in files, required

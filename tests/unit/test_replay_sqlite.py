@@ -91,7 +91,8 @@ def test_a_replay_inside_a_group_commit_is_refused_alone(tmp_path):
         memory._commit(batch)
     assert all(e.done for e in batch)
     assert batch[0].error is None and batch[2].error is None and isinstance(batch[1].error, StoreConflict)
-    assert memory.pointer(*pointer(1, 1)[:3]) == pointer(1, 1)[3] and memory.pointer(*pointer(2, 3)[:3]) == pointer(2, 3)[3]
+    for i, who in ((1, 1), (2, 3)):  # the replay's pointer is not written
+        assert memory.pointer(*pointer(i, who)[:3]) == pointer(i, who)[3]
     assert memory.file(1, digest(8)) is None and memory.file(1, digest(9)) == b"kept"
 
 

@@ -366,7 +366,8 @@ def test_block_size_and_thread_count_do_not_change_any_bit(round_data, monkeypat
 
     def scores():
         table = scoring.round_scores(preds, targets, stakes, (0.5, 2.0))
-        public = np.array([scoring.numerai_corr(preds, targets), scoring.correlation_contribution(preds, meta, targets)])
+        corr, mmc = scoring.numerai_corr(preds, targets), scoring.correlation_contribution(preds, meta, targets)
+        public = np.array([corr, mmc])
         return table[["corr", "mmc", "score"]].to_numpy(), public
 
     base = scores()
