@@ -29,7 +29,7 @@ from crowdstake.results.merkle import Leaf, process_proof
 from crowdstake.results.table import Row, read_table, table_hash
 from crowdstake.store import Store, file_hash
 from crowdstake.store.formats import predictions_csv, validate_predictions
-from crowdstake.store.signals_formats import signals_csv, validate_signals
+from crowdstake.store.signals_formats import read_signals, signals_csv
 
 
 # claimAndRestake's refusals of the payout itself: it is paid to the wallet instead
@@ -230,9 +230,10 @@ class Participant:
         """Validate, upload to the store, and commit the file's hash on-chain."""
         store = self._need_store("uploading predictions")
         params = self.round(round_id).params
+        dropped: tuple[str, ...] = ()
         if params.kind:  # a Signals round: a value per ticker of its universe
             data = signals_csv(predictions)
-            validate_signals(data, store.live_ids(round_id), params.minTickers)  # the store's own verdict
+            dropped = tuple(read_signals(data, store.live_ids(round_id), params.minTickers).dropped)  # the store's verdict
         else:
             data = predictions_csv(predictions)
             validate_predictions(data, store.live_ids(round_id))  # the store's own verdict, before anything is sent
@@ -243,7 +244,7 @@ class Participant:
         digest = store.upload_predictions(self.account, round_id, mid, data)
         receipt = self._send(commit)
         self.models.remember(model)
-        return Submission(round_id, model, "0x" + digest.hex(), tx_hash(receipt))
+        return Submission(round_id, model, "0x" + digest.hex(), tx_hash(receipt), dropped)
 
     def stake(self, round_id: int, model: str, amount, from_balance: bool = False) -> StakeChange:
         """Add `amount` tokens to the position: from the wallet with a permit (one transaction,

@@ -11,10 +11,14 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Submission:
+    """An upload committed on-chain; for a Signals round, `dropped` lists the file's tickers
+    outside the round's universe (sorted), which are not scored."""
+
     round: int
     model: str
     hash: str
     tx: str
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -166,10 +166,14 @@ def rounds(index_path, flags):
 def submit(round_id, model, file, flags):
     """Upload predictions and commit their hash.
 
-    FILE is a CSV of id,prediction for the round's live ids: it is validated, uploaded to the
-    store (signed by the wallet), and its hash committed on-chain."""
+    FILE is a CSV of id,prediction for the round's live ids (a Signals round: ticker,signal for
+    tickers of its universe): it is validated, uploaded to the store (signed by the wallet), and
+    its hash committed on-chain."""
     done = options.participant(flags, with_store=True).submit(round_id, model, file)
     click.echo(f"submitted {file} for model {model} in round {round_id}: hash {done.hash}, tx {done.tx}")
+    if done.dropped:
+        shown = ", ".join(done.dropped[:10]) + (", ..." if len(done.dropped) > 10 else "")
+        click.echo(f"{len(done.dropped)} ticker(s) outside the round's universe were dropped (not scored): {shown}")
 
 
 @click.command()

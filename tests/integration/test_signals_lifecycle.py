@@ -59,8 +59,9 @@ def season(admin, operator, guardian, tmp_path_factory):
             world["store"].upload_predictions(late, rid, b"\x01" * 32, bad)
         with pytest.raises(InvalidPredictionsError, match=message):
             Participant(world["protocol"], late, world["store"]).submit(rid, "late", bad)
-    outside = pd.concat([sentiment, pd.Series([0.7], index=["ZZZZ"])])  # dropped, not refused
+    outside = pd.concat([sentiment, pd.Series([0.7], index=["ZZZZ"])])  # dropped, not refused, and reported
     world["store"].upload_predictions(late, rid, b"\x02" * 32, signals_csv(outside))
+    assert Participant(world["protocol"], late, world["store"]).submit(rid, "late", outside).dropped == ("ZZZZ",)
     targets = home / "targets.csv"
     targets.write_bytes(signals_targets_csv(market.round(1).returns))
     until(world["tournament"].roundTimes(rid)[1])
