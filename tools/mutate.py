@@ -29,13 +29,15 @@ Statuses: killed (a test failed or errored: the first one is recorded), survived
 and not killed; not in the score), error (the run broke without a failing test, e.g. a
 mutant that does not compile: fix the list). Score = killed / (killed + survived + timeout).
 Results go to benchmarks/results/mutation.json, merged with the entries of mutants not run
-this time (kept only while their definition is unchanged).
+this time, each kept only while its definition and its file are unchanged (an entry records
+the sha256 of the unmutated file it ran against): a result always describes today's code.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -463,6 +465,7 @@ def baseline(copy: Path, mutants: list[Mutant], logs: Path, say) -> dict:
 def run_mutant(copy: Path, pristine: Path, mutant: Mutant, logs: Path, known_failing: list[str],
                timeout_scale: float = 1.0) -> dict:
     original, line = apply(copy, mutant)
+    unmutated = hashlib.sha256(original.encode()).hexdigest()
     start = time.monotonic()
     outcome = Outcome("survived")
     try:
@@ -486,6 +489,7 @@ def run_mutant(copy: Path, pristine: Path, mutant: Mutant, logs: Path, known_fai
         "id": mutant.id,
         "file": mutant.file,
         "line": line,
+        "file_sha256": unmutated,
         "original": mutant.original,
         "replacement": mutant.replacement,
         "scope": mutant.scope,
@@ -507,15 +511,21 @@ def score(entries: list[dict]) -> dict:
             "score": round(counts["killed"] / counted, 4) if counted else None}
 
 
-def merge(previous: dict | None, fresh: list[dict], mutants: list[Mutant]) -> list[dict]:
+def file_sha256(root: Path, file: str) -> str:
+    return hashlib.sha256((Path(root) / file).read_bytes()).hexdigest()
+
+
+def merge(previous: dict | None, fresh: list[dict], mutants: list[Mutant], root: Path = ROOT) -> list[dict]:
     """This run's entries, plus the previous file's entries of mutants not run now whose
-    definition is unchanged, in the list's order."""
+    definition is unchanged and whose file under `root` is the one they ran against, in the
+    list's order."""
     by_id = {e["id"]: e for e in (previous or {}).get("mutants", [])}
     by_id.update({e["id"]: e for e in fresh})
     kept = []
     for m in mutants:
         e = by_id.get(m.id)
-        if e and all(e.get(k) == v for k, v in m.definition().items()) and e.get("tests") == list(m.tests):
+        if (e and all(e.get(k) == v for k, v in m.definition().items()) and e.get("tests") == list(m.tests)
+                and e.get("file_sha256") == file_sha256(root, m.file)):
             kept.append(e)
     return kept
 

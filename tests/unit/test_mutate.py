@@ -5,6 +5,7 @@ exactly one line of today's tree, so the list cannot drift silently."""
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -315,7 +316,8 @@ def test_a_run_is_killed_survived_or_timed_out(tmp_path):
 
 
 def _entry(id_, status, killed_by=None, **kw):
-    return {"id": id_, "file": "C.sol", "line": 3, "original": "a", "replacement": "b", "scope": None, "bug": "",
+    return {"id": id_, "file": kw.get("file", "C.sol"), "line": 3, "file_sha256": kw.get("file_sha256", ""),
+            "original": kw.get("original", "a"), "replacement": "b", "scope": None, "bug": "",
             "tests": ["tests/unit"], "status": status, "killed_by": killed_by, "seconds": 1.0,
             "equivalent": kw.get("equivalent"), "detail": ""}
 
@@ -329,12 +331,16 @@ def test_the_score_counts_killed_over_non_equivalent():
     assert mutate.score([])["score"] is None
 
 
-def test_results_of_mutants_not_run_are_kept_only_while_their_definition_holds():
-    a, b, c = mutant(id="a", original="a", replacement="b", file="C.sol", tests=("tests/unit",)), \
-        mutant(id="b", original="a", replacement="b", file="C.sol", tests=("tests/unit",)), \
-        mutant(id="c", original="other", replacement="b", file="C.sol", tests=("tests/unit",))
-    previous = {"mutants": [_entry("b", "survived"), _entry("c", "killed", "t::x"), _entry("gone", "killed")]}
-    merged = mutate.merge(previous, [_entry("a", "killed", "t::y")], [a, b, c])
+def test_results_of_mutants_not_run_are_kept_only_while_their_definition_and_file_hold(tmp_path):
+    (tmp_path / "C.sol").write_text("a\n")
+    (tmp_path / "D.sol").write_text("a\n")
+    a, b, c, d = (mutant(id=i, original=o, replacement="b", file=f, tests=("tests/unit",))
+                  for i, o, f in (("a", "a", "C.sol"), ("b", "a", "C.sol"), ("c", "other", "C.sol"), ("d", "a", "D.sol")))
+    ran = mutate.file_sha256(tmp_path, "C.sol")
+    previous = {"mutants": [_entry("b", "survived", file_sha256=ran), _entry("c", "killed", "t::x", file_sha256=ran),
+                            _entry("d", "killed", "t::x", file="D.sol", file_sha256=ran), _entry("gone", "killed")]}
+    (tmp_path / "D.sol").write_text("a\nchanged since d ran\n")
+    merged = mutate.merge(previous, [_entry("a", "killed", "t::y", file_sha256=ran)], [a, b, c, d], tmp_path)
     assert [(e["id"], e["status"]) for e in merged] == [("a", "killed"), ("b", "survived")]
 
 
@@ -350,7 +356,8 @@ def _check_shape(result):
     assert {"generated_at", "commit", "working_tree_changes", "network", "run", "score", "mutants"} <= set(result)
     assert set(result["score"]) >= {"killed", "survived", "timeout", "equivalent", "error", "non_equivalent", "score"}
     for e in result["mutants"]:
-        assert {"id", "file", "line", "original", "replacement", "status", "killed_by", "seconds", "equivalent"} <= set(e)
+        assert {"id", "file", "line", "file_sha256", "original", "replacement", "status", "killed_by", "seconds",
+                "equivalent"} <= set(e)
         assert e["status"] in mutate.STATUSES and isinstance(e["line"], int) and e["line"] >= 1
         assert (e["killed_by"] is not None) == (e["status"] == "killed")
         assert e["status"] != "equivalent" or e["equivalent"]
@@ -359,4 +366,8 @@ def _check_shape(result):
 
 def test_the_measured_results_file_has_that_shape_too():
     assert mutate.RESULTS.exists(), "benchmarks/results/mutation.json is committed: `make mutate` rewrites it"
-    _check_shape(json.loads(mutate.RESULTS.read_text()))
+    result = json.loads(mutate.RESULTS.read_text())
+    _check_shape(result)
+    assert [e["id"] for e in result["mutants"]] == [m.id for m in mutate.load(mutate.MUTANTS)]  # every listed one
+    for e in result["mutants"]:  # a kill is a named test of the suite, not a log line
+        assert e["killed_by"] is None or re.fullmatch(r"tests/\S+\.py::\S+", e["killed_by"]), (e["id"], e["killed_by"])
