@@ -12,14 +12,14 @@ import pandas as pd
 
 from crowdstake.chain.contracts import Contracts
 from crowdstake.errors import OracleError
-from crowdstake.oracle.inputs import Position, fetch_predictions, read_positions, signals_reader, signals_round
+from crowdstake.oracle.inputs import (Position, classic_reader, fetch_predictions, read_positions, signals_reader,
+                                     signals_round)
 from crowdstake.progress import Steps
 from crowdstake.results.merkle import Leaf, ResultsTree
 from crowdstake.results.payout import payout_delta, payout_factor
 from crowdstake.results.table import Row, table_hash, write_table
 from crowdstake.scoring import round_scores
 from crowdstake.scoring.signals_round import SIGNALS_SCORES, signals_round_scores
-from crowdstake.store.formats import read_predictions
 from crowdstake.store import Store
 from crowdstake.store.signals_formats import SignalsRoundData
 
@@ -69,7 +69,7 @@ def score_positions(store: Store, round_id: int, positions: list[Position], targ
     threshold, cap = params.threshold, params.cap
     w_corr, w_mmc = params.corrWeightBps, params.mmcWeightBps
     with steps.step(f"fetching and checking {len(positions)} predictions files", total=len(positions)) as advance:
-        read = signals_reader(signals, params.minTickers) if signals else read_predictions
+        read = signals_reader(signals, params.minTickers) if signals else classic_reader(targets)
         predictions, reasons = fetch_predictions(store, round_id, positions, advance, read=read)
     clock.lap("fetch_files")
     stakes = {p.key: p.stake / 10**18 for p in positions}

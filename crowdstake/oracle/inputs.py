@@ -143,6 +143,14 @@ def signals_round(store: Store, round_id: int, dataset_hash: bytes) -> SignalsRo
         raise OracleError(f"round {round_id} commits a Signals dataset no one can score ({e}): ask the fund") from None
 
 
+def classic_reader(targets: pd.Series) -> Callable[[bytes], pd.Series]:
+    """A classic submission's bytes to its predictions, by the store's rules for the round: its
+    ids exactly the targets' (the live ids, which the published targets list exactly), so a file
+    the store would refuse for an id it lacks or one too many scores at the floor here too."""
+    live = frozenset(targets.index)
+    return lambda raw: read_predictions(raw, live_ids=live)
+
+
 def signals_reader(data: SignalsRoundData, min_tickers: int) -> Callable[[bytes], pd.Series]:
     """A Signals submission's bytes to its signal on the universe (outside tickers dropped)."""
     universe = frozenset(data.universe)

@@ -62,11 +62,11 @@ def validate_predictions(data: bytes, live_ids: Collection[str] | None = None, m
     return len(_parse(data, live_ids, max_bytes)[0])
 
 
-def read_predictions(data: bytes, max_bytes: int = MAX_BYTES) -> pd.Series:
+def read_predictions(data: bytes, max_bytes: int = MAX_BYTES, live_ids: Collection[str] | None = None) -> pd.Series:
     """A valid predictions file as floats indexed by id (str), read by the same rules as
-    `validate_predictions` (so the store accepts exactly what the oracle can score);
-    InvalidPredictionsError names the first bad line of an invalid one."""
-    ids, values = _parse(data, None, max_bytes)
+    `validate_predictions` (so the store accepts exactly what the oracle can score), exactly
+    `live_ids` when given; InvalidPredictionsError names the first bad line of an invalid one."""
+    ids, values = _parse(data, live_ids, max_bytes)
     return pd.Series(values, index=ids, copy=False)  # float64 already: no dtype to resolve, no copy
 
 

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crowdstake.errors import InvalidInputError, InvalidPredictionsError
+from crowdstake.oracle.inputs import classic_reader
 from crowdstake.scoring import round_scores
 from crowdstake.store import parse_live_ids, read_predictions, register_live_ids, validate_predictions
 
@@ -43,7 +44,7 @@ def _store_accepts(data) -> bool:
 
 def _oracle_scores(data) -> bool:
     try:
-        series = read_predictions(data)
+        series = classic_reader(TARGETS)(data)  # the oracle's reader for a classic round
     except InvalidPredictionsError:
         return False  # the oracle floors it: "malformed predictions file"
     table = round_scores({"m": series}, TARGETS, {"m": 1.0}, (0.5, 2.0))
@@ -55,6 +56,12 @@ def _oracle_scores(data) -> bool:
 def test_the_store_accepts_exactly_what_the_oracle_scores(header, rows, crlf):
     data = _file(header, rows, crlf)
     assert _store_accepts(data) == _oracle_scores(data), data
+
+
+@pytest.mark.parametrize("rows", [LIVE + ["zz"], LIVE[:-1]], ids=["an-extra-id", "a-missing-id"])
+def test_a_file_that_is_not_exactly_the_live_ids_is_refused_by_both(rows):
+    data = _file("id,prediction", [(i, f"0.{k + 1}") for k, i in enumerate(rows)], False)
+    assert not _store_accepts(data) and not _oracle_scores(data)
 
 
 @settings(max_examples=100, deadline=None)
