@@ -107,6 +107,8 @@ def verification(report) -> None:
                f"the on-chain {report.onchain_root}")
     for d in report.differences:
         click.echo(f"  {d.staker} {d.model_id}: recomputed {d.recomputed}, published {d.published}")
+    for t in report.mismatches:
+        click.echo(f"  {t}")
 
 
 def payout(summary) -> None:

@@ -137,7 +137,9 @@ def verify(round_id, targets, flags):
         report = verify_round(contracts, store, round_id, targets, steps)
     render.verification(report)
     if not report.matches:
-        raise OracleError(f"round {round_id} does not verify: {len(report.differences)} leaves differ")
+        n = len(report.differences)
+        problems = ([f"{n} leaf differs" if n == 1 else f"{n} leaves differ"] if n else []) + report.mismatches
+        raise OracleError(f"round {round_id} does not verify: " + ("; ".join(problems) or "the root differs"))
 
 
 # ------------------------------------------------------------------ the keeper

@@ -81,6 +81,7 @@ class Verification:
     recomputed_root: str
     matches: bool
     differences: list[Difference] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)  # the table hash or a declared total, when they differ
 
 
 def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, round_id: int,
@@ -243,20 +244,29 @@ def verify_round(contracts: Contracts, store: Store, round_id: int, targets: Pat
     """Recompute a round from the published files, its targets (the ones it commits on-chain,
     from the store or `targets/<round>.csv` checked against them; without a committed hash,
     `targets/<round>.csv`) and the chain's state, and compare with the accepted or finalised
-    result on-chain: which leaves differ, if any."""
+    result on-chain: which leaves differ, if any, and whether the table hash and the declared
+    totals (reward, leaf count) are the recomputed ones."""
     r = contracts.round(round_id)
     state = contracts.round_state(round_id)
-    if r.finalized:
-        root, table_digest = r.root, r.scoreTableHash
+    if r.finalized:  # finalisation checked the leaf count against the staked positions
+        root, table_digest, reward, leaves = r.root, r.scoreTableHash, r.totalReward, r.stakedPositions
     elif state.disputeEndsAt:
-        root, table_digest = state.accepted.root, state.accepted.scoreTableHash
+        a = state.accepted
+        root, table_digest, reward, leaves = a.root, a.scoreTableHash, a.totalReward, a.leafCount
     else:
-        raise OracleError(f"round {round_id} has no accepted or finalised result to verify yet")
+        raise OracleError(f"round {round_id} has no accepted or finalized result to verify yet")
     mine = compute_result(contracts, store, round_id, round_targets(contracts, store, round_id, targets).values,
                           steps=steps)
-    matches = mine.root == root and table_hash(mine.table) == table_digest
+    # the root and table can be honest while the declared reward is not: too low, it pays the
+    # gains first come, first served; so the table's hash and the totals are compared too
+    mismatches = [f"{name}: declared {declared}, recomputed {recomputed}"
+                  for name, declared, recomputed in (
+                      ("scoreTableHash", "0x" + bytes(table_digest).hex(), "0x" + table_hash(mine.table).hex()),
+                      ("totalReward (wei)", reward, mine.total_reward), ("leafCount", leaves, len(mine.rows)))
+                  if declared != recomputed]
+    matches = mine.root == root and not mismatches
     differences = []
-    if not matches:
+    if mine.root != root:
         try:
             published = {(row.staker.lower(), row.model_id): row
                          for row in read_table(store.get_score_table(round_id, table_digest))}
@@ -267,7 +277,7 @@ def verify_round(contracts: Contracts, store: Store, round_id: int, targets: Pat
             if theirs is None or theirs.quantized != row.quantized:
                 differences.append(Difference(row.staker, "0x" + row.model_id.hex(), row.quantized,
                                               None if theirs is None else theirs.quantized))
-    return Verification(round_id, "0x" + root.hex(), "0x" + mine.root.hex(), matches, differences)
+    return Verification(round_id, "0x" + root.hex(), "0x" + mine.root.hex(), matches, differences, mismatches)
 
 
 def watch(contracts: Contracts, account: LocalAccount, store: Store, settings: OracleSettings = OracleSettings(), *,

@@ -103,6 +103,7 @@ def _verdict(report: dict) -> str:
             for d in report["differences"]]
     return (f'{verdict}<p>on-chain root {short(report["onchain_root"], 66)}<br>recomputed root '
             f'{short(report["recomputed_root"], 66)}</p>'
+            + "".join(f'<p class="bad">{e(t)}</p>' for t in report.get("mismatches", []))
             + (table([("staker", "staker"), ("model", "model"), ("r", "recomputed"), ("p", "published")], rows)
                if rows else ""))
 

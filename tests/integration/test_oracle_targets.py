@@ -12,6 +12,7 @@ from brownie import web3
 from support.world import deploy_world, funded, open_round, run_operator, until
 
 from crowdstake import oracle
+from crowdstake.chain.tx import send
 from crowdstake.config import OracleSettings
 from crowdstake.errors import OracleError
 from crowdstake.fund.operations import Fund
@@ -134,6 +135,22 @@ def test_verify_recomputes_a_round_from_the_chain_and_the_store_alone(world, res
     assert report.matches and report.differences == []
     with pytest.raises(OracleError, match="but round .* commits the targets"):
         oracle.verify_round(world["protocol"], world["store"], rid, flipped(targets_dir, rid, tmp_path / "other"))
+
+
+def test_verify_exposes_an_honest_root_voted_with_a_low_reward(world, resolved, tmp_path):
+    rid, targets_dir = resolved
+    commit(world, rid, targets_dir)
+    honest = oracle.compute_result(world["protocol"], world["store"], rid,
+                                   oracle.round_targets(world["protocol"], world["store"], rid).values)
+    assert honest.total_reward > 0
+    root, table, reward, leaves = honest.vote
+    protocol = world["protocol"]
+    for member in world["members"][:2]:  # a quorum: the honest tree and table, half the reward declared
+        send(protocol.w3, member, protocol.committee.functions.vote(rid, (root, table, reward // 2, leaves)))
+    report = oracle.verify_round(world["protocol"], world["store"], rid)
+    assert not report.matches and report.differences == []  # every leaf is right: only the total is not
+    assert report.recomputed_root == report.onchain_root
+    assert report.mismatches == [f"totalReward (wei): declared {reward // 2}, recomputed {reward}"]
 
 
 def test_watch_waits_for_the_committed_targets_then_scores_them(world, resolved, tmp_path):

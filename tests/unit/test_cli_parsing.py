@@ -468,13 +468,16 @@ def test_oracle_and_keeper_summaries(capsys):
 def test_verify_prints_the_differences_and_fails(fake_node, monkeypatch):
     from crowdstake.oracle.run import Difference, Verification
 
-    report = Verification(9, "0xon", "0xmine", False, [Difference("0xs", "0xm", 5, None)])
+    report = Verification(9, "0xon", "0xmine", False, [Difference("0xs", "0xm", 5, None)],
+                          ["totalReward (wei): declared 1, recomputed 2"])
     monkeypatch.setattr("crowdstake.oracle.verify_round", lambda *args: report)
     monkeypatch.setattr(_options, "open_store", lambda settings, contracts, needed_for=None: object())
     result = cli("oracle", "verify", "--round", "9", "--targets", "t", "--store", "s")
     assert result.stdout == "round 9: the recomputed root 0xmine DOES NOT match the on-chain 0xon\n" \
-                            "  0xs 0xm: recomputed 5, published None\n"
-    assert result.exit_code == 1 and result.stderr == "crowdstake: round 9 does not verify: 1 leaves differ\n"
+                            "  0xs 0xm: recomputed 5, published None\n" \
+                            "  totalReward (wei): declared 1, recomputed 2\n"
+    assert result.exit_code == 1 and result.stderr == ("crowdstake: round 9 does not verify: 1 leaf differs; "
+                                                       "totalReward (wei): declared 1, recomputed 2\n")
 
 
 def test_oracle_run_passes_its_settings(fake_node, monkeypatch, tmp_path):
