@@ -70,3 +70,28 @@ def test_roles_are_wired_by_deployment(tournament, committee, token, admin, oper
     for contract in (token, tournament, committee):
         assert contract.hasRole(contract.DEFAULT_ADMIN_ROLE(), admin)
     assert committee.tournament() == tournament and tournament.token() == token
+
+
+def test_the_operators_and_the_guardians_functions_move_no_token(
+    driver, token, tournament, committee, admin, operator, guardian, members, alice, bob
+):
+    rid = driver.open_round()
+    driver.enter(rid, alice, "m", 10**19)
+    driver.enter(rid, bob, "m", 10**19)
+    holders = [tournament, committee, admin, operator, guardian, *members, alice, bob]
+
+    def money():
+        return [token.balanceOf(a) for a in holders], tournament.totalOwed(), tournament.rewardPool(), \
+            tournament.round(rid)["totalStake"]
+
+    before = money()
+    tid = tournament.createTournament(PARAMS, {"from": operator}).return_value  # every function the operator holds
+    tournament.setTournamentParams(tid, PARAMS, {"from": operator})
+    tournament.openRound(tid, ROOT, chain.time() + 100, chain.time() + 200, {"from": operator})
+    _, _, result = driver.results(rid, {(alice, "m"): 1, (bob, "m"): -1})
+    driver.accept(rid, result)
+    tournament.publishTargets(rid, ROOT, {"from": operator})
+    committee.veto(rid, {"from": guardian})  # every function the guardian holds (and the admin's unpause)
+    tournament.pause({"from": guardian})
+    tournament.unpause({"from": admin})
+    assert money() == before

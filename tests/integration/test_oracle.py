@@ -93,6 +93,16 @@ def test_bad_files_score_at_the_floor(world, admin, operator, tmp_path):
     assert not world["committee"].hasVoted(rid, world["members"][0].address)  # a dry run sends nothing
 
 
+def test_a_committed_file_the_store_lost_scores_at_the_floor(world, admin, operator, tmp_path):
+    rid, stakers, targets_dir = open_round(world, admin, operator, tmp_path, seed=5)
+    digest = world["tournament"].position(rid, stakers[0].address, model_id("model"))[1]
+    kept = sqlite3.connect(world["home"] / "store" / FILENAME)
+    with kept:  # lost after commitment
+        assert kept.execute("DELETE FROM files WHERE hash = ?", (bytes(digest),)).rowcount == 1
+    summary = run_operator(world, world["members"][0], rid, targets_dir, tmp_path / "op", dry_run=True)
+    assert list(summary.floors.values()) == ["committed file missing from the store"]
+
+
 def test_a_stake_withdrawn_before_close_is_not_scored(world, admin, operator, tmp_path):
     # Its events stay on the chain (a StakeIncreased, then a StakeDecreased to 0), but the
     # position holds nothing: the contract does not count it, so neither do the oracle's inputs
