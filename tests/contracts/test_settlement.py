@@ -59,7 +59,11 @@ def test_contract_payout_matches_python(tournament):
         (7 * E18 + 3, 120_000, E18 // 2, CAP), (7 * E18 + 3, -120_000, E18 // 2, CAP),  # factor 0.5: 6% > 5%
         (10**30, 2**63 - 1, E18, E18), (10**30, -(2**63), E18, E18),  # int64's extremes, cap 100%
         (1, 2_000_000, E18, E18), (3, -2_000_000, E18, E18),
+        # one division, after the multiplications: dividing factor x score by 1e6 first (the
+        # review's slither finding) pays 333,333,333,333,000,000 here instead of ...333,333
+        (10**24, 1, 333_333_333_333_333_333, CAP), (10**24, -1, 333_333_333_333_333_333, CAP),
     ]
+    assert payout_delta(10**24, 1, 333_333_333_333_333_333, CAP) == 333_333_333_333_333_333
     beyond = [c for c in cases if abs(c[2] * c[1] // 10**6) > c[3]]
     assert len([c for c in beyond if c[1] > 0]) >= 4 and len([c for c in beyond if c[1] < 0]) >= 4
     for stake, score, factor, cap in cases:
@@ -253,6 +257,26 @@ def test_claim_and_restake_refuses_a_payout_under_the_minimum_stake(driver, tour
     with reverts("TournamentStakeBelowMinimum", MIN_STAKE * 98 // 100, MIN_STAKE):
         tournament.claimAndRestake(rid, model("small"), -20_000, tree.proof(0), nxt, {"from": alice})
     assert tournament.position(rid, alice, model("small"))["stake"] == MIN_STAKE  # not settled
+
+
+def test_claim_and_restake_refuses_a_fully_burned_position(driver, token, tournament, operator, alice, bob):
+    # The other contract path the client falls back from: nothing is left to restake, so the
+    # staker settles with `claim`, which burns the whole stake.
+    whole = copy.copy(driver)  # a tournament whose cap lets a round burn all of a stake
+    whole.tournament_id = tournament.createTournament(
+        (10**30, E18, E18, RESULTS_WINDOW, 5000, 20000, 0, 0), {"from": operator}).return_value
+    rid = whole.open_round()
+    whole.enter(rid, alice, "m", 10 * E18)
+    whole.enter(rid, bob, "m", 10 * E18)
+    leaves, tree = whole.finalize(rid, {(alice, "m"): -1_000_000, (bob, "m"): 0})
+    nxt = whole.open_round()
+    tournament.submit(nxt, model("m"), PREDICTIONS, {"from": alice})
+    with reverts("TournamentZeroAmount"):
+        tournament.claimAndRestake(rid, model("m"), -1_000_000, tree.proof(0), nxt, {"from": alice})
+    assert tournament.position(rid, alice, model("m"))["stake"] == 10 * E18  # not settled
+    supply, balance = token.totalSupply(), token.balanceOf(alice)
+    assert whole.claim(tree, leaves, 0, alice).events["Claimed"]["delta"] == -10 * E18
+    assert token.totalSupply() == supply - 10 * E18 and token.balanceOf(alice) == balance
 
 
 def test_liveness_refund_after_results_window(driver, token, tournament, committee, alice, bob, carol, outsider):

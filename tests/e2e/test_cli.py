@@ -4,6 +4,7 @@ anvil and a store service started with `crowdstake store serve`: wallet -> submi
 user mistake: one clear line, exit 1, no stack trace, nothing changed. And the data: the fund's
 `data synth` and `data build`, a participant's `data download` checked against the chain."""
 
+import copy
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 import requests
 from brownie import chain, web3
 from eth_account import Account
-from support.rounds import model
+from support.rounds import RESULTS_WINDOW, model
 from web3 import Web3
 
 from crowdstake.chain import save_deployment
@@ -311,3 +312,26 @@ def test_a_download_the_chain_does_not_vouch_for_is_one_line_and_writes_nothing(
     stale = driver.open_round()  # commits a hash no store holds
     assert "the store has no dataset 0x" in refused(env, "data", "download", "--round", str(stale), "--out",
                                                     str(tmp_path / "x"))
+
+
+def test_a_fully_burned_position_is_claimed_to_the_wallet_not_restaked(env, store_url, alice_wallet, driver, token,
+                                                                        tournament, committee, admin, operator, tmp_path):
+    # claimAndRestake would revert (nothing is left to restake): the client claims instead, and says so
+    env = {**env, "CROWDSTAKE_STORE": store_url}
+    whole = copy.copy(driver)  # a tournament whose cap lets a round burn a whole stake
+    whole.tournament_id = tournament.createTournament((10**30, E18, E18, RESULTS_WINDOW, 5000, 20000, 0, 0),
+                                                      {"from": operator}).return_value
+    rid = _round_with_live_ids(whole, env)
+    preds = tmp_path / "preds.csv"
+    preds.write_text(PREDICTIONS)
+    cli(env, "submit", "--round", str(rid), "--model", "m", str(preds))
+    cli(env, "stake", "--round", str(rid), "--model", "m", "--amount", "2")
+    assert _post_results(whole, env, committee, admin, rid, alice_wallet, -1_000_000) == -2 * E18
+    nxt = _round_with_live_ids(whole, env)
+    cli(env, "submit", "--round", str(nxt), "--model", "m", str(preds))
+    before, supply = token.balanceOf(alice_wallet), token.totalSupply()
+    out = cli(env, "claim", "--round", str(rid), "--restake-into", str(nxt)).stdout
+    assert "was not restaked: nothing is left to restake (the whole stake was burned)" in out, out
+    assert tournament.position(rid, alice_wallet, model("m"))[0] == 0  # settled by the claim
+    assert tournament.position(nxt, alice_wallet, model("m"))[0] == 0
+    assert token.balanceOf(alice_wallet) == before and token.totalSupply() == supply - 2 * E18
