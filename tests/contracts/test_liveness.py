@@ -63,6 +63,32 @@ def test_two_rounds_the_pool_cannot_both_pay_end_finalised_after_a_revote(
     _owes_exactly_its_balance(token, tournament)
 
 
+@pytest.mark.parametrize("wrong, error", [
+    (lambda result: (*result[:3], result[3] + 1), "TournamentLeafCountMismatch(uint256,uint32,uint32)"),
+    (lambda result: (*result[:2], E18 + 1, result[3]), "TournamentRewardExceedsCap(uint256,uint256)"),
+], ids=["leaf-count", "reward-over-cap"])
+def test_a_result_refused_for_its_leaf_count_or_its_cap_is_cleared_for_a_revote(
+    driver, tournament, committee, members, alice, bob, outsider, wrong, error
+):
+    """A quorum accepts a result settleRound refuses (a leaf too many; a reward one wei over the
+    1 token that the 5% cap lets 20 staked tokens gain): finalize clears it, the members vote
+    the right one, and the round finalises."""
+    rid = driver.open_round()
+    driver.enter(rid, alice, "m", 10 * E18)
+    driver.enter(rid, bob, "m", 10 * E18)
+    _, _, result = driver.results(rid, {(alice, "m"): 10_000, (bob, "m"): -10_000})
+    driver.accept(rid, wrong(result))
+    driver.until(committee.roundState(rid)["disputeEndsAt"])
+    tx = committee.finalize(rid, {"from": outsider})
+    assert tx.events["ResultRefused"]["reason"] == selector(error)
+    state = committee.roundState(rid)
+    assert (state["finalized"], state["disputeEndsAt"], state["restarts"]) == (False, 0, 1)
+    tx = _vote(committee, rid, result, members[:2])
+    driver.until(tx.events["ResultAccepted"]["disputeEndsAt"])
+    committee.finalize(rid, {"from": outsider})
+    assert tournament.round(rid)["finalized"] and tournament.round(rid)["root"] == "0x" + result[0].hex()
+
+
 def test_a_vote_is_refused_once_its_dispute_window_would_end_after_the_deadline(
     driver, tournament, committee, operator, members, alice, bob, outsider
 ):
