@@ -10,6 +10,7 @@ from eth_account import Account
 from support.rounds import model
 
 from crowdstake.chain import TransactionFailed, contracts, send
+from crowdstake.chain.tx import broadcast
 
 
 @pytest.fixture
@@ -35,6 +36,18 @@ def test_revert_is_decoded_and_nothing_is_sent(runtime, wallet, driver):
     assert caught.value.error == "TournamentNoSubmission"
     assert caught.value.error_args == (rid, wallet.address.lower(), model("m"))
     assert runtime.w3.eth.get_transaction_count(wallet.address) == nonce
+
+
+def test_a_transaction_the_node_refuses_is_one_line(runtime):
+    # signed, but the wallet holds no ETH for its gas: the node refuses it at broadcast
+    w3, empty = runtime.w3, Account.from_key(secrets.token_bytes(32))
+    tx = {"to": empty.address, "value": 0, "gas": 21_000, "nonce": 0, "chainId": w3.eth.chain_id,
+          "maxFeePerGas": 2 * w3.eth.get_block("latest")["baseFeePerGas"] + 1, "maxPriorityFeePerGas": 1}
+    with pytest.raises(TransactionFailed) as caught:
+        broadcast(w3, empty.sign_transaction(tx).raw_transaction)
+    message = str(caught.value)
+    assert message.startswith("the node refused the transaction: ") and "insufficient funds" in message.lower()
+    assert "\n" not in message and w3.eth.get_transaction_count(empty.address) == 0
 
 
 def test_gas_limit_is_the_estimate_with_its_margin_or_the_floor(runtime, wallet, driver):
