@@ -133,6 +133,10 @@ def test_a_tournament_from_the_command_line(env, node):
                                                                                   "clock" in line
     assert w3.eth.get_transaction_count(nodes[1]) == nonce and tournament.functions.roundCount().call() == 1
 
+    line = refused(env, "fund", "set-params", "--tournament", "1", "--cap", "10%", "--wallet", "alice")
+    assert f"changing a tournament's parameters needs OPERATOR_ROLE on the Tournament, and {alice} does not hold " \
+           f"it; it is held by {nodes[1]}" in line
+    assert tournament.functions.tournament(1).call()[2] == 5 * 10**16
     out = cli(env, "fund", "set-params", "--tournament", "1", "--cap", "10%", "--wallet", "operator").stdout
     assert out.startswith("tournament 1: threshold 2,000 tokens, min stake 1, cap 10%, ")
     assert "  was: threshold 2,000 tokens, min stake 1, cap 5%, " in out
