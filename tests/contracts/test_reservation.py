@@ -69,9 +69,9 @@ def test_last_claim_many_releases_the_unspent_reservation(
 
 
 def test_finalising_an_empty_round_reserves_and_releases_nothing(driver, tournament, committee, admin, alice, outsider):
-    # `settleRound`'s `if (leafCount == 0) _releaseReservation(...)` runs here, and can release
-    # nothing: leafCount must equal stakedPositions, 0 positions means 0 staked, so the cap
-    # (totalStake x cap = 0) refuses any reward; the reservation is 0 and the release returns early.
+    # An empty round can reserve nothing, so there is nothing to release (settleRound no longer
+    # releases on a leaf count of 0): leafCount must equal stakedPositions, 0 positions means 0
+    # staked, so the cap (totalStake x cap = 0) refuses any reward and the reservation is 0.
     rid = driver.open_round()
     driver.enter(rid, alice, "m", 5 * E18)
     tournament.decreaseStake(rid, model("m"), 5 * E18, {"from": alice})  # the round is empty again
