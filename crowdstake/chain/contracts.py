@@ -15,6 +15,7 @@ from web3.exceptions import Web3RPCError
 
 from crowdstake.chain.deployments import load_artifact, load_deployment
 from crowdstake.chain.rpc import RetryPolicy, retry_policy, with_retries
+from crowdstake.errors import ConfigError
 
 LOG_PAGE = 10_000  # blocks per eth_getLogs request: real nodes refuse unbounded ranges
 
@@ -32,8 +33,16 @@ class Contracts:
 
     @classmethod
     def load(cls, w3: Web3, directory: Path | None = None) -> "Contracts":
-        """The deployment of `w3`'s chain from `directory` (default `./deployments`)."""
-        return cls.of(w3, load_deployment(w3.eth.chain_id, directory))
+        """The deployment of `w3`'s chain from `directory` (default `./deployments`); ConfigError
+        (one line) if the chain holds no contract at its Tournament's address: a record left
+        from a dev chain that has since restarted, or one of another chain with the same id."""
+        chain_id = with_retries(lambda: w3.eth.chain_id, policy=retry_policy(w3))
+        contracts = cls.of(w3, load_deployment(chain_id, directory))
+        if not with_retries(w3.eth.get_code, contracts.tournament.address, policy=contracts.retry):
+            raise ConfigError(f"the deployment record for chain {chain_id} names a Tournament at "
+                              f"{contracts.tournament.address}, but the chain holds no contract there (a dev chain that "
+                              "restarted?): deploy again, or point at the node the record is for")
+        return contracts
 
     @classmethod
     def of(cls, w3: Web3, deployment: dict) -> "Contracts":

@@ -8,11 +8,11 @@ import pytest
 from brownie import Contract, OracleCommittee, StakeToken, Tournament, web3
 from eth_account import Account
 
-from crowdstake.chain import connect, load_deployment
+from crowdstake.chain import Contracts, connect, load_deployment
 from crowdstake.chain.deploy import DEV_DISPUTE_WINDOW, INITIAL_SUPPLY, Deployer, Roles
 from crowdstake.chain.devchain import NodeAccount
 from crowdstake.chain.roles import role_id
-from crowdstake.errors import FundError
+from crowdstake.errors import ConfigError, FundError
 from scripts.deploy import deploy_protocol
 
 E18 = 10**18
@@ -109,6 +109,14 @@ def test_a_record_of_contracts_gone_from_the_chain_is_replaced(w3, tmp_path):
     deployer = Deployer.on(w3, None, tmp_path)
     done = deployer.deploy(deployer.roles())
     assert done.replaced and load_deployment(w3.eth.chain_id, tmp_path)["contracts"] == done.record["contracts"]
+
+
+def test_a_record_of_contracts_gone_from_the_chain_is_one_line_for_every_other_command(w3, tmp_path):
+    record = {"contracts": {name: Account.create().address for name in ("StakeToken", "Tournament", "OracleCommittee")}}
+    (tmp_path / f"{w3.eth.chain_id}.json").write_text(json.dumps(record))
+    with pytest.raises(ConfigError, match=f"names a Tournament at {record['contracts']['Tournament']}, but the chain "
+                                          "holds no contract there"):
+        Contracts.load(w3, tmp_path)
 
 
 def test_refusals_come_before_the_first_transaction(w3, tmp_path, accounts):
