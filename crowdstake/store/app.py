@@ -218,7 +218,7 @@ def serve(directory, contracts, host: str = "127.0.0.1", port: int = 8700, ident
     from crowdstake.store.onchain import chain_rules
 
     if workers < 1:
-        raise ConfigError(f"a store needs at least 1 worker, not {workers}: pass --workers 1 or more")
+        raise ConfigError(f"a store needs at least 1 worker, not {workers}").with_setting("workers")
     rules = chain_rules(contracts)
     round_times = rules["round_times"]
     # Opened here first, whatever the workers: an old replay log is moved in once, before any worker starts.

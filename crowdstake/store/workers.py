@@ -41,7 +41,8 @@ def app_from_environment():
 
     raw = os.environ.get(ENV)
     if not raw:
-        raise ConfigError(f"{ENV} is not set: start the workers with `crowdstake store serve --workers N`")
+        raise ConfigError(f"{ENV} is not set: this is the factory of the workers `serve(..., workers=N)` starts, "
+                          "which set it").with_setting("workers")
     settings = json.loads(raw)
     w3 = connect(settings["rpc_url"], RetryPolicy(*settings["retry"]))
     deployment = settings["deployment"]
