@@ -155,8 +155,8 @@ def _validation(dataset) -> tuple[pd.DataFrame, list[str]]:
     else:
         directory = Path(dataset)
         if not directory.is_dir():
-            raise InvalidInputError(f"{directory} is not a directory: give the dataset directory "
-                                    "(`crowdstake data download --round R --out DIR`)")
+            raise InvalidInputError(f"{directory} is not a directory: give the directory of a round's dataset, as "
+                                    "downloaded from the store").with_setting("dataset_dir")
         path = directory / "validation.csv"
         if not path.is_file():
             raise InvalidInputError(f"{path} is missing: diagnostics score predictions of a dataset's validation.csv "

@@ -34,7 +34,8 @@ def download_dataset(store: Store, round_id: int, committed: bytes, out) -> Down
     entries = committed_manifest(store, round_id, committed)
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ParticipantError(f"{out} is not a directory: give --out a directory to write the dataset into")
+        raise ParticipantError(f"{out} is not a directory: give a directory to write the dataset into") \
+            .with_setting("out")
     fetched, kept = {}, []
     for entry in entries:
         path = out / entry.name

@@ -1,6 +1,7 @@
 """Every exception crowdstake raises on purpose. Each also inherits the matching built-in, so
 callers may catch either `CrowdstakeError` or e.g. `ValueError`. A message says what was wrong
-and what to do, in the library's terms; the CLI adds which flag to change.
+and what to do, in the library's terms, and names no command-line flag: an error about something
+the user gives carries `setting` (and `hint_values`), from which the CLI adds its flag.
 
     CrowdstakeError
     ├── InvalidInputError (ValueError)       a file, table or argument is malformed
@@ -32,12 +33,22 @@ and what to do, in the library's terms; the CLI adds which flag to change.
         └── StoreUnavailable (ConnectionError)   503: the store, or the chain behind it, does not answer
 """
 
+from typing import Self
+
 
 class CrowdstakeError(Exception):
     """Base of every error crowdstake raises on purpose. Its message says what to do; `setting`,
-    when set, names the setting to change ("node", "store", "wallet"), for the CLI to add its flag."""
+    when set, names what the user gives that is to change ("node", "store", "wallet", "members",
+    "targets", ...) and `hint_values` the values a hint may quote (a round, a path), for the CLI
+    to add its flag (`crowdstake.cli.FLAG_HINTS`)."""
 
     setting: str | None = None
+    hint_values: dict = {}  # never mutated: `with_setting` gives an instance its own
+
+    def with_setting(self, setting: str, **hint_values) -> Self:
+        """This error, naming the `setting` to change (and values for its hint); returns it, to raise."""
+        self.setting, self.hint_values = setting, hint_values
+        return self
 
 
 class InvalidInputError(CrowdstakeError, ValueError):

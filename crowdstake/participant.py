@@ -312,8 +312,9 @@ class Participant:
                 if self.contracts.position(restake_into, self.account.address, row.model_id).predictionsHash == bytes(32):
                     name = self.models.label(row.model_id)
                     raise ParticipantError(f"model {name} has no submission in round {restake_into}, so its payout cannot "
-                                           f"be restaked there: `crowdstake submit --round {restake_into} --model {name} "
-                                           "FILE` first, or claim without --restake-into; nothing was sent")
+                                           f"be restaked there: submit its predictions to round {restake_into} first, "
+                                           "or claim without restaking; nothing was sent") \
+                        .with_setting("restake_into", round=restake_into, model=name)
         done = []
         for row in rows:
             proof = list(row.proof)
@@ -341,7 +342,8 @@ class Participant:
         held = self.contracts.call(self.tournament.functions.internalBalance(me))
         if held == 0:
             raise ParticipantError(f"nothing to withdraw: {me} has no internal balance in the Tournament (payouts go "
-                                   "there only when paid with --to-balance)")
+                                   "there only when the keeper pays to the internal balance)") \
+                .with_setting("to_balance")
         wei = held if amount is None else _amount(amount)
         if wei > held:
             raise ParticipantError(f"cannot withdraw {to_tokens(wei)}: the internal balance is {to_tokens(held)}")
@@ -356,11 +358,12 @@ class Participant:
         opens = deadline + 1 + (CLAIM_WINDOW if r.finalized else 0)
         now = self.now()
         if now < opens:
-            why = (f"round {round_id} is finalized: claim its positions (`crowdstake claim --round {round_id}`); only "
+            why = (f"round {round_id} is finalized: claim its positions instead; only "
                    "those still unsettled 180 days after its results deadline are refunded" if r.finalized else
                    f"round {round_id} may still get its results until {when(deadline, now)}; if none is finalised by "
                    "then every stake is refunded")
-            raise ParticipantError(f"refunds of round {round_id} open {when(opens, now)}: {why}; nothing was sent")
+            refused = ParticipantError(f"refunds of round {round_id} open {when(opens, now)}: {why}; nothing was sent")
+            raise refused.with_setting("claim", round=round_id) if r.finalized else refused
         me = self.account.address
         mids = [mid for (rid, _, mid), stake in sorted(self.contracts.stakes(staker=me, roundId=round_id).items())
                 if rid == round_id and stake and self.contracts.position(round_id, me, mid).stake]

@@ -53,9 +53,9 @@ class Roles:
         """The committee's rules, as its constructor applies them; FundError on the first broken one."""
         n = len(self.members)
         if n == 0:
-            raise FundError("the committee needs members: name them with --members ADDR,ADDR,...")
+            raise FundError("the committee needs members: name their addresses").with_setting("members")
         if len({m.lower() for m in self.members}) != n:
-            raise FundError(f"--members names an address twice: {', '.join(self.members)}")
+            raise FundError(f"the list of members names an address twice: {', '.join(self.members)}").with_setting("members")
         if not (2 * self.threshold > n and self.threshold <= n):
             raise FundError(f"threshold {self.threshold} does not fit {n} members: it must be more than half of "
                             f"them and at most all ({n // 2 + 1} to {n})")
@@ -64,19 +64,21 @@ class Roles:
                             f"{format_duration(MIN_DISPUTE_WINDOW)} to {format_duration(MAX_DISPUTE_WINDOW)}")
 
 
-def _address(value: str, flag: str) -> str:
+def _address(value: str, role: str, setting: str | None = None) -> str:
+    """`value` as a checksummed address; FundError naming `role` and the setting that gave it."""
     try:
-        return parse_address(value, flag)
+        return parse_address(value, role)
     except InvalidInputError as e:
-        raise FundError(str(e)) from None
+        raise FundError(str(e)).with_setting(setting or role) from None
 
 
 def parse_members(text: str) -> tuple[str, ...]:
     """`ADDR,ADDR,...` as checksummed addresses (spaces around the commas are fine)."""
     parts = [part.strip() for part in str(text).split(",")]
     if not any(parts):
-        raise FundError("--members is empty: name the committee's addresses, comma-separated")
-    return tuple(_address(part, "--members") for part in parts)
+        raise FundError("the list of members is empty: name the committee's addresses, comma-separated") \
+            .with_setting("members")
+    return tuple(_address(part, "member", "members") for part in parts)
 
 
 def dev_roles(accounts: list[str], threshold: int | None = None, dispute_window: int | None = None) -> Roles:
@@ -84,7 +86,8 @@ def dev_roles(accounts: list[str], threshold: int | None = None, dispute_window:
     treasury, 1 operator, 2 guardian, 3-5 the committee (2 of 3), a 1-hour dispute window."""
     if len(accounts) < DEV_ACCOUNTS:
         raise FundError(f"the node has {len(accounts)} unlocked accounts, and the roles need {DEV_ACCOUNTS}: start it "
-                        "with more (anvil --accounts 10), or name the holders with --members, --operator, ...")
+                        f"with {DEV_ACCOUNTS} or more (anvil's default is 10), or name the holders of the roles") \
+            .with_setting("role_holders")
     a = [Web3.to_checksum_address(x) for x in accounts]
     roles = Roles(admin=a[0], operator=a[1], guardian=a[2], treasury=a[0], members=tuple(a[3:6]),
                   threshold=2 if threshold is None else threshold,
@@ -99,14 +102,14 @@ def plan_roles(deployer: str, *, members: str | list[str] | tuple[str, ...] | No
     """The holders given (addresses as text), the deployer for every role not given; the
     threshold defaults to a bare majority of the members, the dispute window to a day."""
     if members is None:
-        raise FundError("name the committee members with --members ADDR,ADDR,... (there are no node accounts to use "
-                        "on this chain)")
-    chosen = parse_members(members) if isinstance(members, str) else tuple(_address(m, "--members") for m in members)
+        raise FundError("the committee needs members: name their addresses (there are no node accounts to use on "
+                        "this chain)").with_setting("members")
+    chosen = parse_members(members) if isinstance(members, str) else tuple(_address(m, "member", "members") for m in members)
     me = Web3.to_checksum_address(deployer)
     roles = Roles(
-        admin=_address(admin, "--admin") if admin else me, operator=_address(operator, "--operator") if operator else me,
-        guardian=_address(guardian, "--guardian") if guardian else me,
-        treasury=_address(treasury, "--treasury") if treasury else me, members=chosen,
+        admin=_address(admin, "admin") if admin else me, operator=_address(operator, "operator") if operator else me,
+        guardian=_address(guardian, "guardian") if guardian else me,
+        treasury=_address(treasury, "treasury") if treasury else me, members=chosen,
         threshold=len(chosen) // 2 + 1 if threshold is None else threshold,
         dispute_window=LIVE_DISPUTE_WINDOW if dispute_window is None else dispute_window)
     roles.check()
@@ -230,11 +233,12 @@ class Deployer:
         try:
             tournament = json.loads(path.read_text())["contracts"]["Tournament"]
         except (OSError, ValueError, KeyError, TypeError):
-            raise FundError(f"{path} exists and is not a deployment record: move it away, or write elsewhere with "
-                            "--deployments DIR") from None
+            raise FundError(f"{path} exists and is not a deployment record: move it away, or write the record to "
+                            "another deployments directory").with_setting("deployments") from None
         if len(with_retries(self.w3.eth.get_code, tournament, policy=retry_policy(self.w3))) > 0:
             raise FundError(f"{path} records a deployment that is live on chain {chain_id} (Tournament {tournament}): "
-                            "keep it, move it away, or write the new one elsewhere with --deployments DIR")
+                            "keep it, move it away, or write the new one to another deployments directory") \
+                .with_setting("deployments")
         return path, True
 
     def check(self, roles: Roles, supply_cap: int = SUPPLY_CAP, initial_supply: int = INITIAL_SUPPLY) -> bool:

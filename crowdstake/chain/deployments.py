@@ -28,8 +28,8 @@ def load_deployment(chain_id: int, directory: Path | None = None) -> dict:
     except FileNotFoundError:
         raise ConfigError(
             f"no crowdstake deployment for chain {chain_id} ({path} is missing): deploy with `crowdstake deploy` "
-            "(or `brownie run scripts/deploy.py --network <network>`), or read another deployments directory"
-        ) from None
+            "(or scripts/deploy.py under brownie), or read another deployments directory"
+        ).with_setting("deployments") from None
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path} is not valid JSON ({e}): redeploy or restore the file") from None
 

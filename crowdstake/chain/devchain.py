@@ -124,14 +124,14 @@ class Advance:
         return self.after > self.before
 
 
-def _amount_or_none(text, what: str) -> int:
-    """Wei from a plain decimal amount; `0` means none."""
+def _amount_or_none(text, what: str, setting: str) -> int:
+    """Wei from a plain decimal amount; `0` means none. FundError naming `setting` otherwise."""
     if re.fullmatch(r"0+(\.0*)?|\.0+", str(text), re.ASCII):
         return 0
     try:
         return parse_amount(text)
     except InvalidInputError as e:
-        raise FundError(f"{what}: {e}") from None
+        raise FundError(f"{what}: {e}").with_setting(setting) from None
 
 
 class DevChain:
@@ -186,10 +186,10 @@ class DevChain:
             to = parse_address(address, "the address to fund")
         except InvalidInputError as e:
             raise FundError(str(e)) from None
-        eth_wei = _amount_or_none(eth, "--eth")
-        token_wei = _amount_or_none(tokens, "--tokens")
+        eth_wei = _amount_or_none(eth, "the ETH to send", "eth")
+        token_wei = _amount_or_none(tokens, "the tokens to send", "tokens")
         if not eth_wei and not token_wei:
-            raise FundError("nothing to send: give --eth or --tokens above 0")
+            raise FundError("nothing to send: give an amount of ETH or of tokens above 0").with_setting("eth_or_tokens")
         unlocked = self.addresses()
         source = None
         if eth_wei:
@@ -226,14 +226,14 @@ class DevChain:
         """The treasury's transfer of `wei` tokens to `to`, simulated and paid for, not sent."""
         if self.contracts is None:
             raise FundError("no crowdstake deployment on this chain, so there are no tokens to send: deploy first "
-                            "(`crowdstake deploy`), or send ETH only with --tokens 0")
+                            "(`crowdstake deploy`), or send ETH only (0 tokens)").with_setting("tokens")
         treasury = (self.contracts.deployment.get("roles") or {}).get("treasury")
         if not treasury:
             raise FundError("the deployment record names no treasury: send the tokens with `crowdstake token transfer` "
                             "from the wallet that holds them")
         if treasury.lower() not in {a.lower() for a in unlocked}:
             raise FundError(f"the treasury {treasury} is not an account of this node, so its tokens cannot be sent "
-                            f"from here: send them with `crowdstake token transfer --to {to}` from the treasury's wallet")
+                            f"from here: send them to {to} with `crowdstake token transfer` from the treasury's wallet")
         token = self.contracts.token
         held = self.contracts.call(token.functions.balanceOf(treasury))
         if held < wei:

@@ -11,13 +11,13 @@ import getpass
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
+from crowdstake._fs import write_once
 from crowdstake.errors import ConfigError, InvalidInputError, UnknownWalletError, WalletExistsError, WrongPasswordError
 
 PASSWORD_ENV = "CROWDSTAKE_PASSWORD"
@@ -45,29 +45,13 @@ def _check_password(password: str) -> None:
 
 
 def _write_new(path: Path, keystore: dict) -> None:
-    """Create `path` with `keystore`, mode 0600, atomically: the file appears whole or not at all,
-    and an existing file is never replaced (a hard link fails if the name exists)."""
+    """Create `path` with `keystore`, mode 0600, in a directory only its owner reads: the file
+    appears whole or not at all, and an existing file is never replaced (`_fs.write_once`)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path.parent, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")  # mkstemp: mode 0600
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(keystore, f)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise WalletExistsError(
-                f"a wallet named '{path.stem}' exists already: choose another name (see `crowdstake wallet list`)"
-            ) from None
-    finally:
-        os.unlink(tmp)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    if not write_once(path, json.dumps(keystore).encode(), mode=0o600):
+        raise WalletExistsError(
+            f"a wallet named '{path.stem}' exists already: choose another name (see `crowdstake wallet list`)")
 
 
 def _save(name: str, key: bytes, password: str, kdf: str | None, iterations: int | None,

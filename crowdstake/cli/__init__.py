@@ -4,8 +4,9 @@ operations, the token, dev-chain helpers, the demo.
 
 Every user mistake prints one line saying what was wrong and what to do, and changes nothing:
 `crowdstake: <message>` on stderr, exit 1 (2 for a command line that does not parse, 130 when
-interrupted). The library's messages speak of settings; the table `FLAG_HINTS` adds the flags
-that change them. Commands import what they use when they run: `crowdstake --help` stays fast."""
+interrupted). The library's messages speak of settings; the table `FLAG_HINTS` (in `_errors`)
+adds the flags that change them. Commands import what they use when they run: `crowdstake --help`
+stays fast."""
 
 from __future__ import annotations
 
@@ -15,44 +16,8 @@ import click
 
 from crowdstake import __version__
 from crowdstake.cli import data, demo, deploy, dev, diagnostics, fund, index, oracle, participant, store, token, web
-from crowdstake.errors import CrowdstakeError, StoreUnavailable
-
-# The flags that change a setting a library error names (`CrowdstakeError.setting`).
-FLAG_HINTS = {
-    "store": "pass --store URL or a directory, or set CROWDSTAKE_STORE",
-    "wallet": "pass --wallet NAME or --key-env VAR, or set CROWDSTAKE_WALLET; `crowdstake wallet list` shows the wallets",
-    "node": "check --rpc-url / --network",
-}
-_STORE_HINT_ON_UNREACHABLE = "check --store"
-
-
-def explain(error: CrowdstakeError) -> str:
-    """The error's message, with the flags to change when it is about a setting."""
-    hint = FLAG_HINTS.get(error.setting)
-    if isinstance(error, StoreUnavailable) and error.setting == "store":
-        hint = _STORE_HINT_ON_UNREACHABLE
-    return f"{error} ({hint})" if hint else str(error)
-
-
-class Refusal(click.ClickException):
-    """One line on stderr, `crowdstake: <message>`, and an exit code; no stack trace."""
-
-    def __init__(self, message: str, exit_code: int = 1):
-        super().__init__(message)
-        self.exit_code = exit_code
-
-    def show(self, file=None) -> None:
-        click.echo(f"crowdstake: {self.format_message()}", file=file, err=True)
-
-
-def one_line(error: click.ClickException) -> Refusal:
-    """click's own errors (a bad option, a missing argument) as one line, with where to look."""
-    if isinstance(error, Refusal):
-        return error
-    message = " ".join(error.format_message().split())
-    if isinstance(error, click.UsageError) and error.ctx is not None:
-        message = f"{message.rstrip('.')} (see `{error.ctx.command_path} --help`)"
-    return Refusal(message, error.exit_code)
+from crowdstake.cli._errors import FLAG_HINTS, Refusal, explain, one_line  # noqa: F401 - the CLI's error surface
+from crowdstake.errors import CrowdstakeError
 
 
 class _Crowdstake(click.Group):
@@ -62,7 +27,7 @@ class _Crowdstake(click.Group):
         try:
             return super().invoke(ctx)
         except CrowdstakeError as e:  # a user mistake, or the world refusing: one clear line
-            raise Refusal(explain(e)) from None
+            raise Refusal(explain(e, ctx.invoked_subcommand)) from None
         except KeyboardInterrupt:
             raise Refusal("interrupted", 130) from None
 

@@ -190,7 +190,7 @@ def pay(round_id, to_balance, batch_size, workdir, flags):
 @click.command(hidden=True, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 def settle():
     """Renamed `crowdstake pay`."""
-    from crowdstake.cli import Refusal
+    from crowdstake.cli._errors import Refusal
 
     raise Refusal("`crowdstake settle` is now `crowdstake pay` (same options)", 2)
 

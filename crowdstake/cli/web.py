@@ -19,6 +19,7 @@ from crowdstake.cli import _options as options
 from crowdstake.cli.index import confirmations_option, poll_option
 
 DEFAULT_PORT = 8800
+VERIFY_HINT = "start `crowdstake web` with --store and --rpc-url or --network"  # the page's note without them
 
 
 def check_port(host: str, port: int) -> None:
@@ -102,7 +103,7 @@ def web(index_file, host, port, follow, confirmations, poll, targets, flags):
 
     check_port(host, port)
     stop = _start_follower(index_file, contracts, ident, store, confirmations, poll) if follow else None
-    app = create_app(index_file, verify=verify, identity=ident)
+    app = create_app(index_file, verify=verify, identity=ident, verify_hint=VERIFY_HINT)
     click.echo(f"the dashboard of {index_file} at http://{host}:{port}/", err=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -310,7 +310,7 @@ class Fund:
 
     def _store(self, doing: str) -> Store:
         if self.store is None:
-            raise FundError(f"{doing} needs the submission store: give it (--store URL|DIR, or CROWDSTAKE_STORE)")
+            raise FundError(f"{doing} needs the submission store (a URL or a directory)").with_setting("store")
         return self.store
 
     def _require(self, role: str, doing: str) -> None:

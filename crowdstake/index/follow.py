@@ -114,7 +114,8 @@ class Indexer:
         answer = with_retries(self.w3.provider.make_request, "eth_getLogs", [query], policy=self.policy)
         if "error" in answer:
             raise ConfigError(f"the node refused eth_getLogs for blocks {lo} to {hi} "
-                              f"({answer['error'].get('message', answer['error'])}): give a smaller --page-blocks")
+                              f"({answer['error'].get('message', answer['error'])}): ask for fewer blocks per page") \
+                .with_setting("page_blocks")
         logs = [raw_log(entry) for entry in answer["result"]]
         after = self._block(hi)
         return (logs, after) if before == after and after is not None else None

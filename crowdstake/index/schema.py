@@ -305,7 +305,7 @@ def _lock(path: Path) -> int:
         fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
         raise ConfigError(f"cannot write an index at {path} ({e.strerror}): check that its directory exists and is "
-                          "writable, or give another --db file") from None
+                          "writable, or give another index file").with_setting("index_file") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -341,7 +341,8 @@ class Index:
 def _check(path: Path, found: dict[str, str], identity: Identity | None) -> None:
     version = found.get("schema_version")
     if version is None:
-        raise ConfigError(f"{path} is not a crowdstake index (it has no schema version): give another --db file")
+        raise ConfigError(f"{path} is not a crowdstake index (it has no schema version): give another index file") \
+            .with_setting("index_file")
     if int(version) != SCHEMA_VERSION:
         if int(version) < SCHEMA_VERSION:
             raise ConfigError(f"{path} is an index of schema version {version}, and this crowdstake writes version "
@@ -354,7 +355,8 @@ def _check(path: Path, found: dict[str, str], identity: Identity | None) -> None
             raise ConfigError(
                 f"{path} indexes another deployment (chain {theirs['chain_id']}, Tournament {theirs['tournament']}, "
                 f"deployment block {theirs['deployment_block']} {theirs['deployment_block_hash']}), not "
-                f"{identity.describe()}: give another --db file, or delete it to index this deployment")
+                f"{identity.describe()}: give another index file, or delete it to index this deployment") \
+                .with_setting("index_file")
 
 
 def open_index(path, identity: Identity | None = None, write: bool = False) -> Index:
@@ -362,14 +364,16 @@ def open_index(path, identity: Identity | None = None, write: bool = False) -> I
     `identity`; a reader may (then a file of another deployment is refused)."""
     path = Path(path)
     if not write and not path.exists():
-        raise ConfigError(f"no index at {path}: build one with `crowdstake index --db {path}`")
+        raise ConfigError(f"no index at {path}: build one first, by indexing the chain") \
+            .with_setting("index_build", path=path)
     lock = _lock(path) if write else None
     try:
         db = _connect(path, read_only=not write)
         has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
         if has_meta is None:
             if not write or db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
-                raise ConfigError(f"{path} is not a crowdstake index: give another --db file")
+                raise ConfigError(f"{path} is not a crowdstake index: give another index file") \
+                    .with_setting("index_file")
             if identity is None:
                 raise ConfigError("a new index needs the deployment it follows")
             _create(db, identity)
@@ -377,7 +381,8 @@ def open_index(path, identity: Identity | None = None, write: bool = False) -> I
     except sqlite3.DatabaseError as e:
         if lock is not None:
             os.close(lock)
-        raise ConfigError(f"{path} cannot be opened as an index ({e}): give another --db file") from None
+        raise ConfigError(f"{path} cannot be opened as an index ({e}): give another index file") \
+            .with_setting("index_file") from None
     except BaseException:
         if lock is not None:
             os.close(lock)

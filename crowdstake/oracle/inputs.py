@@ -88,7 +88,8 @@ def round_targets(contracts: Contracts, store: Store | None, round_id: int, dire
     if committed == ZERO:
         if path is None:
             raise OracleError(f"round {round_id} has no targets committed on-chain yet: the fund publishes them once the "
-                              f"round resolved (`crowdstake fund publish-targets`); or give --targets DIR with {round_id}.csv")
+                              f"round resolved (`crowdstake fund publish-targets`); or give a targets directory with "
+                              f"{round_id}.csv").with_setting("targets")
         if not signals:
             return Targets(read_targets(path), Web3.keccak(path.read_bytes()), str(path))
         data = path.read_bytes()
@@ -102,8 +103,8 @@ def round_targets(contracts: Contracts, store: Store | None, round_id: int, dire
         own = Web3.keccak(data)
         if own != committed:
             raise OracleError(f"{path} hashes to {Web3.to_hex(own)}, but round {round_id} commits the "
-                              f"targets {shown} on-chain: use the file the fund published, or leave out --targets to "
-                              "fetch it from the store")
+                              f"targets {shown} on-chain: use the file the fund published, or give no targets "
+                              "directory, to fetch it from the store").with_setting("targets")
     else:
         if store is None:
             raise OracleError(f"round {round_id}'s targets {shown} are in the store: give the store")

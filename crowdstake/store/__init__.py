@@ -17,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 
 from crowdstake.errors import (InvalidDatasetError, InvalidPredictionsError, InvalidTargetsError, StoreBadRequest, StoreConflict, StoreError, StoreForbidden,
                                StoreNotFound, StoreTooLarge, StoreUnauthorized, StoreUnavailable)
-from crowdstake.store.app import create_app, serve
+from crowdstake.store.app import create_app
 from crowdstake.store.auth import (AUTH_HEADER, file_hash, model_bytes, sign_dataset, sign_dataset_file, sign_score_table,
                                    sign_targets, sign_upload)
 from crowdstake.store.client import HttpStore
@@ -27,6 +27,7 @@ from crowdstake.store.formats import (parse_live_ids, predictions_csv, read_pred
 from crowdstake.store.local import LocalStore, register_live_ids
 from crowdstake.store.onchain import (chain_clock, chain_commitments, chain_rules, committee_members, local_store_for,
                                       tournament_operators)
+from crowdstake.store.workers import serve
 
 
 class Store(Protocol):

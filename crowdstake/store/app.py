@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from eth_hash.auto import keccak
 from starlette.requests import ClientDisconnect, Request
 
-from crowdstake.errors import ConfigError, StoreBadRequest, StoreError, StoreTooLarge, StoreUnauthorized
+from crowdstake.errors import StoreBadRequest, StoreError, StoreTooLarge, StoreUnauthorized
 from crowdstake.store.auth import AUTH_HEADER, DOMAIN_VERSION, MAX_EXPIRY, _hex
 from crowdstake.store.formats import MAX_BYTES
 from crowdstake.store.local import MAX_DATASET_BYTES, LocalStore, RoundTimes
@@ -205,31 +204,3 @@ class FastUploads:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]})
         await send({"type": "http.response.body", "body": content})
-
-
-def serve(directory, contracts, host: str = "127.0.0.1", port: int = 8700, identity: str | None = None,
-          workers: int = 1) -> None:
-    """Run the store service on `host:port` over `directory`, with the round times, clock,
-    committee, operators and round commitments of `contracts`' chain (a
-    `crowdstake.chain.Contracts`), in `workers` uvicorn processes (see
-    `crowdstake.store.workers`; 1: this process). Blocks."""
-    import uvicorn
-
-    from crowdstake.store.onchain import chain_rules
-
-    if workers < 1:
-        raise ConfigError(f"a store needs at least 1 worker, not {workers}: pass --workers 1 or more")
-    rules = chain_rules(contracts)
-    round_times = rules["round_times"]
-    # Opened here first, whatever the workers: an old replay log is moved in once, before any worker starts.
-    store = LocalStore(directory, chain_id=contracts.w3.eth.chain_id, identity=identity or f"http://{host}:{port}",
-                       **rules)
-    if workers == 1:
-        uvicorn.run(create_app(store, round_times, store.chain_id, store.identity), host=host, port=port,
-                    log_level="info")
-        return
-    from crowdstake.store.workers import ENV, worker_settings
-
-    os.environ[ENV] = worker_settings(directory, contracts, store.identity)  # the spawned workers inherit it
-    uvicorn.run("crowdstake.store.workers:app_from_environment", factory=True, workers=workers, host=host, port=port,
-                log_level="info")

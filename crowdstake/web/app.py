@@ -1,4 +1,4 @@
-"""The dashboard as an ASGI app: `create_app(index_path, verify=None, identity=None)`.
+"""The dashboard as an ASGI app: `create_app(index_path, verify=None, identity=None, verify_hint="")`.
 
 HTML pages and, under `/api`, the same data as JSON (FastAPI lists them at `/docs`):
 
@@ -18,7 +18,8 @@ data is kept until the index changes (`cache`).
 Errors: an unknown round, model or wallet is a 404 (an HTML page, or {"detail"} under /api); a
 malformed id or query is a 404 or 422 (bad `sort`: 422); never a 5xx, never a stack trace, for
 bad input. `verify(round_id)` (a `crowdstake.oracle.Verification`), when given, backs the verify
-action; without it the action answers 409 saying it needs a store and a node. A round without
+action; without it the action answers 409 saying it needs a store and a node (and `verify_hint`,
+the caller's words for how to give them: the CLI names its flags). A round without
 a result to verify is a 409; a node or store that does not answer, 503."""
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ _ROUND = re.compile(r"[0-9]{1,18}")  # an int64, with room to spare
 _MODEL = re.compile(r"0x[0-9a-fA-F]{1,64}")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 ROUND_ROWS = 200  # a round page's positions at most, by default (`?offset=`, `?limit=` page through them)
-NO_VERIFIER = "verification needs a store and a node: start `crowdstake web` with --store and --rpc-url or --network"
+NO_VERIFIER = "verification needs a store and a node, and this dashboard was started without them"
 
 
 class NotFound(Exception):
@@ -87,7 +88,7 @@ def shown_leaderboard(data: dict, limit: int) -> dict:
 
 
 def create_app(index_path, verify: Callable[[int], object] | None = None, identity=None, title: str = "crowdstake",
-               cache_size: int = 256):
+               cache_size: int = 256, verify_hint: str = ""):
     """The dashboard over the index at `index_path` (checked now: a missing file, another
     schema's or, with `identity`, another deployment's is a ConfigError). Page data is kept
     while the index does not change (`cache.PageCache`, `cache_size` answers; 0: none)."""
@@ -170,7 +171,7 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
         rid = round_id_of(round_id)
         _found(read(dashboard.round_page, rid, 0, 1), f"round {rid}")
         if verify is None:
-            raise Refused(409, NO_VERIFIER)
+            raise Refused(409, f"{NO_VERIFIER} ({verify_hint})" if verify_hint else NO_VERIFIER)
         try:
             report = verify(rid)
         except (NodeUnavailable, StoreUnavailable) as e:
@@ -221,7 +222,7 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
 
     @app.get("/rounds/{round_id}", response_class=HTMLResponse, include_in_schema=False)
     def round_page(round_id: str, offset: int = Offset, limit: int = Rows):
-        return pages.round_(round_data(round_id, offset, limit), verify is not None)
+        return pages.round_(round_data(round_id, offset, limit), verify is not None, verify_hint=verify_hint)
 
     @app.post("/rounds/{round_id}/verify", response_class=HTMLResponse, include_in_schema=False)
     def verify_page(round_id: str):

@@ -83,11 +83,10 @@ def rounds(data: list[dict]) -> str:
     return page("Rounds", body)
 
 
-def _verify_form(round_id: int, can_verify: bool) -> str:
+def _verify_form(round_id: int, can_verify: bool, hint: str = "") -> str:
     if not can_verify:
         return ('<p class="note" id="verify">Verification recomputes the round from the store\'s files and compares '
-                'it with the chain: it needs a store and a node (start `crowdstake web` with --store and '
-                '--rpc-url or --network).</p>')
+                'it with the chain: it needs a store and a node' + (f" ({e(hint)})" if hint else "") + '.</p>')
     return (f'<form id="verify" method="post" action="/rounds/{round_id}/verify">'
             '<button type="submit">Verify this round against the chain</button></form>')
 
@@ -132,9 +131,10 @@ def _pager(data: dict) -> str:
             f'(the round has {count:,}): {" ".join(links)}</p>')
 
 
-def round_(data: dict, can_verify: bool, verified: dict | None = None) -> str:
-    """A round's page; its verify section is the action (`can_verify`) or a note, or, given
-    `verified` (a verification done beforehand: the static site's), its outcome."""
+def round_(data: dict, can_verify: bool, verified: dict | None = None, verify_hint: str = "") -> str:
+    """A round's page; its verify section is the action (`can_verify`) or a note (with
+    `verify_hint`, how to give a store and a node), or, given `verified` (a verification done
+    beforehand: the static site's), its outcome."""
     rid = data["round_id"]
     timeline = table([("event", "event"), ("time", "time"), ("block", "block")],
                      [[e(t["event"]), when(t["time"]) or '<span class="note">not yet</span>', e(t["block"])]
@@ -171,9 +171,9 @@ def round_(data: dict, can_verify: bool, verified: dict | None = None) -> str:
                    [[wallet_link(p["staker"]), model_link(p["model_id"], p["staker"]), amount(p["stake_tokens"]),
                      e(p["state"]), number(p["corr"]), number(p["mmc"]), number(p["table_score"]),
                      amount(p["table_delta_tokens"]), e(p["reason"])] for p in data["positions"]], cls="scores")
+    verify = f'<div id="verify">{_verdict(verified)}</div>' if verified else _verify_form(rid, can_verify, verify_hint)
     body = (f"<h2>Timeline</h2>{timeline}<h2>Totals</h2>{summary}<h2>Votes</h2>{votes}<h2>Vetoes</h2>{vetoes}"
-            f"<h2>Scores</h2>{scores_note}{scores}{_pager(data)}<h2>Verify</h2>"
-            + (f'<div id="verify">{_verdict(verified)}</div>' if verified else _verify_form(rid, can_verify)))
+            f"<h2>Scores</h2>{scores_note}{scores}{_pager(data)}<h2>Verify</h2>{verify}")
     return page(f"Round {rid}", body)
 
 

@@ -40,6 +40,7 @@ def test_missing_deployment_is_one_clear_line(deployments):
     )
     assert run.returncode == 1
     assert run.stderr.startswith("crowdstake: no crowdstake deployment for chain 999")
+    assert run.stderr.endswith("another deployments directory (pass --deployments DIR, or set CROWDSTAKE_DEPLOYMENTS)\n")
     assert "Traceback" not in run.stderr and run.stderr.count("\n") == 1
 
 

@@ -191,6 +191,7 @@ def test_the_participants_view_of_the_season(season):
         f"nothing to withdraw: {wallets['alice']} has no internal balance in the Tournament")
     line = refused(season, "refund", "--round", "1", "--wallet", "alice")
     assert line.startswith("refunds of round 1 open ") and "round 1 is finalized: claim its positions" in line
+    assert line.endswith("nothing was sent (`crowdstake claim --round 1`)\n"), line  # the CLI's words for the next step
     assert w3.eth.get_transaction_count(wallets["alice"]) == nonce
     line = refused(season, "models", "name", "0x" + model_id("alice-model").hex(), "alice-modle")
     assert line.startswith(f"'alice-modle' is not the name of model 0x{model_id('alice-model').hex()[:12]}")

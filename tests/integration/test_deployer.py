@@ -96,8 +96,10 @@ def test_a_live_deployment_on_record_is_never_replaced(w3, tmp_path, accounts):
     deployer.deploy(deployer.roles())
     before = (tmp_path / f"{w3.eth.chain_id}.json").read_text()
     nonce = w3.eth.get_transaction_count(accounts[0].address)
-    with pytest.raises(FundError, match="records a deployment that is live on chain 31337 .*--deployments DIR"):
+    with pytest.raises(FundError, match="records a deployment that is live on chain 31337 .*write the new one to "
+                                        "another deployments directory") as refused:
         deployer.deploy(deployer.roles())
+    assert refused.value.setting == "deployments"  # the CLI adds --deployments
     assert w3.eth.get_transaction_count(accounts[0].address) == nonce
     assert (tmp_path / f"{w3.eth.chain_id}.json").read_text() == before
 

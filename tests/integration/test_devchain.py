@@ -71,7 +71,7 @@ def test_funding_refusals_send_nothing(dev_deployment, w3, accounts):
         (dict(eth="0", tokens="0"), "nothing to send"),
         (dict(eth="1", tokens="10000001"), f"the treasury {accounts[0].address} holds 10000000 tokens, not the 10000001"),
         (dict(eth="100000", tokens="0"), "no account of this node holds 100000 ETH to send"),
-        (dict(eth="1e3", tokens="0"), "--eth: amount '1e3' is not a plain number"),
+        (dict(eth="1e3", tokens="0"), "the ETH to send: amount '1e3' is not a plain number"),
     ):
         with pytest.raises(FundError, match=message):
             dev_deployment.fund(wallet, **args)
@@ -88,7 +88,7 @@ def test_a_treasury_the_node_does_not_hold_is_said_so(w3, tmp_path, accounts):
     chain = DevChain.open(w3, tmp_path)
     wallet = Account.create().address
     with pytest.raises(FundError, match=f"the treasury {treasury.address} is not an account of this node, so its tokens "
-                                        f"cannot be sent from here: send them with `crowdstake token transfer --to {wallet}`"):
+                                        f"cannot be sent from here: send them to {wallet} with `crowdstake token transfer`"):
         chain.fund(wallet)
     assert w3.eth.get_balance(wallet) == 0  # not even the ETH went
     assert chain.fund(wallet, tokens="0").eth == 10

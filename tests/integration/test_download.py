@@ -127,8 +127,10 @@ def test_an_unknown_round_or_an_out_that_is_a_file_is_one_line(runtime, local, r
     with pytest.raises(ParticipantError, match=f"round {rid + 1} not found: rounds run from 1 to {rid}"):
         participant(runtime, local).download(rid + 1, tmp_path / "data")
     (tmp_path / "file").write_text("")
-    with pytest.raises(ParticipantError, match="is not a directory: give --out a directory"):
+    with pytest.raises(ParticipantError, match="is not a directory: give a directory to write the dataset into") \
+            as refused:
         participant(runtime, local).download(rid, tmp_path / "file")
+    assert refused.value.setting == "out"  # the CLI adds --out
 
 
 def test_a_download_killed_while_writing_leaves_whole_files_only(runtime, local, rid, tmp_path, monkeypatch):

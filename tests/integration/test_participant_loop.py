@@ -112,9 +112,10 @@ def test_payouts_in_the_internal_balance_are_withdrawn_or_staked(world, operator
     following = open_round(world, operator, close_in=5000, resolve_in=6000)
     nonce = web3.eth.get_transaction_count(me)
     with pytest.raises(ParticipantError, match=f"model alpha has no submission in round {following}, so its payout "
-                                               f"cannot be restaked there: `crowdstake submit --round {following} "
-                                               "--model alpha FILE` first, or claim without --restake-into"):
+                                               f"cannot be restaked there: submit its predictions to round "
+                                               f"{following} first, or claim without restaking") as refused:
         alice.claim(rid, restake_into=following)
+    assert (refused.value.setting, refused.value.hint_values) == ("restake_into", {"round": following, "model": "alpha"})
     with pytest.raises(ParticipantError, match=f"nothing to withdraw: {me} has no internal balance"):
         alice.withdraw()
     assert web3.eth.get_transaction_count(me) == nonce

@@ -121,7 +121,7 @@ def test_the_fund_opens_a_round_with_its_dataset_directory(runtime, built, store
     ("missing", "live.csv is missing: a dataset directory has train.csv"),
     ("past", "close time .* is not in the future by the chain's clock"),
     ("no eth", "holds 0 ETH, and the transaction may cost up to"),
-    ("no store", "publishing a round's dataset needs the submission store: give it"),
+    ("no store", "publishing a round's dataset needs the submission store \\(a URL or a directory\\)"),
     ("both", "give the round's dataset once: a directory to publish"),
 ])
 def test_a_round_that_cannot_open_uploads_no_dataset(runtime, built, store, driver, fund, tournament, admin, tmp_path,

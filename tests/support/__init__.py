@@ -5,5 +5,6 @@
 - deployment.py: the named accounts and the deployed protocol, as fixtures for the chain tiers' conftests.
 - world.py: a deployment whose committee members hold keys of their own, for the oracle's tests.
 - season.py: a small real season on an anvil of the test's own (no brownie), for the index's and dashboard's e2e tests.
+- imports.py: the package's import graph read with ast (no chain), for the unit tier's shape and docs tests.
 - index_rows.py: index rows written by hand (no chain), for the index's and dashboard's unit tests.
 """

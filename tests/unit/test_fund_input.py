@@ -216,17 +216,18 @@ def test_choose_roles_takes_the_dev_accounts_only_when_no_holder_is_named():
     assert choose_roles(A[0], A, threshold=3, dispute_window="30m") == dev_roles(A, 3, 1800)
     named = choose_roles(A[9], A, members=A[6])
     assert named.members == (CHECKED[6],) and named.operator == CHECKED[9]
-    with pytest.raises(FundError, match="name the committee members with --members"):
+    with pytest.raises(FundError, match="the committee needs members: name their addresses") as refused:
         choose_roles(A[0], None)  # not a dev chain: there are no node accounts to use
+    assert refused.value.setting == "members"  # the CLI adds --members
     with pytest.raises(FundError, match="dispute window '1x' is not a duration"):
         choose_roles(A[0], A, dispute_window="1x")
 
 
 @pytest.mark.parametrize("given, message", [
     ({"members": f"{A[3]},{A[3]}"}, "names an address twice"),
-    ({"members": ""}, "--members is empty"),
-    ({"members": f"{A[3]},0x12"}, "--members '0x12' is not an address"),
-    ({"members": A[3], "operator": "0x" + "0" * 40}, "--operator is the zero address"),
+    ({"members": ""}, "the list of members is empty"),
+    ({"members": f"{A[3]},0x12"}, "member '0x12' is not an address"),
+    ({"members": A[3], "operator": "0x" + "0" * 40}, "operator is the zero address"),
     ({"members": ",".join(A[3:7]), "threshold": 2}, "threshold 2 does not fit 4 members: .* \\(3 to 4\\)"),
     ({"members": ",".join(A[3:6]), "threshold": 4}, "threshold 4 does not fit 3 members"),
     ({"members": A[3], "dispute_window": 599}, "dispute window 9m59s is outside the committee's bounds, 10m to 7d"),

@@ -56,7 +56,8 @@ def test_another_deployments_index_is_refused_in_one_line(tmp_path):
         message = str(refused.value)
         assert "\n" not in message
         assert message.startswith(f"{path} indexes another deployment (chain 31337, Tournament 0x{'11' * 20}")
-        assert message.endswith("give another --db file, or delete it to index this deployment")
+        assert message.endswith("give another index file, or delete it to index this deployment")
+        assert refused.value.setting == "index_file"  # the CLI adds its flag
     open_index(path, ident(), write=True).close()  # its own deployment still opens
 
 
@@ -78,10 +79,11 @@ def test_another_schema_version_is_refused_saying_what_to_do(tmp_path, version, 
 def test_a_file_that_is_not_an_index_is_refused(tmp_path):
     other = tmp_path / "other.sqlite3"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
-    with pytest.raises(ConfigError, match="is not a crowdstake index: give another --db file"):
+    with pytest.raises(ConfigError, match="is not a crowdstake index: give another index file"):
         open_index(other, ident(), write=True)
-    with pytest.raises(ConfigError, match="no index at .*: build one with `crowdstake index --db"):
+    with pytest.raises(ConfigError, match="no index at .*: build one first, by indexing the chain") as absent:
         open_index(tmp_path / "absent.sqlite3")
+    assert (absent.value.setting, absent.value.hint_values) == ("index_build", {"path": tmp_path / "absent.sqlite3"})
 
 
 def test_one_writer_at_a_time(tmp_path):
@@ -165,4 +167,4 @@ def test_an_index_in_a_missing_directory_is_one_line(tmp_path):
     with pytest.raises(ConfigError) as refused:
         open_index(path, ident(), write=True)
     assert str(refused.value) == (f"cannot write an index at {path} (No such file or directory): check that its "
-                                  "directory exists and is writable, or give another --db file")
+                                  "directory exists and is writable, or give another index file")

@@ -7,6 +7,7 @@ import stat
 import pytest
 from eth_account import Account
 
+from crowdstake import _fs
 from crowdstake.chain import wallet
 from crowdstake.errors import ConfigError, CrowdstakeError, InvalidInputError
 
@@ -67,6 +68,16 @@ def test_existing_name_is_refused_and_the_wallet_kept(home):
     assert wallet.load_wallet("w", PASSWORD).address == first
 
 
+def test_a_wallet_created_between_the_check_and_the_write_is_kept(home):
+    """The write itself refuses an existing name (a hard link), not only the check before it."""
+    wallet.new_wallet("w", PASSWORD, **FAST)
+    path = home / "wallets" / "w.json"
+    before = path.read_bytes()
+    with pytest.raises(wallet.WalletExistsError, match="a wallet named 'w' exists already"):
+        wallet._write_new(path, {"other": "keystore"})
+    assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["w.json"]
+
+
 def test_keystore_holds_neither_key_nor_password_in_clear(home):
     wallet.import_wallet("w", KEY, PASSWORD, **FAST)
     raw = (home / "wallets" / "w.json").read_bytes()
@@ -86,7 +97,7 @@ def test_failed_write_leaves_no_file(home, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(wallet.json, "dump", crash)
+    monkeypatch.setattr(_fs.os, "fsync", crash)  # the keystore's bytes are in the temporary file, not synced
     with pytest.raises(OSError, match="disk full"):
         wallet.new_wallet("w", PASSWORD, **FAST)
     assert list((home / "wallets").iterdir()) == []

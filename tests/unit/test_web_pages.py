@@ -186,6 +186,17 @@ def test_verify_needs_a_store_and_a_node(bare):
     answer = requests.post(bare.url + "/api/rounds/1/verify", timeout=10)
     assert answer.status_code == 409 and "needs a store and a node" in answer.json()["detail"]
     assert requests.post(bare.url + "/rounds/1/verify", timeout=10).status_code == 409
+    assert "--store" not in page  # the library names no flag: the caller's hint does
+
+
+def test_the_callers_hint_says_how_to_give_a_store_and_a_node(index_path):
+    from crowdstake.cli.web import VERIFY_HINT
+
+    with ServerThread(create_app(index_path, verify_hint=VERIFY_HINT)) as hinted:
+        page = get(hinted, "/rounds/1").text
+        detail = requests.post(hinted.url + "/api/rounds/1/verify", timeout=10).json()["detail"]
+    assert "it needs a store and a node (start `crowdstake web` with --store and --rpc-url or --network)." in page
+    assert detail.endswith("started without them (start `crowdstake web` with --store and --rpc-url or --network)")
 
 
 def test_verify_shows_the_differences(server, verifier):
@@ -287,7 +298,8 @@ def test_the_command_refuses_a_missing_index_or_a_busy_port_in_one_line(tmp_path
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         taken = CliRunner().invoke(main, ["web", "--index", str(index_path), "--port", str(busy.getsockname()[1])])
-    for result, says in ((missing, f"crowdstake: no index at {tmp_path / 'absent.sqlite3'}: build one with"),
+    for result, says in ((missing, f"crowdstake: no index at {tmp_path / 'absent.sqlite3'}: build one first, by indexing the "
+                                   "chain (`crowdstake index --db"),
                          (taken, "crowdstake: cannot listen on 127.0.0.1:")):
         assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.output
         assert result.stderr.startswith(says), result.stderr

@@ -1,0 +1,51 @@
+"""The package's shape, read from its source: no import cycle among crowdstake's modules (at
+module level or inside functions, `support.imports`), and no module over 450 lines. Each check
+is shown failing on a small package written here, so it can fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support.imports import PACKAGE, cycles, graph
+
+MAX_LINES = 450
+
+
+def test_no_import_cycle_among_the_packages_modules():
+    edges = graph()
+    assert len(edges) > 90 and "crowdstake.store.workers" in edges["crowdstake.store"]  # it read the package
+    assert cycles(edges) == []
+
+
+def _package(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / "crowdstake" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root / "crowdstake"
+
+
+def test_a_cycle_through_a_function_level_import_is_found(tmp_path):
+    package = _package(tmp_path, {
+        "__init__.py": "",
+        "a.py": "from crowdstake import b\n",
+        "b.py": "def f():\n    from crowdstake.c import g\n",
+        "c.py": "from .a import x\n",  # relative, back to a
+        "pkg/__init__.py": "from crowdstake.pkg.one import y\n",
+        "pkg/one.py": "import crowdstake.errors\n",
+        "errors.py": "",
+    })
+    edges = graph(package)
+    assert edges["crowdstake.a"] == {"crowdstake.b"} and edges["crowdstake.pkg"] == {"crowdstake.pkg.one"}
+    assert cycles(edges) == [["crowdstake.a", "crowdstake.b", "crowdstake.c"]]
+
+
+def long_modules(root: Path = PACKAGE) -> list[str]:
+    return [f"{path.relative_to(root.parent)}: {n} lines" for path in sorted(root.rglob("*.py"))
+            if (n := len(path.read_text().splitlines())) > MAX_LINES]
+
+
+def test_no_module_is_longer_than_450_lines(tmp_path):
+    assert long_modules() == []
+    package = _package(tmp_path, {"fine.py": "x = 1\n" * MAX_LINES, "big.py": "x = 1\n" * (MAX_LINES + 1)})
+    assert long_modules(package) == ["crowdstake/big.py: 451 lines"]
