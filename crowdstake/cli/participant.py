@@ -292,13 +292,15 @@ def scores(round_id, index_path, flags):
         participant = Participant(contracts, who, store, options.model_book(settings))
         done = participant.scores(round_id)
         signals = participant.round(round_id).params.kind
-    kind = "provisional: accepted, in its dispute window" if done.provisional else "final"
+    kind = "provisional" if done.provisional else "final"
     table = done.table
     if signals:  # the table's first score and contribution, by their Signals names
         from crowdstake.scoring.signals_round import SIGNALS_SCORES
 
         table = table.rename(columns={"corr": SIGNALS_SCORES[signals], "mmc": "mpc"})
-    render.scores(table, f"round {round_id} score table {done.table_hash[:18]}… ({kind})")
+    render.scores(table, f"round {round_id} score table {done.table_hash} ({kind})")
+    if done.provisional:
+        click.echo("provisional: the committee accepted this table, and its dispute window is still running")
 
 
 @click.command()
