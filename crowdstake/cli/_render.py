@@ -7,6 +7,8 @@ import textwrap
 
 import click
 
+from crowdstake._human import count
+
 
 def table(frame, title: str | None = None, width: int = 100, *, wrap=(), right=(), headers=None) -> None:
     """A DataFrame as a rich table under its title line; missing values as empty cells. Cells stay
@@ -128,7 +130,7 @@ def claim(done) -> str:
 
 def oracle_summary(summary) -> None:
     """A `crowdstake.oracle.RoundSummary`: what a run did and where the round stands."""
-    click.echo(f"round {summary.round}: {summary.positions} positions scored, root {summary.root}")
+    click.echo(f"round {summary.round}: {count(summary.positions, 'position')} scored, root {summary.root}")
     click.echo(f"  reward {summary.total_reward:,.6f} (declared), burn {summary.total_burn:,.6f}; "
                f"score table {summary.table_hash}")
     for who, why in summary.floors.items():
@@ -150,6 +152,8 @@ def verification(report) -> None:
 
 def payout(summary) -> None:
     """A `crowdstake.oracle.PayoutSummary`: positions settled (the contract's word), cost, amounts."""
-    click.echo(f"round {summary.round}: {summary.settled} positions settled in {summary.transactions} transactions "
-               f"({summary.already_settled} were already), {summary.gas_used:,} gas; paid {summary.paid:,.4f}, "
+    already = f"{summary.already_settled:,} {'was' if summary.already_settled == 1 else 'were'} already"
+    click.echo(f"round {summary.round}: {count(summary.settled, 'position')} settled in "
+               f"{count(summary.transactions, 'transaction')} ({already}), {summary.gas_used:,} gas; "
+               f"paid {summary.paid:,.4f}, "
                f"credited {summary.credited:,.4f}, burned {summary.burned:,.4f}")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from crowdstake._human import count
 from crowdstake.cli import _options as options
 from crowdstake.cli import _render as render
 
@@ -137,7 +138,9 @@ def verify(round_id, targets, flags):
         report = verify_round(contracts, store, round_id, targets, steps)
     render.verification(report)
     if not report.matches:
-        raise OracleError(f"round {round_id} does not verify: {len(report.differences)} leaves differ")
+        n = len(report.differences)
+        leaves = count(n, "leaf", "leaves") + (" differs" if n == 1 else " differ")
+        raise OracleError(f"round {round_id} does not verify: {leaves}")
 
 
 # ------------------------------------------------------------------ the keeper

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from crowdstake._human import count
 from crowdstake.cli import _options as options
 from crowdstake.cli import _render as render
 from crowdstake.errors import ConfigError, ParticipantError
@@ -173,7 +174,9 @@ def submit(round_id, model, file, flags):
     click.echo(f"submitted {file} for model {model} in round {round_id}: hash {done.hash}, tx {done.tx}")
     if done.dropped:
         shown = ", ".join(done.dropped[:10]) + (", ..." if len(done.dropped) > 10 else "")
-        click.echo(f"{len(done.dropped)} ticker(s) outside the round's universe were dropped (not scored): {shown}")
+        were = "was" if len(done.dropped) == 1 else "were"
+        click.echo(f"{count(len(done.dropped), 'ticker')} outside the round's universe {were} dropped (not scored): "
+                   f"{shown}")
 
 
 @click.command()
@@ -259,7 +262,8 @@ def status(index_path, flags):
     render.positions(frame, f"positions of {me}")
     signals = sorted(rid for rid in frame["round"].unique() if kinds[int(rid)])
     if signals:
-        click.echo(f"Signals round(s) {', '.join(map(str, signals))}: corr is the round's alpha (or FNC), mmc its MPC")
+        rounds_ = "round" if len(signals) == 1 else "rounds"
+        click.echo(f"Signals {rounds_} {', '.join(map(str, signals))}: corr is the round's alpha (or FNC), mmc its MPC")
 
 
 @click.command()

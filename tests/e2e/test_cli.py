@@ -190,7 +190,7 @@ def test_pay_command_settles_a_round_in_batches(env, store_url, alice_wallet, dr
     cli(env, "stake", "--round", str(rid), "--model", "m", "--amount", "20")
     _post_results(driver, env, committee, admin, rid, alice_wallet, -20_000)
     out = cli(env, "pay", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
-    assert "1 positions settled in 1 transactions" in out
+    assert "1 position settled in 1 transaction (0 were already)" in out
     assert tournament.position(rid, alice_wallet, model("m"))[0] == 0  # settled
     assert "0 positions settled" in cli(env, "pay", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
 
@@ -265,7 +265,7 @@ def published(env, data_store, tournament, admin, tmp_path_factory):
     cli(env, "data", "synth", "--out", str(work / "raw.csv"), "--eras", "8", "--stocks", "30", "--seed", "2")
     out = cli(env, "data", "build", "--raw", str(work / "raw.csv"), "--out", str(work / "ds"), "--live-eras", "2",
               "--seed", "2").stdout
-    assert "2 round dataset(s)" in out and "era 7: dataset 0x" in out and str(work / "ds" / "private" / "targets" / "era-8.csv") in out
+    assert "2 round datasets" in out and "era 7: dataset 0x" in out and str(work / "ds" / "private" / "targets" / "era-8.csv") in out
     fund = Account.create()
     tournament.grantRole(tournament.OPERATOR_ROLE(), fund.address, {"from": admin})
     from crowdstake.fund.publishing import publish_dataset_dir
@@ -284,10 +284,10 @@ def test_a_participant_downloads_a_rounds_dataset(env, data_store, published, dr
                                       {"from": driver.operator}).return_value
     out = tmp_path / "mine"
     said = cli(env, "data", "download", "--round", str(rid), "--out", str(out)).stdout
-    assert said.startswith(f"round {rid}: dataset 0x{digest.hex()} in {out}: fetched 4 file(s)")
+    assert said.startswith(f"round {rid}: dataset 0x{digest.hex()} in {out}: fetched 4 files")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == {p.name: p.read_bytes() for p in directory.iterdir()}
     again = cli(env, "data", "download", "--round", str(rid), "--out", str(out)).stdout
-    assert "fetched 0 file(s), 4 already there" in again
+    assert "fetched 0 files, 4 already there" in again
     assert HttpStore(data_store).live_ids(rid) == sorted(  # the round's live ids came with its dataset
         line.split(",", 1)[0] for line in (out / "live.csv").read_text().splitlines()[1:])
 
