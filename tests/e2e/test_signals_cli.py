@@ -62,7 +62,7 @@ def test_the_outsider_reproduced_the_root_and_the_scores_name_alpha_and_mpc(sign
 
 def test_a_submission_names_the_tickers_dropped_outside_the_universe(signals_round):
     output = signals_round["output"]
-    dropped = re.findall(r"(\d+) ticker\(s\) outside the round's universe were dropped \(not scored\): (\S+)", output)
+    dropped = re.findall(r"(\d+) tickers? outside the round's universe (?:was|were) dropped \(not scored\): (\S+)", output)
     assert len(dropped) == 1, output  # bob's, who sent every ticker he knows of; alice sent the universe
     count, first = dropped[0]
     universe = set(read_universe((signals_round["dir"] / "bob" / "round-1" / "universe.csv").read_bytes()))
