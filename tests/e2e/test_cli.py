@@ -12,14 +12,18 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pandas as pd
 import pytest
 import requests
 from brownie import chain, web3
 from eth_account import Account
-from support.rounds import model
+from support.rounds import MIN_STAKE, RESULTS_WINDOW, THRESHOLD, model
 from web3 import Web3
 
 from crowdstake.chain import save_deployment
+from crowdstake.diagnostics import diagnostics
+from crowdstake.fund.dataset import build_command, feature_columns
+from crowdstake.fund.market import synth_market, write_raw
 from crowdstake.results.merkle import Leaf, ResultsTree
 from crowdstake.results.payout import payout_delta, payout_factor
 from crowdstake.results.table import Row, table_hash, write_table
@@ -252,6 +256,51 @@ def test_a_bad_network_name_is_one_line(brownie_networks, tmp_path):
     unset = {k: v for k, v in brownie_networks.items() if k != "NODE_HOST"}
     err = refused(unset, "pay", "--round", "1", "--network", "test-chain")
     assert "needs $NODE_HOST" in err
+
+
+# ------------------------------------------------------------------ diagnostics at a round's weights and cap
+
+
+@pytest.fixture(scope="module")
+def validation(tmp_path_factory):
+    """A dataset built as the fund builds it, and two validation predictions files: a feature's
+    ranks as the model, another's as the example."""
+    root = tmp_path_factory.mktemp("diag")
+    write_raw(synth_market(eras=30, stocks=200, seed=5), root / "raw.csv")
+    built = build_command(root / "raw.csv", root / "out", seed=5, validation_eras=4)
+    directory = Path(built["rounds"][0]["dataset_dir"])
+    v = pd.read_csv(directory / "validation.csv", dtype={"id": str}, index_col="id")
+    files = {}
+    for name, column in zip(("mine", "example"), feature_columns(v)):
+        files[name] = root / f"{name}.csv"
+        ranked = ((v[column].rank(method="first") - 0.5) / len(v)).round(6)
+        ranked.rename("prediction").rename_axis("id").to_csv(files[name], lineterminator="\n")
+    return directory, files
+
+
+def test_diagnostics_at_a_rounds_weights_and_cap(env, validation, tournament, operator):
+    directory, files = validation
+    params = (THRESHOLD, MIN_STAKE, 2 * 10**16, RESULTS_WINDOW, 10_000, 5_000, 0, 0)  # CORR 1, MMC 0.5, cap 2%
+    tid = tournament.createTournament(params, {"from": operator}).return_value
+    now = chain.time()
+    rid = tournament.openRound(tid, b"\xda" * 32, now + 1000, now + 2000, {"from": operator}).return_value
+    args = ("diagnostics", "--dataset", str(directory), "--predictions", str(files["mine"]), "--example",
+            str(files["example"]))
+
+    def payout_row(out):
+        return next(line for line in out.splitlines() if line.startswith("payout (of stake)")).split()
+
+    out = cli(env, *args, "--round", str(rid)).stdout
+    want = diagnostics(directory, files["mine"], files["example"], corr_weight=1, mmc_weight=0.5, cap="2%").summary
+    assert f"payout at round {rid}'s CORR weight 1, MMC weight 0.5, cap 2%: best era {want['payout_best']:+.2%}" in out
+    assert payout_row(out)[3] == f"{want['payout_mean']:+.2%}"
+    default = diagnostics(directory, files["mine"], files["example"]).summary
+    out = cli(env, *args).stdout  # no round: the defaults, and no chain is needed
+    assert "payout at CORR weight 0.5, MMC weight 2, cap 5%: " in out
+    assert payout_row(out)[3] == f"{default['payout_mean']:+.2%}"
+    assert f"payout at round {rid}'s CORR weight 1, MMC weight 0.5, cap 3%: " in \
+        cli(env, *args, "--round", str(rid), "--cap", "3%").stdout  # a value given wins over the round's
+    assert "round 999 not found" in refused(env, *args, "--round", "999")
 
 
 # ------------------------------------------------------------------ datasets: built by the fund, downloaded by participants

@@ -62,7 +62,8 @@ COMMANDS = {
     "data build": {"--raw", "--out", "--live-eras", "--validation-eras", "--seed"},
     "data signals": {"--out", "--tickers", "--rounds", "--seed"},
     "data download": {"--round", "--out"} | NODE | STORE,
-    "diagnostics": {"--dataset", "--predictions", "--example", "--corr-weight", "--mmc-weight", "--cap", "--plot"},
+    "diagnostics": {"--dataset", "--predictions", "--example", "--round", "--corr-weight", "--mmc-weight", "--cap",
+                    "--plot"} | NODE,
     "demo": {"--out", "--participants", "--rounds", "--seed", "--network", "--rpc-url", "--serve", "--port"},
     "deploy": {"--members", "--threshold", "--dispute-window", "--operator", "--guardian", "--admin", "--treasury"}
               | NODE | WALLET,
