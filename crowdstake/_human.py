@@ -1,17 +1,15 @@
 """What people type and read besides token amounts (those are `_units`): durations (`90s`, `30m`,
 `1h30m`, `20d`), percentages (`5%`), score weights (`0.5`), UTC times (`2025-06-01T18:00Z`),
 addresses and 32-byte hashes; and times shown back as UTC dates with how far off they are ("in
-59 min"). Each parser returns exact integers in the contracts' units, or raises one
-InvalidInputError whose message says what was wrong and what to type; none guesses (no floats,
-no signs, no exponents). Pure functions: no node, no clock of their own."""
+59 min"), counts with their noun ("1 transaction"). Each parser returns exact integers in the
+contracts' units, or raises one InvalidInputError whose message says what was wrong and what to
+type; none guesses (no floats, no signs, no exponents). Pure functions: no node, no clock of their own."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-
-from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
 from crowdstake.errors import InvalidInputError
 
@@ -165,6 +163,15 @@ def when(timestamp: int, now: int) -> str:
     return f"{utc(timestamp)} ({relative(timestamp, now)})"
 
 
+# ------------------------------------------------------------------ counts
+
+
+def count(n: int, noun: str, nouns: str | None = None) -> str:
+    """A number with its noun, singular for one: `1 transaction`, `2 transactions`, `1,204 rows`,
+    `3 leaves` (`nouns` where adding an s is wrong)."""
+    return f"{int(n):,} {noun if int(n) == 1 else nouns or noun + 's'}"
+
+
 # ------------------------------------------------------------------ addresses and hashes
 
 
@@ -174,6 +181,8 @@ ZERO_ADDRESS = "0x" + "00" * 20
 def parse_address(value: str, what: str = "address") -> str:
     """A checksummed address from 0x and 40 hex digits; all-lowercase or all-uppercase digits are
     taken as they are, mixed case must carry a valid checksum (EIP-55), and the zero address is refused."""
+    from eth_utils import is_checksum_address, is_hex_address, to_checksum_address  # not at the CLI's start-up
+
     text = _text(value, what).strip()
     if not is_hex_address(text) or not text.startswith("0x"):
         raise InvalidInputError(f"{what} {text[:50]!r} is not an address: 0x and 40 hex digits")

@@ -179,7 +179,8 @@ def _validation(dataset) -> tuple[pd.DataFrame, list[str]]:
         names = [c for c in frame.columns if isinstance(c, str) and c.startswith("feature_")]
     missing = [n for n in names if n not in frame.columns]
     if missing:
-        raise InvalidInputError(f"{where} lacks {len(missing)} feature(s) features.json lists, e.g. {missing[0]}")
+        features = f"{len(missing)} feature{'' if len(missing) == 1 else 's'}"
+        raise InvalidInputError(f"{where} lacks {features} features.json lists, e.g. {missing[0]}")
     if not names:
         raise InvalidInputError(f"{where} has no feature_ column: FNC and feature exposure need the features")
     frame = frame.copy()
@@ -228,9 +229,11 @@ def _aligned(values: pd.Series, ids: pd.Index, what: str) -> pd.Series:
     if len(missing) or len(extra):
         parts = []
         if len(missing):
-            parts.append(f"lack {len(missing):,} validation id(s) (first {missing[0]!r})")
+            parts.append(f"lack {len(missing):,} validation id{'' if len(missing) == 1 else 's'} "
+                         f"(first {missing[0]!r})")
         if len(extra):
-            parts.append(f"have {len(extra):,} id(s) not in the validation data (first {extra[0]!r})")
+            parts.append(f"have {len(extra):,} id{'' if len(extra) == 1 else 's'} not in the validation data "
+                         f"(first {extra[0]!r})")
         raise InvalidInputError(f"the {what} {' and '.join(parts)}: predict exactly the ids of validation.csv")
     return values.reindex(ids)
 

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from hexbytes import HexBytes
 from web3 import Web3
 
-from crowdstake._human import parse_address, parse_duration
+from crowdstake._human import parse_address, parse_duration, utc
 from crowdstake._units import parse_amount, to_tokens
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.deployments import DEFAULT_DIR
@@ -288,7 +288,7 @@ class DevChain:
             now = self.now()
             if now >= target:
                 return now
-        raise FundError(f"the {self.kind} node's clock did not reach {target}: it is at {now}")
+        raise FundError(f"the {self.kind} node's clock did not reach {utc(target)}: it is at {utc(now)}")
 
     def _rpc(self, method: str, params: list):
         answer = with_retries(self.w3.provider.make_request, method, params, policy=self.policy)

@@ -3,20 +3,33 @@ arrive as exact Decimals; the summary lines keep their formats (tests and script
 
 from __future__ import annotations
 
+import textwrap
+
 import click
 
+from crowdstake._human import count
 
-def table(frame, title: str, width: int = 100) -> None:
-    """A DataFrame as a rich table; missing values as empty cells. On a terminal it is as wide as
-    the terminal; piped or captured, `width` columns (rich's 80 would cut the cells of a wide table)."""
+
+def table(frame, title: str | None = None, width: int = 100, *, wrap=(), right=(), headers=None) -> None:
+    """A DataFrame as a rich table under its title line; missing values as empty cells. Cells stay
+    on one line (captured output must not wrap mid-sentence) except in the `wrap` columns (names,
+    free text), which fold; `right` columns (numbers) are right-aligned; `headers` shows a column
+    under another header (one may hold a line break). No vertical rules: at 100 columns every
+    character goes to the cells. On a terminal it is as wide as the terminal; piped or captured,
+    `width` columns (rich's 80 would cut the cells of a wide table)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    shown = Table(title=title)
+    shown = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     for col in frame.columns:
-        shown.add_column(str(col), no_wrap=True)
+        folds = col in wrap
+        shown.add_column((headers or {}).get(col, str(col)), no_wrap=not folds, overflow="fold" if folds else "ellipsis",
+                         justify="right" if col in right else "left")
     for row in frame.itertuples(index=False):
         shown.add_row(*("" if v is None or v != v else str(v) for v in row))
+    if title:
+        click.echo(title)
     console = Console()
     (console if console.is_terminal else Console(width=width)).print(shown)
 
@@ -26,21 +39,33 @@ def _number(value, digits: int) -> str:
 
 
 def rounds(frame, now: int, title: str) -> None:
-    """`Participant.rounds()`: times as UTC minutes, amounts in tokens."""
+    """`Participant.rounds()`, a table per tournament: times as UTC minutes with how far off
+    they are on a second line, amounts in tokens."""
+    import pandas as pd
+
     from crowdstake._human import relative
 
-    shown = frame.assign(
-        closes=[f"{minute(t)} ({relative(t, now)})" for t in frame["closeTime"]],
-        resolves=[minute(t) for t in frame["resolveTime"]],
-        stake=[_number(v, 2) for v in frame["totalStake"]], reward=[_number(v, 2) for v in frame["totalReward"]],
-    )[["round", "tournament", "state", "closes", "resolves", "positions", "stake", "reward"]]
-    table(shown, title)
+    if frame.empty:
+        click.echo(f"{title}: no rounds yet")
+        return
+    for tournament, part in frame.groupby("tournament", sort=True):
+        shown = pd.DataFrame({
+            "round": part["round"], "state": part["state"],
+            "closes (UTC)": [f"{minute(t)}\n{relative(t, now)}" for t in part["closeTime"]],
+            "resolves (UTC)": [f"{minute(t)}\n{relative(t, now)}" for t in part["resolveTime"]],
+            "positions": part["positions"],
+            "stake": [_number(v, 2) for v in part["totalStake"]], "reward": [_number(v, 2) for v in part["totalReward"]],
+        })
+        table(shown, f"{title}, tournament {tournament}", right=("round", "positions", "stake", "reward"))
 
 
 def minute(timestamp: int) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(int(timestamp), timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+_SCORES = ("stake", "corr", "mmc", "score", "payout")
 
 
 def positions(frame, title: str) -> None:
@@ -50,23 +75,39 @@ def positions(frame, title: str) -> None:
         mmc=[_number(v, 4) for v in frame["mmc"]], score=[_number(v, 4) for v in frame["score"]],
         payout=[_number(v, 4) + ("*" if p else "") for v, p in zip(frame["payout"], frame["provisional"])],
     ).drop(columns=["provisional"])
-    table(shown, title)
+    table(shown, title, wrap=("model",), right=("round",) + _SCORES)
     if frame["provisional"].any():
         click.echo("* provisional: the committee accepted the table, and its dispute window is still running")
 
 
 def scores(frame, title: str) -> None:
-    """`Participant.scores().table`: the wallet's rows marked, stakers shortened; the two scores
-    before `score` (corr and mmc, or a Signals round's alpha or fnc and mpc) to 4 decimals."""
+    """`Participant.scores().table`: the wallet's rows marked, stakers shortened to their first
+    10 characters; the two scores before `score` (corr and mmc, or a Signals round's alpha or fnc
+    and mpc) to 4 decimals. A floor score's reason is a number in the `floor` column, the
+    reasons listed under the table (one may be a long sentence)."""
     at = list(frame.columns).index("score")
     first, second = frame.columns[at - 2], frame.columns[at - 1]
+    reasons = list(dict.fromkeys(r for r in frame["reason"] if r))
     shown = frame.assign(
-        staker=[f"{s[:10]}…" + (" (you)" if mine else "") for s, mine in zip(frame["staker"], frame["mine"])],
+        staker=[s[:10] + (" (you)" if mine else "") for s, mine in zip(frame["staker"], frame["mine"])],
         stake=[_number(v, 2) for v in frame["stake"]], score=[_number(v, 4) for v in frame["score"]],
         payout=[_number(v, 4) for v in frame["payout"]],
         **{c: [_number(v, 4) for v in frame[c]] for c in (first, second)},
-    ).drop(columns=["mine"])
-    table(shown, title)
+        reason=[str(reasons.index(r) + 1) if r else "" for r in frame["reason"]],
+    ).drop(columns=["mine"]).rename(columns={"reason": "floor"})
+    table(shown, title, wrap=("model",), right=("stake", first, second, "score", "payout", "floor"))
+    for number, reason in enumerate(reasons, 1):
+        click.echo(textwrap.fill(reason, 100, initial_indent=f"floor {number}: ", subsequent_indent="  "))
+
+
+def leaderboard(board, title: str) -> None:
+    """A season's leaderboard (`crowdstake.sim.report.leaderboard`) with the report page's columns
+    and rounding (`formatted`); a header such as total_stake on two lines, total over stake."""
+    from crowdstake.sim.report import formatted
+
+    shown = formatted(board)
+    table(shown, title, wrap=("participant",), right=[c for c in shown.columns if c not in ("participant", "kind")],
+          headers={c: c.replace("_", "\n") for c in shown.columns})
 
 
 def _vote(summary) -> str:
@@ -89,7 +130,7 @@ def claim(done) -> str:
 
 def oracle_summary(summary) -> None:
     """A `crowdstake.oracle.RoundSummary`: what a run did and where the round stands."""
-    click.echo(f"round {summary.round}: {summary.positions} positions scored, root {summary.root}")
+    click.echo(f"round {summary.round}: {count(summary.positions, 'position')} scored, root {summary.root}")
     click.echo(f"  reward {summary.total_reward:,.6f} (declared), burn {summary.total_burn:,.6f}; "
                f"score table {summary.table_hash}")
     for who, why in summary.floors.items():
@@ -113,6 +154,8 @@ def verification(report) -> None:
 
 def payout(summary) -> None:
     """A `crowdstake.oracle.PayoutSummary`: positions settled (the contract's word), cost, amounts."""
-    click.echo(f"round {summary.round}: {summary.settled} positions settled in {summary.transactions} transactions "
-               f"({summary.already_settled} were already), {summary.gas_used:,} gas; paid {summary.paid:,.4f}, "
+    already = f"{summary.already_settled:,} {'was' if summary.already_settled == 1 else 'were'} already"
+    click.echo(f"round {summary.round}: {count(summary.settled, 'position')} settled in "
+               f"{count(summary.transactions, 'transaction')} ({already}), {summary.gas_used:,} gas; "
+               f"paid {summary.paid:,.4f}, "
                f"credited {summary.credited:,.4f}, burned {summary.burned:,.4f}")

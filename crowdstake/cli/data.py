@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from crowdstake._human import count
 from crowdstake.cli import _options as options
 
 
@@ -58,7 +59,7 @@ def build(raw, out, live_eras, validation_eras, seed):
     from crowdstake.fund.dataset import build_command
 
     summary = build_command(raw, out, seed=seed, live_eras=live_eras, validation_eras=validation_eras)
-    click.echo(f"{len(summary['rounds'])} round dataset(s): {summary['train_rows']:,} train, "
+    click.echo(f"{count(len(summary['rounds']), 'round dataset')}: {summary['train_rows']:,} train, "
                f"{summary['validation_rows']:,} validation, {summary['live_rows']:,} live rows, "
                f"{summary['features']} features")
     for one in summary["rounds"]:
@@ -88,7 +89,7 @@ def signals(out, tickers, rounds, seed):
     from crowdstake.fund.signals_dataset import signals_command
 
     summary = signals_command(out, tickers=tickers, rounds=rounds, seed=seed)
-    click.echo(f"{len(summary['rounds'])} Signals round(s) of up to {tickers} tickers; the factors explain "
+    click.echo(f"{count(len(summary['rounds']), 'Signals round')} of up to {tickers:,} tickers; the factors explain "
                f"{summary['factor_share']:.0%} of the returns' variance")
     for one in summary["rounds"]:
         click.echo(f"  round {one['round']}: dataset {one['dataset_hash']} in {one['dataset_dir']} "
@@ -117,8 +118,9 @@ def download(round_id, out, flags):
     store = options.open_store(settings, contracts, needed_for="downloading a round's dataset reads the store")
     done = Participant(contracts, Account.create(), store).download(round_id, out)  # reading needs no key of the user's
     kept = f", {len(done.kept)} already there ({', '.join(done.kept)})" if done.kept else ""
-    click.echo(f"round {round_id}: dataset {done.dataset_hash} in {done.directory}: fetched {len(done.fetched)} "
-               f"file(s){' (' + ', '.join(done.fetched) + ')' if done.fetched else ''}{kept}, every hash checked")
+    fetched = count(len(done.fetched), "file") + (f" ({', '.join(done.fetched)})" if done.fetched else "")
+    click.echo(f"round {round_id}: dataset {done.dataset_hash} in {done.directory}: fetched {fetched}{kept}, "
+               "every hash checked")
 
 
 COMMANDS = [data]

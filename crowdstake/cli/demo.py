@@ -35,7 +35,6 @@ def demo(out, participants, rounds, seed, network, rpc_url, serve, port):
     a check fails. With --serve, the dashboard of the season follows, on the chain it played."""
     from rich.console import Console
 
-    from crowdstake.sim.report import formatted
     from crowdstake.sim.demo import failed, run_demo
 
     console = Console(soft_wrap=True)  # captured, a line stays one line (rich would wrap it at 80 columns)
@@ -47,7 +46,7 @@ def demo(out, participants, rounds, seed, network, rpc_url, serve, port):
     def show(result) -> None:
         board = result["leaderboard"]
         for name, part in board.groupby("tournament", sort=True):  # classic, then signals
-            render.table(formatted(part.drop(columns="tournament")), f"leaderboard, {name} (tokens)", width=200)
+            render.leaderboard(part.drop(columns="tournament"), f"leaderboard, {name} (tokens)")
         for fact, holds in result["outcomes"].items():
             console.print(f"{'[green]yes[/]' if holds else '[red]NO[/]'}  {fact}")
         console.print(f"report: {result['report']}")

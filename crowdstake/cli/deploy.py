@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from crowdstake._human import count
 from crowdstake.cli import _options as options
 
 _HOLDER = dict(type=options.address(), default=None, metavar="ADDR")
@@ -56,7 +57,7 @@ def deploy(members, threshold, dispute_window, operator, guardian, admin, treasu
         return f"{address} {label}".rstrip()
 
     click.echo(f"deployed crowdstake on chain {w3.eth.chain_id} ({deployer.network}) from {who(deployer.account.address)}: "
-               f"{done.transactions} transactions, {done.gas:,} gas")
+               f"{count(done.transactions, 'transaction')}, {done.gas:,} gas")
     click.echo(f"  record: {done.path}" + (" (replaced one whose contracts are not on this chain)" if done.replaced else ""))
     for name, address in done.record["contracts"].items():
         click.echo(f"  {name:16} {address}")

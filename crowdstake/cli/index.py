@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from crowdstake._human import count
 from crowdstake.cli import _options as options
 
 DEFAULT_CONFIRMATIONS = 5  # crowdstake.index.DEFAULT_CONFIRMATIONS (not imported at start-up: it pulls in web3)
@@ -14,7 +15,7 @@ DEFAULT_PAGE = 10_000  # crowdstake.chain.contracts.LOG_PAGE
 
 
 def _say(progress) -> None:
-    line = (f"indexed to block {progress.last}: {progress.events} events in {progress.pages} pages, "
+    line = (f"indexed to block {progress.last}: {count(progress.events, 'event')} in {count(progress.pages, 'page')}, "
             f"{progress.seconds:.1f} s ({progress.events_per_second:,.0f} events/s)")
     if progress.rewound_to is not None:
         line += f"; a reorg: rewound to block {progress.rewound_to}"

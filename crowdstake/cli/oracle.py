@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from crowdstake._human import count
 from crowdstake.cli import _options as options
 from crowdstake.cli import _render as render
 
@@ -138,8 +139,9 @@ def verify(round_id, targets, flags):
     render.verification(report)
     if not report.matches:
         n = len(report.differences)
-        problems = ([f"{n} leaf differs" if n == 1 else f"{n} leaves differ"] if n else []) + report.mismatches
-        raise OracleError(f"round {round_id} does not verify: " + ("; ".join(problems) or "the root differs"))
+        leaves = [count(n, "leaf", "leaves") + (" differs" if n == 1 else " differ")] if n else []
+        raise OracleError(f"round {round_id} does not verify: "
+                          + ("; ".join(leaves + report.mismatches) or "the root differs"))
 
 
 # ------------------------------------------------------------------ the keeper

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from crowdstake._human import count
 from crowdstake.cli import _options as options
 from crowdstake.cli import _render as render
 from crowdstake.errors import ConfigError, ParticipantError
@@ -173,7 +174,9 @@ def submit(round_id, model, file, flags):
     click.echo(f"submitted {file} for model {model} in round {round_id}: hash {done.hash}, tx {done.tx}")
     if done.dropped:
         shown = ", ".join(done.dropped[:10]) + (", ..." if len(done.dropped) > 10 else "")
-        click.echo(f"{len(done.dropped)} ticker(s) outside the round's universe were dropped (not scored): {shown}")
+        were = "was" if len(done.dropped) == 1 else "were"
+        click.echo(f"{count(len(done.dropped), 'ticker')} outside the round's universe {were} dropped (not scored): "
+                   f"{shown}")
 
 
 @click.command()
@@ -259,7 +262,8 @@ def status(index_path, flags):
     render.positions(frame, f"positions of {me}")
     signals = sorted(rid for rid in frame["round"].unique() if kinds[int(rid)])
     if signals:
-        click.echo(f"Signals round(s) {', '.join(map(str, signals))}: corr is the round's alpha (or FNC), mmc its MPC")
+        rounds_ = "round" if len(signals) == 1 else "rounds"
+        click.echo(f"Signals {rounds_} {', '.join(map(str, signals))}: corr is the round's alpha (or FNC), mmc its MPC")
 
 
 @click.command()
@@ -292,13 +296,15 @@ def scores(round_id, index_path, flags):
         participant = Participant(contracts, who, store, options.model_book(settings))
         done = participant.scores(round_id)
         signals = participant.round(round_id).params.kind
-    kind = "provisional: accepted, in its dispute window" if done.provisional else "final"
+    kind = "provisional" if done.provisional else "final"
     table = done.table
     if signals:  # the table's first score and contribution, by their Signals names
         from crowdstake.scoring.signals_round import SIGNALS_SCORES
 
         table = table.rename(columns={"corr": SIGNALS_SCORES[signals], "mmc": "mpc"})
-    render.scores(table, f"round {round_id} score table {done.table_hash[:18]}… ({kind})")
+    render.scores(table, f"round {round_id} score table {done.table_hash} ({kind})")
+    if done.provisional:
+        click.echo("provisional: the committee accepted this table, and its dispute window is still running")
 
 
 @click.command()

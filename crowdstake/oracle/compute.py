@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from crowdstake._human import count
 from crowdstake.chain.contracts import Contracts
 from crowdstake.errors import OracleError
 from crowdstake.oracle.inputs import (Position, classic_reader, fetch_predictions, read_positions, signals_reader,
@@ -68,7 +69,8 @@ def score_positions(store: Store, round_id: int, positions: list[Position], targ
     clock = clock or _Clock(None)
     threshold, cap = params.threshold, params.cap
     w_corr, w_mmc = params.corrWeightBps, params.mmcWeightBps
-    with steps.step(f"fetching and checking {len(positions)} predictions files", total=len(positions)) as advance:
+    files = count(len(positions), "predictions file")
+    with steps.step(f"fetching and checking {files}", total=len(positions)) as advance:
         read = signals_reader(signals, params.minTickers) if signals else classic_reader(targets)
         predictions, reasons = fetch_predictions(store, round_id, positions, advance, read=read)
     clock.lap("fetch_files")
@@ -76,16 +78,16 @@ def score_positions(store: Store, round_id: int, positions: list[Position], targ
     weights = (w_corr / 10_000, w_mmc / 10_000)
     if signals:
         first = SIGNALS_SCORES[params.kind]
-        with steps.step(f"scoring {len(predictions)} Signals models ({first}, MPC, neutralised against "
-                        f"{signals.neutralizers.shape[1]} factors)"):
+        with steps.step(f"scoring {count(len(predictions), 'Signals model')} ({first}, MPC, neutralised against "
+                        f"{count(signals.neutralizers.shape[1], 'factor')})"):
             scores = signals_round_scores(predictions, signals.neutralizers, signals.sample_weights, targets, stakes,
                                           weights, score=first, min_tickers=params.minTickers)
     else:
-        with steps.step(f"scoring {len(predictions)} models (CORR, MMC against the meta model)"):
+        with steps.step(f"scoring {count(len(predictions), 'model')} (CORR, MMC against the meta model)"):
             scores = round_scores(predictions, targets, stakes, weights)
     clock.lap("scoring")
     factor = payout_factor(threshold, total_stake)
-    with steps.step(f"building the results tree and score table of {len(positions)} leaves"):
+    with steps.step(f"building the results tree and score table of {count(len(positions), 'leaf', 'leaves')}"):
         at = scores.index.get_indexer([p.key for p in positions])  # one lookup, not a .loc per position
         corr, mmc, score = (scores[c].to_numpy(dtype=float) for c in ("corr", "mmc", "score"))
         quantized, why = scores["quantized"].to_numpy(), scores["reason"].to_numpy()

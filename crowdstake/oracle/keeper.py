@@ -23,6 +23,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.logs import DISCARD
 
+from crowdstake._human import count
 from crowdstake._units import to_tokens
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.tx import send, wait_for
@@ -163,7 +164,7 @@ def pay_round(contracts: Contracts, account: LocalAccount, store: Store, round_i
                 size = max(1, size // 2)
                 summary["batch_size"] = size
                 continue
-            raise KeeperError(f"batch of {len(chunk)} positions of round {round_id} failed: {e}") from None
+            raise KeeperError(f"batch of {count(len(chunk), 'position')} of round {round_id} failed: {e}") from None
         landed(receipt["transactionHash"])
         for ev in t.events.ClaimedMany().process_receipt(receipt, errors=DISCARD):
             for key in ("paid", "credited", "burned"):

@@ -28,7 +28,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from crowdstake._fs import atomic_write
-from crowdstake._human import utc
+from crowdstake._human import utc, when
 from crowdstake._units import to_tokens
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.rpc import with_retries
@@ -100,7 +100,7 @@ def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, 
     _, resolve, deadline = contracts.round_times(round_id)
     now = w3.eth.get_block("latest")["timestamp"]
     if now < resolve:
-        raise OracleError(f"round {round_id} resolves at {resolve}, {resolve - now} s from the chain's now: too early to score")
+        raise OracleError(f"round {round_id} resolves at {when(resolve, now)} by the chain's clock: too early to score")
     journal = Journal(workdir / f"round-{round_id}.json", owner=contracts.identity())
 
     # 1. score (or reuse the scored result: the same inputs give the same bytes), with the
@@ -205,8 +205,9 @@ def _require_finalisable(contracts: Contracts, round_id: int, reward: int, deadl
     now = contracts.w3.eth.get_block("latest")["timestamp"]
     ends = now + contracts.call(contracts.committee.functions.disputeWindow())
     if ends > deadline:
-        raise ResultsTooLate(f"round {round_id}: too late to vote: a result accepted now could be finalised at {ends}, "
-                             f"after the round's results deadline {deadline}; its stakes are refunded from then on")
+        raise ResultsTooLate(f"round {round_id}: too late to vote: a result accepted now could be finalised "
+                             f"{when(ends, now)}, after the round's results deadline {when(deadline, now)}; its "
+                             "stakes are refunded from then on")
     pool = contracts.call(contracts.tournament.functions.rewardPool())
     if reward > pool:
         raise OracleError(f"round {round_id} pays {to_tokens(reward)} in rewards but the reward pool holds "

@@ -278,7 +278,7 @@ def _strict(predictions: Predictions, ids: pd.Index, unit_interval: bool = False
         detail = "; ".join(f"model {_show(nm)}: " + ", ".join(r) for nm, r in bad[:10])
         more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
         raise InvalidInputError(
-            f"invalid predictions for {len(bad)} model(s): {detail}{more}."
+            f"invalid predictions for {len(bad)} model{'' if len(bad) == 1 else 's'}: {detail}{more}."
             " Fix them, or use round_scores, which scores bad models at the floor."
         )
     return names, x, constant

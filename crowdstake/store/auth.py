@@ -20,6 +20,7 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_utils import is_address, to_checksum_address
 
+from crowdstake._human import format_duration, utc, when
 from crowdstake.errors import StoreBadRequest, StoreTooLarge, StoreUnauthorized
 from crowdstake.results.merkle import model_id as _model_id_of
 
@@ -285,7 +286,8 @@ def verify_request(kind: str, data: bytes, auth: dict, *, chain_id: int, identit
         raise StoreUnauthorized(f"the signature is not by {signer_field} {signer}: sign with that account's key")
     now = clock()
     if expiry < now:
-        raise StoreUnauthorized(f"the signature expired at {expiry} (chain time now {now}): sign a new request")
+        raise StoreUnauthorized(f"the signature expired at {when(expiry, now)} by the chain's clock: sign a new request")
     if expiry > now + max_expiry:
-        raise StoreBadRequest(f"the signature's expiry {expiry} is more than {max_expiry} s after chain time {now}")
+        raise StoreBadRequest(f"the signature's expiry {when(expiry, now)} is more than {format_duration(max_expiry)} "
+                              f"after the chain's time {utc(now)}")
     return {**message, "digest": digest, "signer": signer}, now

@@ -269,7 +269,8 @@ def _scan(data: bytes, live_ids: Collection[str] | None, max_bytes: int,
         seen[ident] = x
     if expected is not None and len(seen) != len(expected):
         missing = sorted(expected - seen.keys())
-        raise bad(f"line {len(lines) + 1}: the file ends with {len(missing)} live id(s) missing, first {missing[0]!r}")
+        ids = f"{len(missing)} live id{'' if len(missing) == 1 else 's'}"
+        raise bad(f"line {len(lines) + 1}: the file ends with {ids} missing, first {missing[0]!r}")
     values = np.array(list(seen.values()), dtype=float)
     if len(values) and values.min() == values.max():  # the oracle could only score it at the floor
         raise bad(f"every prediction is {values[0]:g}: constant predictions cannot be ranked, so they would "

@@ -87,6 +87,7 @@ from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
 from crowdstake._fs import atomic_write, remove_leftovers, write_once
+from crowdstake._human import when
 from crowdstake.errors import (InvalidInputError, StoreConflict, StoreForbidden,
                                StoreNotFound, StoreUnavailable)
 from crowdstake.store.auth import MAX_EXPIRY, _address, _bytes32, _hex, model_bytes, verify_request
@@ -183,7 +184,7 @@ class LocalStore(SignedRequests, LocalDatasets):
             return
         now = self._now()
         if now < close:
-            raise StoreForbidden(f"round {round_id} is open until {close} (chain time now {now}): "
+            raise StoreForbidden(f"round {round_id} is open until {when(close, now)} by the chain's clock: "
                                  "its files are readable by nobody before it closes")
         self._closed_by = max(self._closed_by, now)
 
@@ -285,7 +286,8 @@ class LocalStore(SignedRequests, LocalDatasets):
         rid = msg["roundId"]
         close, _ = self._times(rid)
         if now >= close:
-            raise StoreForbidden(f"round {rid} closed at {close} (chain time now {now}): uploads are no longer accepted")
+            raise StoreForbidden(f"round {rid} closed at {when(close, now)} by the chain's clock: uploads are no longer "
+                                 "accepted")
         ids, (kind, floor) = self._live_set(rid), self._kind(rid)
         self._replay.refuse_used(msg["digest"])  # before the work; `remember` below decides a race
         if kind:  # Signals: tickers outside the universe are dropped, as the oracle drops them
@@ -305,7 +307,8 @@ class LocalStore(SignedRequests, LocalDatasets):
             raise StoreForbidden(f"{msg['publisher']} may not publish score tables here: only the oracle committee's members may")
         close, _ = self._times(rid)
         if now < close:
-            raise StoreForbidden(f"round {rid} is open until {close}: score tables are published after it closes")
+            raise StoreForbidden(f"round {rid} is open until {when(close, now)} by the chain's clock: score tables are "
+                                 "published after it closes")
         self._replay.remember(msg["digest"], msg["expiry"], now)
         digest = msg["tableHash"]
         rdir = self._round_dir(rid)
@@ -323,7 +326,7 @@ class LocalStore(SignedRequests, LocalDatasets):
         self._require_operator(msg["publisher"], "targets")
         _, resolve = self._times(rid)
         if now < resolve:
-            raise StoreForbidden(f"round {rid} resolves at {resolve} (chain time now {now}): "
+            raise StoreForbidden(f"round {rid} resolves at {when(resolve, now)} by the chain's clock: "
                                  "its targets are published from then on")
         ids, (kind, _) = self._live_set(rid), self._kind(rid)
         self._replay.remember(msg["digest"], msg["expiry"], now)
@@ -355,7 +358,7 @@ class LocalStore(SignedRequests, LocalDatasets):
         _, resolve = self._times(round_id)
         now = self._now()
         if now < resolve:
-            raise StoreForbidden(f"round {round_id} resolves at {resolve} (chain time now {now}): "
+            raise StoreForbidden(f"round {round_id} resolves at {when(resolve, now)} by the chain's clock: "
                                  "its targets are readable from then on")
         try:
             data = (self._round_dir(round_id) / "targets.csv").read_bytes()

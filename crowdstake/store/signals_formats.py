@@ -237,7 +237,8 @@ def read_signals_targets(data: bytes, universe: Collection[str] | None = None,
                 raise InvalidTargetsError(f"the targets file line {n}: ticker {t!r} is not in the round's universe")
         if len(seen) != len(expected):
             missing = sorted(expected - seen)
-            raise InvalidTargetsError(f"the targets file misses {len(missing)} universe ticker(s), first "
+            tickers = f"{len(missing)} universe ticker{'' if len(missing) == 1 else 's'}"
+            raise InvalidTargetsError(f"the targets file misses {tickers}, first "
                                       f"{missing[0]!r}; give a target for every ticker of universe.csv")
     return pd.Series(values[:, 0], index=pd.Index(tickers, name="ticker"), name="target")
 
@@ -294,7 +295,8 @@ def read_signals(data: bytes, universe: Collection[str], min_tickers: int,
         else:
             dropped.append(ticker)
     if len(kept) < min_tickers:
-        raise InvalidPredictionsError(f"the file has {len(kept)} valid ticker(s) of the round's universe, "
+        tickers = f"{len(kept)} valid ticker{'' if len(kept) == 1 else 's'}"
+        raise InvalidPredictionsError(f"the file has {tickers} of the round's universe, "
                                       f"{min_tickers} needed; submit a {column} for at least {min_tickers} tickers "
                                       f"of universe.csv")
     ids = sorted(kept)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from crowdstake._human import format_duration, format_percent, format_weight
+from crowdstake._human import count, format_duration, format_percent, format_weight
 from crowdstake.fund.params import KINDS, SCORE_NAMES
 from crowdstake.index.dashboard import SORTS
 from crowdstake.web import svg
@@ -97,7 +97,8 @@ def _verdict(report: dict) -> str:
     if report.get("error"):
         return f'<p class="bad">could not verify: {e(report["error"])}</p>'
     verdict = ('<p class="ok">matches</p>' if report["matches"] else
-               f'<p class="bad">does not match: {len(report["differences"])} leaves differ</p>')
+               f'<p class="bad">does not match: {count(len(report["differences"]), "leaf", "leaves")} '
+               f'{"differs" if len(report["differences"]) == 1 else "differ"}</p>')
     rows = [[wallet_link(d["staker"]), model_link(d["model_id"]), e(d["recomputed"]), e(d["published"])]
             for d in report["differences"]]
     return (f'{verdict}<p>on-chain root {short(report["onchain_root"], 66)}<br>recomputed root '

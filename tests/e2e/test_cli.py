@@ -6,20 +6,25 @@ user mistake: one clear line, exit 1, no stack trace, nothing changed. And the d
 
 import copy
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pandas as pd
 import pytest
 import requests
 from brownie import chain, web3
 from eth_account import Account
-from support.rounds import RESULTS_WINDOW, model
+from support.rounds import MIN_STAKE, RESULTS_WINDOW, THRESHOLD, model
 from web3 import Web3
 
 from crowdstake.chain import save_deployment
+from crowdstake.diagnostics import diagnostics
+from crowdstake.fund.dataset import build_command, feature_columns
+from crowdstake.fund.market import synth_market, write_raw
 from crowdstake.results.merkle import Leaf, ResultsTree
 from crowdstake.results.payout import payout_delta, payout_factor
 from crowdstake.results.table import Row, table_hash, write_table
@@ -132,7 +137,7 @@ def _post_results(driver, env, committee, admin, rid, staker, score):
 def test_participant_round_trip(env, store_url, alice_wallet, driver, token, tournament, committee, admin, tmp_path):
     env = {**env, "CROWDSTAKE_STORE": store_url}
     rid = _round_with_live_ids(driver, env)
-    assert f"│ {rid} " in cli(env, "rounds").stdout
+    assert re.search(rf"^ *{rid}  open ", cli(env, "rounds").stdout, re.M)
     preds = tmp_path / "preds.csv"
     preds.write_text(PREDICTIONS)
     out = cli(env, "submit", "--round", str(rid), "--model", "m", str(preds)).stdout
@@ -190,7 +195,7 @@ def test_pay_command_settles_a_round_in_batches(env, store_url, alice_wallet, dr
     cli(env, "stake", "--round", str(rid), "--model", "m", "--amount", "20")
     _post_results(driver, env, committee, admin, rid, alice_wallet, -20_000)
     out = cli(env, "pay", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
-    assert "1 positions settled in 1 transactions" in out
+    assert "1 position settled in 1 transaction (0 were already)" in out
     assert tournament.position(rid, alice_wallet, model("m"))[0] == 0  # settled
     assert "0 positions settled" in cli(env, "pay", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
 
@@ -243,7 +248,7 @@ def brownie_networks(env):
 
 def test_a_brownie_network_name_reaches_the_chain(brownie_networks, driver):
     rid = driver.open_round()
-    assert f"│ {rid} " in cli(brownie_networks, "rounds", "--network", "test-chain").stdout
+    assert re.search(rf"^ *{rid}  open ", cli(brownie_networks, "rounds", "--network", "test-chain").stdout, re.M)
 
 
 def test_a_bad_network_name_is_one_line(brownie_networks, tmp_path):
@@ -252,6 +257,51 @@ def test_a_bad_network_name_is_one_line(brownie_networks, tmp_path):
     unset = {k: v for k, v in brownie_networks.items() if k != "NODE_HOST"}
     err = refused(unset, "pay", "--round", "1", "--network", "test-chain")
     assert "needs $NODE_HOST" in err
+
+
+# ------------------------------------------------------------------ diagnostics at a round's weights and cap
+
+
+@pytest.fixture(scope="module")
+def validation(tmp_path_factory):
+    """A dataset built as the fund builds it, and two validation predictions files: a feature's
+    ranks as the model, another's as the example."""
+    root = tmp_path_factory.mktemp("diag")
+    write_raw(synth_market(eras=30, stocks=200, seed=5), root / "raw.csv")
+    built = build_command(root / "raw.csv", root / "out", seed=5, validation_eras=4)
+    directory = Path(built["rounds"][0]["dataset_dir"])
+    v = pd.read_csv(directory / "validation.csv", dtype={"id": str}, index_col="id")
+    files = {}
+    for name, column in zip(("mine", "example"), feature_columns(v)):
+        files[name] = root / f"{name}.csv"
+        ranked = ((v[column].rank(method="first") - 0.5) / len(v)).round(6)
+        ranked.rename("prediction").rename_axis("id").to_csv(files[name], lineterminator="\n")
+    return directory, files
+
+
+def test_diagnostics_at_a_rounds_weights_and_cap(env, validation, tournament, operator):
+    directory, files = validation
+    params = (THRESHOLD, MIN_STAKE, 2 * 10**16, RESULTS_WINDOW, 10_000, 5_000, 0, 0)  # CORR 1, MMC 0.5, cap 2%
+    tid = tournament.createTournament(params, {"from": operator}).return_value
+    now = chain.time()
+    rid = tournament.openRound(tid, b"\xda" * 32, now + 1000, now + 2000, {"from": operator}).return_value
+    args = ("diagnostics", "--dataset", str(directory), "--predictions", str(files["mine"]), "--example",
+            str(files["example"]))
+
+    def payout_row(out):
+        return next(line for line in out.splitlines() if line.startswith("payout (of stake)")).split()
+
+    out = cli(env, *args, "--round", str(rid)).stdout
+    want = diagnostics(directory, files["mine"], files["example"], corr_weight=1, mmc_weight=0.5, cap="2%").summary
+    assert f"payout at round {rid}'s CORR weight 1, MMC weight 0.5, cap 2%: best era {want['payout_best']:+.2%}" in out
+    assert payout_row(out)[3] == f"{want['payout_mean']:+.2%}"
+    default = diagnostics(directory, files["mine"], files["example"]).summary
+    out = cli(env, *args).stdout  # no round: the defaults, and no chain is needed
+    assert "payout at CORR weight 0.5, MMC weight 2, cap 5%: " in out
+    assert payout_row(out)[3] == f"{default['payout_mean']:+.2%}"
+    assert f"payout at round {rid}'s CORR weight 1, MMC weight 0.5, cap 3%: " in \
+        cli(env, *args, "--round", str(rid), "--cap", "3%").stdout  # a value given wins over the round's
+    assert "round 999 not found" in refused(env, *args, "--round", "999")
 
 
 # ------------------------------------------------------------------ datasets: built by the fund, downloaded by participants
@@ -265,7 +315,7 @@ def published(env, data_store, tournament, admin, tmp_path_factory):
     cli(env, "data", "synth", "--out", str(work / "raw.csv"), "--eras", "8", "--stocks", "30", "--seed", "2")
     out = cli(env, "data", "build", "--raw", str(work / "raw.csv"), "--out", str(work / "ds"), "--live-eras", "2",
               "--seed", "2").stdout
-    assert "2 round dataset(s)" in out and "era 7: dataset 0x" in out and str(work / "ds" / "private" / "targets" / "era-8.csv") in out
+    assert "2 round datasets" in out and "era 7: dataset 0x" in out and str(work / "ds" / "private" / "targets" / "era-8.csv") in out
     fund = Account.create()
     tournament.grantRole(tournament.OPERATOR_ROLE(), fund.address, {"from": admin})
     from crowdstake.fund.publishing import publish_dataset_dir
@@ -284,10 +334,10 @@ def test_a_participant_downloads_a_rounds_dataset(env, data_store, published, dr
                                       {"from": driver.operator}).return_value
     out = tmp_path / "mine"
     said = cli(env, "data", "download", "--round", str(rid), "--out", str(out)).stdout
-    assert said.startswith(f"round {rid}: dataset 0x{digest.hex()} in {out}: fetched 4 file(s)")
+    assert said.startswith(f"round {rid}: dataset 0x{digest.hex()} in {out}: fetched 4 files")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == {p.name: p.read_bytes() for p in directory.iterdir()}
     again = cli(env, "data", "download", "--round", str(rid), "--out", str(out)).stdout
-    assert "fetched 0 file(s), 4 already there" in again
+    assert "fetched 0 files, 4 already there" in again
     assert HttpStore(data_store).live_ids(rid) == sorted(  # the round's live ids came with its dataset
         line.split(",", 1)[0] for line in (out / "live.csv").read_text().splitlines()[1:])
 

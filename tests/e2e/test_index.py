@@ -178,7 +178,7 @@ def test_the_participants_views_from_the_index_equal_the_chains(world, tmp_path)
     from crowdstake.cli import main
 
     shown = CliRunner().invoke(main, ["rounds", "--index", str(tmp_path / "i.db")], terminal_width=200)
-    assert shown.exit_code == 0 and "rounds in the index" in shown.output and "│ open " in shown.output, shown.output
+    assert shown.exit_code == 0 and "rounds in the index, tournament 1" in shown.output and "  open  " in shown.output, shown.output
 
 
 def test_killed_inside_a_page_resumes_to_the_same_index(world, tmp_path):

@@ -13,6 +13,7 @@ from brownie import chain, web3
 from support.world import WINDOW, deploy_world, funded, open_round, run_operator, until, world  # noqa: F401 - world: a fixture
 
 from crowdstake import oracle
+from crowdstake._human import utc
 from crowdstake.chain import send
 from crowdstake.config import KeeperSettings, OracleSettings
 from crowdstake.errors import ConfigError, OracleError, ResultsTooLate, StoreNotFound
@@ -211,7 +212,8 @@ def test_a_vote_too_late_to_be_finalised_is_refused_and_nothing_is_sent(world, a
     nonce = web3.eth.get_transaction_count(member.address)
     deadline = world["tournament"].roundTimes(rid)[2]
     until(deadline - WINDOW + 5)  # a result accepted now would finalise after the deadline
-    with pytest.raises(ResultsTooLate, match=f"round {rid}: too late to vote: .* after the round's results deadline {deadline}"):
+    late = f"round {rid}: too late to vote: .* after the round's results deadline {utc(deadline)} \\(in "
+    with pytest.raises(ResultsTooLate, match=late):
         run_operator(world, member, rid, targets_dir, tmp_path / "op")
     assert web3.eth.get_transaction_count(member.address) == nonce  # nothing sent
     scored = (tmp_path / "op" / f"round-{rid}-scores.csv").read_bytes()

@@ -52,7 +52,7 @@ def season(admin, operator, guardian, tmp_path_factory):
     one = sentiment.copy()
     one.iloc[3] = 1.0
     classic = "id,prediction\n" + "".join(f"{t},0.5\n" for t in sentiment.index)
-    for bad, message in ((signals_csv(sentiment.iloc[:50]), "50 valid ticker\\(s\\) of the round's universe, 100 needed"),
+    for bad, message in ((signals_csv(sentiment.iloc[:50]), "50 valid tickers of the round's universe, 100 needed"),
                          (signals_csv(one), f"line 5: signal 1.0 for ticker '{one.index[3]}' is not strictly between"),
                          (classic.encode(), "the header must be a ticker column")):
         with pytest.raises(InvalidPredictionsError, match=message):

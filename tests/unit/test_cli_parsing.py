@@ -62,7 +62,8 @@ COMMANDS = {
     "data build": {"--raw", "--out", "--live-eras", "--validation-eras", "--seed"},
     "data signals": {"--out", "--tickers", "--rounds", "--seed"},
     "data download": {"--round", "--out"} | NODE | STORE,
-    "diagnostics": {"--dataset", "--predictions", "--example", "--corr-weight", "--mmc-weight", "--cap", "--plot"},
+    "diagnostics": {"--dataset", "--predictions", "--example", "--round", "--corr-weight", "--mmc-weight", "--cap",
+                    "--plot"} | NODE,
     "demo": {"--out", "--participants", "--rounds", "--seed", "--network", "--rpc-url", "--serve", "--port"},
     "deploy": {"--members", "--threshold", "--dispute-window", "--operator", "--guardian", "--admin", "--treasury"}
               | NODE | WALLET,
@@ -451,6 +452,9 @@ def test_oracle_and_keeper_summaries(capsys):
     _render.oracle_summary(RoundSummary(9, 4, "0xroot", "0xtable", Decimal("1"), Decimal("0"), {},
                                         would_vote=(b"\x01" * 32, b"\x02" * 32, 10**18, 4)))
     _render.payout(PayoutSummary(9, 5, 1, 4, 2, 234567, 3, False, Decimal("10.5"), Decimal("0"), Decimal("2.25")))
+    _render.oracle_summary(RoundSummary(9, 1, "0xroot", "0xtable", Decimal("1"), Decimal("0"), {}, state="accepted",
+                                        gas=1))
+    _render.payout(PayoutSummary(9, 1, 0, 1, 1, 1000, 3, False, Decimal("1"), Decimal("0"), Decimal("0")))
     assert capsys.readouterr().out.splitlines() == [
         "round 9: 4 positions scored, root 0xroot",
         "  reward 1,234.500000 (declared), burn 0.000001; score table 0xtable",
@@ -460,8 +464,13 @@ def test_oracle_and_keeper_summaries(capsys):
         "  reward 1.000000 (declared), burn 0.000000; score table 0xtable",
         f"  dry run, nothing sent: would publish table 0xtable and send vote(round 9, root 0x{'01' * 32}, "
         f"table 0x{'02' * 32}, totalReward 1000000000000000000 wei, leafCount 4)",
-        "round 9: 4 positions settled in 2 transactions (1 were already), 234,567 gas; paid 10.5000, "
+        "round 9: 4 positions settled in 2 transactions (1 was already), 234,567 gas; paid 10.5000, "
         "credited 0.0000, burned 2.2500",
+        "round 9: 1 position scored, root 0xroot",
+        "  reward 1.000000 (declared), burn 0.000000; score table 0xtable",
+        "  state: accepted; gas spent by this operator: 1",
+        "round 9: 1 position settled in 1 transaction (0 were already), 1,000 gas; paid 1.0000, credited 0.0000, "
+        "burned 0.0000",
     ]
 
 

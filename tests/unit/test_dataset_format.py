@@ -165,7 +165,7 @@ def test_targets_read_to_floats_indexed_by_id():
     (TARGETS.replace(b"c3,0.5", b"c3,\xd9\xa0.5"), "not a number"),
     (TARGETS.replace(b"c3,", b"zz,"), "line 4: id 'zz' is not a live id of this round"),
     (TARGETS.replace(b"c3,", b"a1,"), "line 4: id 'a1' appears twice"),
-    (TARGETS.replace(b"e5,1\n", b""), r"the file ends with 1 live id\(s\) missing, first 'e5'"),
+    (TARGETS.replace(b"e5,1\n", b""), r"the file ends with 1 live id missing, first 'e5'"),
     (TARGETS.replace(b"c3,0.5", b"c3,0.5,1"), "line 4: expected 2 fields `id,target`"),
     (b"id,target\n" + b"".join(f"{i},0.5\n".encode() for i in LIVE_IDS), "every target is 0.5: constant targets"),
 ])

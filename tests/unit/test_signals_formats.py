@@ -66,7 +66,7 @@ REFUSALS = {
     "one": (b"ticker,signal\nBBB,0.5\nAAA,1.0\n", "line 3: signal 1.0 for ticker 'AAA' is not strictly between"),
     "negative": (b"ticker,signal\nAAA,-0.5\n", "is not strictly between 0 and 1"),
     "too few tickers": (b"ticker,signal\nAAA,0.5\nBBB,0.4\nZZZ,0.3\n",
-                        "the file has 2 valid ticker(s) of the round's universe, 3 needed"),
+                        "the file has 2 valid tickers of the round's universe, 3 needed"),
 }
 
 
@@ -192,7 +192,7 @@ def test_targets_round_trip_and_refusals():
         b"ticker,target\nAAA,1\nAAA,2\n": "line 3: ticker 'AAA' appears twice",
         b"ticker,target\nAAA,inf\n": "line 2: target for ticker 'AAA' is inf",
         b"ticker,target\nAAA,1\nZZZ,1\n": "line 3: ticker 'ZZZ' is not in the round's universe",
-        b"ticker,target\nAAA,1\nBBB,1\n": "misses 2 universe ticker(s), first 'CCC'",
+        b"ticker,target\nAAA,1\nBBB,1\n": "misses 2 universe tickers, first 'CCC'",
     }
     for data, message in cases.items():
         with pytest.raises(InvalidTargetsError) as e:

@@ -204,7 +204,7 @@ def test_verify_shows_the_differences(server, verifier):
     answer = requests.post(server.url + "/api/rounds/1/verify", timeout=10).json()
     assert answer["matches"] is False and answer["differences"][0]["published"] == -300000
     page = requests.post(server.url + "/rounds/1/verify", timeout=10).text
-    assert "does not match: 1 leaves differ" in page and "-400000" in page
+    assert "does not match: 1 leaf differs" in page and "-400000" in page
     node_down = requests.post(server.url + "/rounds/2/verify", timeout=10)
     assert node_down.status_code == 503 and "did not answer" in node_down.text
     assert requests.post(server.url + "/rounds/7/verify", timeout=10).status_code == 404
