@@ -4,6 +4,7 @@ under /api), malformed input is a 4xx and never a 5xx, a round without its score
 the verify action needs a verifier, and the app refuses a missing index."""
 
 import re
+from html import escape, unescape
 
 import pytest
 import requests
@@ -204,7 +205,60 @@ def test_the_api_is_listed_in_openapi(server):
     paths = get(server, "/openapi.json").json()["paths"]
     assert set(paths) == {"/api/leaderboard", "/api/rounds", "/api/rounds/{round_id}", "/api/rounds/{round_id}/verify",
                           "/api/models/{model_id}", "/api/wallets/{address}", "/api/committee"}
-    assert get(server, "/docs").status_code == 200
+    docs = get(server, "/docs")  # rendered here from the OpenAPI schema: every path, method, summary
+    assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
+    spec = get(server, "/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            assert f'class="mono">{method.upper()} {path}</h2><p><b>{escape(op["summary"])}</b>' in docs.text
+    params = cells(docs.text, "parameters")  # the first table: the leaderboard's
+    assert params[1] == ["last", "query", "no", "integer", "1 to 10000, default 20",
+                         "how many of the latest resolved rounds the *_recent means cover"]
+    assert "<td>staker</td>" not in docs.text and "<td>query</td><td>no</td><td>string or null</td>" in docs.text
+    answers = [[unescape(c) for c in row[:2]] for table in docs.text.split('<table class="responses">')[1:]
+               for row in cells('<table class="responses">' + table, "responses")]
+    assert ["404", 'no such round in the index, or not one ({"detail"})'] in answers
+    assert ["503", 'the node or the store did not answer ({"detail"})'] in answers
+    assert "<script" not in docs.text and 'href="/openapi.json"' in docs.text
+
+
+OFF_HOST = re.compile(r"(?:[a-z][a-z0-9+.-]*:)?//[^\s\"'<>)]*", re.I)
+LINKS = re.compile(r'(?:href|src|action)="([^"]*)"')
+
+
+def test_no_page_refers_to_another_host(index_path):
+    """Every page reachable from the navigation (the API page, the verify outcome, a 404 and a
+    422 page among them) names no other host: no http(s) URL but the server's own, no
+    protocol-relative //host, and every link, source and form action is a path of the server."""
+    def matches(round_id):
+        return Verification(round_id, "0x" + "77" * 32, "0x" + "77" * 32, True, [])
+
+    with ServerThread(create_app(index_path, verify=matches)) as server:
+        checked = crawl(server)
+    assert {"/docs", "/committee", "/rounds/1", "/rounds/1/verify", "/openapi.json", f"/wallets/{BOB}"} <= set(checked)
+    assert len(checked) > 15
+
+
+def crawl(server) -> list[str]:
+    """Fetch every page linked from the start pages; check each names no other host."""
+    pending, seen, checked = ["/", "/docs", "/openapi.json", "/nowhere", "/?last=0"], set(), []
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        posted = path.endswith("/verify") and not path.startswith("/api/")
+        answer = requests.post(server.url + path, timeout=10) if posted else get(server, path)
+        assert answer.status_code < 500, path
+        body = answer.text
+        for found in OFF_HOST.findall(body):
+            assert found.startswith(server.url + "/"), (path, found)
+        for link in map(unescape, LINKS.findall(body)):
+            assert link.startswith(("/", "#")) and not link.startswith("//"), (path, link)
+            if link.startswith("/"):
+                pending.append(link.split("#")[0])
+        checked.append(path)
+    return checked
 
 
 def test_pages_follow_the_index_as_it_is_written(tmp_path):
