@@ -103,16 +103,17 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
     local = threading.local()
     cache = PageCache(cache_size)
 
-    def read(function, *args):
+    def read(function, *args, then=None):
         """`function(db, *args)` in one read transaction of this thread's connection (from the
-        cache while the index is unchanged)."""
+        cache while the index is unchanged), and `then(db, answer)` in the same one, uncached."""
         opened = getattr(local, "index", None)
         if opened is None:
             opened = local.index = open_index(index_path, identity)
         db = opened.db
         db.execute("BEGIN")
         try:
-            return cache.get(db, function, *args)
+            answer = cache.get(db, function, *args)
+            return answer if then is None else then(db, answer)
         finally:
             db.execute("COMMIT")
 
@@ -159,7 +160,7 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
 
     def round_data(round_id: str, offset: int = 0, limit: int = ROUND_ROWS) -> dict:
         rid = round_id_of(round_id)
-        return _found(read(dashboard.round_page, rid, offset, limit), f"round {rid}")
+        return _found(read(dashboard.round_page, rid, offset, limit, then=dashboard.with_countdowns), f"round {rid}")
 
     def model_data(model_id: str, staker: str | None) -> dict:
         mid = model_id_of(model_id)
@@ -205,7 +206,8 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
 
     @app.get("/api/rounds/{round_id}", tags=["api"], summary="A round: timeline, totals, votes, vetoes, scores",
              description="The round's detail, `positions` (`limit` of them from `offset`; `position_count`: all), "
-                         "`timeline`, `totals`, `payout_factor`, `settlement`, `accepted`, `tournament`.",
+                         "`timeline` (in time order, each moment's `in_seconds` from `now`, the index's chain "
+                         "time), `totals`, `payout_factor`, `settlement`, `accepted`, `tournament`.",
              responses=unknown("round"))
     def api_round(round_id: str = RoundId, offset: int = Offset, limit: int = Rows) -> dict:
         return round_data(round_id, offset, limit)
