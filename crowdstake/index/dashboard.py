@@ -241,10 +241,49 @@ def table_totals(db, round_id: int, table: str | None) -> dict:
     return found
 
 
+def _moment(event: str, time, block=None, log_index=None, **more) -> dict:
+    return {"event": event, "time": time, "block": block, "log_index": log_index, **more}
+
+
+def timeline(detail: dict, times: dict, accepted: list[dict], later: dict[str, list[dict]]) -> list[dict]:
+    """A round's moments in the order they happen: by time, and at the same second a scheduled
+    one (closes, resolves, dispute ends: no block; the contract counts a deadline as passed at
+    its second) before the block's events, these in block and log order. Moments not reached
+    yet (no time) come last, in the order a round goes through them."""
+    out = [_moment("opened", times.get(detail["opened_block"]), detail["opened_block"], -1),
+           _moment("closes", detail["close_time"]), _moment("resolves", detail["resolve_time"])]
+    out += [_moment(f"vote by {v['member']}", v["time"], v["block"], v["log_index"]) for v in detail["votes"]]
+    out += [_moment(f"veto of {v['result_hash']}", v["time"], v["block"], v["log_index"]) for v in detail["vetoes"]]
+    out += [_moment(f"refusal of {v['result_hash']}", v["time"], v["block"], v["log_index"])
+            for v in detail["refusals"]]
+    out += [_moment("accepted", a["time"], a["block"], a["log_index"]) for a in accepted]
+    out += [_moment("targets published", t["time"], t["block"], t["log_index"]) for t in later["targets"]]
+    out += [_moment("results deadline extended", x["time"], x["block"], x["log_index"], until=x["results_deadline"])
+            for x in later["deadline_extensions"]]
+    out += [_moment("dispute ends", detail["dispute_ends_at"]),
+            _moment("finalized", times.get(detail["finalized_block"]), detail["finalized_block"], 1 << 30)]
+    return sorted(out, key=lambda m: (m["time"] is None, m["time"] or 0, m["block"] is not None, m["block"] or 0,
+                                      m["log_index"] or 0))
+
+
+def with_countdowns(db, page: dict | None) -> dict | None:
+    """A round page (`round_page`) with the index's chain time (`now`: its cursor block's, None
+    before any) and, on each timeline moment, `in_seconds` (its time minus `now`: negative
+    when past). Read apart from the page's data, which is kept while the index's rows stand:
+    empty blocks move the cursor and so the clock, not the rows."""
+    if page is None:
+        return None
+    now = read.cursor_time(db)
+    moments = [{**m, "in_seconds": None if now is None or m["time"] is None else m["time"] - now}
+               for m in page["timeline"]]
+    return {**page, "now": now, "timeline": moments}
+
+
 def round_page(db, round_id: int, offset: int = 0, limit: int | None = None) -> dict | None:
     """The `/rounds/{id}` page: `read.round_detail` (its positions: `limit` from `offset`, or
-    all), plus its tournament's parameters, the timeline (opened, closes, resolves, each vote,
-    accepted, dispute ends, finalised: unix seconds, None when not reached), the payout factor
+    all), plus its tournament's parameters, the timeline (`timeline`: opened, closes, resolves,
+    each vote, veto, refusal and acceptance, targets published, a results deadline extended (to
+    `until`), dispute ends, finalised; unix seconds, None when not reached), the payout factor
     (WAD and as a float), the totals of its score table (reward, burn), and settlement progress
     (settled: claimed or refunded / staked positions)."""
     db = _db(db)
@@ -253,24 +292,16 @@ def round_page(db, round_id: int, offset: int = 0, limit: int | None = None) -> 
         return None
     params = db.execute("SELECT * FROM tournaments WHERE tournament_id = ?", (detail["tournament_id"],)).fetchone()
     detail["tournament"] = dict(params) if params else None
-    accepted = read._dicts(db.execute("SELECT block, result_hash, dispute_ends_at FROM acceptances WHERE round_id = ? "
-                                      "ORDER BY block, log_index", (round_id,)))
-    times = block_times(db, [detail["opened_block"], detail["finalized_block"]] + [v["block"] for v in detail["votes"]]
-                        + [a["block"] for a in accepted] + [v["block"] for v in detail["vetoes"]])
-    for v in detail["votes"] + detail["vetoes"] + accepted:
+    accepted = read._dicts(db.execute("SELECT block, log_index, result_hash, dispute_ends_at FROM acceptances "
+                                      "WHERE round_id = ? ORDER BY block, log_index", (round_id,)))
+    later = {table: read._dicts(db.execute(f"SELECT * FROM {table} WHERE round_id = ? ORDER BY block, log_index",
+                                           (round_id,))) for table in ("targets", "deadline_extensions")}
+    events = detail["votes"] + detail["vetoes"] + detail["refusals"] + accepted + sum(later.values(), [])
+    times = block_times(db, [detail["opened_block"], detail["finalized_block"]] + [v["block"] for v in events])
+    for v in events:
         v["time"] = times.get(v["block"])
-    timeline = [{"event": "opened", "time": times.get(detail["opened_block"]), "block": detail["opened_block"]},
-                {"event": "closes", "time": detail["close_time"], "block": None},
-                {"event": "resolves", "time": detail["resolve_time"], "block": None}]
-    timeline += [{"event": f"vote by {v['member']}", "time": v["time"], "block": v["block"]} for v in detail["votes"]]
-    timeline += [{"event": f"veto of {v['result_hash']}", "time": v["time"], "block": v["block"]}
-                 for v in detail["vetoes"]]
-    timeline += [{"event": "accepted", "time": a["time"], "block": a["block"]} for a in accepted]
-    timeline.append({"event": "dispute ends", "time": detail["dispute_ends_at"], "block": None})
-    timeline.append({"event": "finalized", "time": times.get(detail["finalized_block"]),
-                     "block": detail["finalized_block"]})
     detail["accepted"] = accepted
-    detail["timeline"] = timeline
+    detail["timeline"] = timeline(detail, times, accepted, later)
     settled = db.execute("SELECT (SELECT COUNT(*) FROM claims WHERE round_id = ?1) + "
                          "(SELECT COUNT(*) FROM refunds WHERE round_id = ?1)", (round_id,)).fetchone()[0]
     detail["settlement"] = {"settled": settled, "staked": detail["staked_positions"]}

@@ -65,6 +65,14 @@ def _model_hex(model_id) -> str:
     return "0x" + bytes(model_id).hex() if isinstance(model_id, (bytes, bytearray)) else str(model_id).lower()
 
 
+def cursor_time(db) -> int | None:
+    """The chain time of the index's cursor block (the clock as the index knows it); None
+    before it has indexed a block."""
+    row = _db(db).execute("SELECT b.timestamp FROM blocks b JOIN meta m ON m.key = 'cursor' "
+                          "AND b.number = CAST(m.value AS INTEGER)").fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def round_table(db, round_id: int) -> str | None:
     """The score table hash of round `round_id`: the finalised one, else the standing accepted one."""
     db = _db(db)

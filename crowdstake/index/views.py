@@ -15,19 +15,17 @@ import pandas as pd
 
 from crowdstake._units import TOKEN
 from crowdstake.errors import ParticipantError
-from crowdstake.index.read import _db, _dicts, round_table
+from crowdstake.index.read import _db, _dicts, cursor_time, round_table
 from crowdstake.models import ModelBook
 from crowdstake.participant import ROUND_COLUMNS, SCORE_COLUMNS, STATUS_COLUMNS, Scores, position_state, round_phase
 
 
 def index_now(db) -> int:
     """The chain time of the index's cursor block: what the index knows the clock to be."""
-    db = _db(db)
-    row = db.execute("SELECT b.timestamp FROM blocks b JOIN meta m ON m.key = 'cursor' "
-                     "AND b.number = CAST(m.value AS INTEGER)").fetchone()
-    if row is None or row["timestamp"] is None:
+    now = cursor_time(db)
+    if now is None:
         raise ParticipantError("the index has indexed no block yet: run `crowdstake index` first")
-    return int(row["timestamp"])
+    return now
 
 
 def _results_window(db: sqlite3.Connection, round_row) -> int:

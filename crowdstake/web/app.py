@@ -1,6 +1,8 @@
 """The dashboard as an ASGI app: `create_app(index_path, verify=None, identity=None, verify_hint="")`.
 
-HTML pages and, under `/api`, the same data as JSON (FastAPI lists them at `/docs`):
+HTML pages and, under `/api`, the same data as JSON (listed at `/docs`, a page rendered here from
+the OpenAPI schema, which `/openapi.json` serves; FastAPI's Swagger page, which loads from a CDN,
+is off):
 
     GET  /                      /api/leaderboard          standings per tournament (?sort=, ?last=, ?limit=)
     GET  /rounds                /api/rounds               every round
@@ -33,7 +35,7 @@ from pathlib import Path
 from crowdstake.errors import CrowdstakeError, NodeUnavailable, StoreUnavailable
 from crowdstake.index import dashboard
 from crowdstake.index.schema import open_index
-from crowdstake.web import html, pages
+from crowdstake.web import apidoc, html, pages
 from crowdstake.web.cache import PageCache
 
 _ROUND = re.compile(r"[0-9]{1,18}")  # an int64, with room to spare
@@ -93,6 +95,7 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
     schema's or, with `identity`, another deployment's is a ConfigError). Page data is kept
     while the index does not change (`cache.PageCache`, `cache_size` answers; 0: none)."""
     from fastapi import FastAPI, Query, Request
+    from fastapi import Path as Path_
     from fastapi.responses import HTMLResponse, JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -101,21 +104,22 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
     local = threading.local()
     cache = PageCache(cache_size)
 
-    def read(function, *args):
+    def read(function, *args, then=None):
         """`function(db, *args)` in one read transaction of this thread's connection (from the
-        cache while the index is unchanged)."""
+        cache while the index is unchanged), and `then(db, answer)` in the same one, uncached."""
         opened = getattr(local, "index", None)
         if opened is None:
             opened = local.index = open_index(index_path, identity)
         db = opened.db
         db.execute("BEGIN")
         try:
-            return cache.get(db, function, *args)
+            answer = cache.get(db, function, *args)
+            return answer if then is None else then(db, answer)
         finally:
             db.execute("COMMIT")
 
     app = FastAPI(title=f"{title} dashboard", description="The tournament's dashboard: each page's data as JSON.",
-                  version="1")
+                  version="1", docs_url=None, redoc_url=None)
     app.state.index_path, app.state.cache = index_path, cache
 
     def is_api(request: Request) -> bool:
@@ -157,7 +161,7 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
 
     def round_data(round_id: str, offset: int = 0, limit: int = ROUND_ROWS) -> dict:
         rid = round_id_of(round_id)
-        return _found(read(dashboard.round_page, rid, offset, limit), f"round {rid}")
+        return _found(read(dashboard.round_page, rid, offset, limit, then=dashboard.with_countdowns), f"round {rid}")
 
     def model_data(model_id: str, staker: str | None) -> dict:
         mid = model_id_of(model_id)
@@ -182,33 +186,64 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
 
     # ---------------------------------------------------------------- /api
 
-    @app.get("/api/leaderboard", tags=["api"], summary="Standings per tournament, by model and by participant")
+    def unknown(what: str) -> dict:
+        return {404: {"description": f"no such {what} in the index, or not one ({{\"detail\"}})"}}
+
+    RoundId = Path_(description="the round's number")
+    ModelId = Path_(description="a model id: 0x and up to 64 hex digits (the keccak of its name)")
+    Address = Path_(description="a wallet: 0x and 40 hex digits")
+
+    @app.get("/api/leaderboard", tags=["api"], summary="Standings per tournament, by model and by participant",
+             description="`tournaments`: each with `tournament` (its parameters), `resolved_rounds`, `models` and "
+                         "`participants` (rows as on the page) and `counts` (rows before the limit).",
+             responses={422: {"description": "a bad sort, last or limit ({\"detail\"})"}})
     def api_leaderboard(sort: str = Sort, last: int = Last, limit: int = Limit) -> dict:
         return leaderboard_data(sort, last, limit)
 
-    @app.get("/api/rounds", tags=["api"], summary="Every round, newest first")
+    @app.get("/api/rounds", tags=["api"], summary="Every round, newest first",
+             description="Each round's tournament, status, times, staked positions, stake and reward.")
     def api_rounds() -> list[dict]:
         return read(dashboard.rounds_list)
 
-    @app.get("/api/rounds/{round_id}", tags=["api"], summary="A round: timeline, totals, votes, vetoes, scores")
-    def api_round(round_id: str, offset: int = Offset, limit: int = Rows) -> dict:
+    @app.get("/api/rounds/{round_id}", tags=["api"], summary="A round: timeline, totals, votes, vetoes, scores",
+             description="The round's detail, `positions` (`limit` of them from `offset`; `position_count`: all), "
+                         "`timeline` (in time order, each moment's `in_seconds` from `now`, the index's chain "
+                         "time), `totals`, `payout_factor`, `settlement`, `accepted`, `tournament`.",
+             responses=unknown("round"))
+    def api_round(round_id: str = RoundId, offset: int = Offset, limit: int = Rows) -> dict:
         return round_data(round_id, offset, limit)
 
-    @app.post("/api/rounds/{round_id}/verify", tags=["api"], summary="Recompute a round and compare with the chain")
-    def api_verify(round_id: str) -> dict:
+    @app.post("/api/rounds/{round_id}/verify", tags=["api"], summary="Recompute a round and compare with the chain",
+              description="`round`, `onchain_root`, `recomputed_root`, `matches`, `differences` (as `crowdstake "
+                          "oracle verify`).",
+              responses={**unknown("round"), 409: {"description": "no store and node to verify with, or no result "
+                                                                  "to verify yet ({\"detail\"})"},
+                         503: {"description": "the node or the store did not answer ({\"detail\"})"}})
+    def api_verify(round_id: str = RoundId) -> dict:
         return verification(round_id)
 
-    @app.get("/api/models/{model_id}", tags=["api"], summary="A model's positions round by round")
-    def api_model(model_id: str, staker: str | None = Query(None, description="only this participant's")) -> dict:
+    @app.get("/api/models/{model_id}", tags=["api"], summary="A model's positions round by round",
+             description="`model_id`, `stakers`, `positions` (each with `cumulative_payout_tokens`), `kinds`.",
+             responses=unknown("model"))
+    def api_model(model_id: str = ModelId,
+                  staker: str | None = Query(None, description="only this participant's")) -> dict:
         return model_data(model_id, staker)
 
-    @app.get("/api/wallets/{address}", tags=["api"], summary="A wallet's positions and internal balance moves")
-    def api_wallet(address: str) -> dict:
+    @app.get("/api/wallets/{address}", tags=["api"], summary="A wallet's positions and internal balance moves",
+             description="Its positions (with `cumulative_payout_tokens`), `internal_balance`, `credited`, "
+                         "`withdrawals`, `staked_from_balance`, `kinds`.", responses=unknown("wallet"))
+    def api_wallet(address: str = Address) -> dict:
         return wallet_data(address)
 
-    @app.get("/api/committee", tags=["api"], summary="The committee: members, threshold, votes and gas per round")
+    @app.get("/api/committee", tags=["api"], summary="The committee: members, threshold, votes and gas per round",
+             description="`members`, `threshold`, `dispute_window`, `member_count`, `membership_version`, "
+                         "`rounds` (votes, gas, vetoes of each) and `vetoes`.")
     def api_committee() -> dict:
         return read(dashboard.committee_page)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs():
+        return apidoc.api_page(app.openapi())
 
     # ---------------------------------------------------------------- pages
 

@@ -45,6 +45,29 @@ def when(timestamp) -> str:
     return "" if timestamp is None else e(utc(timestamp))
 
 
+_SPANS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
+
+
+def span(seconds: int) -> str:
+    """A length of time in its largest unit and the next one, truncated: `3 h 12 min`, `2 h`,
+    `1 d 4 h`, `45 s`."""
+    seconds = abs(int(seconds))
+    for (unit, size), (next_unit, next_size) in zip(_SPANS, _SPANS[1:] + (("", 1),)):
+        if seconds >= size:
+            count, rest = divmod(seconds, size)
+            smaller = rest // next_size if next_unit else 0
+            return f"{count} {unit}" + (f" {smaller} {next_unit}" if smaller else "")
+    return "0 s"
+
+
+def countdown(seconds) -> str:
+    """How far a moment is from now (`seconds`: its time minus now): `in 3 h 12 min`, `2 h
+    ago`, `now`; "" when either is not known."""
+    if seconds is None:
+        return ""
+    return "now" if seconds == 0 else f"in {span(seconds)}" if seconds > 0 else f"{span(seconds)} ago"
+
+
 def short(hex_text, keep: int = 10) -> str:
     """A hash shortened for a table, whole in its title."""
     if hex_text is None:

@@ -10,7 +10,8 @@ from crowdstake._human import count, format_duration, format_percent, format_wei
 from crowdstake.fund.params import KINDS, SCORE_NAMES
 from crowdstake.index.dashboard import SORTS
 from crowdstake.web import svg
-from crowdstake.web.html import amount, e, model_link, number, page, round_link, short, table, wallet_link, when
+from crowdstake.web.html import (amount, countdown, e, model_link, number, page, round_link, short, table, wallet_link,
+                                 when)
 
 _STANDING_COLUMNS = [("rank", "rank"), ("stake_now", "stake now"), ("rounds", "rounds"),
                      ("corr_recent", "CORR (last {n})"), ("mmc_recent", "MMC (last {n})"),
@@ -137,9 +138,12 @@ def round_(data: dict, can_verify: bool, verified: dict | None = None, verify_hi
     `verify_hint`, how to give a store and a node), or, given `verified` (a verification done
     beforehand: the static site's), its outcome."""
     rid = data["round_id"]
-    timeline = table([("event", "event"), ("time", "time"), ("block", "block")],
-                     [[e(t["event"]), when(t["time"]) or '<span class="note">not yet</span>', e(t["block"])]
-                      for t in data["timeline"]], cls="timeline")
+    timeline = table([("event", "event"), ("time", "time (UTC)"), ("countdown", "from now"), ("block", "block")],
+                     [[e(t["event"]) + (f" to {when(t['until'])}" if t.get("until") else ""),
+                       when(t["time"]) or '<span class="note">not yet</span>', e(countdown(t.get("in_seconds"))),
+                       e(t["block"])] for t in data["timeline"]], cls="timeline")
+    clock = (f'<p class="note" id="clock">from now: from the index\'s chain time, {when(data["now"])} (its last '
+             f'indexed block)</p>' if data.get("now") is not None else "")
     totals, factor, settle = data["totals"], data["payout_factor"], data["settlement"]
     summary = table([("k", "what"), ("v", "value")], [
         ["status", e(data["status"])], ["tournament", f'{e(data["tournament_id"])} ({e(_kind_name(data["tournament"]["kind"]))})'
@@ -173,7 +177,7 @@ def round_(data: dict, can_verify: bool, verified: dict | None = None, verify_hi
                      e(p["state"]), number(p["corr"]), number(p["mmc"]), number(p["table_score"]),
                      amount(p["table_delta_tokens"]), e(p["reason"])] for p in data["positions"]], cls="scores")
     verify = f'<div id="verify">{_verdict(verified)}</div>' if verified else _verify_form(rid, can_verify, verify_hint)
-    body = (f"<h2>Timeline</h2>{timeline}<h2>Totals</h2>{summary}<h2>Votes</h2>{votes}<h2>Vetoes</h2>{vetoes}"
+    body = (f"<h2>Timeline</h2>{clock}{timeline}<h2>Totals</h2>{summary}<h2>Votes</h2>{votes}<h2>Vetoes</h2>{vetoes}"
             f"<h2>Scores</h2>{scores_note}{scores}{_pager(data)}<h2>Verify</h2>{verify}")
     return page(f"Round {rid}", body)
 

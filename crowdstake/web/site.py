@@ -84,7 +84,7 @@ def _render(db, url: str, verify: Callable[[int], object] | None) -> str:
         if kind == "committee":
             return pages.committee(dashboard.committee_page(db))
         if kind == "rounds":
-            data = _found(dashboard.round_page(db, round_id_of(rest)), f"round {rest}")
+            data = _found(dashboard.with_countdowns(db, dashboard.round_page(db, round_id_of(rest))), f"round {rest}")
             return pages.round_(data, False, _verified(verify, data["round_id"]) if verify and data["root"] else None)
         if kind == "models":
             staker = query.get("staker", [None])[0]

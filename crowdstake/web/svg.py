@@ -1,7 +1,8 @@
 """Charts as inline SVG, drawn on the server: `lines(series)` draws one polyline per series of
 (x, y) points on shared axes, with a zero line when the values cross it, and `bars(values)` a
 bar per value (positive up, negative down). Both return an `<svg>` element (text, escaped), or
-a short note when there is nothing to draw."""
+a short note when there is nothing to draw. The element is meant inline in an HTML page, whose
+parser gives it the SVG namespace: it names no namespace URL (the pages refer to no other host)."""
 
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ def _frame(title: str, body: list[str], ylo: float, yhi: float, xs: list[float])
     if xs:
         axis.append(f'<text x="{PAD}" y="{HEIGHT - PAD + 16}">{min(xs):g}</text>')
         axis.append(f'<text x="{WIDTH - 10}" y="{HEIGHT - PAD + 16}" text-anchor="end">{max(xs):g}</text>')
-    return (f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
-            f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>{"".join(axis)}{"".join(body)}</svg>')
+    return (f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}">'
+            f'<title>{escape(title)}</title>{"".join(axis)}{"".join(body)}</svg>')
 
 
 def lines(title: str, series: dict[str, list[tuple[float, float]]]) -> str:

@@ -4,6 +4,7 @@ under /api), malformed input is a 4xx and never a 5xx, a round without its score
 the verify action needs a verifier, and the app refuses a missing index."""
 
 import re
+from html import escape, unescape
 
 import pytest
 import requests
@@ -13,7 +14,7 @@ from crowdstake.errors import ConfigError, NodeUnavailable
 from crowdstake.index.schema import open_index, touch
 from crowdstake.oracle.run import Difference, Verification
 from crowdstake.web import create_app
-from support.dashboard_rows import BOB, M1, M2, M3, MEMBERS, RESULT1, T0, populate
+from support.dashboard_rows import BOB, M1, M2, M3, MEMBERS, RESULT1, RESULT2, T0, populate
 from support.index_rows import ALICE, E18, ident, put, stake, wei
 
 
@@ -108,10 +109,10 @@ def test_rounds_and_a_round_page(server):
         [(2, "opened", 1, 20.0), (1, "finalized", 3, 47.0)]
     assert cells(get(server, "/rounds").text, "rounds")[1][:3] == ["1", "1", "finalized"]
     r = get(server, "/api/rounds/1").json()
-    assert [(t["event"], t["time"]) for t in r["timeline"]] == [
-        ("opened", T0 + 50), ("closes", T0 + 100), ("resolves", T0 + 200), (f"vote by {MEMBERS[0]}", T0 + 100),
-        (f"vote by {MEMBERS[1]}", T0 + 110), ("accepted", T0 + 110), ("dispute ends", T0 + 900),
-        ("finalized", T0 + 200)]
+    assert [(t["event"], t["time"]) for t in r["timeline"]] == [  # in time order; a deadline before its second's blocks
+        ("opened", T0 + 50), ("closes", T0 + 100), (f"vote by {MEMBERS[0]}", T0 + 100),
+        (f"vote by {MEMBERS[1]}", T0 + 110), ("accepted", T0 + 110), ("resolves", T0 + 200), ("finalized", T0 + 200),
+        ("dispute ends", T0 + 900)]
     assert r["settlement"] == {"settled": 2, "staked": 3} and r["payout_factor"]["value"] == 1.0
     assert r["totals"]["reward_tokens"] == 1.5 and r["totals"]["burn_tokens"] == 2.0
     assert [(v["member"], v["gas_used"], v["restarts"], v["membership_version"]) for v in r["votes"]] == \
@@ -125,6 +126,39 @@ def test_rounds_and_a_round_page(server):
     assert f'title="{MEMBERS[0]}"' in page
     assert [row[5] for row in cells(page, "scores")] == ["0.0200", "-0.0300", "0.0100"]
     assert '<span id="settlement">2 / 3</span>' in page and "no-score-table" not in page
+
+
+def test_the_timeline_is_in_time_order_with_countdowns_from_the_indexs_chain_time(tmp_path):
+    """Round 2 as of block 36 (T0 + 360): what is past says how long ago, what is to come how
+    long until, and the moments come in time order (block, then log order), whatever their kind."""
+    path = tmp_path / "index.sqlite3"
+    with open_index(path, ident(), write=True) as opened:
+        db = opened.db
+        populate(db)
+        put(db, "targets", 36, 0, round_id=2, targets_hash="0x" + "7a" * 32)
+        put(db, "deadline_extensions", 36, 1, round_id=2, results_deadline=T0 + 3 * 86400 + 4 * 3600)
+        put(db, "refusals", 34, 0, round_id=2, result_hash="0x" + "e3" * 32, reason="0x" + "00" * 32)
+        db.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (34, '0x22', ?), (36, '0x24', ?)",
+                   (T0 + 340, T0 + 360))
+        db.execute("UPDATE meta SET value = '36' WHERE key = 'cursor'")
+    with ServerThread(create_app(path)) as running:
+        data = requests.get(running.url + "/api/rounds/2", timeout=10).json()
+        page = requests.get(running.url + "/rounds/2", timeout=10).text
+    assert data["now"] == T0 + 360
+    assert [(t["event"], t["block"], t["in_seconds"]) for t in data["timeline"]] == [
+        ("opened", 30, -60), (f"vote by {MEMBERS[2]}", 33, -30), ("accepted", 33, -30),
+        ("refusal of 0x" + "e3" * 32, 34, -20), ("veto of " + RESULT2, 35, -10), ("targets published", 36, 0),
+        ("results deadline extended", 36, 0), ("closes", None, 740), ("resolves", None, 840),
+        ("dispute ends", None, 1540), ("finalized", None, None)]
+    shown = cells(page, "timeline")
+    assert [row[2] for row in shown] == ["1 min ago", "30 s ago", "30 s ago", "20 s ago", "10 s ago", "now", "now",
+                                         "in 12 min 20 s", "in 14 min", "in 25 min 40 s", ""]
+    assert shown[6][0] == "results deadline extended to 2025-10-12 12:53:20 UTC" and shown[-1][1] == "not yet"
+    assert "from the index's chain time, 2025-10-09 08:59:20 UTC" in page
+    from crowdstake.web.html import countdown
+
+    assert [countdown(s) for s in (11_520, -7_200, 90_061, 59, None)] == \
+        ["in 3 h 12 min", "2 h ago", "in 1 d 1 h", "in 59 s", ""]
 
 
 def test_a_round_without_its_score_table_says_so(server):
@@ -215,7 +249,60 @@ def test_the_api_is_listed_in_openapi(server):
     paths = get(server, "/openapi.json").json()["paths"]
     assert set(paths) == {"/api/leaderboard", "/api/rounds", "/api/rounds/{round_id}", "/api/rounds/{round_id}/verify",
                           "/api/models/{model_id}", "/api/wallets/{address}", "/api/committee"}
-    assert get(server, "/docs").status_code == 200
+    docs = get(server, "/docs")  # rendered here from the OpenAPI schema: every path, method, summary
+    assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
+    spec = get(server, "/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            assert f'class="mono">{method.upper()} {path}</h2><p><b>{escape(op["summary"])}</b>' in docs.text
+    params = cells(docs.text, "parameters")  # the first table: the leaderboard's
+    assert params[1] == ["last", "query", "no", "integer", "1 to 10000, default 20",
+                         "how many of the latest resolved rounds the *_recent means cover"]
+    assert "<td>staker</td>" not in docs.text and "<td>query</td><td>no</td><td>string or null</td>" in docs.text
+    answers = [[unescape(c) for c in row[:2]] for table in docs.text.split('<table class="responses">')[1:]
+               for row in cells('<table class="responses">' + table, "responses")]
+    assert ["404", 'no such round in the index, or not one ({"detail"})'] in answers
+    assert ["503", 'the node or the store did not answer ({"detail"})'] in answers
+    assert "<script" not in docs.text and 'href="/openapi.json"' in docs.text
+
+
+OFF_HOST = re.compile(r"(?:[a-z][a-z0-9+.-]*:)?//[^\s\"'<>)]*", re.I)
+LINKS = re.compile(r'(?:href|src|action)="([^"]*)"')
+
+
+def test_no_page_refers_to_another_host(index_path):
+    """Every page reachable from the navigation (the API page, the verify outcome, a 404 and a
+    422 page among them) names no other host: no http(s) URL but the server's own, no
+    protocol-relative //host, and every link, source and form action is a path of the server."""
+    def matches(round_id):
+        return Verification(round_id, "0x" + "77" * 32, "0x" + "77" * 32, True, [])
+
+    with ServerThread(create_app(index_path, verify=matches)) as server:
+        checked = crawl(server)
+    assert {"/docs", "/committee", "/rounds/1", "/rounds/1/verify", "/openapi.json", f"/wallets/{BOB}"} <= set(checked)
+    assert len(checked) > 15
+
+
+def crawl(server) -> list[str]:
+    """Fetch every page linked from the start pages; check each names no other host."""
+    pending, seen, checked = ["/", "/docs", "/openapi.json", "/nowhere", "/?last=0"], set(), []
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        posted = path.endswith("/verify") and not path.startswith("/api/")
+        answer = requests.post(server.url + path, timeout=10) if posted else get(server, path)
+        assert answer.status_code < 500, path
+        body = answer.text
+        for found in OFF_HOST.findall(body):
+            assert found.startswith(server.url + "/"), (path, found)
+        for link in map(unescape, LINKS.findall(body)):
+            assert link.startswith(("/", "#")) and not link.startswith("//"), (path, link)
+            if link.startswith("/"):
+                pending.append(link.split("#")[0])
+        checked.append(path)
+    return checked
 
 
 def test_pages_follow_the_index_as_it_is_written(tmp_path):
@@ -256,8 +343,10 @@ def test_pages_follow_the_index_as_it_is_written(tmp_path):
             # blocks without events move the cursor, not the change count: the pages stay kept
             opened.db.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (50, '0x32', ?)", (T0 + 500,))
             opened.db.execute("UPDATE meta SET value = '50' WHERE key = 'cursor'")
-            assert get(running, "/api/rounds/2").json()["total_stake"] == str(15 * E18)
+            kept = get(running, "/api/rounds/2").json()
+            assert kept["total_stake"] == str(15 * E18)
             assert running.server.config.app.state.cache.hits == 1
+            assert kept["now"] == T0 + 500 and kept["timeline"][-2]["in_seconds"] == 1900 - 500  # the clock is not kept
 
 
 def test_an_index_without_a_change_count_is_kept_by_its_cursor(tmp_path):
