@@ -4,6 +4,7 @@ is shown failing on a small package written here, so it can fail."""
 
 from __future__ import annotations
 
+import tokenize
 from pathlib import Path
 
 from support.imports import PACKAGE, cycles, graph
@@ -49,3 +50,22 @@ def test_no_module_is_longer_than_450_lines(tmp_path):
     assert long_modules() == []
     package = _package(tmp_path, {"fine.py": "x = 1\n" * MAX_LINES, "big.py": "x = 1\n" * (MAX_LINES + 1)})
     assert long_modules(package) == ["crowdstake/big.py: 451 lines"]
+
+
+def british_identifiers(roots) -> list[str]:
+    """Every name token spelt "finalis..." (prose may say finalise; identifiers say finalize)."""
+    found = []
+    for root in roots:
+        for path in sorted(Path(root).rglob("*.py")):
+            with path.open() as f:
+                for token in tokenize.generate_tokens(f.readline):
+                    if token.type == tokenize.NAME and "finalis" in token.string.lower():
+                        found.append(f"{path}:{token.start[0]}: {token.string}")
+    return found
+
+
+def test_identifiers_spell_finalize_one_way(tmp_path):
+    repository = PACKAGE.parent
+    assert british_identifiers([PACKAGE, *(repository / d for d in ("tests", "scripts", "tools", "benchmarks"))]) == []
+    (tmp_path / "m.py").write_text('"""finalised in prose is fine."""\n\ndef finalise_round():\n    pass\n')
+    assert british_identifiers([tmp_path]) == [f"{tmp_path / 'm.py'}:3: finalise_round"]
