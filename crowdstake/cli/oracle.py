@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from crowdstake.cli import _options as options
 from crowdstake.cli import _render as render
+
+if TYPE_CHECKING:  # the annotation only: commands import what they use when they run
+    from crowdstake.store import Store
 
 _NEEDS_STORE = "the oracle needs the submission store"
 
@@ -143,7 +147,7 @@ def verify(round_id, targets, flags):
 # ------------------------------------------------------------------ the keeper
 
 
-def _pay(contracts, account, store, round_id: int, keeper, workdir: Path, steps) -> None:
+def _pay(contracts, account, store: Store, round_id: int, keeper, workdir: Path, steps) -> None:
     """Pay every position of a finalized round in claimMany batches (resumable: a journal in
     `workdir`), and say what it cost."""
     from crowdstake.oracle import pay_round
