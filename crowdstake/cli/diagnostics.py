@@ -22,7 +22,7 @@ from crowdstake.cli import _options as options
 @click.option("--cap", type=options.percent(), default="5%",
               help="the largest gain or loss per round, as a percentage of the stake")
 @click.option("--plot", metavar="FILE.png", type=click.Path(dir_okay=False), default=None,
-              help="write a PNG of the cumulative CORR (and MMC) per era")
+              help="write a PNG of the cumulative CORR (and MMC) per era (default: none, no plot)")
 def diagnostics(dataset, predictions, example, corr_weight, mmc_weight, cap, plot):
     """Score validation predictions before staking.
 

@@ -192,6 +192,8 @@ def test_every_command_and_option_is_described(path, command):
             if default is not None and not param.is_flag:
                 assert re.search(rf"\[default:{re.escape(str(default))}[];]", "".join(shown.split())), \
                     f"{path} {param.opts[0]}: default not shown"
+            elif default in (None, ()) and not param.is_flag and not param.required:  # what leaving it out does
+                assert re.search(r"\bdefault\b", param.help), f"{path} {param.opts[0]}: no word on leaving it out"
 
 
 def test_node_options_name_their_environment_variable_and_default():
