@@ -30,9 +30,9 @@ def rounds(frame, now: int, title: str) -> None:
     from crowdstake._human import relative
 
     shown = frame.assign(
-        closes=[f"{minute(t)} ({relative(t, now)})" for t in frame["closeTime"]],
-        resolves=[minute(t) for t in frame["resolveTime"]],
-        stake=[_number(v, 2) for v in frame["totalStake"]], reward=[_number(v, 2) for v in frame["totalReward"]],
+        closes=[f"{minute(t)} ({relative(t, now)})" for t in frame["close_time"]],
+        resolves=[minute(t) for t in frame["resolve_time"]],
+        stake=[_number(v, 2) for v in frame["total_stake"]], reward=[_number(v, 2) for v in frame["total_reward"]],
     )[["round", "tournament", "state", "closes", "resolves", "positions", "stake", "reward"]]
     table(shown, title)
 

@@ -78,12 +78,15 @@ def test_positions_are_named_and_scored_as_soon_as_a_table_is_accepted(world, op
     assert list(status["model"]) == ["alpha"] and list(status["state"]) == ["accepted"]
     row = status.iloc[0]
     assert bool(row["provisional"]) and (row["corr"], row["mmc"], row["score"]) == (mine.corr, mine.mmc, mine.score)
-    assert row["payout"] == mine.delta / E18 and row["stake"] == 100
+    assert row["payout"] == Decimal(mine.delta).scaleb(-18) and row["stake"] == Decimal(100)
+    assert isinstance(row["payout"], Decimal) and isinstance(row["stake"], Decimal)  # exact tokens, not floats
 
     shown = alice.scores(rid)
     assert shown.provisional and list(shown.table["mine"]) == [True, False]
     assert list(shown.table["model"]) == ["alpha", short_id(model_id("gamma"))]  # bob's name is not in alice's book
-    assert shown.table["payout"].tolist() == [mine.delta / E18, table[model_id("gamma")].delta / E18]
+    assert shown.table["payout"].tolist() == [Decimal(mine.delta).scaleb(-18),
+                                              Decimal(table[model_id("gamma")].delta).scaleb(-18)]
+    assert shown.table["stake"].tolist() == [Decimal(100), Decimal(60)]
 
     # the same wallet on another machine: ids until named, and only a name that hashes to the id
     elsewhere = Participant(world["protocol"], alice.account, world["store"], ModelBook(tmp_path / "other.json"))
@@ -97,7 +100,7 @@ def test_positions_are_named_and_scored_as_soon_as_a_table_is_accepted(world, op
     until(world["protocol"].round_state(rid).disputeEndsAt + 1)
     run_operator(world, world["members"][0], rid, targets(tmp_path, rid), tmp_path / "op0")
     final = alice.status().iloc[0]
-    assert final["state"] == "claimable" and not final["provisional"] and final["payout"] == mine.delta / E18
+    assert final["state"] == "claimable" and not final["provisional"] and final["payout"] == Decimal(mine.delta).scaleb(-18)
     assert not alice.scores(rid).provisional
 
 
