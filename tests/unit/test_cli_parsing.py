@@ -316,7 +316,7 @@ def test_no_store_is_one_line_naming_the_flag(fake_node, tmp_path, monkeypatch):
         assert refused(cli(*args)) == ("crowdstake: the oracle needs the submission store "
                                        "(pass --store URL or a directory, or set CROWDSTAKE_STORE)\n")
     assert refused(cli("pay", "--round", "1", "--key-env", "K")) == (
-        "crowdstake: settling reads the score table from the store (pass --store URL or a directory, or set CROWDSTAKE_STORE)\n")
+        "crowdstake: paying reads the score table from the store (pass --store URL or a directory, or set CROWDSTAKE_STORE)\n")
 
 
 def test_no_wallet_is_one_line_naming_the_flags(fake_node):
