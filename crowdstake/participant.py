@@ -17,7 +17,7 @@ import pandas as pd
 from eth_account.signers.local import LocalAccount
 
 from crowdstake._human import when
-from crowdstake._units import TOKEN, parse_amount, to_tokens
+from crowdstake._units import parse_amount, to_tokens
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.permit import sign_permit
 from crowdstake.chain.tx import prepare, refused_as, send, tx_hash
@@ -69,7 +69,7 @@ def position_state(phase: str, claimed: bool, refunded: bool, provisional: bool)
 
 
 STATUS_COLUMNS = ["round", "model", "stake", "state", "corr", "mmc", "score", "payout", "provisional"]
-ROUND_COLUMNS = ["round", "tournament", "state", "closeTime", "resolveTime", "totalStake", "positions", "totalReward"]
+ROUND_COLUMNS = ["round", "tournament", "state", "close_time", "resolve_time", "total_stake", "positions", "total_reward"]
 
 
 class Participant:
@@ -99,15 +99,15 @@ class Participant:
         return round_phase(self.now(), r.finalized, r.closeTime, r.resolveTime, r.params.resultsWindow)
 
     def rounds(self) -> pd.DataFrame:
-        """Every round: times, state and totals (tokens)."""
+        """Every round: times (unix seconds), state and totals (tokens, exact Decimals)."""
         rows = []
         for rid in range(1, self.contracts.round_count() + 1):
             r = self.round(rid)
             rows.append({
                 "round": rid, "tournament": r.tournamentId, "state": self.state(r),
-                "closeTime": r.closeTime, "resolveTime": r.resolveTime,
-                "totalStake": r.totalStake / TOKEN, "positions": r.stakedPositions,
-                "totalReward": r.totalReward / TOKEN,
+                "close_time": r.closeTime, "resolve_time": r.resolveTime,
+                "total_stake": to_tokens(r.totalStake), "positions": r.stakedPositions,
+                "total_reward": to_tokens(r.totalReward),
             })
         return pd.DataFrame(rows, columns=ROUND_COLUMNS)
 
@@ -123,7 +123,7 @@ class Participant:
         """The wallet's positions: round, model (its name when known), stake, state and, once the
         committee accepted a score table (and the store holds it), CORR, MMC, the score and the
         payout it implies, `provisional` until the round is finalised; a settled position's
-        payout is the one realised on-chain."""
+        payout is the one realised on-chain. Stakes and payouts are tokens, exact Decimals."""
         me = self.account.address
         claims = {(e["args"]["roundId"], e["args"]["modelId"]): e["args"] for e in self.contracts.logs("Claimed", staker=me)}
         refunds = {(e["args"]["roundId"], e["args"]["modelId"]) for e in self.contracts.logs("Refunded", staker=me)}
@@ -140,10 +140,10 @@ class Participant:
             state = position_state(self.state(r), bool(claim), (rid, mid) in refunds, provisional)
             payout = claim["delta"] if claim else (row.delta if row else None)
             rows.append({
-                "round": rid, "model": self.models.label(mid), "stake": stake / TOKEN, "state": state,
+                "round": rid, "model": self.models.label(mid), "stake": to_tokens(stake), "state": state,
                 "corr": row.corr if row else None, "mmc": row.mmc if row else None,
                 "score": row.score if row else (claim["score"] / 1e6 if claim else None),
-                "payout": None if payout is None else payout / TOKEN, "provisional": bool(row) and provisional,
+                "payout": None if payout is None else to_tokens(payout), "provisional": bool(row) and provisional,
             })
         return pd.DataFrame(rows, columns=STATUS_COLUMNS)
 
@@ -159,8 +159,8 @@ class Participant:
         rows = self._table(round_id, digest)
         me = self.account.address.lower()
         table = pd.DataFrame([{
-            "staker": row.staker, "model": self.models.label(row.model_id), "stake": row.stake / TOKEN,
-            "corr": row.corr, "mmc": row.mmc, "score": row.score, "payout": row.delta / TOKEN, "reason": row.reason,
+            "staker": row.staker, "model": self.models.label(row.model_id), "stake": to_tokens(row.stake),
+            "corr": row.corr, "mmc": row.mmc, "score": row.score, "payout": to_tokens(row.delta), "reason": row.reason,
             "mine": row.staker.lower() == me,
         } for row in rows], columns=SCORE_COLUMNS)
         table = table.sort_values(["mine", "score"], ascending=[False, False], kind="stable").reset_index(drop=True)

@@ -150,7 +150,8 @@ node = _section("node", {"rpc_url": "rpc_url", "network": "network", "rpc_retrie
                  help=f"the node's JSON-RPC URL (env CROWDSTAKE_RPC_URL; default {DEFAULT_RPC})"),
     click.option("--network", metavar="ID", default=None,
                  help="a brownie network id, as in `brownie run scripts/deploy.py --network ID`: its host from "
-                      "~/.brownie/network-config.yaml ($VARS from the environment); not with --rpc-url"),
+                      "~/.brownie/network-config.yaml ($VARS from the environment); not with --rpc-url (default: none, the "
+                      "node of --rpc-url)"),
     click.option("--rpc-retries", type=WholeNumber(1), default=None,
                  help=f"attempts per RPC call while the node is down or restarting (env CROWDSTAKE_RPC_RETRIES; "
                       f"default {DEFAULT_RETRIES})"),
@@ -167,15 +168,18 @@ deployments = _section("node", {"deployments": "deployments"}, [_deployments])
 wallet = _section("wallet", {"wallet": "name", "key_env": "key_env"}, [
     click.option("--wallet", metavar="NAME", default=None,
                  help="the wallet that signs, by name (env CROWDSTAKE_WALLET; see `crowdstake wallet list`); "
-                      "its password from CROWDSTAKE_PASSWORD, else asked"),
+                      "its password from CROWDSTAKE_PASSWORD, else asked (default: none; a command that signs "
+                      "then needs --key-env)"),
     click.option("--key-env", metavar="VAR", default=None,
-                 help="sign with the raw private key in this environment variable instead of a wallet"),
+                 help="sign with the raw private key in this environment variable instead of a wallet (default: "
+                      "none, the wallet signs)"),
 ])
 """--wallet NAME | --key-env VAR: which key signs."""
 
 store = _section("store", {"store": "location"}, [
     click.option("--store", metavar="URL|DIR", default=None,
-                 help="the submission store: an http(s) URL, or a local directory (env CROWDSTAKE_STORE)"),
+                 help="the submission store: an http(s) URL, or a local directory (env CROWDSTAKE_STORE; default: "
+                      "none, and a command that needs one says so)"),
 ])
 """--store URL|DIR: the submission store."""
 

@@ -51,10 +51,10 @@ def rounds(frame, now: int, title: str) -> None:
     for tournament, part in frame.groupby("tournament", sort=True):
         shown = pd.DataFrame({
             "round": part["round"], "state": part["state"],
-            "closes (UTC)": [f"{minute(t)}\n{relative(t, now)}" for t in part["closeTime"]],
-            "resolves (UTC)": [f"{minute(t)}\n{relative(t, now)}" for t in part["resolveTime"]],
+            "closes (UTC)": [f"{minute(t)}\n{relative(t, now)}" for t in part["close_time"]],
+            "resolves (UTC)": [f"{minute(t)}\n{relative(t, now)}" for t in part["resolve_time"]],
             "positions": part["positions"],
-            "stake": [_number(v, 2) for v in part["totalStake"]], "reward": [_number(v, 2) for v in part["totalReward"]],
+            "stake": [_number(v, 2) for v in part["total_stake"]], "reward": [_number(v, 2) for v in part["total_reward"]],
         })
         table(shown, f"{title}, tournament {tournament}", right=("round", "positions", "stake", "reward"))
 

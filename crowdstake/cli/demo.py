@@ -22,7 +22,8 @@ from crowdstake.cli import _render as render
 @click.option("--seed", type=int, default=7, help="the season's seed: the same seed plays the same season")
 @click.option("--network", type=click.Choice(["anvil", "ganache"]), default="anvil", help="the local chain to start")
 @click.option("--rpc-url", metavar="URL", default=None,
-              help="play on this running dev node (its unlocked accounts) instead of starting one")
+              help="play on this running dev node (its unlocked accounts) instead of starting one (default: none, "
+                   "a fresh local chain)")
 @click.option("--serve", is_flag=True, help="after the season, keep the chain up and serve the dashboard over its "
                                             "index until interrupted (Ctrl-C)")
 @click.option("--port", type=click.IntRange(1, 65535), default=8800, metavar="PORT",

@@ -61,8 +61,10 @@ def fund_address(address, eth, tokens, flags):
 @dev.command()
 @click.argument("seconds", required=False)
 @click.option("--to", "target", type=click.Choice(["close", "resolve", "dispute-end"]), default=None, metavar="WHEN",
-              help="advance to the round's close, resolve or dispute-end (the end of its dispute window); with --round")
-@click.option("--round", "round_id", type=options.WholeNumber(1), default=None, metavar="R", help="the round of --to")
+              help="advance to the round's close, resolve or dispute-end (the end of its dispute window); with --round "
+                   "(default: none, advance by SECONDS)")
+@click.option("--round", "round_id", type=options.WholeNumber(1), default=None, metavar="R",
+              help="the round of --to (default: none; needed with --to)")
 @options.node
 def advance(seconds, target, round_id, flags):
     """Move the chain's clock forward and mine a block.

@@ -28,7 +28,7 @@ from crowdstake.cli import _options as options
 @click.option("--cap", type=options.percent(), default=None,
               help="the largest gain or loss per round, as a percentage of the stake  [default: 5%, or round R's]")
 @click.option("--plot", metavar="FILE.png", type=click.Path(dir_okay=False), default=None,
-              help="write a PNG of the cumulative CORR (and MMC) per era")
+              help="write a PNG of the cumulative CORR (and MMC) per era (default: none, no plot)")
 @options.node
 def diagnostics(dataset, predictions, example, round_id, corr_weight, mmc_weight, cap, plot, flags):
     """Score validation predictions before staking.

@@ -118,18 +118,22 @@ def _one_of(values: dict, which: str, gives: str | None = None) -> None:
 @click.option("--tournament", "tournament_id", help="the tournament the round belongs to", **_TOURNAMENT)
 @click.option("--dataset", "dataset_dir", metavar="DIR", type=click.Path(file_okay=False), default=None,
               help="the round's dataset directory as `crowdstake data build` writes it (public/era-<E>): published "
-                   "to the store, its hash committed, its live ids the round's (or --dataset-hash)")
+                   "to the store, its hash committed, its live ids the round's (default: none; give it or --dataset-hash)")
 @click.option("--dataset-hash", type=options.hash32(), default=None,
-              help="the hash of a dataset published to the store already (0x and 64 hex digits), instead of --dataset")
+              help="the hash of a dataset published to the store already (0x and 64 hex digits), instead of --dataset "
+                   "(default: none; give it or --dataset)")
 @click.option("--close-in", type=options.duration(), default=None,
-              help="submissions and stakes close this long from now by the chain's clock, e.g. 1h (or --close-at)")
+              help="submissions and stakes close this long from now by the chain's clock, e.g. 1h (default: none; give "
+                   "it or --close-at)")
 @click.option("--close-at", type=options.time(), default=None,
-              help="submissions and stakes close at this UTC time, e.g. 2025-06-01T18:00Z, or unix seconds")
+              help="submissions and stakes close at this UTC time, e.g. 2025-06-01T18:00Z, or unix seconds (default: "
+                   "none; give it or --close-in)")
 @click.option("--resolve-in", type=options.duration(), default=None,
               help="the round resolves (its targets are known, the committee may vote) this long from now, e.g. 20d "
-                   "(or --resolve-at); at or after the close, at most 180d after it")
+                   "; at or after the close, at most 180d after it (default: none; give it or --resolve-at)")
 @click.option("--resolve-at", type=options.time(), default=None,
-              help="the round resolves at this UTC time, e.g. 2025-06-21T18:00Z, or unix seconds")
+              help="the round resolves at this UTC time, e.g. 2025-06-21T18:00Z, or unix seconds (default: none; give "
+                   "it or --resolve-in)")
 @options.node
 @options.wallet
 @options.store

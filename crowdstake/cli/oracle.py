@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from crowdstake._human import count
 from crowdstake.cli import _options as options
 from crowdstake.cli import _render as render
+
+if TYPE_CHECKING:  # the annotation only: commands import what they use when they run
+    from crowdstake.store import Store
 
 _NEEDS_STORE = "the oracle needs the submission store"
 
@@ -147,12 +151,15 @@ def verify(round_id, targets, flags):
 # ------------------------------------------------------------------ the keeper
 
 
-def _pay(contracts, account, store, round_id: int, keeper, workdir: Path, steps) -> None:
+def _pay(contracts, account, store: Store, round_id: int, keeper, workdir: Path, steps) -> None:
     """Pay every position of a finalized round in claimMany batches (resumable: a journal in
     `workdir`), and say what it cost."""
     from crowdstake.oracle import pay_round
 
-    with steps.step(f"settling round {round_id}") as advance:
+    journal = Path(workdir) / f"pay-{round_id}.json"
+    if not journal.exists() and (old := Path(workdir) / f"settle-{round_id}.json").exists():
+        journal = old  # the name before the keeper's command was `pay`: a run begun then resumes from it
+    with steps.step(f"paying round {round_id}") as advance:
         seen = [0]
 
         def progress(done: int, total: int) -> None:
@@ -160,7 +167,7 @@ def _pay(contracts, account, store, round_id: int, keeper, workdir: Path, steps)
             seen[0] = done
 
         summary = pay_round(contracts, account, store, round_id, keeper, progress=progress,
-                            journal=Path(workdir) / f"settle-{round_id}.json")
+                            journal=journal)
     render.payout(summary)
 
 
@@ -169,7 +176,7 @@ def _pay(contracts, account, store, round_id: int, keeper, workdir: Path, steps)
 @_to_balance()
 @_batch_size()
 @click.option("--workdir", default="keeper-work", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
-              help="where the resumable journal (settle-<round>.json) is kept: a keeper's own, not an oracle's")
+              help="where the resumable journal (pay-<round>.json) is kept: a keeper's own, not an oracle's")
 @options.node
 @options.wallet
 @options.store
@@ -182,7 +189,7 @@ def pay(round_id, to_balance, batch_size, workdir, flags):
 
     settings = options.load(flags)
     contracts = settings.node.contracts()
-    store = options.open_store(settings, contracts, needed_for="settling reads the score table from the store")
+    store = options.open_store(settings, contracts, needed_for="paying reads the score table from the store")
     account = options.account(settings)
     with options.steps() as steps:
         _pay(contracts, account, store, round_id, KeeperSettings(to_balance=to_balance, batch_size=batch_size),

@@ -204,10 +204,12 @@ def stake(round_id, model, amount, decrease, from_balance, flags):
 
 
 @click.command()
-@click.option("--round", "round_id", default=None, help="the finalized round to claim (or --all)", **_ROUND)
+@click.option("--round", "round_id", default=None, help="the finalized round to claim (default: none; give it or --all)",
+              **_ROUND)
 @click.option("--model", default=None, metavar="NAME", help="only this model's position (default: every model of the wallet)")
 @click.option("--restake-into", type=int, default=None, metavar="R",
-              help="stake the whole payout into this open round instead of paying it to the wallet")
+              help="stake the whole payout into this open round instead of paying it to the wallet (default: "
+                   "none, paid to the wallet)")
 @click.option("--all", "claim_all", is_flag=True, help="claim every claimable position of the wallet")
 @options.node
 @options.wallet
@@ -308,7 +310,8 @@ def scores(round_id, index_path, flags):
 
 
 @click.command()
-@click.option("--amount", default=None, metavar="TOKENS", help="tokens to withdraw, e.g. 12.5 (or --all)")
+@click.option("--amount", default=None, metavar="TOKENS", help="tokens to withdraw, e.g. 12.5 (default: "
+              "none; give it or --all)")
 @click.option("--all", "everything", is_flag=True, help="withdraw the whole internal balance")
 @options.node
 @options.wallet

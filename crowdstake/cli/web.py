@@ -12,11 +12,15 @@ from __future__ import annotations
 import socket
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from crowdstake.cli import _options as options
 from crowdstake.cli.index import confirmations_option, poll_option
+
+if TYPE_CHECKING:  # the annotation only: commands import what they use when they run
+    from crowdstake.store import Store
 
 DEFAULT_PORT = 8800
 VERIFY_HINT = "start `crowdstake web` with --store and --rpc-url or --network"  # the page's note without them
@@ -34,7 +38,8 @@ def check_port(host: str, port: int) -> None:
                 from None
 
 
-def _start_follower(path: Path, contracts, ident, store, confirmations: int, poll: float) -> threading.Event:
+def _start_follower(path: Path, contracts, ident, store: Store | None, confirmations: int, poll: float) \
+        -> threading.Event:
     """An indexer following the node into `path` in a daemon thread; its opening errors (another
     writer, another deployment) are raised here, before anything is served."""
     from crowdstake.index import Indexer, open_index

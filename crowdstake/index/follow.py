@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from web3 import Web3
 from web3.exceptions import BlockNotFound, TransactionNotFound
@@ -37,6 +38,9 @@ from crowdstake.errors import ConfigError, NodeUnavailable
 from crowdstake.index.decode import Decoder, raw_log
 from crowdstake.index.schema import Identity, Index, rewind, touch
 from crowdstake.index.scores import fetch_score_tables
+
+if TYPE_CHECKING:  # the annotation only: reading an index loads no store
+    from crowdstake.store import Store
 
 DEFAULT_CONFIRMATIONS = 5
 DEFAULT_POLL = 12.0
@@ -72,7 +76,8 @@ class Indexer:
     (optional) serves the score tables; `on_page(lo, hi)` runs inside each page's transaction
     before it commits (a test's kill point)."""
 
-    def __init__(self, contracts: Contracts, index: Index, store=None, confirmations: int = DEFAULT_CONFIRMATIONS,
+    def __init__(self, contracts: Contracts, index: Index, store: Store | None = None,
+                 confirmations: int = DEFAULT_CONFIRMATIONS,
                  page: int = LOG_PAGE, on_page: Callable[[int, int], None] | None = None):
         self.contracts, self.index, self.store = contracts, index, store
         self.confirmations, self.page, self.on_page = confirmations, page, on_page

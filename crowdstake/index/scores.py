@@ -17,6 +17,7 @@ transaction: a crash between two leaves the first recorded and the second still 
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING
 
 from web3 import Web3
 
@@ -24,6 +25,9 @@ from crowdstake.errors import InvalidInputError, StoreError, StoreUnavailable
 from crowdstake.index.decode import tokens
 from crowdstake.index.schema import touch
 from crowdstake.results.table import read_table, table_hash
+
+if TYPE_CHECKING:  # the annotation only
+    from crowdstake.store import Store
 
 NAMED = """
     SELECT round_id, table_hash, MIN(block) AS block FROM (
@@ -60,7 +64,7 @@ def _record(db: sqlite3.Connection, round_id: int, digest: str, block: int, stat
         raise
 
 
-def fetch_score_tables(db: sqlite3.Connection, store) -> dict[str, int]:
+def fetch_score_tables(db: sqlite3.Connection, store: Store) -> dict[str, int]:
     """Fetch and check every wanted table not stored yet; the count of each outcome this pass."""
     counts = {"stored": 0, "missing": 0, "mismatch": 0, "malformed": 0}
     for want in db.execute(WANTED).fetchall():

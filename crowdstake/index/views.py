@@ -1,6 +1,7 @@
 """The participant's read-only views (`crowdstake rounds`, `status`, `scores`) from an index
 instead of the chain and the store: the same frames as `Participant.rounds`, `.status` and
-`.scores`, column for column, as of the index's cursor block (its chain time is `now`).
+`.scores`, column for column (snake_case, token amounts as exact Decimals), as of the index's
+cursor block (its chain time is `now`).
 
 Only reads. A round's phase uses the parameters its tournament had when the round opened (the
 Round struct's snapshot on-chain); a position's score comes from its round's voted table when
@@ -13,7 +14,7 @@ import sqlite3
 
 import pandas as pd
 
-from crowdstake._units import TOKEN
+from crowdstake._units import to_tokens
 from crowdstake.errors import ParticipantError
 from crowdstake.index.read import _db, _dicts, cursor_time, round_table
 from crowdstake.models import ModelBook
@@ -46,9 +47,9 @@ def rounds_frame(db, now: int | None = None) -> pd.DataFrame:
     db = _db(db)
     now = index_now(db) if now is None else now
     rows = [{"round": r["round_id"], "tournament": r["tournament_id"], "state": _phase(db, r, now),
-             "closeTime": r["close_time"], "resolveTime": r["resolve_time"],
-             "totalStake": _stake(db, r["round_id"]) / TOKEN, "positions": r["staked_positions"],
-             "totalReward": int(r["total_reward"] or 0) / TOKEN}
+             "close_time": r["close_time"], "resolve_time": r["resolve_time"],
+             "total_stake": to_tokens(_stake(db, r["round_id"])), "positions": r["staked_positions"],
+             "total_reward": to_tokens(int(r["total_reward"] or 0))}
             for r in db.execute("SELECT * FROM rounds ORDER BY round_id").fetchall()]
     return pd.DataFrame(rows, columns=ROUND_COLUMNS)
 
@@ -102,11 +103,11 @@ def status_frame(db, address: str, models: ModelBook, now: int | None = None) ->
         row, claimed = scored.get(p["model_id"]), p["claimed_block"] is not None
         payout = int(p["payout_delta"]) if claimed else (int(row["delta"]) if row else None)
         out.append({
-            "round": rid, "model": models.label(bytes.fromhex(p["model_id"][2:])), "stake": int(p["stake"]) / TOKEN,
+            "round": rid, "model": models.label(bytes.fromhex(p["model_id"][2:])), "stake": to_tokens(int(p["stake"])),
             "state": position_state(_phase(db, r, now), claimed, p["refunded_block"] is not None, provisional),
             "corr": _score(row["corr"]) if row else None, "mmc": _score(row["mmc"]) if row else None,
             "score": row["score"] if row else (p["score"] / 1e6 if claimed else None),
-            "payout": None if payout is None else payout / TOKEN, "provisional": bool(row) and provisional,
+            "payout": None if payout is None else to_tokens(payout), "provisional": bool(row) and provisional,
         })
     return pd.DataFrame(out, columns=STATUS_COLUMNS)
 
@@ -125,8 +126,8 @@ def scores_of(db, round_id: int, me: str, models: ModelBook, now: int | None = N
     digest, provisional = table
     frame = pd.DataFrame([{
         "staker": row["staker"], "model": models.label(bytes.fromhex(row["model_id"][2:])),
-        "stake": int(row["stake"]) / TOKEN, "corr": _score(row["corr"]), "mmc": _score(row["mmc"]),
-        "score": row["score"], "payout": int(row["delta"]) / TOKEN, "reason": row["reason"],
+        "stake": to_tokens(int(row["stake"])), "corr": _score(row["corr"]), "mmc": _score(row["mmc"]),
+        "score": row["score"], "payout": to_tokens(int(row["delta"])), "reason": row["reason"],
         "mine": row["staker"].lower() == me.lower(),
     } for row in _rows(db, round_id, digest)], columns=SCORE_COLUMNS)
     frame = frame.sort_values(["mine", "score"], ascending=[False, False], kind="stable").reset_index(drop=True)

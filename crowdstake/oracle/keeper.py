@@ -102,7 +102,7 @@ def settled_flags(contracts: Contracts, leaves: list[Leaf]) -> list[bool]:
 def pay_round(contracts: Contracts, account: LocalAccount, store: Store, round_id: int,
               settings: KeeperSettings = KeeperSettings(), progress: Callable[[int, int], None] | None = None,
               journal: Path | str | None = None) -> PayoutSummary:
-    """Settle every unsettled position of finalised round `round_id` with claimMany batches sent
+    """Pay every unsettled position of finalised round `round_id` with claimMany batches sent
     from `account`; payouts to the stakers' wallets, or (`settings.to_balance`) to their
     internal balances.
 

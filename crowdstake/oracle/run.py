@@ -141,7 +141,7 @@ def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, 
     #    and could not be finalised: then nothing is published or sent
     state = contracts.round_state(round_id)
     if not state.finalized and state.disputeEndsAt == 0:
-        _require_finalisable(contracts, round_id, result.total_reward, deadline)
+        _require_finalizable(contracts, round_id, result.total_reward, deadline)
     started = time.perf_counter()
     if not journal.get("published"):
         if result.rows:
@@ -199,7 +199,7 @@ def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, 
     return summary("finalized" if state.finalized else ("accepted" if state.disputeEndsAt else "voting"))
 
 
-def _require_finalisable(contracts: Contracts, round_id: int, reward: int, deadline: int) -> None:
+def _require_finalizable(contracts: Contracts, round_id: int, reward: int, deadline: int) -> None:
     """Refuse to vote a result the Tournament could not take: one accepted now must see its
     dispute window end by the round's results deadline, and the pool must hold its reward."""
     now = contracts.w3.eth.get_block("latest")["timestamp"]

@@ -65,7 +65,7 @@ def test_veto_is_allowed_until_the_last_second_of_the_dispute_window(
 
 
 @pytest.mark.parametrize("late", [0, 1], ids=["at-deadline-allowed", "deadline-plus-one-refused"])
-def test_results_deadline_is_the_last_second_to_finalise(driver, tournament, committee, alice, bob, outsider, late):
+def test_results_deadline_is_the_last_second_to_finalize(driver, tournament, committee, alice, bob, outsider, late):
     rid, result = _round_with_result(driver, alice, bob)
     _accepted(driver, rid, result)  # near resolveTime: its dispute window ends long before the deadline
     deadline = tournament.round(rid)["resolveTime"] + RESULTS_WINDOW

@@ -241,7 +241,7 @@ def test_removal_cancels_the_remaining_members_pending_votes_too(driver, committ
     assert "ResultAccepted" in committee.vote(rid, result, {"from": outsider}).events
 
 
-def test_removal_cancels_an_acceptance_not_yet_finalised(driver, tournament, committee, admin, members, alice, bob,
+def test_removal_cancels_an_acceptance_not_yet_finalized(driver, tournament, committee, admin, members, alice, bob,
                                                           outsider):
     # A removed member's vote never counts: a result it helped accept is no longer accepted, and
     # only the members who remain can accept one again (k = 2 of the 2 left).

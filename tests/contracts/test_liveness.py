@@ -27,7 +27,7 @@ def _vote(committee, rid, result, voters):
 # ---------------------------------------------------------------- 1. a refused result is cleared
 
 
-def test_two_rounds_the_pool_cannot_both_pay_end_finalised_after_a_revote(
+def test_two_rounds_the_pool_cannot_both_pay_end_finalized_after_a_revote(
     driver, token, tournament, committee, admin, operator, members, alice, bob, outsider
 ):
     """Honest committee, two accepted rounds whose rewards together exceed the pool: the second

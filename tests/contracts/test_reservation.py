@@ -68,7 +68,7 @@ def test_last_claim_many_releases_the_unspent_reservation(
     _owes_exactly_its_balance(token, tournament)
 
 
-def test_finalising_an_empty_round_reserves_and_releases_nothing(driver, tournament, committee, admin, alice, outsider):
+def test_finalizing_an_empty_round_reserves_and_releases_nothing(driver, tournament, committee, admin, alice, outsider):
     # An empty round can reserve nothing, so there is nothing to release (settleRound no longer
     # releases on a leaf count of 0): leafCount must equal stakedPositions, 0 positions means 0
     # staked, so the cap (totalStake x cap = 0) refuses any reward and the reservation is 0.

@@ -198,6 +198,12 @@ def test_pay_command_settles_a_round_in_batches(env, store_url, alice_wallet, dr
     assert "1 position settled in 1 transaction (0 were already)" in out
     assert tournament.position(rid, alice_wallet, model("m"))[0] == 0  # settled
     assert "0 positions settled" in cli(env, "pay", "--round", str(rid), "--workdir", str(tmp_path / "w")).stdout
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [f"pay-{rid}.json"]
+    old = tmp_path / "old" / f"settle-{rid}.json"  # a journal under the name before `pay`: still read
+    old.parent.mkdir()
+    old.write_text('{"owner": "another deployment"}')
+    line = refused(env, "pay", "--round", str(rid), "--workdir", str(old.parent))
+    assert line.startswith(f"crowdstake: {old} is the journal of another deployment (another deployment)"), line
 
 
 def test_a_payout_under_the_minimum_stake_is_paid_to_the_wallet(env, store_url, alice_wallet, driver, token,

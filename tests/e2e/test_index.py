@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -160,6 +161,9 @@ def test_the_participants_views_from_the_index_equal_the_chains(world, tmp_path)
     reader = Participant(c, world["people"][0], store, book)
     assert views.index_now(index) == reader.now()
     pd.testing.assert_frame_equal(views.rounds_frame(index), reader.rounds())
+    on_chain = reader.rounds()  # snake_case, and the totals to the wei (Decimal tokens, not floats)
+    assert on_chain["total_stake"].tolist() == [Decimal(c.round(r).totalStake).scaleb(-18) for r in on_chain["round"]]
+    assert all(isinstance(v, Decimal) for v in on_chain["total_stake"].tolist() + on_chain["total_reward"].tolist())
     for who in world["people"]:
         p = Participant(c, who, store, book)
         chain = p.status()

@@ -206,7 +206,7 @@ def test_a_workdir_of_another_deployment_is_refused(world, admin, operator, guar
     assert (workdir / f"round-{rid}.json").read_bytes() == journal
 
 
-def test_a_vote_too_late_to_be_finalised_is_refused_and_nothing_is_sent(world, admin, operator, tmp_path):
+def test_a_vote_too_late_to_be_finalized_is_refused_and_nothing_is_sent(world, admin, operator, tmp_path):
     rid, _, targets_dir = open_round(world, admin, operator, tmp_path, seed=7)
     member = world["members"][0]
     nonce = web3.eth.get_transaction_count(member.address)

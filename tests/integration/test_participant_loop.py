@@ -3,7 +3,8 @@ world: positions shown by model name and scored as soon as the committee accepts
 (provisional until final), a round's voted table with the wallet's models first, a book that
 names only what hashes to the id, payouts credited to the internal balance then withdrawn or
 staked from it, a restake into a round where the model has no submission refused before
-anything is sent, and refunds of a round that got no results."""
+anything is sent, a contract's refusal keeping its decoded custom error, and refunds of a round
+that got no results."""
 
 from decimal import Decimal
 
@@ -77,12 +78,15 @@ def test_positions_are_named_and_scored_as_soon_as_a_table_is_accepted(world, op
     assert list(status["model"]) == ["alpha"] and list(status["state"]) == ["accepted"]
     row = status.iloc[0]
     assert bool(row["provisional"]) and (row["corr"], row["mmc"], row["score"]) == (mine.corr, mine.mmc, mine.score)
-    assert row["payout"] == mine.delta / E18 and row["stake"] == 100
+    assert row["payout"] == Decimal(mine.delta).scaleb(-18) and row["stake"] == Decimal(100)
+    assert isinstance(row["payout"], Decimal) and isinstance(row["stake"], Decimal)  # exact tokens, not floats
 
     shown = alice.scores(rid)
     assert shown.provisional and list(shown.table["mine"]) == [True, False]
     assert list(shown.table["model"]) == ["alpha", short_id(model_id("gamma"))]  # bob's name is not in alice's book
-    assert shown.table["payout"].tolist() == [mine.delta / E18, table[model_id("gamma")].delta / E18]
+    assert shown.table["payout"].tolist() == [Decimal(mine.delta).scaleb(-18),
+                                              Decimal(table[model_id("gamma")].delta).scaleb(-18)]
+    assert shown.table["stake"].tolist() == [Decimal(100), Decimal(60)]
 
     # the same wallet on another machine: ids until named, and only a name that hashes to the id
     elsewhere = Participant(world["protocol"], alice.account, world["store"], ModelBook(tmp_path / "other.json"))
@@ -96,8 +100,34 @@ def test_positions_are_named_and_scored_as_soon_as_a_table_is_accepted(world, op
     until(world["protocol"].round_state(rid).disputeEndsAt + 1)
     run_operator(world, world["members"][0], rid, targets(tmp_path, rid), tmp_path / "op0")
     final = alice.status().iloc[0]
-    assert final["state"] == "claimable" and not final["provisional"] and final["payout"] == mine.delta / E18
+    assert final["state"] == "claimable" and not final["provisional"] and final["payout"] == Decimal(mine.delta).scaleb(-18)
     assert not alice.scores(rid).provisional
+
+
+def test_a_refusal_at_the_send_keeps_the_contracts_decoded_error(world, operator, guardian, admin, people):
+    """What the contract refused survives Participant._send: ParticipantError keeps the custom
+    error's name and arguments (chain.tx.refused_as), and nothing is sent. A stake in a paused
+    Tournament passes the participant's own checks and is refused by the contract; a call the
+    participant's checks would stop (a stake without a submission), given to _send itself, keeps
+    its arguments."""
+    alice, _ = people
+    rid = open_round(world, operator)
+    alice.submit(rid, "alpha", predictions(1))
+    me = alice.account.address
+    nonce = web3.eth.get_transaction_count(me)
+    world["tournament"].pause({"from": guardian})
+    with pytest.raises(ParticipantError) as paused:
+        alice.stake(rid, "alpha", 100)
+    assert (paused.value.error, paused.value.error_args) == ("EnforcedPause", ())
+    assert str(paused.value) == "the contract refused: EnforcedPause()"
+    world["tournament"].unpause({"from": admin})
+    unsubmitted = model_id("beta")
+    with pytest.raises(ParticipantError) as refused:
+        alice._send(alice.tournament.functions.stake(rid, unsubmitted, 100 * E18))
+    assert refused.value.error == "TournamentNoSubmission"
+    assert refused.value.error_args == (rid, me.lower(), unsubmitted)
+    assert str(refused.value).startswith("the contract refused: TournamentNoSubmission(")
+    assert web3.eth.get_transaction_count(me) == nonce  # each refused in simulation: nothing was sent
 
 
 def test_payouts_in_the_internal_balance_are_withdrawn_or_staked(world, operator, admin, people, tmp_path):

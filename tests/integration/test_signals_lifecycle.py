@@ -69,7 +69,7 @@ def season(admin, operator, guardian, tmp_path_factory):
     return world, rid, stakers, market, home
 
 
-def test_a_signals_round_is_scored_voted_finalised_and_paid(season, tmp_path):
+def test_a_signals_round_is_scored_voted_finalized_and_paid(season, tmp_path):
     world, rid, stakers, market, home = season
     summaries = [run_operator(world, m, rid, None, tmp_path / f"op{i}", finalize=False)
                  for i, m in enumerate(world["members"][:2])]

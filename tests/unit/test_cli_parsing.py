@@ -193,6 +193,8 @@ def test_every_command_and_option_is_described(path, command):
             if default is not None and not param.is_flag:
                 assert re.search(rf"\[default:{re.escape(str(default))}[];]", "".join(shown.split())), \
                     f"{path} {param.opts[0]}: default not shown"
+            elif default in (None, ()) and not param.is_flag and not param.required:  # what leaving it out does
+                assert re.search(r"\bdefault\b", param.help), f"{path} {param.opts[0]}: no word on leaving it out"
 
 
 def test_node_options_name_their_environment_variable_and_default():
@@ -315,7 +317,7 @@ def test_no_store_is_one_line_naming_the_flag(fake_node, tmp_path, monkeypatch):
         assert refused(cli(*args)) == ("crowdstake: the oracle needs the submission store "
                                        "(pass --store URL or a directory, or set CROWDSTAKE_STORE)\n")
     assert refused(cli("pay", "--round", "1", "--key-env", "K")) == (
-        "crowdstake: settling reads the score table from the store (pass --store URL or a directory, or set CROWDSTAKE_STORE)\n")
+        "crowdstake: paying reads the score table from the store (pass --store URL or a directory, or set CROWDSTAKE_STORE)\n")
 
 
 def test_no_wallet_is_one_line_naming_the_flags(fake_node):

@@ -138,6 +138,34 @@ def test_views_and_read_api_on_hand_written_rows(index):
     assert wallet["internal_balance"] == "0" and len(wallet["positions"]) == 1
 
 
+def test_the_participants_views_have_snake_case_columns_and_exact_token_amounts(index):
+    """`rounds_frame`, `status_frame`, `scores_of`: the columns of Participant.rounds/status/scores,
+    token amounts as Decimals to the wei (a float would lose the wei of a 12-token round)."""
+    from decimal import Decimal
+
+    from crowdstake.index import views
+    from crowdstake.models import ModelBook
+
+    db = index.db
+    populate(db)
+    put(db, "tournament_params", 4, 0, tournament_id=1, results_window=86400, created=1)
+    put(db, "stake_changes", 8, 0, round_id=1, staker="0x" + "22" * 20, model_id="0x02", amount="1", amount_tokens=0.0,
+        new_stake="1", new_stake_tokens=0.0, direction=1)  # one wei more in the round
+    rounds = views.rounds_frame(db, now=150)
+    assert list(rounds.columns) == ["round", "tournament", "state", "close_time", "resolve_time", "total_stake",
+                                    "positions", "total_reward"]
+    row = rounds.iloc[0]
+    assert (row["close_time"], row["resolve_time"], row["state"]) == (100, 200, "finalized")
+    assert row["total_stake"] == Decimal("12.000000000000000001") and row["total_reward"] == Decimal(1)
+    status = views.status_frame(db, ALICE, ModelBook(None), now=150).iloc[0]
+    assert (status["stake"], status["payout"]) == (Decimal(12), Decimal(1))
+    scores = views.scores_of(db, 1, ALICE, ModelBook(None), now=150).table.iloc[0]
+    assert (scores["stake"], scores["payout"]) == (Decimal(12), Decimal(1))
+    for amount in (row["total_stake"], row["total_reward"], status["stake"], status["payout"], scores["stake"],
+                   scores["payout"]):
+        assert isinstance(amount, Decimal), type(amount)
+
+
 def test_follow_says_when_the_node_stays_away_and_resumes_at_the_next_poll(monkeypatch):
     from crowdstake.errors import NodeUnavailable
     from crowdstake.index import follow

@@ -4,6 +4,8 @@ is shown failing on a small package written here, so it can fail."""
 
 from __future__ import annotations
 
+import ast
+import tokenize
 from pathlib import Path
 
 from support.imports import PACKAGE, cycles, graph
@@ -49,3 +51,43 @@ def test_no_module_is_longer_than_450_lines(tmp_path):
     assert long_modules() == []
     package = _package(tmp_path, {"fine.py": "x = 1\n" * MAX_LINES, "big.py": "x = 1\n" * (MAX_LINES + 1)})
     assert long_modules(package) == ["crowdstake/big.py: 451 lines"]
+
+
+def british_identifiers(roots) -> list[str]:
+    """Every name token spelt "finalis..." (prose may say finalise; identifiers say finalize)."""
+    found = []
+    for root in roots:
+        for path in sorted(Path(root).rglob("*.py")):
+            with path.open() as f:
+                for token in tokenize.generate_tokens(f.readline):
+                    if token.type == tokenize.NAME and "finalis" in token.string.lower():
+                        found.append(f"{path}:{token.start[0]}: {token.string}")
+    return found
+
+
+def test_identifiers_spell_finalize_one_way(tmp_path):
+    repository = PACKAGE.parent
+    assert british_identifiers([PACKAGE, *(repository / d for d in ("tests", "scripts", "tools", "benchmarks"))]) == []
+    (tmp_path / "m.py").write_text('"""finalised in prose is fine."""\n\ndef finalise_round():\n    pass\n')
+    assert british_identifiers([tmp_path]) == [f"{tmp_path / 'm.py'}:3: finalise_round"]
+
+
+def unannotated_stores(root: Path = PACKAGE) -> list[str]:
+    """Every parameter named store (or *_store; `with_store`, a flag, aside) whose annotation does not
+    name the `Store` protocol."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for arg in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
+                    if arg.arg == "store" or arg.arg.endswith("_store") and arg.arg != "with_store":
+                        if arg.annotation is None or "Store" not in ast.unparse(arg.annotation):
+                            found.append(f"{path.relative_to(root.parent)}:{node.lineno} {node.name}({arg.arg})")
+    return found
+
+
+def test_every_store_consumer_is_annotated_with_the_protocol(tmp_path):
+    assert unannotated_stores() == []
+    package = _package(tmp_path, {"a.py": "def f(store: Store | None, w3):\n    pass\n\n"
+                                          "def g(local_store):\n    pass\n"})
+    assert unannotated_stores(package) == ["crowdstake/a.py:4 g(local_store)"]
