@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from crowdstake._human import count
+from crowdstake._units import format_amount, parse_amount, to_tokens
 from crowdstake.cli import _options as options
 from crowdstake.cli import _render as render
 from crowdstake.errors import ConfigError, ParticipantError
@@ -130,8 +131,8 @@ def wallet_balance(name, flags):
                                    ctx=click.get_current_context())
         flags = {**flags, "wallet": {**flags["wallet"], "name": name}}
     balance = options.participant(flags).balance()
-    click.echo(f"{balance.address}: {balance.tokens:,} tokens, {balance.eth:,} ETH; {balance.internal:,} tokens of "
-               "internal balance in the Tournament")
+    click.echo(f"{balance.address}: {format_amount(balance.tokens)} tokens, {format_amount(balance.eth)} ETH; "
+               f"{format_amount(balance.internal)} tokens of internal balance in the Tournament")
 
 
 # ------------------------------------------------------------------ rounds and positions
@@ -199,8 +200,9 @@ def stake(round_id, model, amount, decrease, from_balance, flags):
     done = p.decrease(round_id, model, amount) if decrease else p.stake(round_id, model, amount, from_balance)
     verb = "withdrew" if decrease else "staked"
     source = " from the internal balance" if from_balance else ""
-    click.echo(f"{verb} {amount}{source} on model {model} in round {round_id}: position now {done.stake}, "
-               f"1 transaction (tx {done.tx})")
+    moved = format_amount(to_tokens(parse_amount(amount)))  # as the chain took it, not as typed (.5)
+    click.echo(f"{verb} {moved}{source} on model {model} in round {round_id}: position now "
+               f"{format_amount(done.stake)}, 1 transaction (tx {done.tx})")
 
 
 @click.command()
@@ -321,8 +323,8 @@ def withdraw(amount, everything, flags):
         raise click.UsageError("say how much: --amount TOKENS or --all" if amount is None else
                                "--amount and --all both say how much: pass one", ctx=click.get_current_context())
     done = options.participant(flags).withdraw(amount)
-    click.echo(f"withdrew {done.amount:,} tokens to the wallet; {done.left:,} left in the internal balance, "
-               f"1 transaction (tx {done.tx})")
+    click.echo(f"withdrew {format_amount(done.amount)} tokens to the wallet; {format_amount(done.left)} left in the "
+               f"internal balance, 1 transaction (tx {done.tx})")
 
 
 @click.command()
@@ -336,7 +338,7 @@ def refund(round_id, model, flags):
     Open after the round's results deadline when it was not finalised (and, for a finalised
     round, for positions still unsettled 180 days after it): the whole stake, no gain, no burn."""
     for done in options.participant(flags).refund(round_id, model):
-        click.echo(f"refunded round {done.round} model {done.model}: {done.amount:,} tokens to the wallet "
+        click.echo(f"refunded round {done.round} model {done.model}: {format_amount(done.amount)} tokens to the wallet "
                    f"(tx {done.tx})")
 
 

@@ -155,7 +155,7 @@ def test_participant_round_trip(env, store_url, alice_wallet, driver, token, tou
     assert f"restaked into round {nxt}" in out
     assert tournament.position(nxt, alice_wallet, model("m"))[0] == 26 * E18
     status = cli(env, "status").stdout
-    assert "claimed" in status and "open" in status and "26.0" in status
+    assert "claimed" in status and "open" in status and "26.0000" in status
 
 
 def test_user_mistakes_change_nothing(env, store_url, alice_wallet, driver, token, tournament, tmp_path):
@@ -213,7 +213,7 @@ def test_a_payout_under_the_minimum_stake_is_paid_to_the_wallet(env, store_url, 
     cli(env, "submit", "--round", str(nxt), "--model", "m", str(preds))
     before = token.balanceOf(alice_wallet)
     out = cli(env, "claim", "--round", str(rid), "--restake-into", str(nxt)).stdout
-    assert (f"claimed round {rid} model m: burned 0.02, 0.98 paid to the wallet; the payout 0.98 "
+    assert (f"claimed round {rid} model m: burned 0.0200, 0.9800 paid to the wallet; the payout 0.9800 "
             f"was not restaked: it is below the minimum stake of round {nxt} (tx 0x") in out
     assert token.balanceOf(alice_wallet) == before + 98 * E18 // 100
     assert tournament.position(nxt, alice_wallet, model("m"))[0] == 0
