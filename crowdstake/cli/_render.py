@@ -117,7 +117,7 @@ def _vote(summary) -> str:
     from crowdstake._units import to_tokens
 
     if summary.would_vote is None:
-        return f"would publish table {summary.table_hash} (no wallet given: no vote to show)"
+        return f"would publish table {summary.table_hash}"
     root, table, reward, leaves = summary.would_vote
     return (f"would publish table {summary.table_hash} and send vote(round {summary.round}, root 0x{bytes(root).hex()}, "
             f"table 0x{bytes(table).hex()}, totalReward {reward} wei = {amount(to_tokens(reward))} tokens, "

@@ -207,7 +207,8 @@ def stake(round_id, model, amount, decrease, from_balance, flags):
 
 @click.command()
 @click.option("--round", "round_id", default=None, help="the finalized round to claim (or --all)", **_ROUND)
-@click.option("--model", default=None, metavar="NAME", help="only this model's position (default: every model of the wallet)")
+@click.option("--model", default=None, metavar="NAME",
+              help="only this model's positions (default: every model of the wallet), with --round or --all")
 @click.option("--restake-into", type=int, default=None, metavar="R",
               help="stake the whole payout into this open round instead of paying it to the wallet")
 @click.option("--all", "claim_all", is_flag=True, help="claim every claimable position of the wallet")
@@ -224,14 +225,18 @@ def claim(round_id, model, restake_into, claim_all, flags):
     p = options.participant(flags, with_store=True)
     if claim_all:
         finalized = [r for r in p.rounds().itertuples() if r.state == "finalized"]
-        claimable = {int(r) for r in p.status().query("state == 'claimable'")["round"]}
+        positions = p.status().query("state == 'claimable'")
+        if model is not None:  # as status names the model: its name, or its short id
+            positions = positions[positions["model"] == p.models.label(p.models.resolve(model))]
+        claimable = {int(r) for r in positions["round"]}
         chosen = [r.round for r in finalized if r.round in claimable]
         if not chosen:
-            raise ParticipantError("nothing to claim: no finalized round holds an unclaimed position of this wallet")
+            raise ParticipantError("nothing to claim: no finalized round holds an unclaimed position of this wallet"
+                                   + (f" for model {model}" if model is not None else ""))
     else:
         chosen = [round_id]
     for rid in chosen:
-        for done in p.claim(rid, None if claim_all else model, restake_into):
+        for done in p.claim(rid, model, restake_into):
             click.echo(f"claimed round {rid} model {done.model}: {render.claim(done)} (tx {done.tx})")
 
 
@@ -365,8 +370,8 @@ def models_name(model_id, name):
     """Name model ID (0x and 64 hex digits) as NAME.
 
     For a model submitted from another machine; refused unless keccak256(NAME) is ID."""
-    options.model_book(options.load({})).name(model_id, name)
-    click.echo(f"model {model_id[:14]}… is {name}")
+    mid = options.model_book(options.load({})).name(model_id, name)
+    click.echo(f"model 0x{mid.hex()} is {name}")  # the id as the chain has it, whether typed with 0x or not
 
 
 COMMANDS = [deployment, wallet, rounds, submit, stake, claim, status, scores, withdraw, refund, models]

@@ -335,7 +335,7 @@ def test_a_model_submitted_elsewhere_shows_its_id_until_named(env, store_url, al
     assert cli(there, "models", "list").stdout == ""
     assert re.search(rf"^ *{rid}  {mid[:14]}  +5.0000  open ", cli(there, "status").stdout, re.M)
     assert f"'m2' is not the name of model {mid[:14]}" in refused(there, "models", "name", mid, "m2")
-    assert "is m" in cli(there, "models", "name", mid, "m").stdout
+    assert cli(there, "models", "name", mid[2:], "m").stdout == f"model {mid} is m\n"  # typed without 0x
     assert cli(there, "models", "list").stdout == f"m\t{mid}\n"
     assert re.search(rf"^ *{rid}  m  +5.0000  open ", cli(there, "status").stdout, re.M)
 

@@ -380,7 +380,12 @@ class FakeParticipant:
     account = SimpleNamespace(address="0xAbC")
 
     def __init__(self):
+        from crowdstake.models import ModelBook
+
         self.claimed = []
+        self.models = ModelBook(None)
+        for name in ("m1", "m2"):
+            self.models.remember(name)
 
     def balance(self):
         from crowdstake.participant import Balance
@@ -401,7 +406,7 @@ class FakeParticipant:
         return pd.DataFrame({"round": [1, 2, 3], "state": ["finalized", "finalized", "open"]})
 
     def status(self):
-        return pd.DataFrame({"round": [2, 3], "model": ["0xa", "0xb"], "state": ["claimable", "open"]})
+        return pd.DataFrame({"round": [2, 3], "model": ["m1", "m2"], "state": ["claimable", "open"]})
 
     def claim(self, round_id, model=None, restake_into=None):
         from crowdstake.participant import Claim
@@ -429,9 +434,14 @@ def test_participant_lines(participant):
         "staked 0.5000 on model m1")  # the amount the chain took, not the text typed
     assert cli("stake", "--round", "4", "--model", "m1", "--amount", "15", "--decrease").output == \
         "withdrew 15.0000 on model m1 in round 4: position now 25.0000, 1 transaction (tx 0xt2)\n"
-    assert cli("claim", "--all", "--model", "ignored").output == \
+    assert cli("claim", "--all").output == \
         "claimed round 2 model m1: burned 1.5000, 98.5000 paid to the wallet (tx 0xt3)\n"
     assert participant.claimed == [(2, None, None)]  # finalized and claimable: round 2 only
+    assert cli("claim", "--all", "--model", "m1").output.startswith("claimed round 2 model m1: ")
+    assert participant.claimed[-1] == (2, "m1", None)  # --model is honoured with --all
+    assert "nothing to claim: no finalized round holds an unclaimed position of this wallet for model m2" in \
+        refused(cli("claim", "--all", "--model", "m2"))
+    assert participant.claimed == [(2, None, None), (2, "m1", None)]
     assert cli("claim", "--round", "1", "--model", "m", "--restake-into", "3").output == \
         "claimed round 1 model m1: burned 1.5000, 98.5000 restaked into round 3 (tx 0xt3)\n"
     assert participant.claimed[-1] == (1, "m", 3)
@@ -449,6 +459,15 @@ def test_token_and_eth_amounts_have_one_format(capsys):
                                     "provisional": [False]}), "positions")
     table = capsys.readouterr().out
     assert " 100.0000 " in table and " -1.5000" in table  # the stake and payout as the claim's line shows them
+
+
+def test_models_name_shows_the_id_as_the_chain_has_it(tmp_path):
+    from crowdstake.results.merkle import model_id
+
+    env = {"CROWDSTAKE_HOME": str(tmp_path / "home")}
+    digits = model_id("m1").hex()
+    assert cli("models", "name", digits, "m1", env=env).output == f"model 0x{digits} is m1\n"  # typed without 0x
+    assert cli("models", "list", env=env).output == f"m1\t0x{digits}\n"
 
 
 def test_claim_all_with_nothing_claimable(participant, monkeypatch):
