@@ -1,4 +1,5 @@
-"""Token units: the token has 18 decimals; amounts shown to people are exact `Decimal`s."""
+"""Token units: the token has 18 decimals; amounts are exact `Decimal`s, and the CLI shows every
+token or ETH amount through `format_amount` (4 decimals), in tables and lines alike."""
 
 from __future__ import annotations
 
@@ -17,6 +18,19 @@ def to_tokens(wei: int) -> Decimal:
         exact.prec = 100  # uint256 has 78 digits; the default 28 would round or refuse
         tokens = Decimal(int(wei)).scaleb(-DECIMALS)
         return tokens.quantize(Decimal(1)) if tokens == tokens.to_integral_value() else tokens.normalize()
+
+
+AMOUNT_DECIMALS = 4  # a payout of the smallest stake (1 token) moves in steps far below 0.01
+
+
+def format_amount(value) -> str:
+    """A token or ETH amount as the CLI shows it: `1,234.5000`, `-0.0200`; a Decimal, int or float,
+    rounded to 4 decimals (half to even); an amount that rounds to zero has no sign; None or NaN
+    (a table's missing value) as empty."""
+    if value is None or value != value:
+        return ""
+    shown = f"{value:,.{AMOUNT_DECIMALS}f}"
+    return shown[1:] if shown.startswith("-") and not shown.strip("-0.,") else shown
 
 
 _PLAIN = re.compile(r"(\d+(\.\d*)?|\.\d+)", re.ASCII)  # 12, 12.5, .5: no sign, exponent, space or `_`

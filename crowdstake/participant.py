@@ -17,7 +17,7 @@ import pandas as pd
 from eth_account.signers.local import LocalAccount
 
 from crowdstake._human import when
-from crowdstake._units import parse_amount, to_tokens
+from crowdstake._units import TOKEN, format_amount, parse_amount, to_tokens
 from crowdstake.chain.contracts import Contracts
 from crowdstake.chain.permit import sign_permit
 from crowdstake.chain.tx import prepare, refused_as, send, tx_hash
@@ -328,7 +328,7 @@ class Participant:
                 except TransactionFailed as e:
                     if e.error not in _UNRESTAKABLE:
                         raise ParticipantError(f"the contract refused: {e}", e.error, e.error_args) from None
-                    payout = to_tokens(row.stake + row.delta)
+                    payout = format_amount(to_tokens(row.stake + row.delta))  # as the claim's line shows amounts
                     into, note = None, (f"the payout {payout} was not restaked: {_UNRESTAKABLE[e.error]}"
                                         .format(into=restake_into))
             receipt = self._send(call)

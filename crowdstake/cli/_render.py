@@ -1,5 +1,6 @@
 """What the commands print: tables (rich) and the oracle's and keeper's summaries. Token amounts
-arrive as exact Decimals; the summary lines keep their formats (tests and scripts read them)."""
+arrive as exact Decimals (or floats in a frame) and are shown by `_units.format_amount`, 4
+decimals everywhere; scores to 4 decimals; counts with their noun (`_human.count`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import textwrap
 import click
 
 from crowdstake._human import count
+from crowdstake._units import format_amount as amount
 
 
 def table(frame, title: str | None = None, width: int = 100, *, wrap=(), right=(), headers=None) -> None:
@@ -34,8 +36,8 @@ def table(frame, title: str | None = None, width: int = 100, *, wrap=(), right=(
     (console if console.is_terminal else Console(width=width)).print(shown)
 
 
-def _number(value, digits: int) -> str:
-    return "" if value is None or value != value else f"{value:,.{digits}f}"
+def _score(value) -> str:
+    return "" if value is None or value != value else f"{value:.4f}"
 
 
 def rounds(frame, now: int, title: str) -> None:
@@ -54,7 +56,7 @@ def rounds(frame, now: int, title: str) -> None:
             "closes (UTC)": [f"{minute(t)}\n{relative(t, now)}" for t in part["close_time"]],
             "resolves (UTC)": [f"{minute(t)}\n{relative(t, now)}" for t in part["resolve_time"]],
             "positions": part["positions"],
-            "stake": [_number(v, 2) for v in part["total_stake"]], "reward": [_number(v, 2) for v in part["total_reward"]],
+            "stake": [amount(v) for v in part["total_stake"]], "reward": [amount(v) for v in part["total_reward"]],
         })
         table(shown, f"{title}, tournament {tournament}", right=("round", "positions", "stake", "reward"))
 
@@ -71,9 +73,9 @@ _SCORES = ("stake", "corr", "mmc", "score", "payout")
 def positions(frame, title: str) -> None:
     """`Participant.status()`: a provisional payout (from an accepted, not finalised table) marked *."""
     shown = frame.assign(
-        stake=[_number(v, 2) for v in frame["stake"]], corr=[_number(v, 4) for v in frame["corr"]],
-        mmc=[_number(v, 4) for v in frame["mmc"]], score=[_number(v, 4) for v in frame["score"]],
-        payout=[_number(v, 4) + ("*" if p else "") for v, p in zip(frame["payout"], frame["provisional"])],
+        stake=[amount(v) for v in frame["stake"]], corr=[_score(v) for v in frame["corr"]],
+        mmc=[_score(v) for v in frame["mmc"]], score=[_score(v) for v in frame["score"]],
+        payout=[amount(v) + ("*" if p else "") for v, p in zip(frame["payout"], frame["provisional"])],
     ).drop(columns=["provisional"])
     table(shown, title, wrap=("model",), right=("round",) + _SCORES)
     if frame["provisional"].any():
@@ -90,9 +92,9 @@ def scores(frame, title: str) -> None:
     reasons = list(dict.fromkeys(r for r in frame["reason"] if r))
     shown = frame.assign(
         staker=[s[:10] + (" (you)" if mine else "") for s, mine in zip(frame["staker"], frame["mine"])],
-        stake=[_number(v, 2) for v in frame["stake"]], score=[_number(v, 4) for v in frame["score"]],
-        payout=[_number(v, 4) for v in frame["payout"]],
-        **{c: [_number(v, 4) for v in frame[c]] for c in (first, second)},
+        stake=[amount(v) for v in frame["stake"]], score=[_score(v) for v in frame["score"]],
+        payout=[amount(v) for v in frame["payout"]],
+        **{c: [_score(v) for v in frame[c]] for c in (first, second)},
         reason=[str(reasons.index(r) + 1) if r else "" for r in frame["reason"]],
     ).drop(columns=["mine"]).rename(columns={"reason": "floor"})
     table(shown, title, wrap=("model",), right=("stake", first, second, "score", "payout", "floor"))
@@ -112,26 +114,29 @@ def leaderboard(board, title: str) -> None:
 
 def _vote(summary) -> str:
     """The vote a dry run would send, as the committee's `vote(roundId, Result)` call."""
+    from crowdstake._units import to_tokens
+
     if summary.would_vote is None:
-        return f"would publish table {summary.table_hash} (no wallet given: no vote to show)"
+        return f"would publish table {summary.table_hash}"
     root, table, reward, leaves = summary.would_vote
     return (f"would publish table {summary.table_hash} and send vote(round {summary.round}, root 0x{bytes(root).hex()}, "
-            f"table 0x{bytes(table).hex()}, totalReward {reward} wei, leafCount {leaves})")
+            f"table 0x{bytes(table).hex()}, totalReward {reward} wei = {amount(to_tokens(reward))} tokens, "
+            f"leafCount {leaves})")
 
 
 def claim(done) -> str:
     """A `crowdstake.participant.Claim` in words: a loss as a loss, then where the rest went."""
     moved = "gained" if done.delta > 0 else "burned" if done.delta < 0 else "gained"
     where = f"restaked into round {done.restaked_into}" if done.restaked_into else "paid to the wallet"
-    line = f"{moved} {abs(done.delta):,}, {done.paid:,} {where}" if done.paid is not None else \
-        f"{done.delta:+,} tokens, {where}"
+    line = f"{moved} {amount(abs(done.delta))}, {amount(done.paid)} {where}" if done.paid is not None else \
+        f"{'+' if done.delta >= 0 else '-'}{amount(abs(done.delta))} tokens, {where}"
     return line + (f"; {done.note}" if done.note else "")
 
 
 def oracle_summary(summary) -> None:
     """A `crowdstake.oracle.RoundSummary`: what a run did and where the round stands."""
     click.echo(f"round {summary.round}: {count(summary.positions, 'position')} scored, root {summary.root}")
-    click.echo(f"  reward {summary.total_reward:,.6f} (declared), burn {summary.total_burn:,.6f}; "
+    click.echo(f"  reward {amount(summary.total_reward)} (declared), burn {amount(summary.total_burn)}; "
                f"score table {summary.table_hash}")
     for who, why in summary.floors.items():
         click.echo(f"  floor score for {who}: {why}")
@@ -157,5 +162,4 @@ def payout(summary) -> None:
     already = f"{summary.already_settled:,} {'was' if summary.already_settled == 1 else 'were'} already"
     click.echo(f"round {summary.round}: {count(summary.settled, 'position')} settled in "
                f"{count(summary.transactions, 'transaction')} ({already}), {summary.gas_used:,} gas; "
-               f"paid {summary.paid:,.4f}, "
-               f"credited {summary.credited:,.4f}, burned {summary.burned:,.4f}")
+               f"paid {amount(summary.paid)}, credited {amount(summary.credited)}, burned {amount(summary.burned)}")

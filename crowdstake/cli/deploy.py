@@ -41,7 +41,7 @@ def deploy(members, threshold, dispute_window, operator, guardian, admin, treasu
     the node's first account deploys; elsewhere the deployer (--wallet or --key-env) holds every
     role not named. Everything is checked before the first transaction."""
     from crowdstake.chain.deploy import INITIAL_SUPPLY, Deployer
-    from crowdstake._units import to_tokens
+    from crowdstake._units import format_amount, to_tokens
     from crowdstake._human import format_duration
 
     settings = options.load(flags)
@@ -63,7 +63,8 @@ def deploy(members, threshold, dispute_window, operator, guardian, admin, treasu
         click.echo(f"  {name:16} {address}")
     click.echo("who holds what:")
     click.echo(f"  admin     {who(roles.admin)}: every admin role (grants roles, unpauses, changes the committee)")
-    click.echo(f"  treasury  {who(roles.treasury)}: the initial supply, {to_tokens(INITIAL_SUPPLY):,} tokens")
+    supply = format_amount(to_tokens(INITIAL_SUPPLY))
+    click.echo(f"  treasury  {who(roles.treasury)}: the initial supply, {supply} tokens")
     click.echo(f"  operator  {who(roles.operator)}: creates tournaments, opens rounds, publishes targets")
     click.echo(f"  guardian  {who(roles.guardian)}: pauses entry, vetoes results")
     for member in roles.members:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from crowdstake._units import format_amount
 from crowdstake.cli import _options as options
 
 
@@ -33,9 +34,9 @@ def accounts(flags):
     if chain.contracts is None:
         click.echo("no crowdstake deployment for this chain: tokens and roles are not shown (`crowdstake deploy`)")
     for row in rows:
-        tokens = "" if row.tokens is None else f"  {row.tokens:>14,} tokens"
+        tokens = "" if row.tokens is None else f"  {format_amount(row.tokens):>18} tokens"
         roles = f"  {', '.join(row.roles)}" if row.roles else ""
-        click.echo(f"{row.index:>2}  {row.address}  {row.eth:>12,.4f} ETH{tokens}{roles}")
+        click.echo(f"{row.index:>2}  {row.address}  {format_amount(row.eth):>12} ETH{tokens}{roles}")
 
 
 @dev.command("fund")
@@ -51,11 +52,12 @@ def fund_address(address, eth, tokens, flags):
     treasury when the node holds that account unlocked (a dev deployment with no role flags)."""
     done = _dev_chain(flags, "fund").fund(address, eth=eth, tokens=tokens)
     if done.eth_tx:
-        click.echo(f"sent {done.eth:,} ETH to {done.address} from {done.eth_from} (tx {done.eth_tx})")
+        click.echo(f"sent {format_amount(done.eth)} ETH to {done.address} from {done.eth_from} (tx {done.eth_tx})")
     if done.tokens_tx:
-        click.echo(f"sent {done.tokens:,} tokens to {done.address} from the treasury {done.tokens_from} (tx {done.tokens_tx})")
-    held = "" if done.token_balance is None else f"{done.token_balance:,} tokens, "
-    click.echo(f"{done.address} holds {held}{done.eth_balance:,} ETH")
+        click.echo(f"sent {format_amount(done.tokens)} tokens to {done.address} from the treasury {done.tokens_from} "
+                   f"(tx {done.tokens_tx})")
+    held = "" if done.token_balance is None else f"{format_amount(done.token_balance)} tokens, "
+    click.echo(f"{done.address} holds {held}{format_amount(done.eth_balance)} ETH")
 
 
 @dev.command()

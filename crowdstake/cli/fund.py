@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from crowdstake._units import format_amount
 from crowdstake.cli import _options as options
 
 _TOURNAMENT = dict(type=options.WholeNumber(1), required=True, metavar="T")
@@ -188,7 +189,8 @@ def rewards(amount, flags):
     for the Tournament does not cover the amount."""
     done = options.fund(flags).fund_rewards(amount)
     approved = f"approve tx {done.approve_tx}, " if done.approve_tx else ""
-    click.echo(f"added {done.amount:,} tokens to the reward pool, which holds {done.pool:,} now ({approved}tx {done.tx})")
+    click.echo(f"added {format_amount(done.amount)} tokens to the reward pool, which holds "
+               f"{format_amount(done.pool)} now ({approved}tx {done.tx})")
 
 
 @fund.command()

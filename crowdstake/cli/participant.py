@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from crowdstake._human import count
+from crowdstake._units import format_amount, parse_amount, to_tokens
 from crowdstake.cli import _options as options
 from crowdstake.cli import _render as render
 from crowdstake.errors import ConfigError, ParticipantError
@@ -130,8 +131,8 @@ def wallet_balance(name, flags):
                                    ctx=click.get_current_context())
         flags = {**flags, "wallet": {**flags["wallet"], "name": name}}
     balance = options.participant(flags).balance()
-    click.echo(f"{balance.address}: {balance.tokens:,} tokens, {balance.eth:,} ETH; {balance.internal:,} tokens of "
-               "internal balance in the Tournament")
+    click.echo(f"{balance.address}: {format_amount(balance.tokens)} tokens, {format_amount(balance.eth)} ETH; "
+               f"{format_amount(balance.internal)} tokens of internal balance in the Tournament")
 
 
 # ------------------------------------------------------------------ rounds and positions
@@ -199,14 +200,16 @@ def stake(round_id, model, amount, decrease, from_balance, flags):
     done = p.decrease(round_id, model, amount) if decrease else p.stake(round_id, model, amount, from_balance)
     verb = "withdrew" if decrease else "staked"
     source = " from the internal balance" if from_balance else ""
-    click.echo(f"{verb} {amount}{source} on model {model} in round {round_id}: position now {done.stake}, "
-               f"1 transaction (tx {done.tx})")
+    moved = format_amount(to_tokens(parse_amount(amount)))  # as the chain took it, not as typed (.5)
+    click.echo(f"{verb} {moved}{source} on model {model} in round {round_id}: position now "
+               f"{format_amount(done.stake)}, 1 transaction (tx {done.tx})")
 
 
 @click.command()
 @click.option("--round", "round_id", default=None, help="the finalized round to claim (default: none; give it or --all)",
               **_ROUND)
-@click.option("--model", default=None, metavar="NAME", help="only this model's position (default: every model of the wallet)")
+@click.option("--model", default=None, metavar="NAME",
+              help="only this model's positions (default: every model of the wallet), with --round or --all")
 @click.option("--restake-into", type=int, default=None, metavar="R",
               help="stake the whole payout into this open round instead of paying it to the wallet (default: "
                    "none, paid to the wallet)")
@@ -224,14 +227,18 @@ def claim(round_id, model, restake_into, claim_all, flags):
     p = options.participant(flags, with_store=True)
     if claim_all:
         finalized = [r for r in p.rounds().itertuples() if r.state == "finalized"]
-        claimable = {int(r) for r in p.status().query("state == 'claimable'")["round"]}
+        positions = p.status().query("state == 'claimable'")
+        if model is not None:  # as status names the model: its name, or its short id
+            positions = positions[positions["model"] == p.models.label(p.models.resolve(model))]
+        claimable = {int(r) for r in positions["round"]}
         chosen = [r.round for r in finalized if r.round in claimable]
         if not chosen:
-            raise ParticipantError("nothing to claim: no finalized round holds an unclaimed position of this wallet")
+            raise ParticipantError("nothing to claim: no finalized round holds an unclaimed position of this wallet"
+                                   + (f" for model {model}" if model is not None else ""))
     else:
         chosen = [round_id]
     for rid in chosen:
-        for done in p.claim(rid, None if claim_all else model, restake_into):
+        for done in p.claim(rid, model, restake_into):
             click.echo(f"claimed round {rid} model {done.model}: {render.claim(done)} (tx {done.tx})")
 
 
@@ -324,8 +331,8 @@ def withdraw(amount, everything, flags):
         raise click.UsageError("say how much: --amount TOKENS or --all" if amount is None else
                                "--amount and --all both say how much: pass one", ctx=click.get_current_context())
     done = options.participant(flags).withdraw(amount)
-    click.echo(f"withdrew {done.amount:,} tokens to the wallet; {done.left:,} left in the internal balance, "
-               f"1 transaction (tx {done.tx})")
+    click.echo(f"withdrew {format_amount(done.amount)} tokens to the wallet; {format_amount(done.left)} left in the "
+               f"internal balance, 1 transaction (tx {done.tx})")
 
 
 @click.command()
@@ -339,7 +346,7 @@ def refund(round_id, model, flags):
     Open after the round's results deadline when it was not finalised (and, for a finalised
     round, for positions still unsettled 180 days after it): the whole stake, no gain, no burn."""
     for done in options.participant(flags).refund(round_id, model):
-        click.echo(f"refunded round {done.round} model {done.model}: {done.amount:,} tokens to the wallet "
+        click.echo(f"refunded round {done.round} model {done.model}: {format_amount(done.amount)} tokens to the wallet "
                    f"(tx {done.tx})")
 
 
@@ -366,8 +373,8 @@ def models_name(model_id, name):
     """Name model ID (0x and 64 hex digits) as NAME.
 
     For a model submitted from another machine; refused unless keccak256(NAME) is ID."""
-    options.model_book(options.load({})).name(model_id, name)
-    click.echo(f"model {model_id[:14]}… is {name}")
+    mid = options.model_book(options.load({})).name(model_id, name)
+    click.echo(f"model 0x{mid.hex()} is {name}")  # the id as the chain has it, whether typed with 0x or not
 
 
 COMMANDS = [deployment, wallet, rounds, submit, stake, claim, status, scores, withdraw, refund, models]

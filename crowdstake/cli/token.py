@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from crowdstake._units import format_amount
 from crowdstake.cli import _options as options
 
 
@@ -28,7 +29,7 @@ def balance(address, flags):
         if address is None:
             raise MissingSetting("no address and no wallet chosen: pass --address ADDR, or choose a wallet", "wallet")
     held = Tokens(settings.node.contracts()).balance(address)
-    click.echo(f"{held.address}: {held.tokens:,} {held.symbol}, {held.eth:,} ETH")
+    click.echo(f"{held.address}: {format_amount(held.tokens)} {held.symbol}, {format_amount(held.eth)} ETH")
 
 
 @token.command()
@@ -45,8 +46,9 @@ def transfer(to, amount, flags):
 
     settings = options.load(flags)
     done = Tokens(settings.node.contracts(), options.account(settings)).transfer(to, amount)
-    click.echo(f"sent {done.amount:,} tokens to {done.to}: the wallet holds {done.sender_balance:,}, the recipient "
-               f"{done.recipient_balance:,} (tx {done.tx})")
+    click.echo(f"sent {format_amount(done.amount)} tokens to {done.to}: the wallet holds "
+               f"{format_amount(done.sender_balance)}, the recipient {format_amount(done.recipient_balance)} "
+               f"(tx {done.tx})")
 
 
 COMMANDS = [token]

@@ -130,7 +130,7 @@ def run_round(contracts: Contracts, account: LocalAccount | None, store: Store, 
                   total_burn=to_tokens(result.total_burn),
                   floors={f"{r.staker}:0x{r.model_id.hex()[:12]}": r.reason for r in result.rows if r.reason})
     if settings.dry_run:
-        return RoundSummary(**scored, would_vote=result.vote if account else None)
+        return RoundSummary(**scored, would_vote=result.vote)  # the vote is the result's, whoever would send it
     if account is None:
         raise MissingSetting("voting needs the member's wallet or key", "wallet")
 

@@ -1,12 +1,16 @@
 """The participant's whole path through the `crowdstake` command, in subprocesses, against
 anvil and a store service started with `crowdstake store serve`: wallet -> submit -> stake ->
-(results posted by the test, as the oracle will) -> claim with restake -> status. Then each
-user mistake: one clear line, exit 1, no stack trace, nothing changed. And the data: the fund's
-`data synth` and `data build`, a participant's `data download` checked against the chain."""
+(results posted by the test, as the oracle will) -> claim with restake -> status; a payout paid
+to the internal balance, staked from it and withdrawn; a refund after a round's deadline; an
+accepted table shown provisional; a model named on another machine; diagnostics at a round's
+weights and cap. Then each user mistake: one clear line, exit 1 (2 for a command line that does
+not parse), no stack trace, nothing changed. And the data: the fund's `data synth` and `data
+build`, a participant's `data download` checked against the chain."""
 
 import copy
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -21,6 +25,7 @@ from eth_account import Account
 from support.rounds import MIN_STAKE, RESULTS_WINDOW, THRESHOLD, model
 from web3 import Web3
 
+from crowdstake._human import utc
 from crowdstake.chain import save_deployment
 from crowdstake.diagnostics import diagnostics
 from crowdstake.fund.dataset import build_command, feature_columns
@@ -92,10 +97,11 @@ def cli(env, *args, ok=True):
     return run
 
 
-def refused(env, *args):
-    """A user mistake: exit 1 and exactly one line on stderr, no traceback."""
+def refused(env, *args, code=1):
+    """A user mistake: exit 1 (2: a command line that does not parse) and exactly one line on
+    stderr, no traceback."""
     run = cli(env, *args, ok=False)
-    assert run.returncode == 1, (run.stdout, run.stderr)
+    assert run.returncode == code, (run.stdout, run.stderr)
     assert "Traceback" not in run.stderr and run.stderr.count("\n") == 1, run.stderr
     return run.stderr
 
@@ -114,8 +120,9 @@ def _round_with_live_ids(driver, env, close_in=1000, resolve_in=2000):
     return rid
 
 
-def _post_results(driver, env, committee, admin, rid, staker, score):
-    """What the oracle will do: a score table in the store, its root and hash voted, finalised."""
+def _post_results(driver, env, committee, admin, rid, staker, score, finalize=True):
+    """What the oracle will do: a score table in the store, its root and hash voted, finalised
+    (or, not `finalize`, left accepted in its dispute window)."""
     publisher = Account.create()
     committee.setThreshold(3, {"from": admin})
     committee.addMember(publisher.address, {"from": admin})
@@ -129,8 +136,9 @@ def _post_results(driver, env, committee, admin, rid, staker, score):
     HttpStore(env["CROWDSTAKE_STORE"]).publish_score_table(publisher, rid, table)
     result = (tree.root, table_hash(table), max(delta, 0), 1)
     driver.accept(rid, result, voters=driver.members)
-    driver.until(driver.committee.roundState(rid)["disputeEndsAt"])
-    driver.committee.finalize(rid, {"from": admin})
+    if finalize:
+        driver.until(driver.committee.roundState(rid)["disputeEndsAt"])
+        driver.committee.finalize(rid, {"from": admin})
     return delta
 
 
@@ -156,7 +164,7 @@ def test_participant_round_trip(env, store_url, alice_wallet, driver, token, tou
     assert f"restaked into round {nxt}" in out
     assert tournament.position(nxt, alice_wallet, model("m"))[0] == 26 * E18
     status = cli(env, "status").stdout
-    assert "claimed" in status and "open" in status and "26.0" in status
+    assert "claimed" in status and "open" in status and "26.0000" in status
 
 
 def test_user_mistakes_change_nothing(env, store_url, alice_wallet, driver, token, tournament, tmp_path):
@@ -220,10 +228,123 @@ def test_a_payout_under_the_minimum_stake_is_paid_to_the_wallet(env, store_url, 
     cli(env, "submit", "--round", str(nxt), "--model", "m", str(preds))
     before = token.balanceOf(alice_wallet)
     out = cli(env, "claim", "--round", str(rid), "--restake-into", str(nxt)).stdout
-    assert (f"claimed round {rid} model m: burned 0.02, 0.98 paid to the wallet; the payout 0.98 "
+    assert (f"claimed round {rid} model m: burned 0.0200, 0.9800 paid to the wallet; the payout 0.9800 "
             f"was not restaked: it is below the minimum stake of round {nxt} (tx 0x") in out
     assert token.balanceOf(alice_wallet) == before + 98 * E18 // 100
     assert tournament.position(nxt, alice_wallet, model("m"))[0] == 0
+
+
+def _entered(driver, env, tmp_path, amount):
+    """A round with alice's model m submitted and staked through the CLI."""
+    rid = _round_with_live_ids(driver, env)
+    preds = tmp_path / "preds.csv"
+    preds.write_text(PREDICTIONS)
+    cli(env, "submit", "--round", str(rid), "--model", "m", str(preds))
+    cli(env, "stake", "--round", str(rid), "--model", "m", "--amount", amount)
+    return rid, preds
+
+
+def test_a_payout_in_the_internal_balance_is_staked_and_withdrawn(env, store_url, alice_wallet, driver, token,
+                                                                 tournament, committee, admin, tmp_path):
+    env = {**env, "CROWDSTAKE_STORE": store_url}
+    rid, preds = _entered(driver, env, tmp_path, "20")
+    assert _post_results(driver, env, committee, admin, rid, alice_wallet, 40_000) == 8 * E18 // 10  # 20 * 4%
+    out = cli(env, "pay", "--round", str(rid), "--to-balance", "--workdir", str(tmp_path / "w")).stdout
+    assert "1 position settled in 1 transaction" in out and "credited 20.8000" in out
+    assert tournament.internalBalance(alice_wallet) == 208 * E18 // 10
+    assert cli(env, "wallet", "balance").stdout.endswith("ETH; 20.8000 tokens of internal balance in the Tournament\n")
+
+    held = token.balanceOf(alice_wallet)
+    nxt = _round_with_live_ids(driver, env)
+    cli(env, "submit", "--round", str(nxt), "--model", "m", str(preds))
+    out = cli(env, "stake", "--round", str(nxt), "--model", "m", "--amount", "10", "--from-balance").stdout
+    assert out.startswith(f"staked 10.0000 from the internal balance on model m in round {nxt}: position now "
+                          "10.0000, 1 transaction (tx 0x")
+    assert tournament.position(nxt, alice_wallet, model("m"))[0] == 10 * E18
+    assert tournament.internalBalance(alice_wallet) == 108 * E18 // 10 and token.balanceOf(alice_wallet) == held
+    assert "insufficient internal balance" in refused(env, "stake", "--round", str(nxt), "--model", "m", "--amount",
+                                                      "11", "--from-balance")
+
+    # how much to withdraw is said once; a decrease always pays the wallet: refused before anything connects
+    assert "say how much: --amount TOKENS or --all" in refused(env, "withdraw", code=2)
+    assert "--amount and --all both say how much" in refused(env, "withdraw", "--amount", "1", "--all", code=2)
+    assert "--decrease and --from-balance do not go together" in refused(
+        env, "stake", "--round", str(nxt), "--model", "m", "--amount", "1", "--decrease", "--from-balance", code=2)
+    assert "cannot withdraw 11: the internal balance is 10.8" in refused(env, "withdraw", "--amount", "11")
+    out = cli(env, "withdraw", "--amount", ".8").stdout
+    assert out.startswith("withdrew 0.8000 tokens to the wallet; 10.0000 left in the internal balance, 1 transaction")
+    out = cli(env, "withdraw", "--all").stdout
+    assert out.startswith("withdrew 10.0000 tokens to the wallet; 0.0000 left in the internal balance")
+    assert tournament.internalBalance(alice_wallet) == 0 and token.balanceOf(alice_wallet) == held + 108 * E18 // 10
+    assert "nothing to withdraw" in refused(env, "withdraw", "--all")
+
+
+def test_a_round_without_results_refunds_its_stakes_after_its_deadline(env, store_url, alice_wallet, driver, token,
+                                                                       tournament, tmp_path):
+    env = {**env, "CROWDSTAKE_STORE": store_url}
+    rid, _ = _entered(driver, env, tmp_path, "5")
+    deadline = tournament.roundTimes(rid)[2]
+    driver.until(tournament.round(rid)["resolveTime"])  # resolved, and no result voted
+    nonce = web3.eth.get_transaction_count(alice_wallet)
+    line = refused(env, "refund", "--round", str(rid))
+    assert line.startswith(f"crowdstake: refunds of round {rid} open {utc(deadline + 1)} (in ")
+    assert f"may still get its results until {utc(deadline)} (in " in line and line.endswith("nothing was sent\n")
+    assert web3.eth.get_transaction_count(alice_wallet) == nonce
+
+    driver.until(deadline + 1)
+    assert re.search(rf"^ *{rid}  refundable ", cli(env, "rounds").stdout, re.M)
+    held = token.balanceOf(alice_wallet)
+    out = cli(env, "refund", "--round", str(rid)).stdout
+    assert out.startswith(f"refunded round {rid} model m: 5.0000 tokens to the wallet (tx 0x")
+    assert token.balanceOf(alice_wallet) == held + 5 * E18
+    assert tournament.position(rid, alice_wallet, model("m"))[0] == 0
+    assert re.search(rf"^ *{rid}  m  +5.0000  refunded ", cli(env, "status").stdout, re.M)
+    assert "nothing to refund" in refused(env, "refund", "--round", str(rid))
+
+
+def test_an_accepted_table_is_shown_provisional_until_it_is_final(env, store_url, alice_wallet, driver, tournament,
+                                                                  committee, admin, tmp_path):
+    env = {**env, "CROWDSTAKE_STORE": store_url}
+    rid, _ = _entered(driver, env, tmp_path, "25")
+    _post_results(driver, env, committee, admin, rid, alice_wallet, 40_000, finalize=False)  # in its dispute window
+    status = cli(env, "status").stdout
+    row = re.search(rf"^ *{rid}  m  +25.0000  accepted  +0.1000  +0.0000  +0.0400  +1.0000\*$", status, re.M)
+    assert row and "* provisional: the committee accepted the table" in status, status
+    scores = cli(env, "scores", "--round", str(rid)).stdout
+    assert re.search(rf"^round {rid} score table 0x[0-9a-f]{{64}} \(provisional\)$", scores, re.M), scores
+    assert re.search(r"^0x[0-9a-fA-F]{8} \(you\)  m  +25.0000 .* 1.0000 *$", scores, re.M), scores
+    assert "provisional: the committee accepted this table, and its dispute window is still running" in scores
+
+    driver.until(committee.roundState(rid)["disputeEndsAt"])
+    committee.finalize(rid, {"from": admin})
+    status = cli(env, "status").stdout
+    assert re.search(rf"^ *{rid}  m  +25.0000  claimable .* 1.0000 *$", status, re.M) and "*" not in status, status
+    assert "(final)" in cli(env, "scores", "--round", str(rid)).stdout
+
+    nxt = _round_with_live_ids(driver, env)  # open, but m has no submission in it
+    nonce = web3.eth.get_transaction_count(alice_wallet)
+    line = refused(env, "claim", "--round", str(rid), "--restake-into", str(nxt))
+    assert line == (f"crowdstake: model m has no submission in round {nxt}, so its payout cannot be restaked there: "
+                    f"`crowdstake submit --round {nxt} --model m FILE` first, or claim without --restake-into; "
+                    "nothing was sent\n")
+    assert web3.eth.get_transaction_count(alice_wallet) == nonce
+    assert tournament.position(rid, alice_wallet, model("m"))[0] == 25 * E18  # unclaimed
+
+
+def test_a_model_submitted_elsewhere_shows_its_id_until_named(env, store_url, alice_wallet, driver, tmp_path):
+    env = {**env, "CROWDSTAKE_STORE": store_url}
+    rid, _ = _entered(driver, env, tmp_path, "5")
+    mid = "0x" + model("m").hex()
+    assert f"m\t{mid}\n" in cli(env, "models", "list").stdout  # `submit` named it in this machine's book
+    other = tmp_path / "other"  # another machine: the same wallet, a book that never saw m
+    shutil.copytree(Path(env["CROWDSTAKE_HOME"]) / "wallets", other / "wallets")
+    there = {**env, "CROWDSTAKE_HOME": str(other)}
+    assert cli(there, "models", "list").stdout == ""
+    assert re.search(rf"^ *{rid}  {mid[:14]}  +5.0000  open ", cli(there, "status").stdout, re.M)
+    assert f"'m2' is not the name of model {mid[:14]}" in refused(there, "models", "name", mid, "m2")
+    assert cli(there, "models", "name", mid[2:], "m").stdout == f"model {mid} is m\n"  # typed without 0x
+    assert cli(there, "models", "list").stdout == f"m\t{mid}\n"
+    assert re.search(rf"^ *{rid}  m  +5.0000  open ", cli(there, "status").stdout, re.M)
 
 
 def test_a_wallet_without_eth_for_gas_uploads_nothing(env, store_url, driver, token, admin, tmp_path):

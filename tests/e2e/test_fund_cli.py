@@ -87,7 +87,7 @@ def test_a_tournament_from_the_command_line(env, node):
 
     alice = cli(env, "wallet", "new", "alice").stdout.split()[-1]
     out = cli(env, "dev", "fund", alice, "--eth", "10", "--tokens", "1000").stdout
-    assert f"from the treasury {nodes[0]}" in out and out.endswith(f"{alice} holds 1,000 tokens, 10 ETH\n")
+    assert f"from the treasury {nodes[0]}" in out and out.endswith(f"{alice} holds 1,000.0000 tokens, 10.0000 ETH\n")
     assert w3.eth.get_balance(alice) == 10 * E18 and token.functions.balanceOf(alice).call() == 1000 * E18
 
     # a wallet without the operator's role: one line naming the role and its holder, nothing sent
@@ -112,7 +112,7 @@ def test_a_tournament_from_the_command_line(env, node):
                                                                 0, 0)
 
     out = cli(env, "fund", "rewards", "--amount", "500", "--wallet", "alice").stdout
-    assert out.startswith("added 500 tokens to the reward pool, which holds 500 now (approve tx 0x")
+    assert out.startswith("added 500.0000 tokens to the reward pool, which holds 500.0000 now (approve tx 0x")
     assert tournament.functions.rewardPool().call() == 500 * E18 and token.functions.balanceOf(alice).call() == 500 * E18
 
     out = cli(env, "fund", "open-round", "--tournament", "1", "--dataset-hash", DATASET, "--close-in", "1h",
@@ -179,14 +179,14 @@ def test_a_tournament_from_the_command_line(env, node):
 
     rows = cli(env, "dev", "accounts").stdout.splitlines()
     assert len(rows) == 10 and rows[0].startswith(f" 0  {nodes[0]}") and rows[0].endswith("admin, treasury")
-    assert rows[1].endswith("0 tokens  operator") and rows[3].endswith("member") and "tokens" in rows[9]
+    assert rows[1].endswith(" 0.0000 tokens  operator") and rows[3].endswith("member") and "tokens" in rows[9]
 
     bob = Account.create().address
     out = cli(env, "token", "transfer", "--to", bob, "--amount", "12.5", "--wallet", "alice").stdout
-    assert out.startswith(f"sent 12.5 tokens to {bob}: the wallet holds 487.5, the recipient 12.5 (tx 0x")
-    assert cli(env, "token", "balance", "--address", bob).stdout == f"{bob}: 12.5 STAKE, 0 ETH\n"
+    assert out.startswith(f"sent 12.5000 tokens to {bob}: the wallet holds 487.5000, the recipient 12.5000 (tx 0x")
+    assert cli(env, "token", "balance", "--address", bob).stdout == f"{bob}: 12.5000 STAKE, 0.0000 ETH\n"
     assert cli(env, "token", "balance", "--wallet", "alice", CROWDSTAKE_PASSWORD="not needed").stdout.startswith(
-        f"{alice}: 487.5 STAKE, 9.99")  # read from the keystore's address, no password
+        f"{alice}: 487.5000 STAKE, 9.99")  # read from the keystore's address, no password
     assert token.functions.balanceOf(bob).call() == 125 * E18 // 10
 
 

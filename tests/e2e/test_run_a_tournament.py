@@ -184,7 +184,7 @@ def test_the_participants_view_of_the_season(season):
     assert len(lines) == 2 and "(you)" in lines[0] and "bob-model" in lines[0] and "alice-model" in lines[1]
     assert "(final)" in scores.stdout and all(len(line) <= 100 for line in scores.stdout.splitlines())
     balance = cli(season, "wallet", "balance", "alice")
-    assert balance.stdout.endswith("ETH; 0 tokens of internal balance in the Tournament\n")
+    assert balance.stdout.endswith("ETH; 0.0000 tokens of internal balance in the Tournament\n")
 
     nonce = w3.eth.get_transaction_count(wallets["alice"])
     assert refused(season, "withdraw", "--all", "--wallet", "alice").startswith(

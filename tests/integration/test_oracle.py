@@ -116,6 +116,8 @@ def test_a_stake_withdrawn_before_close_is_not_scored(world, admin, operator, tm
     assert [p.staker for p in read_positions(world["protocol"], rid)] == kept
     summary = run_operator(world, world["members"][0], rid, targets_dir, tmp_path / "op", dry_run=True)
     assert summary.positions == 3
+    anyone = run_operator(world, None, rid, targets_dir, tmp_path / "anyone", dry_run=True)  # no wallet: the same vote
+    assert anyone.would_vote == summary.would_vote and bytes(anyone.would_vote[0]).hex() == summary.root[2:]
     rows = read_table((tmp_path / "op" / f"round-{rid}-scores.csv").read_bytes())
     assert [row.staker for row in rows] == kept
 

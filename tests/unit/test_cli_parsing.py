@@ -382,12 +382,17 @@ class FakeParticipant:
     account = SimpleNamespace(address="0xAbC")
 
     def __init__(self):
+        from crowdstake.models import ModelBook
+
         self.claimed = []
+        self.models = ModelBook(None)
+        for name in ("m1", "m2"):
+            self.models.remember(name)
 
     def balance(self):
         from crowdstake.participant import Balance
 
-        return Balance("0xAbC", Decimal("1234.5"), Decimal("0.25"), Decimal("7"))
+        return Balance("0xAbC", Decimal("1234.5"), Decimal("9.998123456789012345"), Decimal("7"))
 
     def stake(self, round_id, model, amount, from_balance=False):
         from crowdstake.participant import StakeChange
@@ -403,7 +408,7 @@ class FakeParticipant:
         return pd.DataFrame({"round": [1, 2, 3], "state": ["finalized", "finalized", "open"]})
 
     def status(self):
-        return pd.DataFrame({"round": [2, 3], "model": ["0xa", "0xb"], "state": ["claimable", "open"]})
+        return pd.DataFrame({"round": [2, 3], "model": ["m1", "m2"], "state": ["claimable", "open"]})
 
     def claim(self, round_id, model=None, restake_into=None):
         from crowdstake.participant import Claim
@@ -421,19 +426,50 @@ def participant(monkeypatch):
 
 def test_participant_lines(participant):
     assert cli("wallet", "balance", "alice").output == \
-        "0xAbC: 1,234.5 tokens, 0.25 ETH; 7 tokens of internal balance in the Tournament\n"
+        "0xAbC: 1,234.5000 tokens, 9.9981 ETH; 7.0000 tokens of internal balance in the Tournament\n"
     assert cli("stake", "--round", "4", "--model", "m1", "--amount", "40").output == \
-        "staked 40 on model m1 in round 4: position now 40, 1 transaction (tx 0xt1)\n"
+        "staked 40.0000 on model m1 in round 4: position now 40.0000, 1 transaction (tx 0xt1)\n"
     assert cli("stake", "--round", "4", "--model", "m1", "--amount", "40", "--from-balance").output == \
-        "staked 40 from the internal balance on model m1 in round 4: position now 40, 1 transaction (tx 0xt1)\n"
+        "staked 40.0000 from the internal balance on model m1 in round 4: position now 40.0000, 1 transaction " \
+        "(tx 0xt1)\n"
+    assert cli("stake", "--round", "4", "--model", "m1", "--amount", ".5").output.startswith(
+        "staked 0.5000 on model m1")  # the amount the chain took, not the text typed
     assert cli("stake", "--round", "4", "--model", "m1", "--amount", "15", "--decrease").output == \
-        "withdrew 15 on model m1 in round 4: position now 25, 1 transaction (tx 0xt2)\n"
-    assert cli("claim", "--all", "--model", "ignored").output == \
-        "claimed round 2 model m1: burned 1.5, 98.5 paid to the wallet (tx 0xt3)\n"
+        "withdrew 15.0000 on model m1 in round 4: position now 25.0000, 1 transaction (tx 0xt2)\n"
+    assert cli("claim", "--all").output == \
+        "claimed round 2 model m1: burned 1.5000, 98.5000 paid to the wallet (tx 0xt3)\n"
     assert participant.claimed == [(2, None, None)]  # finalized and claimable: round 2 only
+    assert cli("claim", "--all", "--model", "m1").output.startswith("claimed round 2 model m1: ")
+    assert participant.claimed[-1] == (2, "m1", None)  # --model is honoured with --all
+    assert "nothing to claim: no finalized round holds an unclaimed position of this wallet for model m2" in \
+        refused(cli("claim", "--all", "--model", "m2"))
+    assert participant.claimed == [(2, None, None), (2, "m1", None)]
     assert cli("claim", "--round", "1", "--model", "m", "--restake-into", "3").output == \
-        "claimed round 1 model m1: burned 1.5, 98.5 restaked into round 3 (tx 0xt3)\n"
+        "claimed round 1 model m1: burned 1.5000, 98.5000 restaked into round 3 (tx 0xt3)\n"
     assert participant.claimed[-1] == (1, "m", 3)
+
+
+def test_token_and_eth_amounts_have_one_format(capsys):
+    from crowdstake._units import format_amount
+    from crowdstake.cli import _render
+
+    assert [format_amount(v) for v in (Decimal("1234.5"), Decimal("9.998123456789012345"), 12345678, -0.00004,
+                                       Decimal("-0.02"), None, float("nan"))] == \
+        ["1,234.5000", "9.9981", "12,345,678.0000", "0.0000", "-0.0200", "", ""]
+    _render.positions(pd.DataFrame({"round": [2], "model": ["m1"], "stake": [100.0], "state": ["claimed"],
+                                    "corr": [0.01], "mmc": [0.0], "score": [-0.015], "payout": [-1.5],
+                                    "provisional": [False]}), "positions")
+    table = capsys.readouterr().out
+    assert " 100.0000 " in table and " -1.5000" in table  # the stake and payout as the claim's line shows them
+
+
+def test_models_name_shows_the_id_as_the_chain_has_it(tmp_path):
+    from crowdstake.results.merkle import model_id
+
+    env = {"CROWDSTAKE_HOME": str(tmp_path / "home")}
+    digits = model_id("m1").hex()
+    assert cli("models", "name", digits, "m1", env=env).output == f"model 0x{digits} is m1\n"  # typed without 0x
+    assert cli("models", "list", env=env).output == f"m1\t0x{digits}\n"
 
 
 def test_claim_all_with_nothing_claimable(participant, monkeypatch):
@@ -459,17 +495,17 @@ def test_oracle_and_keeper_summaries(capsys):
     _render.payout(PayoutSummary(9, 1, 0, 1, 1, 1000, 3, False, Decimal("1"), Decimal("0"), Decimal("0")))
     assert capsys.readouterr().out.splitlines() == [
         "round 9: 4 positions scored, root 0xroot",
-        "  reward 1,234.500000 (declared), burn 0.000001; score table 0xtable",
+        "  reward 1,234.5000 (declared), burn 0.0000; score table 0xtable",
         "  floor score for 0xs:0xm: no file",
         "  state: finalized; gas spent by this operator: 123,456",
         "round 9: 4 positions scored, root 0xroot",
-        "  reward 1.000000 (declared), burn 0.000000; score table 0xtable",
+        "  reward 1.0000 (declared), burn 0.0000; score table 0xtable",
         f"  dry run, nothing sent: would publish table 0xtable and send vote(round 9, root 0x{'01' * 32}, "
-        f"table 0x{'02' * 32}, totalReward 1000000000000000000 wei, leafCount 4)",
+        f"table 0x{'02' * 32}, totalReward 1000000000000000000 wei = 1.0000 tokens, leafCount 4)",
         "round 9: 4 positions settled in 2 transactions (1 was already), 234,567 gas; paid 10.5000, "
         "credited 0.0000, burned 2.2500",
         "round 9: 1 position scored, root 0xroot",
-        "  reward 1.000000 (declared), burn 0.000000; score table 0xtable",
+        "  reward 1.0000 (declared), burn 0.0000; score table 0xtable",
         "  state: accepted; gas spent by this operator: 1",
         "round 9: 1 position settled in 1 transaction (0 were already), 1,000 gas; paid 1.0000, credited 0.0000, "
         "burned 0.0000",

@@ -42,7 +42,7 @@ def test_rounds_fit_100_columns_and_say_utc(capsys):
                                 "reward"]
     text = "\n".join(lines)
     for cell in ("12345", "refundable", "2026-09-21 13:14", "59 min ago", "in 59 min", "in 3 days", "in 80 s",
-                 "9,999,999.50", "1,234,567.25", "rounds on chain 31337, tournament 2", "2 h ago", "30 days ago"):
+                 "9,999,999.5000", "1,234,567.2500", "rounds on chain 31337, tournament 2", "2 h ago", "30 days ago"):
         assert cell in text, cell
 
 
@@ -62,7 +62,8 @@ def test_status_fits_100_columns(capsys):
     lines = printed(capsys, lambda: _render.positions(frame, "positions of 0x" + "ab" * 20))
     assert lines[1].split() == ["round", "model", "stake", "state", "corr", "mmc", "score", "payout"]
     text = "\n".join(lines)
-    assert "123,456.50" in text and "-1,234.4567*" in text and "0x83267a439473" in text and LONG_NAME in text
+    assert "123,456.5000" in text and "-1,234.4567*" in text and "0x83267a439473" in text
+    assert lines[3].split()[1] + lines[4].strip() == LONG_NAME  # the long name folds onto a second line
     assert lines[-1].startswith("* provisional:")
 
 
