@@ -101,6 +101,7 @@ bench: install
 	$(BIN)/python benchmarks/store_rush.py
 	brownie run $(CURDIR)/benchmarks/index.py --network bench-anvil
 	$(BIN)/python benchmarks/dashboard.py
+	$(BIN)/python benchmarks/follow.py
 
 # Every benchmark at its small sizes, in minutes: a check that each still runs, its figures under
 # benchmarks/results/quick/ (the README quotes `make bench`'s).
@@ -116,6 +117,7 @@ bench-quick: install
 	CROWDSTAKE_BENCH_RESULTS=$(QUICK)/store_rush.json $(BIN)/python benchmarks/store_rush.py --wallets 200
 	CROWDSTAKE_BENCH_SIZES=2000 CROWDSTAKE_BENCH_RESULTS=$(QUICK)/index.json brownie run $(CURDIR)/benchmarks/index.py --network bench-anvil
 	$(BIN)/python benchmarks/dashboard.py --scale 0.05 --requests 10 --out $(QUICK)/dashboard.json
+	$(BIN)/python benchmarks/follow.py --samples 2 --out $(QUICK)/follow.json
 
 # The mutation check (tools/mutants.toml): each mutant applied in a temporary copy of the working
 # tree, its tests run there (chain tests on bench-anvil, port 8547). Seconds per Python mutant, up to

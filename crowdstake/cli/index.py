@@ -30,6 +30,10 @@ confirmations_option = click.option(
     help="index only blocks this far below the head (a reorg shallower than that never reaches the index)")
 poll_option = click.option("--poll", type=options.Seconds(), default=DEFAULT_POLL,
                            help="with --follow: seconds between looks at the head")
+page_blocks_option = click.option(
+    "--page-blocks", type=options.WholeNumber(1), default=DEFAULT_PAGE,
+    help="blocks per eth_getLogs request, each committed as one transaction (lower it for a node that refuses wide "
+         "ranges)")
 
 
 @click.command()
@@ -39,9 +43,7 @@ poll_option = click.option("--poll", type=options.Seconds(), default=DEFAULT_POL
 @click.option("--follow", is_flag=True, help="keep following the head until interrupted (default: index up to "
                                              "the head once, then exit)")
 @poll_option
-@click.option("--page-blocks", type=options.WholeNumber(1), default=DEFAULT_PAGE,
-              help="blocks per eth_getLogs request, each committed as one transaction (lower it for a node that "
-                   "refuses wide ranges)")
+@page_blocks_option
 @options.node
 @options.store
 def index(db, confirmations, follow, poll, page_blocks, flags):

@@ -211,7 +211,8 @@ def rounds_list(db) -> list[dict]:
         "SELECT o.round_id, o.tournament_id, o.close_time, o.resolve_time, o.block AS opened_block, "
         "f.block AS finalized_block, f.total_reward, f.total_reward_tokens, f.leaf_count, "
         "(SELECT COUNT(*) FROM acceptances a WHERE a.round_id = o.round_id) AS acceptances, "
-        "(SELECT COUNT(*) FROM vetoes v WHERE v.round_id = o.round_id) AS vetoes "
+        "(SELECT COUNT(*) FROM vetoes v WHERE v.round_id = o.round_id) AS vetoes, "
+        "(SELECT COUNT(*) FROM refusals v WHERE v.round_id = o.round_id) AS refusals "
         "FROM rounds_opened o LEFT JOIN finalizations f USING (round_id) ORDER BY o.round_id DESC"))
     times = block_times(db, [r["opened_block"] for r in rows] + [r["finalized_block"] for r in rows])
     for r in rows:
@@ -220,7 +221,7 @@ def rounds_list(db) -> list[dict]:
         r["opened_at"] = times.get(r["opened_block"])
         r["finalized_at"] = times.get(r["finalized_block"])
         r["status"] = "finalized" if r["finalized_block"] is not None else (
-            "accepted" if r["acceptances"] > r["vetoes"] else "opened")
+            "accepted" if r["acceptances"] > r["vetoes"] + r["refusals"] else "opened")  # each undoes one
     return rows
 
 

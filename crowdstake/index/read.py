@@ -129,22 +129,33 @@ _ROUND_COLUMNS = ("round_id", "tournament_id", "dataset_hash", "close_time", "re
                   "status")
 
 
-def round_stakes(db, round_id: int) -> dict:
-    """A round's positions (`position_count`: submitted to or staked in), staked positions, and
-    its exact total stake and in tokens, from its stake changes in one pass: a position becomes
-    staked by an increase from 0 (its new stake equals the amount), unstaked by a decrease to 0.
-
-    Kept under the round's event counts and its last event block's hash: the stakes change
-    only while the round is open, and a reorg that changes any of its events changes that hash
-    (blocks chain by hash) or a count."""
+def round_mark(db, round_id: int) -> tuple:
+    """What a round's positions and stakes are computed from, as a key for values kept of them.
+    A finalised round: its finalisation's block and hash (its submissions and stakes all came
+    before, while it was open, and a reorg that changes any of them changes that hash: blocks
+    chain by hash; one that removes the finalisation changes the key). A round not finalised:
+    its submission and stake-change counts and its last such event's block hash."""
     db = _db(db)
+    final = db.execute("SELECT f.block, b.hash FROM finalizations f LEFT JOIN blocks b ON b.number = f.block "
+                       "WHERE f.round_id = ?", (round_id,)).fetchone()
+    if final is not None:
+        return file_of(db), round_id, "finalized", *tuple(final)
     marks = db.execute("""SELECT (SELECT COUNT(*) FROM submissions WHERE round_id = ?1),
                                  (SELECT COUNT(*) FROM stake_changes WHERE round_id = ?1),
                                  (SELECT MAX(block) FROM (SELECT block FROM submissions WHERE round_id = ?1
                                                           UNION ALL SELECT block FROM stake_changes WHERE round_id = ?1))
                        """, (round_id,)).fetchone()
     last = db.execute("SELECT hash FROM blocks WHERE number = ?", (marks[2],)).fetchone()
-    key = (file_of(db), round_id, *tuple(marks), last[0] if last else None)
+    return file_of(db), round_id, *tuple(marks), last[0] if last else None
+
+
+def round_stakes(db, round_id: int) -> dict:
+    """A round's positions (`position_count`: submitted to or staked in), staked positions, and
+    its exact total stake and in tokens, from its stake changes in one pass: a position becomes
+    staked by an increase from 0 (its new stake equals the amount), unstaked by a decrease to 0.
+    Kept under `round_mark`."""
+    db = _db(db)
+    key = round_mark(db, round_id)
     found = _STAKES.get(key)
     if found is not None:
         return found
@@ -157,22 +168,48 @@ def round_stakes(db, round_id: int) -> dict:
         else:
             staked -= new_stake == "0"
             total -= int(amount)
-    positions = db.execute("SELECT COUNT(*) FROM (SELECT staker, model_id FROM submissions WHERE round_id = ?1 UNION "
-                           "SELECT staker, model_id FROM stake_changes WHERE round_id = ?1)", (round_id,)).fetchone()[0]
+    positions = _round_keys(db, round_id)["count"]
     return _STAKES.put(key, {"position_count": positions, "staked_positions": staked, "total_stake": str(total),
                              "total_stake_tokens": tokens(total)})
 
 
+_KEYS = "SELECT staker, model_id FROM submissions WHERE round_id = ?1 {and_} UNION " \
+        "SELECT staker, model_id FROM stake_changes WHERE round_id = ?1 {and_} ORDER BY 1, 2"
+MILESTONE = 200  # every this many positions of a round, its key is kept (`_round_keys`)
+_KEYS_KEPT = Kept(64)
+
+
+def _round_keys(db: sqlite3.Connection, round_id: int) -> dict:
+    """The round's position count and its milestones: the (staker, model id) of its positions
+    0, MILESTONE, 2 × MILESTONE, ... in key order, from one walk along the event tables'
+    indexes, kept under `round_mark`. A page from any offset starts from the milestone below
+    it instead of counting every position before it."""
+    key = round_mark(db, round_id)
+    found = _KEYS_KEPT.get(key)
+    if found is None:
+        keys = db.execute(_KEYS.format(and_=""), (round_id,)).fetchall()
+        found = _KEYS_KEPT.put(key, {"count": len(keys), "milestones": [tuple(k) for k in keys[::MILESTONE]]})
+    return found
+
+
 def round_positions(db, round_id: int, offset: int = 0, limit: int | None = None) -> list[dict]:
     """The round's positions with their score rows (as `_positions`), ordered by staker and
-    model id; with `limit`, `limit` of them from `offset`: the page's first and last keys are
-    found along the event tables' indexes, and only the positions between them are read."""
+    model id; with `limit`, `limit` of them from `offset`: the page's keys are read along the
+    event tables' indexes from the kept milestone at or below `offset` (from the start for the
+    first pages), and only the positions between its first and last key are read."""
     db = _db(db)
     if limit is None:
         return _positions(db, "round_id = ?", (round_id,))
-    keys = db.execute("SELECT staker, model_id FROM submissions WHERE round_id = ?1 UNION SELECT staker, model_id "
-                      "FROM stake_changes WHERE round_id = ?1 ORDER BY 1, 2 LIMIT ?2 OFFSET ?3",
-                      (round_id, limit, offset)).fetchall()
+    if offset < MILESTONE:
+        keys = db.execute(_KEYS.format(and_="") + " LIMIT ?2 OFFSET ?3", (round_id, limit, offset)).fetchall()
+    else:
+        milestones = _round_keys(db, round_id)["milestones"]
+        i = offset // MILESTONE
+        if i >= len(milestones):
+            return []
+        skip = offset - i * MILESTONE
+        keys = db.execute(_KEYS.format(and_="AND (staker, model_id) >= (?2, ?3)") + " LIMIT ?4",
+                          (round_id, *milestones[i], skip + limit)).fetchall()[skip:]
     if not keys:
         return []
     return _positions(db, "round_id = ? AND (staker, model_id) >= (?, ?) AND (staker, model_id) <= (?, ?)",
@@ -246,10 +283,13 @@ def wallet_history(db, address: str) -> dict:
     to it, and its internal balance now (exact)."""
     db = _db(db)
     who = Web3.to_checksum_address(address)
+    # the stake a credited claim paid back: its position's last stake change (read along the
+    # index, not through the `positions` view, which would group every position first)
     credited = _dicts(db.execute(
-        """SELECT c.block, c.tx_hash, c.round_id, c.model_id, p.stake, c.delta FROM claims c
-           JOIN claim_batches b ON b.tx_hash = c.tx_hash AND b.credited != '0'
-           JOIN positions p ON p.round_id = c.round_id AND p.staker = c.staker AND p.model_id = c.model_id
+        """SELECT c.block, c.tx_hash, c.round_id, c.model_id,
+                  (SELECT x.new_stake FROM stake_changes x WHERE x.round_id = c.round_id AND x.staker = c.staker
+                   AND x.model_id = c.model_id ORDER BY x.block DESC, x.log_index DESC LIMIT 1) AS stake, c.delta
+           FROM claims c JOIN claim_batches b ON b.tx_hash = c.tx_hash AND b.credited != '0'
            WHERE c.staker = ? ORDER BY c.block, c.log_index""", (who,)))
     for c in credited:
         c["amount"] = str(int(c["stake"]) + int(c["delta"]))

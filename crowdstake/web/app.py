@@ -18,11 +18,12 @@ one transaction, so a page is one consistent snapshot while an indexer writes th
 data is kept until the index changes (`cache`).
 
 Errors: an unknown round, model or wallet is a 404 (an HTML page, or {"detail"} under /api); a
-malformed id or query is a 404 or 422 (bad `sort`: 422); never a 5xx, never a stack trace, for
-bad input. `verify(round_id)` (a `crowdstake.oracle.Verification`), when given, backs the verify
-action; without it the action answers 409 saying it needs a store and a node (and `verify_hint`,
-the caller's words for how to give them: the CLI names its flags). A round without
-a result to verify is a 409; a node or store that does not answer, 503."""
+malformed id or query is a 404 or 422 (bad `sort`: 422; an HTML page for a page's URL, JSON under
+/api); never a 5xx, never a stack trace, for bad input. `verify(round_id)` (a
+`crowdstake.oracle.Verification`), when given, backs the verify action; without it the action
+answers 409 saying it needs a store and a node (and `verify_hint`, the caller's words for how to
+give them: the CLI names its flags). A round without a result to verify is a 409; a node or store
+that does not answer, 503."""
 
 from __future__ import annotations
 
@@ -90,12 +91,16 @@ def shown_leaderboard(data: dict, limit: int) -> dict:
 
 
 def create_app(index_path, verify: Callable[[int], object] | None = None, identity=None, title: str = "crowdstake",
-               cache_size: int = 256, verify_hint: str = ""):
+               cache_size: int = 256, verify_hint: str = "", problem: Callable[[], str | None] | None = None):
     """The dashboard over the index at `index_path` (checked now: a missing file, another
     schema's or, with `identity`, another deployment's is a ConfigError). Page data is kept
-    while the index does not change (`cache.PageCache`, `cache_size` answers; 0: none)."""
+    while the index does not change (`cache.PageCache`, `cache_size` answers; 0: none).
+    `problem()`, when given, says what is wrong with the index's upkeep (the follower of `web
+    --follow` stopped), or None: every page then says it at its top, and every answer in the
+    header X-Index-Problem, so that no one takes the file's old state for the chain's."""
     from fastapi import FastAPI, Query, Request
     from fastapi import Path as Path_
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -125,11 +130,26 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
     def is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")
 
-    def answer(request: Request, status: int, message: str):
+    def shown(page: str) -> str:
+        """A page, with the index's problem at its top when there is one."""
+        said = problem() if problem is not None else None
+        return page if not said else page.replace("<main>", f'<main><p class="bad" id="index-problem">'
+                                                             f'{html.e(said)}</p>', 1)
+
+    if problem is not None:
+        @app.middleware("http")
+        async def _problem_header(request, call_next):
+            response = await call_next(request)
+            said = problem()
+            if said:
+                response.headers["X-Index-Problem"] = said.encode("ascii", "replace").decode()
+            return response
+
+    def answer(request: Request, status: int, message: str, detail=None):
         if is_api(request):
-            return JSONResponse({"detail": message}, status_code=status)
-        return HTMLResponse(html.not_found(message) if status == 404 else
-                            html.page(f"Error {status}", f"<p>{html.e(message)}</p>"), status_code=status)
+            return JSONResponse({"detail": message if detail is None else detail}, status_code=status)
+        return HTMLResponse(shown(html.not_found(message) if status == 404 else
+                                  html.page(f"Error {status}", f"<p>{html.e(message)}</p>")), status_code=status)
 
     @app.exception_handler(NotFound)
     async def _not_found(request, exc):
@@ -138,6 +158,16 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
     @app.exception_handler(Refused)
     async def _refused(request, exc):
         return answer(request, exc.status, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request, exc):
+        """A malformed query: under /api FastAPI's list of errors; a page says each in a line."""
+        from fastapi.encoders import jsonable_encoder
+
+        errors = exc.errors()
+        said = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'the request'}: {e.get('msg', '')}"
+                         for e in errors)
+        return answer(request, 422, f"not a request this page answers: {said}", jsonable_encoder(errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request, exc):
@@ -243,36 +273,36 @@ def create_app(index_path, verify: Callable[[int], object] | None = None, identi
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def api_docs():
-        return apidoc.api_page(app.openapi())
+        return shown(apidoc.api_page(app.openapi()))
 
     # ---------------------------------------------------------------- pages
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(sort: str = Sort, last: int = Last, limit: int = Limit):
-        return pages.leaderboard(leaderboard_data(sort, last, limit))
+        return shown(pages.leaderboard(leaderboard_data(sort, last, limit)))
 
     @app.get("/rounds", response_class=HTMLResponse, include_in_schema=False)
     def rounds():
-        return pages.rounds(read(dashboard.rounds_list))
+        return shown(pages.rounds(read(dashboard.rounds_list)))
 
     @app.get("/rounds/{round_id}", response_class=HTMLResponse, include_in_schema=False)
     def round_page(round_id: str, offset: int = Offset, limit: int = Rows):
-        return pages.round_(round_data(round_id, offset, limit), verify is not None, verify_hint=verify_hint)
+        return shown(pages.round_(round_data(round_id, offset, limit), verify is not None, verify_hint=verify_hint))
 
     @app.post("/rounds/{round_id}/verify", response_class=HTMLResponse, include_in_schema=False)
     def verify_page(round_id: str):
-        return pages.verification(round_id_of(round_id), verification(round_id))
+        return shown(pages.verification(round_id_of(round_id), verification(round_id)))
 
     @app.get("/models/{model_id}", response_class=HTMLResponse, include_in_schema=False)
     def model(model_id: str, staker: str | None = None):
-        return pages.model(model_data(model_id, staker))
+        return shown(pages.model(model_data(model_id, staker)))
 
     @app.get("/wallets/{address}", response_class=HTMLResponse, include_in_schema=False)
     def wallet(address: str):
-        return pages.wallet(wallet_data(address))
+        return shown(pages.wallet(wallet_data(address)))
 
     @app.get("/committee", response_class=HTMLResponse, include_in_schema=False)
     def committee():
-        return pages.committee(read(dashboard.committee_page))
+        return shown(pages.committee(read(dashboard.committee_page)))
 
     return app

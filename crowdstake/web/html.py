@@ -18,6 +18,7 @@ th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right;white-space:
 th{background:#f3f3f3}th a{color:#123}.mono{font-family:monospace}
 table.timeline td:first-child,table.summary td:first-child{text-align:left}
 .neg{color:#b00}.note{color:#666}.ok{color:#070;font-weight:bold}.bad{color:#b00;font-weight:bold}
+table.parameters td,table.responses td,table.fields td{text-align:left;white-space:normal;max-width:40em}
 svg.chart{border:1px solid #ddd;margin:4px 8px 12px 0}svg text{font-size:10px;fill:#444}
 svg .axis{stroke:#888}svg .zero{stroke:#bbb;stroke-dasharray:4 3}
 """

@@ -4,10 +4,12 @@ support/season.py, indexed by the indexer, served by uvicorn on a free loopback 
 the leaderboard shows the chain's numbers (the score table the committee voted, the stakes the
 contract holds), that a click on a model reaches its page, that the round page's timeline and
 votes are the chain's, that the charts render (inline SVG with path and rect elements), and
-that the verify action recomputes the round and finds it matching. A screenshot of every page is
-saved under the module's tmp output folder (printed)."""
+that the verify action recomputes the round and finds it matching, and that no page fetches
+anything from another host. A screenshot of every page (the API page too) is saved under
+reports/dashboard-screenshots/ (git-ignored; the path is printed), replaced on each run."""
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from selenium import webdriver
@@ -16,11 +18,12 @@ from selenium.webdriver.common.by import By
 
 from crowdstake._server import ServerThread
 from crowdstake.chain.localchain import local_chain
-from crowdstake.index import Indexer, identity, open_index
+from crowdstake.index import Indexer, identity, open_index, read
 from crowdstake.oracle import verify_round
 from crowdstake.results.merkle import model_id
 from crowdstake.results.table import read_table
 from crowdstake.web import create_app
+from crowdstake.web.html import countdown
 from support.season import E18, play_season
 
 MODEL = "0x" + model_id("model").hex()
@@ -59,14 +62,23 @@ def browser(tmp_path_factory):
         driver.quit()
 
 
+SHOTS = Path(__file__).resolve().parents[2] / "reports" / "dashboard-screenshots"  # reports/ is git-ignored
+
+
 @pytest.fixture(scope="module")
-def shots(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("screenshots")
-    print(f"\nscreenshots in {folder}")
-    return folder
+def shots():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SHOTS.glob("*.png"):  # this run's only
+        old.unlink()
+    print(f"\nscreenshots in {SHOTS}")
+    return SHOTS
 
 
 def snap(browser, shots, name):
+    """A screenshot of the page, after checking that it fetched nothing from another host."""
+    here = browser.execute_script("return location.origin")
+    fetched = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert all(url.startswith(here + "/") or url.startswith("file:") for url in fetched), fetched
     browser.set_window_size(1400, max(1000, browser.execute_script("return document.body.scrollHeight") + 40))
     assert browser.save_screenshot(str(shots / f"{name}.png"))
     assert (shots / f"{name}.png").stat().st_size > 5_000
@@ -141,14 +153,25 @@ def test_the_round_page_shows_the_chains_timeline_and_votes(site, browser, shots
     snap(browser, shots, "rounds")
     browser.find_element(By.LINK_TEXT, "1").click()
     assert browser.current_url.endswith("/rounds/1")
-    timeline = {cell_texts(r)[0]: cell_texts(r)[1] for r in rows(browser, "timeline")}
+    shown = [cell_texts(r) for r in rows(browser, "timeline")]
+    timeline = {row[0]: row[1] for row in shown}
     times, state = c.round_times(1), c.round_state(1)
     voted = c.logs("Voted", of=c.committee)
     finalized = c.logs("RoundFinalized", of=c.tournament)[0]
-    stamp = {n: w3.eth.get_block(n)["timestamp"] for n in [e["blockNumber"] for e in voted] + [finalized["blockNumber"]]}
+    opened = next(e for e in c.logs("RoundOpened") if e["args"]["roundId"] == 1)
+    (accepted,) = c.logs("ResultAccepted", of=c.committee)
+    stamp = {e["blockNumber"]: w3.eth.get_block(e["blockNumber"])["timestamp"]
+             for e in [*voted, finalized, opened, accepted]}
+    assert timeline["opened"] == utc(stamp[opened["blockNumber"]])
+    assert timeline["accepted"] == utc(stamp[accepted["blockNumber"]])
     assert timeline["closes"] == utc(times.closeTime) and timeline["resolves"] == utc(times.resolveTime)
     assert timeline["dispute ends"] == utc(state.disputeEndsAt)
     assert timeline["finalized"] == utc(stamp[finalized["blockNumber"]])
+    in_order = [row[1] for row in shown]
+    assert in_order == sorted(in_order)  # the UTC texts sort as the times do
+    with open_index(site["home"] / "index.sqlite3") as ix:
+        clock = read.cursor_time(ix)  # the index's chain time, which the countdowns count from
+    assert shown[0][2] == countdown(stamp[opened["blockNumber"]] - clock) and shown[0][2].endswith(" ago")
     for e in voted:
         assert timeline[f"vote by {e['args']['member']}"] == utc(stamp[e["blockNumber"]])
     votes = rows(browser, "votes")
@@ -186,6 +209,9 @@ def test_wallet_and_committee_pages_render_their_charts(site, browser, shots):
     browser.get(site["site"] + "/rounds/99")
     assert "Not found" in browser.title and "no round 99" in browser.page_source
     snap(browser, shots, "not-found")
+    browser.get(site["site"] + "/docs")
+    assert browser.title.startswith("API") and browser.find_elements(By.CSS_SELECTOR, "table.parameters")
+    snap(browser, shots, "api")
 
 
 def test_the_pages_written_to_files_read_from_disk_as_served(site, browser, shots, tmp_path):
@@ -260,3 +286,95 @@ def test_the_command_follows_the_node_and_verifies_through_its_store(site, tmp_p
         out, err = run.communicate(timeout=30)
     assert "Traceback" not in err, err
     assert f"the dashboard of {tmp_path / 'cli.sqlite3'} at {url}/" in err
+
+
+class NarrowNode:
+    """A JSON-RPC front to the season's node that refuses eth_getLogs over more than one block,
+    as hosted nodes refuse wide ranges, and passes everything else through."""
+
+    def __init__(self, node_url: str):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        import requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                call = json.loads(body)
+                if call.get("method") == "eth_getLogs":
+                    span = call["params"][0]
+                    if int(span["toBlock"], 16) > int(span["fromBlock"], 16):
+                        answer = json.dumps({"jsonrpc": "2.0", "id": call["id"], "error": {
+                            "code": -32005, "message": "query exceeds the block range limit of 1"}}).encode()
+                        return self._send(answer)
+                self._send(requests.post(node_url, data=body, headers={"Content-Type": "application/json"},
+                                         timeout=30).content)
+
+            def _send(self, answer: bytes):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_indexer_that_stops_is_said_on_stderr_and_on_every_page(site, tmp_path):
+    """`crowdstake web --follow` against a node that refuses its eth_getLogs ranges: the
+    indexer thread stops (it is not a node away, which it would wait out), says so in one line
+    on stderr, and every page and answer says so from then on, while the site keeps serving."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from crowdstake._server import free_port
+
+    home, port, node = site["home"], free_port(), NarrowNode(site["url"])
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "CROWDSTAKE_CONFIG": str(home / "absent"), "LANG": "C.UTF-8"}
+    err = tmp_path / "web.err"
+    with open(err, "w") as errors:
+        run = subprocess.Popen([sys.executable, "-m", "crowdstake.cli", "web", "--index", str(tmp_path / "i.sqlite3"),
+                                "--port", str(port), "--rpc-url", node.url, "--deployments", str(home / "deployments"),
+                                "--follow", "--confirmations", "0", "--poll", "0.2"],
+                               cwd=Path(__file__).resolve().parents[2], env=env, stdout=subprocess.DEVNULL,
+                               stderr=errors)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while "index: the index stopped" not in err.read_text():
+            assert run.poll() is None and time.monotonic() < deadline, err.read_text()
+            time.sleep(0.1)
+        while True:
+            try:
+                page = requests.get(url + "/rounds", timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the dashboard never answered"
+                time.sleep(0.1)
+        (line,) = [x for x in err.read_text().splitlines() if x.startswith("index: ")]
+        assert "refused eth_getLogs" in line and "give a smaller --page-blocks" in line and "restart" in line
+        assert "Traceback" not in err.read_text()
+        assert page.status_code == 200 and 'id="index-problem"' in page.text and "give a smaller --page-blocks" \
+            in page.text
+        api = requests.get(url + "/api/rounds", timeout=5)
+        assert api.json() == [] and "--page-blocks" in api.headers["X-Index-Problem"]
+        assert run.poll() is None  # still serving the file as it is
+    finally:
+        run.terminate()
+        run.wait(30)
+        node.close()

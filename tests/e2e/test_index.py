@@ -307,6 +307,31 @@ def test_the_change_count_moves_with_new_rows_and_rewinds_not_with_empty_blocks(
     assert changes_of(path) == settled + 2  # the rewind; the blocks after it have no event
 
 
+def test_confirmations_keep_the_last_blocks_out_until_they_are_that_deep(world, tmp_path):
+    """With --confirmations 3 the cursor stops 3 below the head, and an event in the head's
+    block reaches the index only once 3 more blocks are on top of it (the command and the
+    indexer alike)."""
+    w3, c, path = world["w3"], world["contracts"], tmp_path / "deep.sqlite3"
+
+    def funded_rows():
+        with open_index(path, identity(c)) as ix:
+            return [r[0] for r in ix.db.execute("SELECT tx_hash FROM rewards_funded")]
+
+    assert build(world, path, confirmations=3).last == w3.eth.block_number - 3
+    before = funded_rows()
+    send(w3, world["bank"], c.token.functions.approve(c.tournament.address, E18))
+    tx = send(w3, world["bank"], c.tournament.functions.fundRewards(E18))["transactionHash"].to_0x_hex()
+    mined = w3.eth.block_number
+    for deeper in range(3):
+        assert build(world, path, confirmations=3).last == mined - 3 + deeper
+        assert funded_rows() == before, f"indexed {deeper} blocks deep"
+        mine(w3, 1)
+    run = cli(world, "--db", str(path), "--confirmations", "3")  # the last given wins: 3 here
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0 and out.startswith(f"indexed to block {mined}: "), err
+    assert funded_rows() == [*before, tx]
+
+
 class OtherBytes:
     """A store that answers every score table with bytes of another table."""
 

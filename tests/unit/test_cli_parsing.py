@@ -57,7 +57,7 @@ COMMANDS = {
     "pay": {"--round", "--to-balance", "--batch-size", "--workdir"} | NODE | WALLET | STORE,
     "store serve": {"--dir", "--host", "--port", "--workers"} | NODE,
     "index": {"--db", "--confirmations", "--follow", "--poll", "--page-blocks"} | NODE | STORE,
-    "web": {"--index", "--host", "--port", "--follow", "--confirmations", "--poll", "--targets"} | NODE | STORE,
+    "web": {"--index", "--host", "--port", "--follow", "--confirmations", "--poll", "--page-blocks", "--targets"} | NODE | STORE,
     "data synth": {"--out", "--eras", "--stocks", "--seed"},
     "data build": {"--raw", "--out", "--live-eras", "--validation-eras", "--seed"},
     "data signals": {"--out", "--tickers", "--rounds", "--seed"},

@@ -6,6 +6,8 @@ every value is there (a long name folds, it is not cut). `make unit` runs it."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pandas as pd
 import pytest
 
@@ -29,12 +31,12 @@ def printed(capsys, draw) -> list[str]:
 
 def test_rounds_fit_100_columns_and_say_utc(capsys):
     frame = pd.DataFrame([
-        dict(round=12345, tournament=1, state="refundable", closeTime=NOW - 3540, resolveTime=NOW + 3 * 86_400,
-             totalStake=9_999_999.5, positions=12345, totalReward=1_234_567.25),
-        dict(round=12346, tournament=1, state="open", closeTime=NOW + 3540, resolveTime=NOW + 80,
-             totalStake=150.0, positions=2, totalReward=0.0),
-        dict(round=7, tournament=2, state="resolving", closeTime=NOW - 30 * 86_400, resolveTime=NOW - 7200,
-             totalStake=2_500.0, positions=20, totalReward=12.5),
+        dict(round=12345, tournament=1, state="refundable", close_time=NOW - 3540, resolve_time=NOW + 3 * 86_400,
+             total_stake=Decimal("9999999.5"), positions=12345, total_reward=Decimal("1234567.25")),
+        dict(round=12346, tournament=1, state="open", close_time=NOW + 3540, resolve_time=NOW + 80,
+             total_stake=Decimal("150.0"), positions=2, total_reward=Decimal("0.0")),
+        dict(round=7, tournament=2, state="resolving", close_time=NOW - 30 * 86_400, resolve_time=NOW - 7200,
+             total_stake=Decimal("2500.0"), positions=20, total_reward=Decimal("12.5")),
     ])
     lines = printed(capsys, lambda: _render.rounds(frame, NOW, "rounds on chain 31337"))
     assert lines[0] == "rounds on chain 31337, tournament 1"
@@ -47,8 +49,8 @@ def test_rounds_fit_100_columns_and_say_utc(capsys):
 
 
 def test_an_empty_chain_says_it_has_no_rounds(capsys):
-    _render.rounds(pd.DataFrame(columns=["round", "tournament", "state", "closeTime", "resolveTime", "totalStake",
-                                         "positions", "totalReward"]), NOW, "rounds on chain 31337")
+    _render.rounds(pd.DataFrame(columns=["round", "tournament", "state", "close_time", "resolve_time", "total_stake",
+                                         "positions", "total_reward"]), NOW, "rounds on chain 31337")
     assert capsys.readouterr().out == "rounds on chain 31337: no rounds yet\n"
 
 

@@ -196,3 +196,40 @@ def test_an_index_in_a_missing_directory_is_one_line(tmp_path):
         open_index(path, ident(), write=True)
     assert str(refused.value) == (f"cannot write an index at {path} (No such file or directory): check that its "
                                   "directory exists and is writable, or give another index file")
+
+
+def test_a_rounds_pages_from_any_offset_are_slices_of_all_its_positions(index, monkeypatch):
+    """Pages start from kept milestones (every MILESTONE-th key, 3 here): each page from each
+    offset is that slice of the whole list, while the round is open (a new position moves its
+    mark) and once it is finalised (the mark is then its finalisation's block and hash)."""
+    db = index.db
+    monkeypatch.setattr(read, "MILESTONE", 3)
+    put(db, "rounds_opened", 5, 0, round_id=1, tournament_id=1, dataset_hash="0x" + "da" * 32, close_time=100,
+        resolve_time=200)
+    stakers = [f"0x{i:040X}" for i in (3, 1, 2)]
+    for i in range(10):
+        staker, model = stakers[i % 3], f"0x{i % 4:02x}"
+        put(db, "submissions", 6 + i, 0, round_id=1, staker=staker, model_id=model, predictions_hash="0x" + "aa" * 32)
+        if i % 2:
+            stake(db, 6 + i, 1, 1, model, 1 + i, 1 + i, staker=staker)
+    db.execute("INSERT INTO blocks (number, hash) VALUES (16, '0x10'), (20, '0x14')")
+
+    def check():
+        whole = [(p["staker"], p["model_id"]) for p in read.round_positions(db, 1)]
+        assert whole == sorted(whole) and len(whole) == len(set(whole)) == read.round_stakes(db, 1)["position_count"]
+        for offset in range(len(whole) + 2):
+            for limit in (1, 2, 4, 7):
+                page = [(p["staker"], p["model_id"]) for p in read.round_positions(db, 1, offset, limit)]
+                assert page == whole[offset:offset + limit], (offset, limit)
+        return whole
+
+    assert len(check()) == 10
+    opened = read.round_mark(db, 1)
+    put(db, "submissions", 16, 0, round_id=1, staker=stakers[1], model_id="0x09", predictions_hash="0x" + "ab" * 32)
+    assert read.round_mark(db, 1) != opened and len(check()) == 11
+    put(db, "finalizations", 20, 0, round_id=1, root="0x" + "77" * 32, score_table_hash="0x" + "5c" * 32,
+        total_reward="0", total_reward_tokens=0.0, leaf_count=5)
+    final = read.round_mark(db, 1)
+    assert final[2:] == ("finalized", 20, "0x14") and len(check()) == 11
+    db.execute("UPDATE blocks SET hash = '0x15' WHERE number = 20")  # another branch's block at that height
+    assert read.round_mark(db, 1) != final

@@ -214,6 +214,42 @@ def test_malformed_queries_are_4xx(server, path, params):
     assert 400 <= answer.status_code < 500 and "Traceback" not in answer.text
 
 
+def test_a_malformed_query_is_an_html_page_on_a_page_and_json_under_the_api(server):
+    page = get(server, "/", params={"last": "0"})
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "<title>Error 422" in page.text and "last: Input should be greater than or equal to 1" in page.text
+    assert get(server, "/rounds/1", params={"limit": "many"}).headers["content-type"].startswith("text/html")
+    api = get(server, "/api/leaderboard", params={"last": "0"})
+    assert api.status_code == 422 and api.headers["content-type"] == "application/json"
+    assert [e["loc"] for e in api.json()["detail"]] == [["query", "last"]]
+
+
+def test_a_score_table_the_store_lacks_says_how_many_attempts_were_made(tmp_path):
+    path = tmp_path / "index.sqlite3"
+    with open_index(path, ident(), write=True) as opened:
+        populate(opened.db)
+        opened.db.execute("UPDATE score_tables SET status = 'missing', attempts = 3")
+        opened.db.execute("DELETE FROM score_rows")  # as a table never fetched has none
+    with ServerThread(create_app(path)) as running:
+        page = requests.get(running.url + "/rounds/1", timeout=10).text
+    note = re.search(r'<p class="note" id="no-score-table">(.*?)</p>', page).group(1)
+    assert note == "The score table is not stored yet (missing after 3 attempts)."
+    assert cells(page, "scores")[0][4:7] == ["", "", ""]  # no CORR, MMC or score shown without it
+
+
+def test_a_stopped_follower_is_said_on_every_page_and_answer(index_path):
+    said = []
+    with ServerThread(create_app(index_path, problem=lambda: said[0] if said else None)) as running:
+        fine = requests.get(running.url + "/", timeout=10)
+        assert 'id="index-problem"' not in fine.text and "X-Index-Problem" not in fine.headers
+        said.append("the index stopped following the node at block 35 (a refusal)")
+        for path in ("/", "/rounds/1", "/committee", "/docs", "/rounds/99"):
+            page = requests.get(running.url + path, timeout=10)
+            assert f'<main><p class="bad" id="index-problem">{said[0]}</p>' in page.text, path
+        api = requests.get(running.url + "/api/rounds", timeout=10)
+        assert api.headers["X-Index-Problem"] == said[0] and api.json()[0]["round_id"] == 2
+
+
 def test_verify_needs_a_store_and_a_node(bare):
     page = get(bare, "/rounds/1").text
     assert "it needs a store and a node" in page and "<form" not in page
