@@ -21,10 +21,12 @@ def section_script(text: str, heading: str) -> str:
 
 
 def env_for(home: Path, node: str) -> dict:
-    """A clean environment: the checkout's venv and npm tools first, nothing of the caller's CROWDSTAKE_*."""
+    """A clean environment: the checkout's venv and npm tools first, this checkout's package
+    first on PYTHONPATH (a venv's editable install may point at another checkout), nothing of
+    the caller's CROWDSTAKE_*."""
     path = os.pathsep.join([str(Path(sys.executable).parent), str(ROOT / "node_modules" / ".bin"), os.environ["PATH"]])
-    return {"PATH": path, "HOME": str(home), "CROWDSTAKE_HOME": str(home / ".crowdstake"), "CROWDSTAKE_RPC_URL": node,
-            "CROWDSTAKE_CONFIG": str(home / "absent.toml"), "LANG": "C.UTF-8"}
+    return {"PATH": path, "PYTHONPATH": str(ROOT), "HOME": str(home), "CROWDSTAKE_HOME": str(home / ".crowdstake"),
+            "CROWDSTAKE_RPC_URL": node, "CROWDSTAKE_CONFIG": str(home / "absent.toml"), "LANG": "C.UTF-8"}
 
 
 def run_script(script: str, cwd: Path, env: dict, timeout: float = 900) -> str:
