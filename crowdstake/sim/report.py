@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from crowdstake.errors import InvalidInputError
+from crowdstake.results.merkle import model_id
 from crowdstake.web import html as web_html
 from crowdstake.web.site import write_site
 
@@ -358,4 +359,5 @@ def write_report(out_dir, positions: pd.DataFrame, rounds: pd.DataFrame, supply:
     _plots(out, positions, rounds, supply, axis)
     notes = explain(rules, rounds, signals_rules) if rules is not None else []
     season = ("season.html", "Season", season_page(board, rounds, positions, rows, kinds, notes))
-    return write_site(index, out, extra=(season,), verify=verify)
+    names = {"0x" + model_id(m).hex(): m for m in positions["model"].unique()}  # the season knows its names
+    return write_site(index, out, extra=(season,), verify=verify, model_names=names)

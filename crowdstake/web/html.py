@@ -5,6 +5,8 @@ arguments, returning HTML text."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextvars import ContextVar
 from html import escape
 from urllib.parse import quote, urlencode
 
@@ -82,9 +84,16 @@ def wallet_link(address) -> str:
     return f'<a class="mono" href="/wallets/{quote(str(address))}">{short(address, 8)}</a>'
 
 
+# Model names, where whoever renders knows them (the demo's report: its own season's names; a
+# name is not on-chain, only its keccak): id (0x, lowercase) -> name. Set around one rendering.
+MODEL_NAMES: ContextVar[Mapping[str, str]] = ContextVar("model_names", default={})
+
+
 def model_link(model_id, staker=None) -> str:
     query = f"?{urlencode({'staker': staker})}" if staker else ""
-    return f'<a class="mono" href="/models/{quote(str(model_id))}{query}">{short(model_id, 10)}</a>'
+    name = MODEL_NAMES.get().get(str(model_id).lower())
+    label = e(name) if name else short(model_id, 10)
+    return f'<a class="mono" href="/models/{quote(str(model_id))}{query}">{label}</a>'
 
 
 def round_link(round_id) -> str:

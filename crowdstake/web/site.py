@@ -29,7 +29,7 @@ import html as text_html
 import re
 import shutil
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -122,10 +122,20 @@ def _relative(page: str, name: str, extra: frozenset[str]) -> str:
 
 
 def write_site(index_path, out_dir, *, extra: tuple[tuple[str, str, str], ...] = (),
-               verify: Callable[[int], object] | None = None, identity=None) -> Path:
+               verify: Callable[[int], object] | None = None, identity=None,
+               model_names: Mapping[str, str] | None = None) -> Path:
     """Write the dashboard's pages of the index at `index_path` into `out_dir` and return its
-    index.html; with no index (None), only the `extra` pages, and return the first.
+    index.html; with no index (None), only the `extra` pages, and return the first. Models are
+    shown by name where `model_names` (0x id -> name) knows them, else by id.
     @raise ConfigError for a missing index (or, with `identity`, another deployment's)."""
+    token = html.MODEL_NAMES.set({k.lower(): v for k, v in (model_names or {}).items()})
+    try:
+        return _write_site(index_path, out_dir, extra, verify, identity)
+    finally:
+        html.MODEL_NAMES.reset(token)
+
+
+def _write_site(index_path, out_dir, extra, verify, identity) -> Path:
     out = Path(out_dir)
     for folder in _FOLDERS:
         shutil.rmtree(out / folder, ignore_errors=True)

@@ -115,3 +115,16 @@ def test_a_stale_page_of_an_earlier_run_is_removed_and_a_missing_index_refused(i
     assert not (tmp_path / "rounds" / "99.html").exists() and (tmp_path / "notes.txt").read_text() == "mine"
     with pytest.raises(ConfigError):
         write_site(tmp_path / "absent.sqlite3", tmp_path / "elsewhere")
+
+
+def test_models_are_shown_by_the_names_the_renderer_knows(index_path, tmp_path):
+    # the demo's report names its season's models (a name is not on-chain); others keep their id
+    write_site(index_path, tmp_path, model_names={M2.upper().replace("0X", "0x"): "alpha-model"})
+    board = (tmp_path / "index.html").read_text()
+    assert ">alpha-model</a>" in board and f"{M1}/" in board and ">" + M1[:10] in board
+    shown = [p for p in tmp_path.rglob("*.html") if M2 in p.read_text()]
+    assert len(shown) > 2 and all(">alpha-model</a>" in p.read_text() for p in shown if "/models/" + M2 in
+                                  p.read_text())
+    plain = tmp_path / "plain"
+    write_site(index_path, plain)  # the names do not outlive their rendering
+    assert "alpha-model" not in (plain / "index.html").read_text()
