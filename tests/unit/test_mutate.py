@@ -369,5 +369,8 @@ def test_the_measured_results_file_has_that_shape_too():
     result = json.loads(mutate.RESULTS.read_text())
     _check_shape(result)
     assert [e["id"] for e in result["mutants"]] == [m.id for m in mutate.load(mutate.MUTANTS)]  # every listed one
-    for e in result["mutants"]:  # a kill is a named test of the suite, not a log line
-        assert e["killed_by"] is None or re.fullmatch(r"tests/\S+\.py::\S+", e["killed_by"]), (e["id"], e["killed_by"])
+    for e in result["mutants"]:  # a kill is a test of the suite that exists, not a log line
+        if e["killed_by"] is not None:
+            assert re.fullmatch(r"tests/\S+\.py::test_\w+(\[.*\])?", e["killed_by"]), (e["id"], e["killed_by"])
+            path, name = e["killed_by"].split("::", 1)
+            assert re.search(rf"^def {re.escape(name.split('[')[0])}\(", (ROOT / path).read_text(), re.M), e["killed_by"]
