@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from crowdstake.cli import _options as options
+from crowdstake.cli._errors import explain
 from crowdstake.cli.index import confirmations_option, page_blocks_option, poll_option
 
 if TYPE_CHECKING:  # the annotation only: commands import what they use when they run
@@ -64,7 +65,7 @@ def _start_follower(path: Path, contracts, ident, store: Store | None, confirmat
             try:
                 indexer.follow(poll, log=lambda line: click.echo(f"index: {line}", err=True), stop=stop.is_set)
             except Exception as e:  # noqa: BLE001 - said and shown, not lost with the thread
-                said = str(e) if isinstance(e, CrowdstakeError) else f"{type(e).__name__}: {e}"
+                said = explain(e, "web") if isinstance(e, CrowdstakeError) else f"{type(e).__name__}: {e}"
                 problem.append(f"the index stopped following the node at block {index.cursor} ({said}); the pages "
                                "show the file as it was then: restart `crowdstake web`")
                 click.echo(f"index: {problem[0]}", err=True)

@@ -325,8 +325,8 @@ def test_an_accepted_table_is_shown_provisional_until_it_is_final(env, store_url
     nonce = web3.eth.get_transaction_count(alice_wallet)
     line = refused(env, "claim", "--round", str(rid), "--restake-into", str(nxt))
     assert line == (f"crowdstake: model m has no submission in round {nxt}, so its payout cannot be restaked there: "
-                    f"`crowdstake submit --round {nxt} --model m FILE` first, or claim without --restake-into; "
-                    "nothing was sent\n")
+                    f"submit its predictions to round {nxt} first, or claim without restaking; nothing was sent "
+                    f"(`crowdstake submit --round {nxt} --model m FILE`, or leave out --restake-into)\n")
     assert web3.eth.get_transaction_count(alice_wallet) == nonce
     assert tournament.position(rid, alice_wallet, model("m"))[0] == 25 * E18  # unclaimed
 

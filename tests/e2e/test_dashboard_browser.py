@@ -367,9 +367,9 @@ def test_an_indexer_that_stops_is_said_on_stderr_and_on_every_page(site, tmp_pat
                 assert time.monotonic() < deadline, "the dashboard never answered"
                 time.sleep(0.1)
         (line,) = [x for x in err.read_text().splitlines() if x.startswith("index: ")]
-        assert "refused eth_getLogs" in line and "give a smaller --page-blocks" in line and "restart" in line
+        assert "refused eth_getLogs" in line and "pass a smaller --page-blocks" in line and "restart" in line
         assert "Traceback" not in err.read_text()
-        assert page.status_code == 200 and 'id="index-problem"' in page.text and "give a smaller --page-blocks" \
+        assert page.status_code == 200 and 'id="index-problem"' in page.text and "pass a smaller --page-blocks" \
             in page.text
         api = requests.get(url + "/api/rounds", timeout=5)
         assert api.json() == [] and "--page-blocks" in api.headers["X-Index-Problem"]
